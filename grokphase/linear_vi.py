@@ -1,0 +1,217 @@
+"""User-level API for the Bayesian linear model of delayed generalisation.
+
+Reference: Qchohi & Rossi, arXiv 2604.12434, Section 5 and Appendix C (bracketed numbers are its
+equations); spec ``shared/theory/linear_vi.md``.
+
+* :class:`LinearVIModel` -- the Marchenko-Pastur limit (aspect ratio ``lam`` = d/n).
+* :class:`SpectralVIModel` -- the same quantities for any feature spectrum (eigenvalues with weights).
+
+Conventions and choices (documented, tested):
+
+* Time is Bures-Wasserstein flow time [3]-[4] (no learning rate).  Gradient flow on the weights
+  with loss (1/n)||y - Xw||^2 and rate eta0 (Levi et al.) is the mean flow with n/sigma^2 = 2 eta0.
+* ``excess_risk`` returns the matched-regime spectral forms [73]/[74] with prefactor C0, so the
+  generalisation excess risk equals C0 at t = 0 (and the training one C0 E[nu], = C0 for MP).
+* ``accuracy`` and ``eu_threshold`` use the late-time closure [95], A = erf(sqrt(eps/(4 L))).
+* Grokking time: where the excess risk crosses eps/8 (A = erf(sqrt 2) = 95.45%); EU-peak time:
+  where it crosses eps/(4 erfinv(1/2)^2) = 1.0991 eps, the maximum of the closure EU [11]-[12].
+  A curve that starts below the level has crossing time 0.
+* ``delay()`` is the exact numerical delay from the curves (primary); ``delay_asymptotic()`` is
+  the leading-order formula [80] (its asymptote as eps -> 0).
+* Regression-level EU [92] needs two more numbers than the spec's constructor carries: the noise
+  variance sigma^2 (matched, sigma_eps^2 = sigma^2) and the share of C0 held by the covariance gap;
+  they are keyword arguments of :meth:`eu_regression`, with defaults 1.0 and 0.5.
+* Root finding failures raise :class:`ConvergenceError`; the underlying :class:`CrossingResult`
+  objects (with ``converged``, ``residual``, ``iterations``) are available from
+  :meth:`crossing_times`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from grokphase.numerics import linear_vi_closed_forms as closed
+from grokphase.numerics.log_time_roots import CrossingResult, crossing_time
+from grokphase.numerics.spectra import DiscreteSpectrum, MarchenkoPastur
+from grokphase.numerics.vi_curves import (accuracy_closure, eu_regression, eu_threshold,
+                                          log_excess_risks)
+
+__all__ = ["LinearVIModel", "SpectralVIModel", "ConvergenceError"]
+
+
+class ConvergenceError(RuntimeError):
+    """A solver did not converge; the message carries its result object."""
+
+
+def _positive(name: str, value: float) -> float:
+    value = float(value)
+    if not (math.isfinite(value) and value > 0.0):
+        raise ValueError(f"{name} must be finite and > 0; got {value}")
+    return value
+
+
+class _SpectralCurves:
+    """Shared methods; subclasses provide ``spectrum``, ``n_over_sigma2``, ``inv_tau2``, ``eps``, ``C0``."""
+
+    def _validate_common(self):
+        _positive("n_over_sigma2", self.n_over_sigma2)
+        _positive("eps", self.eps)
+        _positive("C0", self.C0)
+        if not (math.isfinite(self.inv_tau2) and self.inv_tau2 >= 0.0):
+            raise ValueError(f"inv_tau2 must be finite and >= 0; got {self.inv_tau2}")
+
+    # --- curves -----------------------------------------------------------------------
+    def log_excess_risk(self, t):
+        """(log L_emp(t), log L_gen(t)); t: flow time(s) >= 0, any shape.  Never underflows."""
+        return log_excess_risks(self.spectrum, t, self.n_over_sigma2, self.inv_tau2, self.C0)
+
+    def excess_risk(self, t):
+        """(L_emp(t), L_gen(t)) in the MP/spectral limit [73]/[74], each of the shape of t."""
+        le, lg = self.log_excess_risk(t)
+        return np.exp(le), np.exp(lg)
+
+    def accuracy(self, t):
+        """(A_emp(t), A_gen(t)) from the closure [95]."""
+        le, lg = self.log_excess_risk(t)
+        return accuracy_closure(le, self.eps), accuracy_closure(lg, self.eps)
+
+    def eu_threshold(self, t):
+        """(EU_emp(t), EU_gen(t)): thresholded epistemic uncertainty [11] in nats (max ln 2)."""
+        le, lg = self.log_excess_risk(t)
+        return eu_threshold(le, self.eps), eu_threshold(lg, self.eps)
+
+    def eu_regression(self, t, *, sigma2: float = 1.0, cov_share: float = 0.5):
+        """(EU_emp(t), EU_gen(t)): regression-level EU [92] in nats; monotone in t (no peak).
+
+        sigma2 : noise variance sigma^2 = sigma_eps^2 (> 0), in the units of C0.
+        cov_share : fraction of C0 carried by the covariance gap, Tr(Sigma_0 - Sigma_inf)/2, in [0, 1].
+        """
+        _positive("sigma2", sigma2)
+        if not (0.0 <= cov_share <= 1.0):
+            raise ValueError(f"cov_share must lie in [0, 1]; got {cov_share}")
+        le, lg = self.log_excess_risk(t)
+        return eu_regression(self.spectrum, le, lg, self.n_over_sigma2, self.inv_tau2,
+                             sigma2, cov_share)
+
+    # --- milestones ---------------------------------------------------------------------
+    @property
+    def kappa(self) -> float:
+        """Late-time decay rate of both excess risks, 2 (Nbar nu_min + 1/tau^2)."""
+        return 2.0 * (self.n_over_sigma2 * self.spectrum.nu_min + self.inv_tau2)
+
+    def crossing_times(self, level: float) -> tuple[CrossingResult, CrossingResult]:
+        """(emp, gen) CrossingResult for excess risk = level (> 0)."""
+        log_level = math.log(_positive("level", level))
+        scale = 1.0 / self.kappa
+        return (crossing_time(lambda t: self.log_excess_risk(t)[0], log_level, scale),
+                crossing_time(lambda t: self.log_excess_risk(t)[1], log_level, scale))
+
+    def _times(self, level: float) -> tuple[float, float]:
+        out = []
+        for name, res in zip(("emp", "gen"), self.crossing_times(level)):
+            if not res.converged:
+                raise ConvergenceError(f"{name} crossing of level {level:g} failed: {res}")
+            out.append(res.t)
+        return tuple(out)
+
+    def grokking_times(self) -> tuple[float, float]:
+        """(t_emp, t_gen) where the excess risk crosses eps/8 (95% closure accuracy)."""
+        return self._times(closed.grokking_level_ratio() * self.eps)
+
+    def eu_peak_times(self) -> tuple[float, float]:
+        """(t_emp, t_gen) where the thresholded EU peaks: excess risk = 1.0991 eps [12]."""
+        return self._times(closed.eu_peak_level_ratio() * self.eps)
+
+    def delay(self) -> float:
+        """Exact numerical grokking delay t_gen - t_emp from the curves (the primary quantity)."""
+        t_emp, t_gen = self.grokking_times()
+        return t_gen - t_emp
+
+    def eu_peak_delay(self) -> float:
+        """Exact numerical EU-peak delay (Theorem 5.1: same leading order as [80])."""
+        t_emp, t_gen = self.eu_peak_times()
+        return t_gen - t_emp
+
+    def delay_asymptotic(self) -> float:
+        """Leading-order delay log(K_gen/K_emp)/kappa = log(1/nu_min)/kappa (eq. [80] for MP)."""
+        return math.log(1.0 / self.spectrum.nu_min) / self.kappa
+
+
+@dataclass(frozen=True)
+class LinearVIModel(_SpectralCurves):
+    """Gaussian VI on Bayesian linear regression in the Marchenko-Pastur limit.
+
+    lam : aspect ratio d/n in (0, 1)
+    n_over_sigma2 : n / sigma^2 > 0 (sets the time scale; ~5e7 reproduces the paper's Fig. 6 axis)
+    inv_tau2 : prior precision 1/tau^2 >= 0 (0 = flat prior)
+    eps : success threshold on the squared residual, > 0
+    C0 : initial generalisation excess risk, (||mu_0 - mu_inf||^2 + Tr(Sigma_0 - Sigma_inf))/2 > 0
+    """
+
+    lam: float
+    n_over_sigma2: float
+    inv_tau2: float = 0.0
+    eps: float = 1e-3
+    C0: float = 1.0
+
+    def __post_init__(self):
+        if not (0.0 < float(self.lam) < 1.0):
+            raise ValueError(f"lam must lie in the open interval (0, 1); got {self.lam}")
+        self._validate_common()
+
+    @property
+    def spectrum(self) -> MarchenkoPastur:
+        return MarchenkoPastur(self.lam)
+
+    @property
+    def kappa(self) -> float:
+        """kappa = 2 (Nbar (1 - sqrt lam)^2 + 1/tau^2) (Thm C.2), compiled from the SymPy derivation."""
+        return closed.kappa(self.lam, self.n_over_sigma2, self.inv_tau2)
+
+    @property
+    def K_emp(self) -> float:
+        """L_emp ~ K_emp t^{-3/2} e^{-kappa t} as t -> inf (Laplace's method at the MP edge)."""
+        return closed.K_emp(self.lam, self.n_over_sigma2, self.inv_tau2, self.C0)
+
+    @property
+    def K_gen(self) -> float:
+        """L_gen ~ K_gen t^{-3/2} e^{-kappa t}; K_gen/K_emp = (1 - sqrt lam)^{-2} [78]."""
+        return closed.K_gen(self.lam, self.n_over_sigma2, self.inv_tau2, self.C0)
+
+    def delay_asymptotic(self) -> float:
+        """Eq. [80]: log(1/(1 - sqrt lam)) / ((n/sigma^2)(1 - sqrt lam)^2 + 1/tau^2)."""
+        return closed.delay_asymptotic(self.lam, self.n_over_sigma2, self.inv_tau2)
+
+    def laplace_grokking_times(self) -> tuple[float, float]:
+        """(t_emp, t_gen) where the ASYMPTOTIC curves K t^{-3/2} e^{-kappa t} cross eps/8 (Lambert W).
+
+        Sits between the exact times and [80]: it keeps the 3/2 log t term that [80] drops.
+        """
+        level = closed.grokking_level_ratio() * self.eps
+        args = (self.lam, self.n_over_sigma2, self.inv_tau2)
+        return (closed.laplace_crossing_time(*args, self.K_emp, level),
+                closed.laplace_crossing_time(*args, self.K_gen, level))
+
+
+@dataclass(frozen=True)
+class SpectralVIModel(_SpectralCurves):
+    """The same model on any feature spectrum (e.g. ``DiscreteSpectrum(eigs, weights)``).
+
+    spectrum : an object with the interface of ``grokphase.numerics.spectra`` (MP or discrete)
+    other parameters as in :class:`LinearVIModel`.  The late-time asymptote of a discrete spectrum
+    is a pure exponential (no t^{-3/2}); ``delay_asymptotic`` is log(1/nu_min)/kappa for both.
+    """
+
+    spectrum: DiscreteSpectrum | MarchenkoPastur
+    n_over_sigma2: float
+    inv_tau2: float = 0.0
+    eps: float = 1e-3
+    C0: float = 1.0
+
+    def __post_init__(self):
+        if not hasattr(self.spectrum, "log_laplace_moments"):
+            raise ValueError("spectrum must be a MarchenkoPastur or DiscreteSpectrum (or alike)")
+        self._validate_common()
