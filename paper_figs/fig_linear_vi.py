@@ -1,0 +1,132 @@
+"""Figure: delayed generalisation and the epistemic-uncertainty peak in the linear-VI model.
+
+Regenerates Fig. 6 of arXiv 2604.12434 (four panels) plus a fifth panel the paper lacks:
+(a) closure accuracy [95] vs flow time, train (solid) and population (dotted), for several lam;
+(b) thresholded EU [11] (peaks at ln 2); (c) regression-level EU [92] (monotone, no peak);
+(d) milestones of the population curve vs lam: 95% time and EU-peak time;
+(e) delays vs lam: exact numerical (grokking and EU peak) vs the asymptotic formula [80].
+
+Defaults: lam in {0.2, 0.6, 0.99}, n/sigma^2 = 5e7, flat prior, eps = 1e-3, C0 = 1 (the paper does
+not state its parameters; this reproduces its time axis).  Run as a script or via
+``grokphase figs`` / ``grokphase linear-vi --plot PATH``.  Writes PNG + PDF + the plotted numbers
+(JSON) next to each other, atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from grokphase.linear_vi import LinearVIModel
+
+DEFAULT_LAMS = (0.2, 0.6, 0.99)
+
+
+def compute(lams=DEFAULT_LAMS, *, n_over_sigma2: float = 5e7, inv_tau2: float = 0.0,
+            eps: float = 1e-3, n_times: int = 400, n_sweep: int = 60) -> dict:
+    """The numbers of every panel, as plain lists (JSON-ready)."""
+    t = np.logspace(-10, -1, n_times)
+    curves = {}
+    for lam in lams:
+        m = LinearVIModel(lam, n_over_sigma2, inv_tau2=inv_tau2, eps=eps)
+        acc = m.accuracy(t)
+        eut = m.eu_threshold(t)
+        eur = m.eu_regression(t)
+        curves[repr(float(lam))] = dict(
+            acc_emp=acc[0].tolist(), acc_gen=acc[1].tolist(),
+            eu_th_emp=eut[0].tolist(), eu_th_gen=eut[1].tolist(),
+            eu_reg_emp=eur[0].tolist(), eu_reg_gen=eur[1].tolist(),
+            grokking_times=list(m.grokking_times()), eu_peak_times=list(m.eu_peak_times()))
+    sweep_lams = np.linspace(0.02, 0.99, n_sweep)
+    rows = []
+    for lam in sweep_lams:
+        m = LinearVIModel(float(lam), n_over_sigma2, inv_tau2=inv_tau2, eps=eps)
+        g = m.grokking_times()
+        e = m.eu_peak_times()
+        rows.append(dict(lam=float(lam), t95_emp=g[0], t95_gen=g[1], teu_emp=e[0], teu_gen=e[1],
+                         delay=g[1] - g[0], eu_peak_delay=e[1] - e[0],
+                         delay_asymptotic=m.delay_asymptotic()))
+    return dict(params=dict(lams=list(map(float, lams)), n_over_sigma2=n_over_sigma2,
+                            inv_tau2=inv_tau2, eps=eps, C0=1.0),
+                t=t.tolist(), curves=curves, sweep=rows)
+
+
+def draw(data: dict, path: str | os.PathLike) -> list[Path]:
+    """Draw the five panels; write PNG and PDF (same stem) and JSON of ``data``.  Returns paths."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t = np.asarray(data["t"])
+    fig, axes = plt.subplots(1, 5, figsize=(22, 4.2), constrained_layout=True)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for k, (lam, c) in enumerate(data["curves"].items()):
+        col = colors[k % len(colors)]
+        for ax, key, ylabel in ((axes[0], "acc", "accuracy (closure [95])"),
+                                (axes[1], "eu_th", "thresholded EU [11] (nats)"),
+                                (axes[2], "eu_reg", "regression EU [92] (nats)")):
+            ax.plot(t, c[key + "_emp"], "-", color=col, label=f"λ={float(lam):g} train")
+            ax.plot(t, c[key + "_gen"], ":", color=col, lw=2, label=f"λ={float(lam):g} test")
+            ax.set_xscale("log")
+            ax.set_xlabel("flow time t")
+            ax.set_ylabel(ylabel)
+        for tt in c["eu_peak_times"]:
+            axes[1].axvline(tt, color=col, lw=0.5, alpha=0.5)
+    axes[1].axhline(np.log(2), color="k", lw=0.5, ls="--")
+    axes[0].legend(fontsize=7)
+    sw = data["sweep"]
+    lam_s = [r["lam"] for r in sw]
+    ax = axes[3]
+    ax.plot(lam_s, [r["t95_gen"] for r in sw], label="95% time (test)")
+    ax.plot(lam_s, [r["teu_gen"] for r in sw], label="EU-peak time (test)")
+    ax.plot(lam_s, [r["t95_emp"] for r in sw], "--", label="95% time (train)")
+    ax.set_yscale("log")
+    ax.set_xlabel("λ = d/n")
+    ax.set_ylabel("milestone time")
+    ax.legend(fontsize=7)
+    ax = axes[4]
+    ax.plot(lam_s, [r["eu_peak_delay"] for r in sw], label="EU-peak delay (exact)")
+    ax.plot(lam_s, [r["delay"] for r in sw], label="grokking delay (exact)")
+    ax.plot(lam_s, [r["delay_asymptotic"] for r in sw], "k--", label="asymptotic [80]")
+    ax.set_yscale("log")
+    ax.set_xlabel("λ = d/n")
+    ax.set_ylabel("delay Δt")
+    ax.legend(fontsize=7)
+    for ax, tag in zip(axes, "abcde"):
+        ax.set_title(f"({tag})", loc="left")
+    p = data["params"]
+    fig.suptitle(f"Linear VI: n/σ² = {p['n_over_sigma2']:g}, 1/τ² = {p['inv_tau2']:g}, "
+                 f"ε = {p['eps']:g}", fontsize=10)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stem = path.with_suffix("")
+    written = []
+    for ext in (".png", ".pdf"):
+        out = stem.with_suffix(ext)
+        tmp = out.with_name(out.name + ".tmp")
+        fig.savefig(tmp, dpi=150, format=ext[1:])
+        os.replace(tmp, out)
+        written.append(out)
+    plt.close(fig)
+    out = stem.with_suffix(".json")
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, out)
+    written.append(out)
+    return written
+
+
+def main(argv=None) -> list[Path]:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="figures/fig_linear_vi.png", help="output path (PNG; PDF/JSON beside)")
+    args = ap.parse_args(argv)
+    return draw(compute(), args.out)
+
+
+if __name__ == "__main__":
+    for p in main():
+        print(p)
