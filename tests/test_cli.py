@@ -1,0 +1,46 @@
+"""CLI: JSON output equals the API; figures written; bad input exits with a named error."""
+
+import json
+
+import pytest
+
+from grokphase import LinearVIModel
+from grokphase.cli import main
+
+
+def test_linear_vi_json_matches_api(capsys):
+    assert main(["linear-vi", "--lam", "0.6", "0.9", "--n-over-sigma2", "1e6", "--inv-tau2", "2",
+                 "--eps", "1e-4", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    for row, lam in zip(out["models"], (0.6, 0.9)):
+        m = LinearVIModel(lam, 1e6, inv_tau2=2.0, eps=1e-4)
+        assert row["delay"] == pytest.approx(m.delay(), rel=1e-14)
+        assert row["delay_asymptotic"] == pytest.approx(m.delay_asymptotic(), rel=1e-14)
+        assert row["t95_gen"] == pytest.approx(m.grokking_times()[1], rel=1e-14)
+
+
+def test_linear_vi_plot_writes_png_pdf_json(tmp_path, capsys):
+    target = tmp_path / "sub" / "fig.png"
+    assert main(["linear-vi", "--lam", "0.3", "--plot", str(target)]) == 0
+    for ext in ("png", "pdf", "json"):
+        assert (tmp_path / "sub" / f"fig.{ext}").stat().st_size > 1000
+    data = json.loads((tmp_path / "sub" / "fig.json").read_text())
+    row = data["sweep"][0]
+    m = LinearVIModel(row["lam"], 5e7)
+    assert row["delay_asymptotic"] == pytest.approx(m.delay_asymptotic(), rel=1e-14)
+    assert "wrote" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, word", [(["--lam", "1.5"], "lam"), (["--n-over-sigma2", "-1"], "n_over_sigma2"),
+                                        (["--eps", "0"], "eps")])
+def test_bad_input_exits_2_with_named_parameter(args, word, capsys):
+    assert main(["linear-vi", *args]) == 2
+    assert word in capsys.readouterr().err
+
+
+def test_help_on_every_subcommand(capsys):
+    for sub in ("linear-vi", "figs"):
+        with pytest.raises(SystemExit) as exc:
+            main([sub, "--help"])
+        assert exc.value.code == 0
+        assert "--json" in capsys.readouterr().out
