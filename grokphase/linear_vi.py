@@ -28,18 +28,22 @@ Conventions and choices (documented, tested):
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
 
 import numpy as np
 
 from grokphase.numerics import linear_vi_closed_forms as closed
 from grokphase.numerics.log_time_roots import CrossingResult, crossing_time
+from grokphase.numerics.mp_quadrature import mp_log_laplace_moments
 from grokphase.numerics.spectra import DiscreteSpectrum, MarchenkoPastur
 from grokphase.numerics.vi_curves import (accuracy_closure, eu_regression, eu_threshold,
                                           log_excess_risks)
 
-__all__ = ["LinearVIModel", "SpectralVIModel", "ConvergenceError"]
+__all__ = ["LinearVIModel", "SpectralVIModel", "ConvergenceError", "LinearVISweep", "sweep_lam"]
 
 
 class ConvergenceError(RuntimeError):
@@ -51,6 +55,21 @@ def _positive(name: str, value: float) -> float:
     if not (math.isfinite(value) and value > 0.0):
         raise ValueError(f"{name} must be finite and > 0; got {value}")
     return value
+
+
+def _check_eu_regression_args(sigma2: float, cov_share: float) -> None:
+    _positive("sigma2", sigma2)
+    if not (0.0 <= cov_share <= 1.0):
+        raise ValueError(f"cov_share must lie in [0, 1]; got {cov_share}")
+
+
+def _curves_from_log_risks(spectrum, le, lg, Nbar, iota_p, eps, sigma2, cov_share):
+    _check_eu_regression_args(sigma2, cov_share)
+    reg = eu_regression(spectrum, le, lg, Nbar, iota_p, sigma2, cov_share)
+    return dict(excess_emp=np.exp(le), excess_gen=np.exp(lg),
+                acc_emp=accuracy_closure(le, eps), acc_gen=accuracy_closure(lg, eps),
+                eu_th_emp=eu_threshold(le, eps), eu_th_gen=eu_threshold(lg, eps),
+                eu_reg_emp=reg[0], eu_reg_gen=reg[1])
 
 
 class _SpectralCurves:
@@ -89,12 +108,19 @@ class _SpectralCurves:
         sigma2 : noise variance sigma^2 = sigma_eps^2 (> 0), in the units of C0.
         cov_share : fraction of C0 carried by the covariance gap, Tr(Sigma_0 - Sigma_inf)/2, in [0, 1].
         """
-        _positive("sigma2", sigma2)
-        if not (0.0 <= cov_share <= 1.0):
-            raise ValueError(f"cov_share must lie in [0, 1]; got {cov_share}")
+        _check_eu_regression_args(sigma2, cov_share)
         le, lg = self.log_excess_risk(t)
         return eu_regression(self.spectrum, le, lg, self.n_over_sigma2, self.inv_tau2,
                              sigma2, cov_share)
+
+    def curves(self, t, *, sigma2: float = 1.0, cov_share: float = 0.5) -> dict[str, np.ndarray]:
+        """All curves from one evaluation of the spectral moments: a dict of arrays shaped like t.
+
+        Keys: excess_emp, excess_gen, acc_emp, acc_gen, eu_th_emp, eu_th_gen, eu_reg_emp, eu_reg_gen.
+        """
+        le, lg = self.log_excess_risk(t)
+        return _curves_from_log_risks(self.spectrum, le, lg, self.n_over_sigma2, self.inv_tau2,
+                                      self.eps, sigma2, cov_share)
 
     # --- milestones ---------------------------------------------------------------------
     @property
@@ -215,3 +241,68 @@ class SpectralVIModel(_SpectralCurves):
         if not hasattr(self.spectrum, "log_laplace_moments"):
             raise ValueError("spectrum must be a MarchenkoPastur or DiscreteSpectrum (or alike)")
         self._validate_common()
+
+
+@dataclass(frozen=True, eq=False)
+class LinearVISweep:
+    """Curves of the MP-limit model on a (lam, t) grid: labelled arrays with their parameters.
+
+    lams : (Lam,); t : (T,); every curve array has shape (Lam, T) (keys as in ``curves``).
+    ``save(path)`` writes an ``.npz`` (arrays + a JSON ``params`` entry) atomically.
+    """
+
+    lams: np.ndarray
+    t: np.ndarray
+    params: dict
+    excess_emp: np.ndarray
+    excess_gen: np.ndarray
+    acc_emp: np.ndarray
+    acc_gen: np.ndarray
+    eu_th_emp: np.ndarray
+    eu_th_gen: np.ndarray
+    eu_reg_emp: np.ndarray
+    eu_reg_gen: np.ndarray
+
+    def save(self, path: str | os.PathLike) -> Path:
+        path = Path(path).with_suffix(".npz")
+        tmp = path.with_name(path.name + ".tmp.npz")
+        arrays = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "params"}
+        np.savez_compressed(tmp, params=json.dumps(self.params), **arrays)
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "LinearVISweep":
+        with np.load(Path(path), allow_pickle=False) as z:
+            kw = {k: z[k] for k in z.files if k != "params"}
+            return cls(params=json.loads(str(z["params"])), **kw)
+
+
+def sweep_lam(lams, t, *, n_over_sigma2: float, inv_tau2: float = 0.0, eps: float = 1e-3,
+              C0: float = 1.0, sigma2: float = 1.0, cov_share: float = 0.5) -> LinearVISweep:
+    """Evaluate every curve of :class:`LinearVIModel` for all lam (shape (Lam,)) and t (shape (T,)).
+
+    One parallel pass of the MP quadrature over the whole grid (the fast path measured in
+    ``benchmarks/bench_linear_vi_curves.py``); parameters are validated as in the model.
+    """
+    lams = np.atleast_1d(np.asarray(lams, dtype=np.float64))
+    t = np.atleast_1d(np.asarray(t, dtype=np.float64))
+    if lams.ndim != 1 or t.ndim != 1:
+        raise ValueError("lams and t must be 1-d arrays")
+    models = [LinearVIModel(float(lam), n_over_sigma2, inv_tau2, eps, C0) for lam in lams]  # validation
+    if not np.all(np.isfinite(t)) or np.any(t < 0.0):
+        raise ValueError("t must be finite and >= 0")
+    l0, l1 = mp_log_laplace_moments(lams, 2.0 * n_over_sigma2 * t)
+    kappas = np.array([m.kappa for m in models])[:, None]
+    base = math.log(C0) - kappas * t[None, :]
+    out = {k: np.empty((lams.size, t.size)) for k in
+           ("excess_emp", "excess_gen", "acc_emp", "acc_gen", "eu_th_emp", "eu_th_gen",
+            "eu_reg_emp", "eu_reg_gen")}
+    for i, m in enumerate(models):
+        row = _curves_from_log_risks(m.spectrum, base[i] + l1[i], base[i] + l0[i], n_over_sigma2,
+                                     inv_tau2, eps, sigma2, cov_share)
+        for k, v in row.items():
+            out[k][i] = v
+    params = dict(n_over_sigma2=n_over_sigma2, inv_tau2=inv_tau2, eps=eps, C0=C0, sigma2=sigma2,
+                  cov_share=cov_share, model="LinearVIModel (MP limit), arXiv 2604.12434 [73]/[74]")
+    return LinearVISweep(lams=lams, t=t, params=params, **out)

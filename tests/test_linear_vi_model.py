@@ -180,3 +180,24 @@ def test_model_is_frozen():
     m = LinearVIModel(0.5, 1e3)
     with pytest.raises(AttributeError):
         m.lam = 0.4
+
+
+def test_curves_and_sweep_agree_with_methods(tmp_path):
+    from grokphase import LinearVISweep, sweep_lam
+
+    t = np.logspace(-9, -4, 50)
+    lams = np.array([0.2, 0.6, 0.99])
+    sw = sweep_lam(lams, t, n_over_sigma2=5e7, inv_tau2=1e3, eps=1e-4, C0=2.0, cov_share=0.3)
+    for i, lam in enumerate(lams):
+        m = LinearVIModel(lam, 5e7, 1e3, 1e-4, 2.0)
+        c = m.curves(t, cov_share=0.3)
+        np.testing.assert_allclose(sw.excess_gen[i], m.excess_risk(t)[1], rtol=1e-13, atol=1e-300)
+        np.testing.assert_allclose(sw.acc_emp[i], m.accuracy(t)[0], rtol=1e-13)
+        np.testing.assert_allclose(sw.eu_th_gen[i], m.eu_threshold(t)[1], rtol=1e-12, atol=1e-300)
+        np.testing.assert_allclose(sw.eu_reg_emp[i], m.eu_regression(t, cov_share=0.3)[0], rtol=1e-13)
+        np.testing.assert_allclose(c["eu_reg_gen"], sw.eu_reg_gen[i], rtol=1e-13)
+    back = LinearVISweep.load(sw.save(tmp_path / "sweep"))
+    np.testing.assert_array_equal(back.acc_gen, sw.acc_gen)
+    assert back.params == sw.params
+    with pytest.raises(ValueError, match="lam"):
+        sweep_lam([0.5, 1.0], t, n_over_sigma2=1.0)
