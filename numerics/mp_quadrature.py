@@ -21,7 +21,8 @@ Method (choice documented here, tested in tests/numerics/test_mp_quadrature.py):
 * Composite Gauss-Legendre on a geometrically graded mesh [0, h], [h, 2h], [2h, 4h], ... up to
   theta_max, with h = min(a, b, theta_max)/2, where a = 2 sqrt(nu_-/Delta) is the distance of the
   1/nu pole from theta = 0 and b = 2/sqrt(z) the Gaussian width.  Each panel sees its nearest
-  singularity at least one panel-width away, so 12 nodes per panel give ~1e-13 relative.
+  singularity at least one panel-width away, so 10 nodes per panel give < 5e-12 relative
+  (measured against a 30-digit adaptive reference; 12 nodes give 2e-13 at ~15% more cost).
 
 Also here: the density, edges, and E[nu^p / (nu + shift)] (for the posterior covariance trace).
 """
@@ -42,7 +43,7 @@ __all__ = [
     "mp_resolvent_moments",
 ]
 
-NODES_PER_PANEL = 12
+NODES_PER_PANEL = 10
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(NODES_PER_PANEL)
 
 
@@ -72,11 +73,8 @@ def mp_density(nu, lam: float) -> np.ndarray:
 
 
 @njit(cache=True)
-def _theta_rule(lo, delta, z, gx, gw):
-    """Graded composite Gauss-Legendre rule on [0, theta_max] (see module docstring).
-
-    Returns (theta, weight), shape (n_panels * len(gx),).
-    """
+def _mesh(lo, delta, z):
+    """(h, theta_max): first panel width and truncation point of the graded mesh."""
     cut = 40.0 + 1.5 * math.log1p(z)
     if z <= cut:
         th_max = math.pi
@@ -85,7 +83,17 @@ def _theta_rule(lo, delta, z, gx, gw):
     h = min(2.0 * math.sqrt(lo / delta), th_max)
     if z > 0.0:
         h = min(h, 2.0 / math.sqrt(z))
-    h *= 0.5
+    return 0.5 * h, th_max
+
+
+@njit(cache=True)
+def _theta_rule(lo, delta, z, gx, gw):
+    """Graded composite Gauss-Legendre rule on [0, theta_max] (see module docstring).
+
+    Panels [0, h], [h, 2h], [2h, 4h], ... with the last one clipped at theta_max.
+    Returns (theta, weight), shape (n_panels * len(gx),).
+    """
+    h, th_max = _mesh(lo, delta, z)
     n_pan = 1
     right = h
     while right < th_max:
@@ -98,11 +106,9 @@ def _theta_rule(lo, delta, z, gx, gw):
     right = h
     for p in range(n_pan):
         right = min(right, th_max)
-        half = 0.5 * (right - left)
-        mid = 0.5 * (right + left)
         for k in range(m):
-            th[p * m + k] = mid + half * gx[k]
-            w[p * m + k] = half * gw[k]
+            th[p * m + k] = 0.5 * (right + left) + 0.5 * (right - left) * gx[k]
+            w[p * m + k] = 0.5 * (right - left) * gw[k]
         left = right
         right = 2.0 * right
     return th, w
@@ -110,36 +116,63 @@ def _theta_rule(lo, delta, z, gx, gw):
 
 @njit(cache=True)
 def _mp_moments_one(lam, x, gx, gw):
-    """(m0, m1) = (E[e^{-x(nu-nu_-)}], E[nu e^{-x(nu-nu_-)}]) for one (lam, x)."""
+    """(m0, m1) = (E[e^{-x(nu-nu_-)}], E[nu e^{-x(nu-nu_-)}]) for one (lam, x).
+
+    The same rule as :func:`_theta_rule`, summed panel by panel without allocating (hot path).
+    """
     r = math.sqrt(lam)
     lo = (1.0 - r) ** 2
     delta = 4.0 * r
     z = x * delta
-    th, w = _theta_rule(lo, delta, z, gx, gw)
+    h, th_max = _mesh(lo, delta, z)
     m0 = 0.0
     m1 = 0.0
-    for k in range(th.shape[0]):
-        sh = math.sin(0.5 * th[k])
-        q = sh * sh
-        e = math.exp(-z * q) * 4.0 * q * (1.0 - q) * w[k]
-        m0 += e / (lo + delta * q)
-        m1 += e
+    left = 0.0
+    right = h
+    while True:
+        right = min(right, th_max)
+        half = 0.5 * (right - left)
+        mid = 0.5 * (right + left)
+        for k in range(gx.shape[0]):
+            sh = math.sin(0.5 * (mid + half * gx[k]))
+            q = sh * sh
+            e = math.exp(-z * q) * 4.0 * q * (1.0 - q) * (half * gw[k])
+            m0 += e / (lo + delta * q)
+            m1 += e
+        if right >= th_max:
+            break
+        left = right
+        right = 2.0 * right
     return m0 * (2.0 / math.pi), m1 * (2.0 / math.pi)
 
 
+_BLOCK = 256  # grid points per work block
+
+
 @njit(cache=True, parallel=True)
-def _mp_log_moments_grid(lams, xs, gx, gw):
+def _mp_log_moments_grid(lams, xs, order, gx, gw):
     n_l = lams.shape[0]
     n_x = xs.shape[0]
-    out0 = np.empty((n_l, n_x))
-    out1 = np.empty((n_l, n_x))
-    for k in prange(n_l * n_x):
-        i = k // n_x
-        j = k - i * n_x
-        m0, m1 = _mp_moments_one(lams[i], xs[j], gx, gw)
-        out0[i, j] = math.log(m0)
-        out1[i, j] = math.log(m1)
-    return out0, out1
+    out0 = np.empty(n_l * n_x)
+    out1 = np.empty(n_l * n_x)
+    total = n_l * n_x
+    # Contiguous blocks visited in a scrambled ``order``: the cost per point varies several-fold
+    # over the grid (lam -> 1 and early times need more panels), and static chunking of an
+    # ordered grid left one core idle.
+    for b in prange(order.shape[0]):
+        start = order[b] * _BLOCK
+        for k in range(start, min(start + _BLOCK, total)):
+            i = k // n_x
+            m0, m1 = _mp_moments_one(lams[i], xs[k - i * n_x], gx, gw)
+            out0[k] = math.log(m0)
+            out1[k] = math.log(m1)
+    return out0.reshape((n_l, n_x)), out1.reshape((n_l, n_x))
+
+
+def _block_order(total: int) -> np.ndarray:
+    """Blocks in golden-ratio order, so each thread's static share samples the whole grid."""
+    n_blocks = -(-total // _BLOCK)
+    return np.argsort((np.arange(n_blocks) * 0.6180339887498949) % 1.0).astype(np.int64)
 
 
 def mp_log_laplace_moments(lams, xs):
@@ -158,8 +191,10 @@ def mp_log_laplace_moments(lams, xs):
     x_arr = np.atleast_1d(np.asarray(xs, dtype=np.float64))
     if not np.all(np.isfinite(x_arr)) or np.any(x_arr < 0.0):
         raise ValueError("x (= 2 n/sigma^2 t) must be finite and >= 0")
-    l0, l1 = _mp_log_moments_grid(np.ascontiguousarray(lam_arr.ravel()),
-                                  np.ascontiguousarray(x_arr.ravel()), _GL_X, _GL_W)
+    lam_arr = np.ascontiguousarray(lam_arr.ravel())
+    x_arr = np.ascontiguousarray(x_arr.ravel())
+    order = _block_order(lam_arr.size * x_arr.size)
+    l0, l1 = _mp_log_moments_grid(lam_arr, x_arr, order, _GL_X, _GL_W)
     shape = np.shape(lams) + np.shape(xs)
     return l0.reshape(shape), l1.reshape(shape)
 

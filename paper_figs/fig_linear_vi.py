@@ -1,10 +1,12 @@
 """Figure: delayed generalisation and the epistemic-uncertainty peak in the linear-VI model.
 
-Regenerates Fig. 6 of arXiv 2604.12434 (four panels) plus a fifth panel the paper lacks:
+Regenerates Fig. 6 of arXiv 2604.12434 (four panels) plus two panels the paper lacks ((c), (f)):
 (a) closure accuracy [95] vs flow time, train (solid) and population (dotted), for several lam;
 (b) thresholded EU [11] (peaks at ln 2); (c) regression-level EU [92] (monotone, no peak);
 (d) milestones of the population curve vs lam: 95% time and EU-peak time;
-(e) delays vs lam: exact numerical (grokking and EU peak) vs the asymptotic formula [80].
+(e) delays vs lam: exact numerical (grokking and EU peak) vs the asymptotic formula [80];
+(f) exact delay / [80] vs lam for several eps: how far the formula is from the exact delay, and
+    its slow (~1/log(1/eps)) approach to 1.
 
 Defaults: lam in {0.2, 0.6, 0.99}, n/sigma^2 = 5e7, flat prior, eps = 1e-3, C0 = 1 (the paper does
 not state its parameters; this reproduces its time axis).  Run as a script or via
@@ -24,6 +26,9 @@ import numpy as np
 from grokphase.linear_vi import LinearVIModel
 
 DEFAULT_LAMS = (0.2, 0.6, 0.99)
+
+
+RATIO_EPS = (1e-3, 1e-8, 1e-30, 1e-100)
 
 
 def compute(lams=DEFAULT_LAMS, *, n_over_sigma2: float = 5e7, inv_tau2: float = 0.0,
@@ -47,22 +52,25 @@ def compute(lams=DEFAULT_LAMS, *, n_over_sigma2: float = 5e7, inv_tau2: float = 
         m = LinearVIModel(float(lam), n_over_sigma2, inv_tau2=inv_tau2, eps=eps)
         g = m.grokking_times()
         e = m.eu_peak_times()
+        ratios = {repr(e_): LinearVIModel(float(lam), n_over_sigma2, inv_tau2, e_).delay()
+                  / m.delay_asymptotic() for e_ in RATIO_EPS}
         rows.append(dict(lam=float(lam), t95_emp=g[0], t95_gen=g[1], teu_emp=e[0], teu_gen=e[1],
                          delay=g[1] - g[0], eu_peak_delay=e[1] - e[0],
-                         delay_asymptotic=m.delay_asymptotic()))
+                         delay_asymptotic=m.delay_asymptotic(), ratio_exact_over_80=ratios))
     return dict(params=dict(lams=list(map(float, lams)), n_over_sigma2=n_over_sigma2,
                             inv_tau2=inv_tau2, eps=eps, C0=1.0),
                 t=t.tolist(), curves=curves, sweep=rows)
 
 
 def draw(data: dict, path: str | os.PathLike) -> list[Path]:
-    """Draw the five panels; write PNG and PDF (same stem) and JSON of ``data``.  Returns paths."""
+    """Draw the six panels; write PNG and PDF (same stem) and JSON of ``data``.  Returns paths."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     t = np.asarray(data["t"])
-    fig, axes = plt.subplots(1, 5, figsize=(22, 4.2), constrained_layout=True)
+    fig, grid = plt.subplots(2, 3, figsize=(15, 8.5), constrained_layout=True)
+    axes = grid.ravel()
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for k, (lam, c) in enumerate(data["curves"].items()):
         col = colors[k % len(colors)]
@@ -96,7 +104,15 @@ def draw(data: dict, path: str | os.PathLike) -> list[Path]:
     ax.set_xlabel("λ = d/n")
     ax.set_ylabel("delay Δt")
     ax.legend(fontsize=7)
-    for ax, tag in zip(axes, "abcde"):
+    ax = axes[5]
+    for e_ in RATIO_EPS:
+        ax.plot(lam_s, [r["ratio_exact_over_80"][repr(e_)] for r in sw], label=f"ε = {e_:g}")
+    ax.axhline(1.0, color="k", lw=0.5)
+    ax.set_xlabel("λ = d/n")
+    ax.set_ylabel("exact delay / asymptotic [80]")
+    ax.set_ylim(0, 1.05)
+    ax.legend(fontsize=7)
+    for ax, tag in zip(axes, "abcdef"):
         ax.set_title(f"({tag})", loc="left")
     p = data["params"]
     fig.suptitle(f"Linear VI: n/σ² = {p['n_over_sigma2']:g}, 1/τ² = {p['inv_tau2']:g}, "
