@@ -35,6 +35,19 @@ def test_no_nan_anywhere_and_ranges(m):
     assert all(np.all((e >= 0) & (e <= math.log(2) + 1e-15)) for e in m.eu_threshold(t))
 
 
+@pytest.mark.parametrize("lam", [1e-12, 1e-6, 0.999999, 1 - 1e-12])
+@pytest.mark.parametrize("Nbar, iota, eps", [(1e-6, 0.0, 1e-300), (1e15, 1e9, 10.0), (1.0, 1e-9, 1e-3)])
+def test_extremes_of_the_valid_domain(lam, Nbar, iota, eps):
+    """Regression: the compiled closed forms once cancelled catastrophically as lam -> 1."""
+    m = LinearVIModel(lam, Nbar, iota, eps)
+    t = np.concatenate([[0.0], np.logspace(-30, 30, 31)])
+    for pair in (m.excess_risk(t), m.accuracy(t), m.eu_threshold(t), m.eu_regression(t)):
+        assert all(np.all(np.isfinite(a)) for a in pair)
+    assert m.delay() >= 0 and np.isfinite(m.delay_asymptotic()) and np.isfinite(m.K_gen)
+    assert m.delay_asymptotic() == pytest.approx(
+        math.log(1 / (1 - math.sqrt(lam))) / (Nbar * (1 - math.sqrt(lam)) ** 2 + iota), rel=1e-12)
+
+
 @given(linear_vi_models(eps=thresholds(1e-8, 1e-2)))
 def test_generalisation_lags_training(m):
     assume(m.eps / 8 < m.C0 * (1 - math.sqrt(m.lam)) ** 2)   # both curves start above the level

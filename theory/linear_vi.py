@@ -39,6 +39,7 @@ __all__ = [
     "mp_edges",
     "mp_theta_substitution",
     "emp_laplace_closed_form",
+    "edge_substitution",
     "edge_expansion",
     "kappa",
     "K_emp",
@@ -62,11 +63,23 @@ iota_p = sp.Symbol("iota_p", nonnegative=True)
 eps = sp.Symbol("eps", positive=True)
 C0 = sp.Symbol("C0", positive=True)
 L = sp.Symbol("L", positive=True)  # an excess risk value
+nu_minus = sp.Symbol("nu_minus", positive=True)  # lower MP edge (1 - sqrt(lam))^2, kept symbolic
 
 
 def symbols() -> dict[str, sp.Symbol]:
     """The shared symbols, by name, so that callers substitute into the same objects."""
-    return dict(t=t, a=a, nu=nu, lam=lam, Nbar=Nbar, iota_p=iota_p, eps=eps, C0=C0, L=L)
+    return dict(t=t, a=a, nu=nu, lam=lam, Nbar=Nbar, iota_p=iota_p, eps=eps, C0=C0, L=L,
+                nu_minus=nu_minus)
+
+
+def edge_substitution() -> dict:
+    """{nu_minus: (1 - sqrt(lam))^2}.
+
+    The late-time results below are stated in terms of the lower edge nu_minus: SymPy would
+    otherwise expand lam (1 - sqrt lam)^2 into lam^2 - 2 lam^{3/2} + lam, which cancels
+    catastrophically in floating point as lam -> 1.  Substitute this to get functions of lam.
+    """
+    return {nu_minus: mp_edges()[0]}
 
 
 # --------------------------------------------------------------------------------------
@@ -252,23 +265,23 @@ def emp_laplace_closed_form():
 
 
 def edge_expansion(power: int):
-    """Laplace's method at the lower MP edge: E[nu^power e^{-x nu}] ~ K x^{-3/2} e^{-x nu-}.
+    """Laplace's method at the lower MP edge: E[nu^power e^{-x nu}] ~ K x^{-3/2} e^{-x nu_-}.
 
-    Near nu- the density is p ~ sqrt(Delta (nu - nu-)) / (2 pi lam nu-); integrating
-    sqrt(u) e^{-x u} over u >= 0 gives Gamma(3/2) x^{-3/2}.  Returns the prefactor K(lam) as a
-    SymPy expression derived by that integral (not typed in): K = nu-^(power-1) lam^(-3/4) / (2 sqrt(pi)).
+    Near nu_- the density is p ~ sqrt(Delta (nu - nu_-)) / (2 pi lam nu_-), Delta = 4 sqrt(lam);
+    integrating sqrt(u) e^{-x u} over u >= 0 gives Gamma(3/2) x^{-3/2}.  Returns the prefactor
+    K(lam, nu_minus) derived by that integral (not typed in):
+    K = nu_minus^(power-1) lam^(-3/4) / (2 sqrt(pi)).
     """
     u = sp.Symbol("u", positive=True)
     x = sp.Symbol("x", positive=True)
-    lo, hi = mp_edges()
-    leading_density = sp.sqrt((hi - lo) * u) / (2 * sp.pi * lam * lo)
-    integral = sp.integrate(lo**power * leading_density * sp.exp(-x * u), (u, 0, sp.oo))
+    leading_density = sp.sqrt(4 * sp.sqrt(lam) * u) / (2 * sp.pi * lam * nu_minus)
+    integral = sp.integrate(nu_minus**power * leading_density * sp.exp(-x * u), (u, 0, sp.oo))
     return sp.simplify(integral * x ** sp.Rational(3, 2))
 
 
 def kappa():
-    """Late-time decay rate kappa = 2 (Nbar (1 - sqrt(lam))^2 + 1/tau^2)  (Thm C.2)."""
-    return 2 * (Nbar * mp_edges()[0] + iota_p)
+    """Late-time decay rate kappa = 2 (Nbar nu_minus + 1/tau^2), nu_minus = (1 - sqrt lam)^2 (Thm C.2)."""
+    return 2 * (Nbar * nu_minus + iota_p)
 
 
 def _K(power: int):
@@ -282,18 +295,18 @@ def K_emp():
 
 
 def K_gen():
-    """Prefactor of L_gen ~ K_gen t^{-3/2} e^{-kappa t} [74]; K_gen / K_emp = 1/nu- [78]."""
+    """Prefactor of L_gen ~ K_gen t^{-3/2} e^{-kappa t} [74]; K_gen / K_emp = 1/nu_minus [78]."""
     return sp.simplify(_K(0))
 
 
 def delay_asymptotic():
-    """Leading-order delay [80]: log(1/(1 - sqrt(lam))) / (Nbar (1 - sqrt(lam))^2 + 1/tau^2).
+    """Leading-order delay [80]: log(1/nu_minus) / kappa = log(1/(1 - sqrt lam)) / (Nbar (1 - sqrt lam)^2 + 1/tau^2).
 
     Derived, not typed: both curves cross a level at K t^{-3/2} e^{-kappa t} = level; the
     difference of the log-equations gives kappa Dt + 3/2 log(t_gen/t_emp) = log(K_gen/K_emp),
-    whose leading order (t_gen/t_emp -> 1) is Dt = log(K_gen/K_emp) / kappa.
+    whose leading order (t_gen/t_emp -> 1) is Dt = log(K_gen/K_emp) / kappa.  In nu_minus.
     """
-    return sp.simplify(sp.expand_log(sp.log(K_gen() / K_emp()), force=True) / kappa())
+    return sp.simplify(sp.expand_log(sp.log(sp.simplify(K_gen() / K_emp())), force=True) / kappa())
 
 
 def laplace_crossing_time(K, level):
@@ -363,4 +376,4 @@ def levi_gd_delay():
     eta0 is the VI mean flow with Nbar = 2 eta0 and a flat prior.  Returns (expr, eta0).
     """
     eta0 = sp.Symbol("eta0", positive=True)
-    return delay_asymptotic().subs({Nbar: 2 * eta0, iota_p: 0}), eta0
+    return delay_asymptotic().subs({Nbar: 2 * eta0, iota_p: 0}), eta0   # in nu_minus

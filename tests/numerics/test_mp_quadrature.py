@@ -63,7 +63,7 @@ def test_emp_moment_matches_bessel_closed_form():
 def test_late_time_edge_asymptotics(lam):
     """x^{3/2} m_p(x) -> K_p (Laplace's method at the edge, derived in theory.edge_expansion)."""
     lo, _ = mp_edges(lam)
-    K = [float(T.edge_expansion(p).subs(T.lam, lam)) for p in (0, 1)]
+    K = [float(T.edge_expansion(p).subs({T.lam: lam, T.nu_minus: lo})) for p in (0, 1)]
     xs = np.array([1e2, 1e3, 1e4, 1e5, 1e6]) / lo          # x nu_- >> 1 is the asymptotic regime
     l0, l1 = mp_log_laplace_moments(lam, xs)
     for lp, Kp in zip((l0, l1), K):

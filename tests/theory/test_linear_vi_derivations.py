@@ -8,6 +8,12 @@ from grokphase.theory import linear_vi as T
 
 S = T.symbols()
 lam, Nbar, iota = S["lam"], S["Nbar"], S["iota_p"]
+EDGE = T.edge_substitution()
+
+
+def in_lam(expr):
+    """Replace the lower-edge symbol nu_minus by (1 - sqrt lam)^2."""
+    return expr.subs(EDGE)
 
 
 def test_doctests():
@@ -57,7 +63,8 @@ def test_mp_density_normalised_with_unit_mean():
 
 
 def test_edge_prefactor_ratio_is_inverse_lower_edge():
-    assert _in_unit_interval(T.K_gen() / T.K_emp() - 1 / T.mp_edges()[0]) == 0
+    assert sp.simplify(T.K_gen() / T.K_emp() - 1 / S["nu_minus"]) == 0
+    assert _in_unit_interval(in_lam(T.K_gen() / T.K_emp()) - 1 / T.mp_edges()[0]) == 0
     # K_emp explicitly: C0 lam^{-3/4} / (2 sqrt(pi) (2 Nbar)^{3/2})
     stated = S["C0"] * lam ** sp.Rational(-3, 4) / (2 * sp.sqrt(sp.pi) * (2 * Nbar) ** sp.Rational(3, 2))
     assert sp.simplify(T.K_emp() - stated) == 0
@@ -80,13 +87,13 @@ def _in_unit_interval(expr):
 
 def test_delay_equals_stated_formula_80():
     stated = sp.log(1 / (1 - sp.sqrt(lam))) / (Nbar * (1 - sp.sqrt(lam)) ** 2 + iota)
-    assert _in_unit_interval(T.delay_asymptotic() - stated) == 0
-    # and a wrong formula (missing log) is caught
-    assert _in_unit_interval(T.delay_asymptotic() - stated * 1.01) != 0
+    assert _in_unit_interval(in_lam(T.delay_asymptotic()) - stated) == 0
+    # and a wrong formula is caught
+    assert _in_unit_interval(in_lam(T.delay_asymptotic()) - stated * 1.01) != 0
 
 
 def test_delay_limits():
-    d = T.delay_asymptotic()
+    d = in_lam(T.delay_asymptotic())
     # lam -> 0: no delay, d ~ sqrt(lam) / (Nbar + iota)
     assert sp.limit(d.subs(iota, 0), lam, 0) == 0
     assert sp.simplify(sp.limit(d / sp.sqrt(lam), lam, 0) - 1 / (Nbar + iota)) == 0
@@ -112,15 +119,15 @@ def test_laplace_crossing_time_solves_its_equation():
     K, level = sp.symbols("K level", positive=True)
     t_star = T.laplace_crossing_time(K, level)
     vals = {lam: sp.Rational(3, 5), Nbar: 10**6, iota: 3, K: sp.Rational(1, 10**9), level: sp.Rational(1, 8000)}
-    curve = K * T.t ** sp.Rational(-3, 2) * sp.exp(-T.kappa() * T.t)
-    ts = sp.N(t_star.subs(vals), 40)
+    curve = K * T.t ** sp.Rational(-3, 2) * sp.exp(-in_lam(T.kappa()) * T.t)
+    ts = sp.N(in_lam(t_star).subs(vals), 40)
     assert abs(sp.N(curve.subs(vals).subs(T.t, ts) / level.subs(vals), 30) - 1) < 1e-25
 
 
 def test_levi_gd_delay_matches_their_formula():
     expr, eta0 = T.levi_gd_delay()
     theirs = sp.log(1 / (1 - sp.sqrt(lam))) / (2 * eta0 * (1 - sp.sqrt(lam)) ** 2)
-    assert _in_unit_interval(expr - theirs) == 0
+    assert _in_unit_interval(in_lam(expr) - theirs) == 0
 
 
 def test_regression_eu_is_increasing_in_variance():
