@@ -44,8 +44,9 @@ def test_extremes_of_the_valid_domain(lam, Nbar, iota, eps):
     for pair in (m.excess_risk(t), m.accuracy(t), m.eu_threshold(t), m.eu_regression(t)):
         assert all(np.all(np.isfinite(a)) for a in pair)
     assert m.delay() >= 0 and np.isfinite(m.delay_asymptotic()) and np.isfinite(m.K_gen)
+    # rel 1e-9: at lam = 1e-12 both routes take log of a number 1e-6 from 1 (loses ~6 digits)
     assert m.delay_asymptotic() == pytest.approx(
-        math.log(1 / (1 - math.sqrt(lam))) / (Nbar * (1 - math.sqrt(lam)) ** 2 + iota), rel=1e-12)
+        math.log(1 / (1 - math.sqrt(lam))) / (Nbar * (1 - math.sqrt(lam)) ** 2 + iota), rel=1e-9)
 
 
 @given(linear_vi_models(eps=thresholds(1e-8, 1e-2)))
