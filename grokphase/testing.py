@@ -2,14 +2,17 @@
 
 Needs the ``test`` extra (hypothesis).  Example::
 
+    import numpy as np
     from hypothesis import given
-    from grokphase.testing import linear_vi_models, assert_ratio_tends_to
+    from grokphase.testing import aspect_ratios, linear_vi_models, assert_ratio_tends_to
 
-    @given(linear_vi_models())
+    @given(linear_vi_models(lam=aspect_ratios(0.01, 0.95)))
     def test_late_time_ratio(model):
-        ts = model.grokking_times()[1] * np.array([1.0, 4.0, 16.0, 64.0])
-        emp, gen = model.excess_risk(ts)
-        assert_ratio_tends_to(gen, emp, (1 - model.lam ** 0.5) ** -2, rtol=0.05)
+        # [78]: L_gen / L_emp -> (1 - sqrt(lam))^{-2} once x = 2 (n/sigma^2) t >> 1 / min(nu_-, Delta)
+        x = np.array([1e2, 1e3, 1e4]) / min(model.spectrum.nu_min, 4 * model.lam ** 0.5)
+        log_emp, log_gen = model.log_excess_risk(x / (2 * model.n_over_sigma2))
+        assert_ratio_tends_to(np.exp(log_gen - log_emp), np.ones(3),
+                              (1 - model.lam ** 0.5) ** -2, rtol=1e-3)
 """
 
 from __future__ import annotations

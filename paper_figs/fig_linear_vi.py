@@ -85,6 +85,7 @@ def draw(data: dict, path: str | os.PathLike) -> list[Path]:
         for tt in c["eu_peak_times"]:
             axes[1].axvline(tt, color=col, lw=0.5, alpha=0.5)
     axes[1].axhline(np.log(2), color="k", lw=0.5, ls="--")
+    axes[2].set_yscale("log")   # the floor -1/2 log(1 - lam) spans decades across lam
     axes[0].legend(fontsize=7)
     sw = data["sweep"]
     lam_s = [r["lam"] for r in sw]
