@@ -171,6 +171,36 @@ def _linear_Q(k, g, L, sqk, suv):
 
 
 @njit(cache=True)
+def _branch_residual(kind, k, g, L, sqk, suv):
+    """Positive below the branch's g(kappa), negative above (module docstring)."""
+    if kind == SOFTMAX:
+        return _softmax_R(k, g, L, sqk, suv)
+    return _linear_Q(k, g, L, sqk, suv)
+
+
+@njit(cache=True)
+def _bisect_g(kind, k, hi, L, sqk, suv):
+    """Root in (0, hi) of the branch residual: geometric bisection from 1e-300 until the bracket
+    ratio is below 4 (g may be as small as ~kappa), then ordinary bisection to machine precision."""
+    lo = 1e-300
+    while hi > 4.0 * lo:
+        mid = math.sqrt(lo) * math.sqrt(hi)
+        if _branch_residual(kind, k, mid, L, sqk, suv) > 0.0:
+            lo = mid
+        else:
+            hi = mid
+    for _ in range(100):
+        mid = 0.5 * (lo + hi)
+        if mid <= lo or mid >= hi:
+            break
+        if _branch_residual(kind, k, mid, L, sqk, suv) > 0.0:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+@njit(cache=True)
 def branch_point_at_kappa(kind, k, L, sqk, suv):
     """The stationary point with copy order parameter kappa > 0: returns (g, beta).
 
@@ -179,30 +209,11 @@ def branch_point_at_kappa(kind, k, L, sqk, suv):
     """
     if kind == SOFTMAX:
         c, d = K.softmax_c(k, L)
-        lo, hi = 0.0, c / (c * c + d * d / (L - 1.0))  # R(lo) > 0 > R(hi)
-        for _ in range(200):
-            mid = 0.5 * (lo + hi)
-            if mid <= lo or mid >= hi:
-                break
-            if _softmax_R(k, mid, L, sqk, suv) > 0.0:
-                lo = mid
-            else:
-                hi = mid
-        g = 0.5 * (lo + hi)
+        g = _bisect_g(kind, k, c / (c * c + d * d / (L - 1.0)), L, sqk, suv)  # R(0+) > 0 > R(c/r)
     else:
-        hi = 1.0 / k
-        if _linear_Q(k, hi, L, sqk, suv) >= 0.0:
+        if _linear_Q(k, 1.0 / k, L, sqk, suv) >= 0.0:
             return np.nan, np.nan
-        lo = 0.0  # Q(0) = L kappa h'(kappa) > 0
-        for _ in range(200):
-            mid = 0.5 * (lo + hi)
-            if mid <= lo or mid >= hi:
-                break
-            if _linear_Q(k, mid, L, sqk, suv) > 0.0:
-                lo = mid
-            else:
-                hi = mid
-        g = 0.5 * (lo + hi)
+        g = _bisect_g(kind, k, 1.0 / k, L, sqk, suv)  # Q(0+) = L kappa h'(kappa) > 0
     E = gradient(kind, k, g, 0.0, L, sqk, suv)
     Lam = gradient_beta(kind, k, g, 0.0, L, sqk, suv)
     return g, -E[0] / Lam[0]

@@ -1,0 +1,238 @@
+"""Bayesian single-layer attention on the cyclic copy task: saddle points, branches, transitions.
+
+Spec: ``shared/theory/attention_copy.md`` (our exactly solvable model with the phenomenology of
+Lavie et al., arXiv 2606.12058).  Large-N theory: the posterior concentrates on the minima of the
+reduced free energy f(kappa, g; beta) (spec §4), with beta = alpha / sigma^2 the amount of data.
+
+Order parameters: kappa (copy logit gap for softmax, copy score for linear), g (value gain),
+c = A_{l,l-1} (copy weight; = kappa for linear attention, where A = S), eps (per-position population
+MSE), w = g c.  Parameters: L (sequence length, >= 2; real values allowed for phase diagrams),
+s_qk = s_q s_k and s_uv = s_u s_v (prior scales, > 0), beta >= 0.
+
+>>> t = transition(L=8, kind='softmax', s_qk=0.25, s_uv=9.0)
+>>> t.order, round(t.beta_c, 4), tuple(round(b, 4) for b in t.beta_spinodal)
+('first', 12.9682, (12.2611, 14.2626))
+>>> round(transition(L=8, kind='linear', s_qk=0.25, s_uv=9.0).beta_c, 6)
+0.157135
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from grokphase.numerics import attention_branches as _br
+from grokphase.numerics import attention_map as _map
+from grokphase.numerics import attention_phase_diagram as _pd
+from grokphase.numerics import attention_saddle as _sd
+from grokphase.numerics import attention_transition as _tr
+from grokphase.numerics.attention_map import MapTransition
+from grokphase.numerics.attention_phase_diagram import CriticalEndPoint, PhaseDiagram
+from grokphase.numerics.attention_transition import TransitionResult as Transition
+
+__all__ = ["SaddleResult", "Branches", "Transition", "CriticalEndPoint", "PhaseDiagram",
+           "MapTransition", "solve", "trace", "transition", "critical_end_point", "phase_diagram",
+           "map_transition"]
+
+KINDS = {"softmax": _sd.SOFTMAX, "linear": _sd.LINEAR}
+
+
+def _kind(kind: str) -> int:
+    if kind not in KINDS:
+        raise ValueError(f"kind must be 'softmax' or 'linear', got {kind!r}")
+    return KINDS[kind]
+
+
+def _positive(name: str, value) -> float:
+    value = float(value)
+    if not (value > 0.0 and math.isfinite(value)):
+        raise ValueError(f"{name} must be a finite number > 0, got {value}")
+    return value
+
+
+def _check(L, s_qk, s_uv) -> tuple[float, float, float]:
+    L = float(L)
+    if not (L >= 2.0 and math.isfinite(L)):
+        raise ValueError(f"L must be >= 2 (sequence length), got {L}")
+    return L, _positive("s_qk", s_qk), _positive("s_uv", s_uv)
+
+
+def _beta(beta) -> float:
+    beta = float(beta)
+    if not (beta >= 0.0 and math.isfinite(beta)):
+        raise ValueError(f"beta must be a finite number >= 0, got {beta}")
+    return beta
+
+
+@dataclass(frozen=True)
+class SaddleResult:
+    """A stationary point of f(kappa, g; beta).  ``stable`` iff min_hessian_eig > 0 (a minimum).
+
+    residual = max |grad f| / (1 + beta L); converged iff residual <= the requested tol."""
+
+    beta: float
+    kind: str
+    kappa: float
+    g: float
+    c: float
+    eps: float
+    w: float
+    free_energy: float
+    converged: bool
+    residual: float
+    iterations: int
+    min_hessian_eig: float
+
+    @property
+    def stable(self) -> bool:
+        return self.min_hessian_eig > 0.0
+
+
+@lru_cache(maxsize=64)
+def _minima_curve(kind: int, L: float, s_qk: float, s_uv: float):
+    """The branch sampled on a kappa grid, for locating the stable stationary points at any beta."""
+    k_hi = _tr.kappa_range(kind, L, s_qk, s_uv)
+    if kind == _sd.SOFTMAX:
+        k_hi = 2.0 * math.log(L - 1.0) + 12.0
+    ks = k_hi * np.linspace(0.0, 1.0, 1601)[1:] ** 2
+    g, b, f, mins, eps = _sd.stationary_curve(kind, ks, L, s_qk, s_uv)
+    return ks, g, b
+
+
+def _branch_starts(kind: int, beta: float, L: float, s_qk: float, s_uv: float):
+    """(kappa, g) of the stable stationary points at beta on the non-trivial branch, by kappa."""
+    ks, g, b = _minima_curve(kind, L, s_qk, s_uv)
+    ok = np.isfinite(b)
+    ks, g, b = ks[ok], g[ok], b[ok]
+    d = b - beta
+    idx = np.flatnonzero((d[:-1] <= 0) & (d[1:] > 0))  # beta increasing through the target: stable
+    out = []
+    for i in idx:
+        k = _tr.kappa_at_beta(kind, beta, ks[i], ks[i + 1], L, s_qk, s_uv)
+        out.append((k, _sd.branch_point_at_kappa(kind, k, L, s_qk, s_uv)[0]))
+    if kind == _sd.SOFTMAX and beta < b[0]:
+        out.insert(0, (ks[0], g[0]))
+    return out
+
+
+def solve(beta, *, L, kind="softmax", s_qk, s_uv, init="uniform", tol=1e-12, max_iter=100) -> SaddleResult:
+    """Solve the saddle-point equations grad f = 0 at beta by Newton (line search, trust radius,
+    steepest-descent fallback).
+
+    init: 'uniform' (softmax: the minimum with the smallest kappa; linear: kappa = g = 0, exact),
+    'copy' (the minimum with the largest kappa, i.e. the copy branch where it exists; otherwise the
+    unique minimum), or an explicit (kappa, g) start, from which Newton converges to the nearest
+    stationary point (possibly unstable: check ``stable``).  Minima are located on the exact
+    parametric branch (``attention_saddle.branch_point_at_kappa``) and polished by Newton.
+    """
+    k = _kind(kind)
+    L, s_qk, s_uv = _check(L, s_qk, s_uv)
+    beta = _beta(beta)
+    if isinstance(init, str):
+        if init not in ("uniform", "copy"):
+            raise ValueError(f"init must be 'uniform', 'copy' or (kappa, g), got {init!r}")
+        if k == _sd.LINEAR and init == "uniform":
+            start = (0.0, 0.0)
+        else:
+            starts = _branch_starts(k, beta, L, s_qk, s_uv)
+            if not starts:  # linear below the copy branch: the trivial point is the minimum
+                start = (0.0, 0.0)
+            else:
+                start = starts[0] if init == "uniform" else starts[-1]
+    else:
+        start = tuple(float(v) for v in init)
+        if len(start) != 2 or not all(math.isfinite(v) for v in start):
+            raise ValueError(f"init must be 'uniform', 'copy' or a finite (kappa, g), got {init!r}")
+    st = _tr.state_at(k, beta, start[0], start[1], L, s_qk, s_uv, tol=tol, max_iter=max_iter)
+    return SaddleResult(beta=beta, kind=kind, kappa=st.kappa, g=st.g, c=st.c, eps=st.eps, w=st.w,
+                        free_energy=st.free_energy, converged=st.converged and st.residual <= tol,
+                        residual=st.residual, iterations=st.iterations, min_hessian_eig=st.min_hessian_eig)
+
+
+@dataclass(frozen=True)
+class Branches:
+    """Branches of stationary points at each requested beta (arrays of shape (len(betas),), nan
+    where a branch does not exist), and the traced curve itself.
+
+    branches: dict name -> dict of arrays (kappa, g, c, eps, w, free_energy, min_hessian_eig,
+    residual).  Softmax names: 'uniform', 'unstable', 'copy' (first order) or 'crossover'.  Linear:
+    'trivial' (kappa = g = 0), 'copy' (stable non-trivial), 'unstable' (subcritical part, if any).
+    curve: dict of arrays along arclength (kappa, g, beta, min_hessian_eig)."""
+
+    kind: str
+    betas: np.ndarray
+    branches: dict
+    curve: dict
+
+
+def trace(betas, *, L, kind="softmax", s_qk, s_uv) -> Branches:
+    """Follow the stationary curve by pseudo-arclength continuation in beta (through the folds)
+    and report every branch at each beta."""
+    k = _kind(kind)
+    L, s_qk, s_uv = _check(L, s_qk, s_uv)
+    betas = np.atleast_1d(np.asarray(betas, dtype=np.float64))
+    if betas.size == 0 or not np.all(np.isfinite(betas)) or np.any(betas < 0):
+        raise ValueError("betas must be a non-empty array of finite numbers >= 0")
+    t = _tr.analyse_softmax(L, s_qk, s_uv) if k == _sd.SOFTMAX else _tr.analyse_linear(L, s_qk, s_uv)
+    top = t.beta_spinodal[1] if t.beta_spinodal else t.beta_c
+    curve = _br.trace_curve(k, L, s_qk, s_uv, max(float(betas.max()), top) * 1.05)
+    names = _br.COLUMNS[:-1]
+    out = {}
+    for piece in curve.pieces:
+        pts = _br.points_on_piece(curve, piece, k, betas, L, s_qk, s_uv)
+        out[piece] = {n: pts[:, i] for i, n in enumerate(names)}
+    if k == _sd.LINEAR:
+        pts = _br.trivial_points(betas, L, s_qk, s_uv)
+        out["trivial"] = {n: pts[:, i] for i, n in enumerate(names)}
+    return Branches(kind=kind, betas=betas, branches=out,
+                    curve=dict(kappa=curve.kappa, g=curve.g, beta=curve.beta,
+                               min_hessian_eig=curve.min_hessian_eig))
+
+
+def transition(*, L, kind="softmax", s_qk, s_uv) -> Transition:
+    """Classify the transition and locate it (see ``Transition`` for the fields)."""
+    k = _kind(kind)
+    L, s_qk, s_uv = _check(L, s_qk, s_uv)
+    return _tr.analyse_softmax(L, s_qk, s_uv) if k == _sd.SOFTMAX else _tr.analyse_linear(L, s_qk, s_uv)
+
+
+def critical_end_point(*, kind="softmax", s_qk, s_uv, vary="L", L=8.0, bracket=None,
+                       fit_exponents=True) -> CriticalEndPoint:
+    """Critical end point of the softmax first-order line, varying L (default bracket (2, 64)) or
+    s_qk at fixed L (default bracket (1e-2, 10)).  Unpacks as (x_c, beta_star)."""
+    if kind != "softmax":
+        raise ValueError("kind: only softmax attention has a critical end point (linear has a "
+                         "tricritical point: s_qk s_uv = (1 + L) / (2 sqrt L))")
+    if vary not in ("L", "s_qk"):
+        raise ValueError(f"vary must be 'L' or 's_qk', got {vary!r}")
+    L, s_qk, s_uv = _check(L, s_qk, s_uv)
+    if bracket is None:
+        bracket = (2.0, 64.0) if vary == "L" else (1e-2, 10.0)
+    return _pd.critical_end_point(vary, L, s_qk, s_uv, tuple(float(b) for b in bracket), fit_exponents)
+
+
+def phase_diagram(betas, Ls, *, kind="softmax", s_qk, s_uv, vary="L", L=8.0) -> PhaseDiagram:
+    """Order parameters on the (beta, L) grid (or (beta, s_qk) with vary='s_qk' and ``Ls`` the
+    s_qk values) and the transition lines; see ``PhaseDiagram``."""
+    k = _kind(kind)
+    if vary not in ("L", "s_qk"):
+        raise ValueError(f"vary must be 'L' or 's_qk', got {vary!r}")
+    L, s_qk, s_uv = _check(L, s_qk, s_uv)
+    betas = np.asarray(betas, dtype=np.float64)
+    xs = np.asarray(Ls, dtype=np.float64)
+    if betas.ndim != 1 or betas.size == 0 or np.any(~np.isfinite(betas)) or np.any(betas < 0):
+        raise ValueError("betas must be a non-empty 1-d array of finite numbers >= 0")
+    for x in xs:
+        _check(x, s_qk, s_uv) if vary == "L" else _positive("s_qk", x)
+    return _pd.compute_phase_diagram(k, betas, xs, axis=vary, L=L, s_qk=s_qk, s_uv=s_uv)
+
+
+def map_transition(*, L, kind="softmax", s_qk, s_uv) -> MapTransition:
+    """MAP (weight decay = prior) thresholds, spec §9: local instability of the uniform point and
+    the global switch to copying."""
+    k = _kind(kind)
+    L, s_qk, s_uv = _check(L, s_qk, s_uv)
+    return _map.map_transition(k, L, s_qk, s_uv)

@@ -1,0 +1,131 @@
+"""Branch tracking for the attention copy task: trace the stationary curve in beta and split it
+into its stable and unstable pieces (spec §5.1-§5.2).
+
+The curve is followed by pseudo-arclength continuation (``continuation.pseudo_arclength``) from
+beta = 0 (softmax: the uniform state kappa = g = 0) or from the pitchfork (linear: kappa = g = 0 at
+beta_c, along the Hessian's null vector).  Folds are where the beta component of the tangent
+changes sign; they split the curve into pieces on which beta is monotone, so that a point at a
+given beta on a piece is found by interpolation and polished by Newton at fixed beta.
+
+Piece names: softmax 'uniform' (from beta = 0 to the upper spinodal), 'unstable' (between the
+folds), 'copy' (from the lower spinodal on); with no fold the single piece is 'crossover'.
+Linear: the exact 'trivial' point kappa = g = 0 (all beta), and the non-trivial branch, 'copy' where
+it is stable and 'unstable' on its subcritical part (first order only).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from numba import njit
+
+from grokphase.numerics import _attention_kernels as K
+from grokphase.numerics.attention_saddle import (LINEAR, SOFTMAX, copy_weight, free_energy, hessian, loss,
+                                                 min_eig_2x2, newton_reduced)
+from grokphase.numerics.continuation import REACHED_BETA_MAX, pseudo_arclength
+
+MAX_POINTS = 20000
+
+
+@dataclass(frozen=True)
+class Curve:
+    """A traced stationary curve: arrays of shape (n,) along arclength.
+
+    ``pieces`` maps a piece name to the (start, stop) index range of points on it.  ``status`` is
+    the continuation's stop reason (0: reached beta_max)."""
+
+    kappa: np.ndarray
+    g: np.ndarray
+    beta: np.ndarray
+    min_hessian_eig: np.ndarray
+    tangent_beta: np.ndarray
+    pieces: dict = field(default_factory=dict)
+    status: int = REACHED_BETA_MAX
+
+
+def linear_scales(L: float, s_qk: float, s_uv: float) -> tuple[float, float, float]:
+    """Continuation scales for linear attention: kappa ~ k0, g ~ 1/k0 (so w = g kappa ~ 1),
+    beta ~ beta_c, with k0^2 = s_qk / (sqrt(L) s_uv) (the slope g/kappa of the branch at onset)."""
+    k0 = math.sqrt(s_qk / (math.sqrt(L) * s_uv))
+    return k0, 1.0 / k0, K.linear_beta_c(L, s_qk, s_uv)
+
+
+def trace_curve(kind: int, L: float, s_qk: float, s_uv: float, beta_max: float,
+                ds_max: float = 0.05) -> Curve:
+    """Follow the non-trivial stationary curve up to beta_max and split it at its folds."""
+    if kind == SOFTMAX:
+        scale = np.array([1.0, 1.0, max(1.0, beta_max / 10.0)])
+        y0 = np.zeros(3)
+        t0 = np.array([0.0, 0.0, 1.0])
+    else:
+        k0, g0, bc = linear_scales(L, s_qk, s_uv)
+        scale = np.array([k0, g0, bc])
+        y0 = np.array([0.0, 0.0, bc])
+        h = hessian(LINEAR, 0.0, 0.0, bc, L, s_qk, s_uv)
+        t0 = np.array([-h[1], h[0], 0.0])  # null vector of the singular Hessian at the pitchfork
+        if t0[0] < 0:
+            t0 = -t0
+    Y, mins, tb, n, status = pseudo_arclength(kind, y0, t0, scale, 0.2 * ds_max, ds_max, beta_max,
+                                              -1.0 if kind == SOFTMAX else 0.0, MAX_POINTS,
+                                              L, s_qk, s_uv, 1e-12)
+    Y, mins, tb = Y[:n], mins[:n], tb[:n]
+    sign = np.sign(tb)
+    if n > 1 and sign[0] == 0:  # the pitchfork start has a horizontal tangent
+        sign[0] = sign[1]
+    sign[sign == 0] = 1
+    cuts = [0] + [i + 1 for i in np.flatnonzero(sign[1:] != sign[:-1])] + [n]
+    ranges = list(zip(cuts[:-1], cuts[1:]))
+    if kind == SOFTMAX:
+        names = ["uniform", "unstable", "copy"] if len(ranges) == 3 else ["crossover"] * len(ranges)
+    else:
+        names = ["copy"] if len(ranges) == 1 else ["unstable", "copy"]
+    if len(names) != len(ranges):
+        raise RuntimeError(f"unexpected number of folds ({len(ranges) - 1}) on the {kind} curve")
+    return Curve(kappa=Y[:, 0], g=Y[:, 1], beta=Y[:, 2], min_hessian_eig=mins, tangent_beta=tb,
+                 pieces=dict(zip(names, ranges)), status=status)
+
+
+@njit(cache=True)
+def polish_many(kind, betas, k0s, g0s, L, sqk, suv, tol, max_iter):
+    """Newton at fixed beta from each (k0, g0); nan starts give nan rows.
+
+    Returns an array of shape (n, 9): kappa, g, c, eps, w, f, min_hessian_eig, residual, status."""
+    n = betas.shape[0]
+    out = np.full((n, 9), np.nan)
+    for i in range(n):
+        if math.isnan(k0s[i]):
+            continue
+        b = betas[i]
+        k, g, res, it, status = newton_reduced(kind, k0s[i], g0s[i], b, L, sqk, suv, tol, max_iter)
+        h = hessian(kind, k, g, b, L, sqk, suv)
+        c = copy_weight(kind, k, L)
+        out[i, 0], out[i, 1], out[i, 2] = k, g, c
+        out[i, 3], out[i, 4] = loss(kind, k, g, L), g * c
+        out[i, 5] = free_energy(kind, k, g, b, L, sqk, suv)
+        out[i, 6] = min_eig_2x2(h[0], h[1], h[2])
+        out[i, 7], out[i, 8] = res, status
+    return out
+
+
+COLUMNS = ("kappa", "g", "c", "eps", "w", "free_energy", "min_hessian_eig", "residual", "status")
+
+
+def points_on_piece(curve: Curve, piece: str, kind: int, betas: np.ndarray, L: float, s_qk: float,
+                    s_uv: float) -> np.ndarray:
+    """Stationary points at each beta on one piece (shape (len(betas), 9), columns COLUMNS); nan
+    where the piece does not reach that beta.  Start: linear interpolation along the piece."""
+    i0, i1 = curve.pieces[piece]
+    b = curve.beta[i0:i1]
+    order = np.argsort(b)
+    b = b[order]
+    k = np.interp(betas, b, curve.kappa[i0:i1][order], left=np.nan, right=np.nan)
+    g = np.interp(betas, b, curve.g[i0:i1][order], left=np.nan, right=np.nan)
+    return polish_many(kind, np.asarray(betas, dtype=np.float64), k, g, L, s_qk, s_uv, 1e-12, 50)
+
+
+def trivial_points(betas: np.ndarray, L: float, s_qk: float, s_uv: float) -> np.ndarray:
+    """The linear trivial point kappa = g = 0 at each beta, same columns as points_on_piece."""
+    zeros = np.zeros(len(betas))
+    return polish_many(LINEAR, np.asarray(betas, dtype=np.float64), zeros, zeros, L, s_qk, s_uv, 1e-12, 1)

@@ -1,0 +1,92 @@
+"""MAP (weight decay = prior) thresholds of the attention copy task (spec §9).
+
+The large-N MAP objective (generated kernel ``{kind}_map_f``) has no log-det entropy; it is
+quadratic in g, so phi(kappa) = min_{g >= 0} f_MAP(kappa, g) uses the closed-form minimiser
+``{kind}_map_gstar`` clipped at 0.  Two thresholds:
+
+* local: the uniform point kappa = 0 stops being a local minimum.  Softmax: beta_MAP = L/s_qk +
+  1/s_uv in closed form (derived in the theory module); linear: never (the coupling is 4th order in
+  the weights, so the origin is a local minimum for every beta) -> inf;
+* global switch: min_{kappa > 0} phi(kappa) = phi(0), found by Brent's method in beta; phi is
+  minimised over kappa by a grid scan plus golden-section refinement.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+from scipy.optimize import brentq
+
+from grokphase.numerics import _attention_kernels as K
+from grokphase.numerics.attention_saddle import SOFTMAX, copy_weight
+
+GOLDEN = 0.5 * (3.0 - math.sqrt(5.0))
+
+
+@njit(cache=True)
+def map_profile(kind, k, b, L, sqk, suv):
+    """(phi(kappa), g(kappa)) with g = max(0, g*)."""
+    if kind == SOFTMAX:
+        g = max(0.0, K.softmax_map_gstar(k, 0.0, b, L, sqk, suv))
+        return K.softmax_map_f(k, g, b, L, sqk, suv), g
+    if k == 0.0:
+        return K.linear_map_f(0.0, 0.0, b, L, sqk, suv), 0.0
+    g = max(0.0, K.linear_map_gstar(k, 0.0, b, L, sqk, suv))
+    return K.linear_map_f(k, g, b, L, sqk, suv), g
+
+
+@njit(cache=True)
+def map_min_positive(kind, b, L, sqk, suv, k_hi, n_grid):
+    """argmin over kappa in (0, k_hi] of phi: returns (kappa, phi)."""
+    best, ib = np.inf, 1
+    for i in range(1, n_grid + 1):
+        f = map_profile(kind, k_hi * i / n_grid, b, L, sqk, suv)[0]
+        if f < best:
+            best, ib = f, i
+    a, c = k_hi * (ib - 1) / n_grid, k_hi * min(ib + 1, n_grid) / n_grid
+    for _ in range(200):
+        if c - a <= 1e-12 * (1.0 + c):
+            break
+        x1, x2 = a + GOLDEN * (c - a), c - GOLDEN * (c - a)
+        if map_profile(kind, x1, b, L, sqk, suv)[0] < map_profile(kind, x2, b, L, sqk, suv)[0]:
+            c = x2
+        else:
+            a = x1
+    k = 0.5 * (a + c)
+    f = map_profile(kind, k, b, L, sqk, suv)[0]
+    return (k, f) if f < best else (k_hi * ib / n_grid, best)
+
+
+@dataclass(frozen=True)
+class MapTransition:
+    """MAP thresholds: beta_local (uniform/trivial point stops being a local minimum; inf for
+    linear), beta_switch (the copy minimum becomes global) with kappa, g, c there."""
+
+    kind: str
+    beta_local: float
+    beta_switch: float
+    kappa_switch: float
+    g_switch: float
+    c_switch: float
+
+
+def map_transition(kind: int, L: float, s_qk: float, s_uv: float) -> MapTransition:
+    k_hi = (2.0 * math.log(L - 1.0) + 30.0) if kind == SOFTMAX else 10.0 * s_qk
+    n_grid = 2000
+
+    def gap(b):
+        return map_min_positive(kind, b, L, s_qk, s_uv, k_hi, n_grid)[1] - map_profile(kind, 0.0, b, L, s_qk, s_uv)[0]
+
+    lo, hi = 1e-9, 1.0 / s_uv  # no copying is worth its norm cost at beta -> 0: gap(lo) > 0
+    while gap(hi) > 0.0:
+        lo, hi = hi, 2.0 * hi
+    b_sw = brentq(gap, lo, hi, xtol=1e-13 * hi, rtol=1e-14)
+    k_sw = map_min_positive(kind, b_sw, L, s_qk, s_uv, k_hi, n_grid)[0]
+    g_sw = map_profile(kind, k_sw, b_sw, L, s_qk, s_uv)[1]
+    local = K.softmax_map_threshold(L, s_qk, s_uv) if kind == SOFTMAX else math.inf
+    return MapTransition(kind="softmax" if kind == SOFTMAX else "linear", beta_local=local,
+                         beta_switch=b_sw, kappa_switch=k_sw, g_switch=g_sw,
+                         c_switch=copy_weight(kind, k_sw, L))
