@@ -3,6 +3,8 @@
 Subcommands
 -----------
 linear-vi   milestones of the linear-VI model for one or more lam; optional Fig. 6 plot.
+attention   copy-task attention: ``transition`` (order, beta_c, spinodals, jumps) and
+            ``phase-diagram`` (order parameters on a (beta, L) grid, optional plot).
 figs        regenerate every paper figure into a folder.
 """
 
@@ -50,6 +52,72 @@ def _linear_vi(args) -> int:
     return 0
 
 
+def _attention_transition(args) -> int:
+    from dataclasses import asdict
+
+    from grokphase import attention
+
+    rows = []
+    for L in args.L:
+        t = attention.transition(L=L, kind=args.kind, s_qk=args.s_qk, s_uv=args.s_uv)
+        rows.append(asdict(t))
+    if args.kind == "softmax" and args.end_point:
+        cep = attention.critical_end_point(s_qk=args.s_qk, s_uv=args.s_uv)
+        out = {"transitions": rows, "critical_end_point": asdict(cep)}
+    else:
+        out = {"transitions": rows}
+    if args.json:
+        json.dump(out, sys.stdout, indent=2, default=float)
+        print()
+        return 0
+    print(f"{'L':>6} {'order':>11} {'beta_c':>10} {'beta_sp_lo':>10} {'beta_sp_hi':>10} {'dc':>8} {'dg':>8} {'deps':>8} {'exponent':>8}")
+    for r in rows:
+        sp = r["beta_spinodal"] or (float("nan"),) * 2
+        jump = r["jump"] or (float("nan"),) * 3
+        ex = r["exponent"] if r["exponent"] is not None else float("nan")
+        print(f"{r['L']:>6g} {r['order']:>11} {r['beta_c']:>10.6f} {sp[0]:>10.6f} {sp[1]:>10.6f} "
+              f"{jump[0]:>8.4f} {jump[1]:>8.4f} {jump[2]:>8.4f} {ex:>8.4f}")
+    if "critical_end_point" in out:
+        c = out["critical_end_point"]
+        print(f"critical end point: L_c = {c['x_c']:.6f}, beta* = {c['beta_star']:.6f} "
+              f"(jump exponent {c['jump_exponent']:.3f}, spinodal-width exponent {c['width_exponent']:.3f})")
+    return 0
+
+
+def _attention_phase_diagram(args) -> int:
+    import numpy as np
+
+    from grokphase import attention
+
+    betas = np.linspace(args.beta_min, args.beta_max, args.n_beta)
+    xs = np.linspace(args.x_min, args.x_max, args.n_x)
+    pd = attention.phase_diagram(betas, xs, kind=args.kind, s_qk=args.s_qk, s_uv=args.s_uv,
+                                 vary=args.vary, L=args.L)
+    out = {"axis": pd.axis, "params": pd.params, "converged": pd.converged,
+           "x": pd.xs.tolist(), "order": pd.order.tolist(), "beta_c": pd.beta_c.tolist(),
+           "beta_sp_lo": pd.beta_sp_lo.tolist(), "beta_sp_hi": pd.beta_sp_hi.tolist()}
+    if args.save:
+        out["saved"] = str(pd.save(args.save))
+    if args.plot:
+        from grokphase.paper_figs import fig_attention_phase_diagram as fig
+
+        out["figure"] = [str(p) for p in fig.plot_phase_diagram(pd, args.plot)]
+    if args.json:
+        json.dump(out, sys.stdout, indent=2, default=float)
+        print()
+        return 0
+    first = [i for i, o in enumerate(out["order"]) if o == "first"]
+    print(f"{args.kind} attention, {pd.axis} in [{args.x_min}, {args.x_max}] ({args.n_x}) x beta in "
+          f"[{args.beta_min}, {args.beta_max}] ({args.n_beta}); all points converged: {pd.converged}")
+    if first:
+        print(f"first order for {pd.axis} >= {pd.xs[first[0]]:.4g}; at {pd.axis} = {pd.xs[first[0]]:.4g}: "
+              f"beta_c = {pd.beta_c[first[0]]:.5g}, spinodals ({pd.beta_sp_lo[first[0]]:.5g}, {pd.beta_sp_hi[first[0]]:.5g})")
+    for key in ("saved", "figure"):
+        for p in np.atleast_1d(out.get(key, [])):
+            print(f"wrote {p}")
+    return 0
+
+
 def _figs(args) -> int:
     from grokphase.paper_figs import ALL_FIGURES
 
@@ -78,6 +146,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--plot", metavar="PATH", help="draw the Fig. 6 panels to PATH (PNG; PDF and JSON beside it)")
     p.set_defaults(func=_linear_vi)
+
+    p = sub.add_parser("attention", help="Bayesian attention on a copy task: transitions and phase diagrams",
+                       description="Large-N saddle points of single-layer softmax/linear attention (spec attention_copy.md).")
+    asub = p.add_subparsers(dest="attention_command", required=True)
+
+    def common(q):
+        q.add_argument("--kind", choices=("softmax", "linear"), default="softmax", help="attention type")
+        q.add_argument("--s-qk", type=float, default=0.25, help="query-key prior scale s_q s_k > 0 (default 0.25)")
+        q.add_argument("--s-uv", type=float, default=9.0, help="value prior scale s_u s_v > 0 (default 9)")
+        q.add_argument("--json", action="store_true", help="machine-readable output")
+
+    q = asub.add_parser("transition", help="order, beta_c, spinodals, jumps, exponents",
+                        description="Classify and locate the transition for one or more L.")
+    q.add_argument("--L", type=float, nargs="+", default=[8.0], help="sequence length(s) >= 2 (default 8)")
+    q.add_argument("--end-point", action="store_true", help="also locate the softmax critical end point in L")
+    common(q)
+    q.set_defaults(func=_attention_transition)
+
+    q = asub.add_parser("phase-diagram", help="order parameters on a (beta, L) or (beta, s_qk) grid",
+                        description="Equilibrium order parameters, spinodals and beta_c on a grid.")
+    q.add_argument("--vary", choices=("L", "s_qk"), default="L", help="second axis (default L)")
+    q.add_argument("--x-min", type=float, default=2.0, help="smallest L (or s_qk) (default 2)")
+    q.add_argument("--x-max", type=float, default=24.0, help="largest L (or s_qk) (default 24)")
+    q.add_argument("--n-x", type=int, default=89, help="points on the second axis (default 89)")
+    q.add_argument("--beta-min", type=float, default=0.5, help="smallest beta (default 0.5)")
+    q.add_argument("--beta-max", type=float, default=40.0, help="largest beta (default 40)")
+    q.add_argument("--n-beta", type=int, default=200, help="points in beta (default 200)")
+    q.add_argument("--L", type=float, default=8.0, help="fixed L when --vary s_qk (default 8)")
+    q.add_argument("--save", metavar="PATH", help="save the labelled arrays (.npz, atomic)")
+    q.add_argument("--plot", metavar="PATH", help="draw the diagram to PATH (PNG; PDF and JSON beside it)")
+    common(q)
+    q.set_defaults(func=_attention_phase_diagram)
 
     p = sub.add_parser("figs", help="regenerate every paper figure", description="Regenerate every figure script in paper_figs.")
     p.add_argument("--out", default="figures", help="output folder (default ./figures)")

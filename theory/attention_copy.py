@@ -24,7 +24,7 @@ Conventions fixed here (the spec leaves them open):
 
 >>> x, s = sp.symbols('x s', positive=True)
 >>> sp.series(cramer_rate(x, s), x, 0, 5).removeO().expand()
--x**4/(4*s**4) + x**2/(2*s**2)
+x**2/(2*s**2) - x**4/(4*s**4)
 """
 
 from __future__ import annotations

@@ -1,0 +1,144 @@
+"""Public attention API: validation, honesty, and hypothesis properties over the parameter range."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from grokphase import attention as A
+from grokphase.numerics import _attention_kernels as K
+
+REF = dict(s_qk=0.25, s_uv=9.0)
+
+
+@pytest.mark.parametrize("bad,name", [(dict(L=1.5), "L"), (dict(s_qk=0.0), "s_qk"), (dict(s_uv=-1.0), "s_uv"),
+                                      (dict(beta=-0.1), "beta"), (dict(kind="relu"), "kind"),
+                                      (dict(init="sideways"), "init")])
+def test_invalid_parameters_name_the_parameter(bad, name):
+    kw = dict(beta=1.0, L=8, kind="softmax", s_qk=0.25, s_uv=9.0) | bad
+    beta = kw.pop("beta")
+    with pytest.raises(ValueError, match=name):
+        A.solve(beta, **kw)
+
+
+def test_impossible_solve_reports_not_converged():
+    r = A.solve(12.97, L=8, **REF, init=(0.6, 1.5), tol=1e-30, max_iter=5)
+    assert not r.converged and r.residual > 1e-30 and r.iterations == 5
+
+
+def test_solve_branches_at_beta_c_and_their_stability():
+    t = A.transition(L=8, **REF)
+    u = A.solve(t.beta_c, L=8, **REF, init="uniform")
+    c = A.solve(t.beta_c, L=8, **REF, init="copy")
+    assert u.converged and c.converged and u.stable and c.stable
+    assert u.free_energy == pytest.approx(c.free_energy, abs=1e-10)
+    assert (c.c - u.c, c.g - u.g, c.eps - u.eps) == pytest.approx(t.jump, abs=1e-10)
+    mid = A.solve(t.beta_c, L=8, **REF, init=(0.6, 1.5))  # converges to the unstable middle branch
+    assert mid.converged and not mid.stable
+    assert mid.free_energy - u.free_energy == pytest.approx(t.barrier, rel=1e-9)
+
+
+def test_trace_reports_hysteresis_window():
+    b = A.trace([12.0, 13.0, 14.0, 14.5], L=8, **REF)
+    br = b.branches
+    assert np.isnan(br["copy"]["c"][0]) and not np.isnan(br["uniform"]["c"][0])
+    assert not np.isnan(br["copy"]["c"][1]) and not np.isnan(br["unstable"]["c"][1])
+    assert np.isnan(br["uniform"]["c"][3])
+    assert np.all(br["unstable"]["min_hessian_eig"][1:3] < 0)
+
+
+def test_map_threshold_is_the_closed_form_and_above_the_bayesian_transition():
+    m = A.map_transition(L=8, **REF)
+    assert m.beta_local == pytest.approx(8 / 0.25 + 1 / 9.0, rel=1e-14)
+    t = A.transition(L=8, **REF)
+    assert t.beta_c < m.beta_switch < m.beta_local
+    assert math.isinf(A.map_transition(L=8, kind="linear", **REF).beta_local)
+
+
+def test_critical_end_point_and_mean_field_exponents():
+    cep = A.critical_end_point(**REF, vary="L")
+    L_c, beta_star = cep
+    assert cep.converged and 5.0 < L_c < 6.0  # spec §6: between 5 and 6 for REF
+    assert cep.jump_exponent == pytest.approx(0.5, abs=0.02)
+    assert cep.width_exponent == pytest.approx(1.5, abs=0.02)
+    assert A.transition(L=L_c + 1e-3, **REF).order == "first"
+    assert A.transition(L=L_c - 1e-3, **REF).order == "crossover"
+    assert A.transition(L=L_c - 1e-3, **REF).beta_c == pytest.approx(beta_star, rel=1e-2)
+
+
+# ----------------------------------------------------------------------- hypothesis properties
+
+kappas = st.floats(-3.0, 3.0, allow_nan=False)
+gains = st.floats(-20.0, 20.0, allow_nan=False)
+scales = st.floats(0.05, 5.0)
+
+
+@given(k=kappas, g=gains, b=st.floats(0.0, 50.0), L=st.integers(2, 40), sq=scales, su=st.floats(0.5, 20.0))
+def test_linear_free_energy_is_z2_even(k, g, b, L, sq, su):
+    f1 = K.linear_f(k, g, b, float(L), sq, su)
+    f2 = K.linear_f(-k, -g, b, float(L), sq, su)
+    assert f1 == pytest.approx(f2, rel=1e-13, abs=1e-13)
+
+
+@settings(max_examples=25)
+@given(b=st.floats(1e-3, 60.0), L=st.integers(2, 30), sq=st.floats(0.1, 2.0), su=st.floats(1.0, 15.0))
+def test_softmax_uniform_branch_is_never_exactly_kappa_zero(b, L, sq, su):
+    r = A.solve(b, L=L, s_qk=sq, s_uv=su, init="uniform")
+    assert r.converged and r.stable
+    assert r.kappa > 0.0 and r.c > 1.0 / L and r.g > 0.0
+    assert all(np.isfinite([r.kappa, r.g, r.c, r.eps, r.free_energy]))
+
+
+@settings(max_examples=25)
+@given(L=st.floats(2.0, 40.0), sq=st.floats(0.1, 1.5), su=st.floats(2.0, 15.0))
+def test_softmax_transition_is_consistent(L, sq, su):
+    t = A.transition(L=L, s_qk=sq, s_uv=su)
+    assert t.order in ("first", "crossover") and np.isfinite(t.beta_c) and t.beta_c > 0
+    assert (t.order == "first") == (t.min_slope < 0)
+    if t.order == "first":
+        lo, hi = t.beta_spinodal
+        assert lo < t.beta_c < hi
+        assert t.jump[0] > 0 and t.jump[2] < 0 and t.barrier > 0
+        assert t.uniform.converged and t.copy.converged and t.unstable.converged
+
+
+@settings(max_examples=30)
+@given(L=st.integers(2, 40), sq=st.floats(0.05, 2.0), ratio=st.floats(0.3, 3.0).filter(lambda r: abs(r - 1) > 0.02))
+def test_linear_order_follows_the_tricritical_condition(L, sq, ratio):
+    s = ratio * K.linear_s_tc(float(L))
+    t = A.transition(L=L, kind="linear", s_qk=sq, s_uv=s / sq)
+    if ratio > 1:
+        assert t.order == "second" and t.beta_spinodal is None
+        assert t.exponent == pytest.approx(0.5, abs=0.02)
+    else:
+        assert t.order == "first"
+        lo, hi = t.beta_spinodal
+        assert lo < t.beta_c < hi == pytest.approx(K.linear_beta_c(float(L), sq, s / sq))
+        assert t.copy.free_energy == pytest.approx(t.uniform.free_energy, rel=1e-9)
+
+
+def test_jump_vanishes_at_the_end_point_with_exponent_one_half():
+    L_c, _ = A.critical_end_point(**REF, fit_exponents=False)
+    d = np.array([1e-3, 1e-2, 1e-1])
+    jumps = [A.transition(L=L_c + di, **REF).jump[0] for di in d]
+    assert jumps[0] < jumps[1] < jumps[2] and jumps[0] < 0.05
+    slope = np.polyfit(np.log(d), np.log(jumps), 1)[0]
+    assert slope == pytest.approx(0.5, abs=0.05)
+
+
+def test_phase_diagram_labelled_and_saved_atomically(tmp_path):
+    pd = A.phase_diagram(np.linspace(1, 30, 25), [4, 8, 12], **REF)
+    assert pd.converged and not np.any(np.isnan(pd.c))
+    assert list(pd.order) == ["crossover", "first", "first"]
+    assert pd.beta_c[1] == pytest.approx(A.transition(L=8, **REF).beta_c, rel=1e-12)
+    # equilibrium c jumps across beta_c at L = 8, and there are metastable minima inside the window
+    row = pd.c[1]
+    assert np.all(np.diff(row) > 0)
+    inside = (pd.betas > pd.beta_sp_lo[1]) & (pd.betas < pd.beta_sp_hi[1])
+    assert np.all(np.isfinite(pd.c_metastable[1][inside]))
+    path = pd.save(tmp_path / "pd.npz")
+    back = A.PhaseDiagram.load(path)
+    np.testing.assert_array_equal(back.c, pd.c)
+    assert back.params == {k: str(v) for k, v in pd.params.items()} and back.axis == "L"
