@@ -29,12 +29,15 @@ from grokphase.numerics import attention_map as _map
 from grokphase.numerics import attention_phase_diagram as _pd
 from grokphase.numerics import attention_saddle as _sd
 from grokphase.numerics import attention_transition as _tr
+from grokphase.numerics import attention_full as _full
+from grokphase.numerics.attention_full import FullSaddleResult
 from grokphase.numerics.attention_map import MapTransition
 from grokphase.numerics.attention_phase_diagram import CriticalEndPoint, PhaseDiagram
 from grokphase.numerics.attention_transition import TransitionResult as Transition
 
-__all__ = ["SaddleResult", "Branches", "Transition", "CriticalEndPoint", "PhaseDiagram",
-           "MapTransition", "solve", "trace", "transition", "critical_end_point", "phase_diagram",
+__all__ = ["SaddleResult", "FullSaddleResult", "AnsatzCheck", "Branches", "Transition",
+           "CriticalEndPoint", "PhaseDiagram", "MapTransition", "solve", "solve_full",
+           "check_copy_ansatz", "trace", "transition", "critical_end_point", "phase_diagram",
            "map_transition"]
 
 KINDS = {"softmax": _sd.SOFTMAX, "linear": _sd.LINEAR}
@@ -150,6 +153,72 @@ def solve(beta, *, L, kind="softmax", s_qk, s_uv, init="uniform", tol=1e-12, max
     return SaddleResult(beta=beta, kind=kind, kappa=st.kappa, g=st.g, c=st.c, eps=st.eps, w=st.w,
                         free_energy=st.free_energy, converged=st.converged and st.residual <= tol,
                         residual=st.residual, iterations=st.iterations, min_hessian_eig=st.min_hessian_eig)
+
+
+def _ansatz_scores(kind: str, kappa: float, L: int) -> np.ndarray:
+    Pi = np.roll(np.eye(L), -1, axis=1)  # Pi[l, l-1] = 1
+    return kappa * (Pi - 1.0 / L) if kind == "softmax" else kappa * Pi
+
+
+def solve_full(beta, *, L, kind="softmax", s_qk, s_uv, init="uniform", tol=1e-9,
+               max_iter=5000) -> FullSaddleResult:
+    """Minimise the full free energy F(S, g) over all L^2 + 1 order parameters (spec §3, §5.5;
+    BFGS with a strong-Wolfe line search, then Newton with a finite-difference Hessian).
+
+    init: 'uniform' or 'copy' start on the corresponding reduced minimum (``solve``) written as an
+    L x L score matrix, or an explicit (S0, g0) with S0 of shape (L, L).  L must be an integer."""
+    _kind(kind)
+    if isinstance(init, str):
+        r = solve(beta, L=L, kind=kind, s_qk=s_qk, s_uv=s_uv, init=init)
+        S0, g0 = _ansatz_scores(kind, r.kappa, int(L)), r.g
+    else:
+        S0, g0 = init
+    return _full.minimize_full(beta, L=L, kind=kind, s_qk=s_qk, s_uv=s_uv, S0=S0, g0=g0, tol=tol,
+                               max_iter=max_iter)
+
+
+@dataclass(frozen=True)
+class AnsatzCheck:
+    """Outcome of ``check_copy_ansatz``: every local minimum of the full problem found from the
+    uniform, copy and random starts, compared with the reduced minima at the same beta.
+
+    max_free_energy_gap: max over converged full minima of min over reduced minima |F - f|;
+    max_row_spread: max deviation from translation invariance of the attention rows;
+    n_converged / n_starts; all_on_ansatz: every converged minimum matched a reduced one (gap and
+    spread below ``tol``)."""
+
+    beta: float
+    n_starts: int
+    n_converged: int
+    max_free_energy_gap: float
+    max_row_spread: float
+    all_on_ansatz: bool
+
+
+def check_copy_ansatz(beta, *, L, kind="softmax", s_qk, s_uv, n_random=6, seed=0,
+                      tol=1e-6) -> AnsatzCheck:
+    """Spec §5.5: minimise F(S, g) from the uniform start, the copy start and ``n_random`` random
+    starts (S ~ N(0, 1), g ~ U(0, 2), seeded) and check every minimum is one of the reduced
+    (copy-ansatz) minima."""
+    L = int(L)
+    reduced = {solve(beta, L=L, kind=kind, s_qk=s_qk, s_uv=s_uv, init=i).free_energy
+               for i in ("uniform", "copy")}
+    rng = np.random.default_rng(seed)
+    starts = ["uniform", "copy"] + [(rng.standard_normal((L, L)), rng.uniform(0.0, 2.0))
+                                    for _ in range(n_random)]
+    gaps, spreads, n_conv = [], [], 0
+    for st in starts:
+        r = solve_full(beta, L=L, kind=kind, s_qk=s_qk, s_uv=s_uv, init=st)
+        if not (r.converged and r.min_hessian_eig > 0):
+            continue
+        n_conv += 1
+        gaps.append(min(abs(r.free_energy - f) for f in reduced))
+        spreads.append(r.row_spread)
+    gap = max(gaps, default=math.nan)
+    spread = max(spreads, default=math.nan)
+    return AnsatzCheck(beta=float(beta), n_starts=len(starts), n_converged=n_conv,
+                       max_free_energy_gap=gap, max_row_spread=spread,
+                       all_on_ansatz=bool(n_conv > 0 and gap < tol and spread < tol))
 
 
 @dataclass(frozen=True)

@@ -142,3 +142,18 @@ def test_phase_diagram_labelled_and_saved_atomically(tmp_path):
     back = A.PhaseDiagram.load(path)
     np.testing.assert_array_equal(back.c, pd.c)
     assert back.params == {k: str(v) for k, v in pd.params.items()} and back.axis == "L"
+
+
+@pytest.mark.parametrize("kind,beta", [("softmax", 12.9682), ("softmax", 14.35), ("linear", 0.5)])
+def test_every_full_minimum_is_a_copy_ansatz_minimum(kind, beta):
+    """Spec §5.5 through the public API: uniform, copy and 6 random starts over all L^2 + 1 variables."""
+    r = A.check_copy_ansatz(beta, L=8, kind=kind, **REF, n_random=6, seed=1)
+    assert r.n_converged >= 7 and r.all_on_ansatz
+    assert r.max_free_energy_gap < 1e-9 and r.max_row_spread < 1e-9
+
+
+def test_solve_full_from_the_copy_branch_stays_on_it():
+    red = A.solve(13.5, L=8, **REF, init="copy")
+    full = A.solve_full(13.5, L=8, **REF, init="copy")
+    assert full.converged and full.min_hessian_eig > 0
+    assert (full.c, full.g, full.eps) == pytest.approx((red.c, red.g, red.eps), abs=1e-10)
