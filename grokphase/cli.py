@@ -89,6 +89,9 @@ def _attention_phase_diagram(args) -> int:
 
     from grokphase import attention
 
+    lo, hi = (0.5, 40.0) if args.kind == "softmax" else (0.01, 1.0)
+    args.beta_min = lo if args.beta_min is None else args.beta_min
+    args.beta_max = hi if args.beta_max is None else args.beta_max
     betas = np.linspace(args.beta_min, args.beta_max, args.n_beta)
     xs = np.linspace(args.x_min, args.x_max, args.n_x)
     pd = attention.phase_diagram(betas, xs, kind=args.kind, s_qk=args.s_qk, s_uv=args.s_uv,
@@ -101,7 +104,12 @@ def _attention_phase_diagram(args) -> int:
     if args.plot:
         from grokphase.paper_figs import fig_attention_phase_diagram as fig
 
-        out["figure"] = [str(p) for p in fig.plot_phase_diagram(pd, args.plot)]
+        cep = None
+        if args.kind == "softmax" and {"first", "crossover"} <= set(out["order"]):
+            cep = attention.critical_end_point(s_qk=args.s_qk, s_uv=args.s_uv, vary=args.vary, L=args.L,
+                                               bracket=(args.x_min, args.x_max), fit_exponents=False)
+            out["critical_end_point"] = {"x_c": cep.x_c, "beta_star": cep.beta_star}
+        out["figure"] = [str(p) for p in fig.plot_phase_diagram(pd, args.plot, cep)]
     if args.json:
         json.dump(out, sys.stdout, indent=2, default=float)
         print()
@@ -109,9 +117,12 @@ def _attention_phase_diagram(args) -> int:
     first = [i for i, o in enumerate(out["order"]) if o == "first"]
     print(f"{args.kind} attention, {pd.axis} in [{args.x_min}, {args.x_max}] ({args.n_x}) x beta in "
           f"[{args.beta_min}, {args.beta_max}] ({args.n_beta}); all points converged: {pd.converged}")
-    if first:
-        print(f"first order for {pd.axis} >= {pd.xs[first[0]]:.4g}; at {pd.axis} = {pd.xs[first[0]]:.4g}: "
-              f"beta_c = {pd.beta_c[first[0]]:.5g}, spinodals ({pd.beta_sp_lo[first[0]]:.5g}, {pd.beta_sp_hi[first[0]]:.5g})")
+    for i in sorted({first[0], first[-1]} if first else set()):
+        print(f"first order on grid {pd.axis} in [{pd.xs[first[0]]:.4g}, {pd.xs[first[-1]]:.4g}]; at {pd.axis} = "
+              f"{pd.xs[i]:.4g}: beta_c = {pd.beta_c[i]:.5g}, spinodals ({pd.beta_sp_lo[i]:.5g}, {pd.beta_sp_hi[i]:.5g})")
+    if "critical_end_point" in out:
+        c = out["critical_end_point"]
+        print(f"critical end point: {pd.axis}_c = {c['x_c']:.6g}, beta* = {c['beta_star']:.6g}")
     for key in ("saved", "figure"):
         for p in np.atleast_1d(out.get(key, [])):
             print(f"wrote {p}")
@@ -119,11 +130,11 @@ def _attention_phase_diagram(args) -> int:
 
 
 def _figs(args) -> int:
-    from grokphase.paper_figs import ALL_FIGURES
+    from grokphase.paper_figs import FIGURES, load
 
     written = []
-    for name, module in ALL_FIGURES.items():
-        written += [str(p) for p in module.main(["--out", f"{args.out}/{name}.png"])]
+    for name in FIGURES:
+        written += [str(p) for p in load(name).main(["--out", f"{args.out}/{name}.png"])]
     if args.json:
         json.dump({"figures": written}, sys.stdout, indent=2)
         print()
@@ -170,8 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--x-min", type=float, default=2.0, help="smallest L (or s_qk) (default 2)")
     q.add_argument("--x-max", type=float, default=24.0, help="largest L (or s_qk) (default 24)")
     q.add_argument("--n-x", type=int, default=89, help="points on the second axis (default 89)")
-    q.add_argument("--beta-min", type=float, default=0.5, help="smallest beta (default 0.5)")
-    q.add_argument("--beta-max", type=float, default=40.0, help="largest beta (default 40)")
+    q.add_argument("--beta-min", type=float, help="smallest beta (default 0.5 softmax, 0.01 linear)")
+    q.add_argument("--beta-max", type=float, help="largest beta (default 40 softmax, 1 linear)")
     q.add_argument("--n-beta", type=int, default=200, help="points in beta (default 200)")
     q.add_argument("--L", type=float, default=8.0, help="fixed L when --vary s_qk (default 8)")
     q.add_argument("--save", metavar="PATH", help="save the labelled arrays (.npz, atomic)")

@@ -1,5 +1,16 @@
-"""One script per figure; ``grokphase figs`` runs them all (registry below)."""
+"""One script per figure; ``grokphase figs`` runs them all.
 
-from . import fig_linear_vi
+The registry holds module names and imports on demand, so that ``python -m
+grokphase.paper_figs.<name>`` does not import the module twice (runpy warns about that).
+"""
 
-ALL_FIGURES = {"fig_linear_vi": fig_linear_vi}
+from importlib import import_module
+
+FIGURES = ("fig_linear_vi", "fig_attention_branches", "fig_attention_phase_diagram")
+
+
+def load(name: str):
+    """The figure module ``name`` (one of FIGURES)."""
+    if name not in FIGURES:
+        raise ValueError(f"name must be one of {FIGURES}, got {name!r}")
+    return import_module(f"{__name__}.{name}")

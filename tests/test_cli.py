@@ -44,3 +44,35 @@ def test_help_on_every_subcommand(capsys):
             main([sub, "--help"])
         assert exc.value.code == 0
         assert "--json" in capsys.readouterr().out
+
+
+def test_attention_transition_json_matches_api(capsys):
+    from grokphase import attention
+
+    assert main(["attention", "transition", "--L", "8", "16", "--end-point", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    for row, L in zip(out["transitions"], (8, 16)):
+        t = attention.transition(L=L, s_qk=0.25, s_uv=9.0)
+        assert row["order"] == t.order == "first"
+        assert row["beta_c"] == pytest.approx(t.beta_c, rel=1e-14)
+        assert row["beta_spinodal"] == pytest.approx(list(t.beta_spinodal), rel=1e-14)
+    assert 5.0 < out["critical_end_point"]["x_c"] < 6.0
+
+
+def test_attention_phase_diagram_plot_and_save(tmp_path, capsys):
+    target = tmp_path / "pd.png"
+    assert main(["attention", "phase-diagram", "--n-x", "6", "--n-beta", "30", "--x-max", "12",
+                 "--plot", str(target), "--save", str(tmp_path / "pd.npz"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["converged"] and out["order"][0] == "crossover" and out["order"][-1] == "first"
+    assert 5.0 < out["critical_end_point"]["x_c"] < 6.0
+    for ext in ("png", "pdf", "json"):
+        assert (tmp_path / f"pd.{ext}").stat().st_size > 1000
+    from grokphase.attention import PhaseDiagram
+
+    assert PhaseDiagram.load(tmp_path / "pd.npz").c.shape == (6, 30)
+
+
+def test_attention_bad_parameter_exits_2(capsys):
+    assert main(["attention", "transition", "--L", "1.5"]) == 2
+    assert "L must be >= 2" in capsys.readouterr().err
