@@ -1,0 +1,1 @@
+"""Experiments that train the NumPy transformer (each a function; CLI in grokphase.cli)."""

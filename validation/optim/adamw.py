@@ -1,0 +1,107 @@
+"""AdamW exactly as ``torch.optim.AdamW`` (decoupled weight decay, bias correction), plain SGD,
+and global gradient-norm clipping.  Updates are in place and keep each parameter's dtype (all
+scalars are Python floats; NumPy 2 does not promote float32 arrays with them).
+
+PyTorch's AdamW step t (1-based), for each parameter p with gradient g:
+
+    p <- p (1 - lr wd)
+    m <- b1 m + (1 - b1) g ;  v <- b2 v + (1 - b2) g^2
+    p <- p - lr m / (1 - b1^t) / (sqrt(v / (1 - b2^t)) + eps)
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def clip_grad_norm(grads: dict, max_norm: float) -> float:
+    """Scale all gradients in place so their global L2 norm is at most max_norm (as
+    torch.nn.utils.clip_grad_norm_, with its 1e-6 in the denominator); returns the norm before."""
+    total = math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
+    coef = max_norm / (total + 1e-6)
+    if coef < 1.0:
+        for g in grads.values():
+            g *= coef
+    return total
+
+
+class AdamW:
+    """AdamW(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01) — torch's defaults."""
+
+    def __init__(self, params: dict, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.01):
+        if lr < 0 or eps < 0 or weight_decay < 0 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
+            raise ValueError("lr, eps, weight_decay must be >= 0 and betas in [0, 1)")
+        self.lr, self.betas, self.eps, self.weight_decay = float(lr), tuple(map(float, betas)), float(eps), float(weight_decay)
+        self.t = 0
+        self.m = {k: np.zeros_like(v) for k, v in params.items()}
+        self.v = {k: np.zeros_like(v) for k, v in params.items()}
+
+    def step(self, params: dict, grads: dict, lr: float | None = None) -> None:
+        """One update of every parameter in place; ``lr`` overrides the base rate (schedules)."""
+        lr = self.lr if lr is None else float(lr)
+        b1, b2 = self.betas
+        self.t += 1
+        bc1 = 1.0 - b1 ** self.t
+        bc2 = 1.0 - b2 ** self.t
+        step = lr / bc1
+        inv_sqrt_bc2 = 1.0 / math.sqrt(bc2)
+        for k, p in params.items():
+            g = grads[k]
+            m, v = self.m[k], self.v[k]
+            if self.weight_decay:
+                p *= 1.0 - lr * self.weight_decay
+            m *= b1
+            m += (1.0 - b1) * g
+            v *= b2
+            v += (1.0 - b2) * (g * g)
+            denom = np.sqrt(v)
+            denom *= inv_sqrt_bc2
+            denom += self.eps
+            p -= step * (m / denom)
+
+    def state(self) -> dict:
+        """Arrays and scalars to checkpoint (restore with ``load_state``)."""
+        out = {f"m/{k}": v for k, v in self.m.items()} | {f"v/{k}": v for k, v in self.v.items()}
+        out["t"] = np.asarray(self.t)
+        return out
+
+    def load_state(self, state: dict) -> None:
+        self.t = int(state["t"])
+        for k in self.m:
+            self.m[k][...] = state[f"m/{k}"]
+            self.v[k][...] = state[f"v/{k}"]
+
+
+class SGD:
+    """Plain SGD with optional momentum and (coupled, L2) weight decay, as torch.optim.SGD."""
+
+    def __init__(self, params: dict, lr: float = 1e-2, momentum: float = 0.0, weight_decay: float = 0.0):
+        self.lr, self.momentum, self.weight_decay = float(lr), float(momentum), float(weight_decay)
+        self.t = 0
+        self.buf = {k: np.zeros_like(v) for k, v in params.items()}
+
+    def step(self, params: dict, grads: dict, lr: float | None = None) -> None:
+        lr = self.lr if lr is None else float(lr)
+        self.t += 1
+        for k, p in params.items():
+            d = grads[k] + self.weight_decay * p if self.weight_decay else grads[k]
+            if self.momentum:
+                b = self.buf[k]
+                if self.t == 1:
+                    b[...] = d
+                else:
+                    b *= self.momentum
+                    b += d
+                d = b
+            p -= lr * d
+
+    def state(self) -> dict:
+        return {f"buf/{k}": v for k, v in self.buf.items()} | {"t": np.asarray(self.t)}
+
+    def load_state(self, state: dict) -> None:
+        self.t = int(state["t"])
+        for k in self.buf:
+            self.buf[k][...] = state[f"buf/{k}"]
