@@ -96,12 +96,11 @@ class SaddleResult:
 
 @lru_cache(maxsize=64)
 def _minima_curve(kind: int, L: float, s_qk: float, s_uv: float):
-    """The branch sampled on a kappa grid, for locating the stable stationary points at any beta."""
+    """The branch sampled on a kappa grid (dense at small kappa), for locating the stable stationary
+    points at any beta: (kappa, g, beta) arrays."""
     k_hi = _tr.kappa_range(kind, L, s_qk, s_uv)
-    if kind == _sd.SOFTMAX:
-        k_hi = 2.0 * math.log(L - 1.0) + 12.0
-    ks = k_hi * np.linspace(0.0, 1.0, 1601)[1:] ** 2
-    g, b, f, mins, eps = _sd.stationary_curve(kind, ks, L, s_qk, s_uv)
+    ks = k_hi * np.linspace(0.0, 1.0, 3201)[1:] ** 2
+    g, b, *_ = _sd.stationary_curve(kind, ks, L, s_qk, s_uv)
     return ks, g, b
 
 
@@ -110,6 +109,9 @@ def _branch_starts(kind: int, beta: float, L: float, s_qk: float, s_uv: float):
     ks, g, b = _minima_curve(kind, L, s_qk, s_uv)
     ok = np.isfinite(b)
     ks, g, b = ks[ok], g[ok], b[ok]
+    if beta > b[-1]:
+        raise ValueError(f"beta = {beta:g} is beyond the resolved branch (beta <= {b[-1]:.4g} here: copy "
+                         f"logit kappa <= {ks[-1]:.4g})")
     d = b - beta
     idx = np.flatnonzero((d[:-1] <= 0) & (d[1:] > 0))  # beta increasing through the target: stable
     out = []
@@ -229,12 +231,14 @@ class Branches:
     branches: dict name -> dict of arrays (kappa, g, c, eps, w, free_energy, min_hessian_eig,
     residual).  Softmax names: 'uniform', 'unstable', 'copy' (first order) or 'crossover'.  Linear:
     'trivial' (kappa = g = 0), 'copy' (stable non-trivial), 'unstable' (subcritical part, if any).
-    curve: dict of arrays along arclength (kappa, g, beta, min_hessian_eig)."""
+    curve: dict of arrays along arclength (kappa, g, beta, min_hessian_eig).
+    converged: every reported point passed the Newton tolerance (residual <= 1e-10)."""
 
     kind: str
     betas: np.ndarray
     branches: dict
     curve: dict
+    converged: bool
 
 
 def trace(betas, *, L, kind="softmax", s_qk, s_uv) -> Branches:
@@ -247,7 +251,7 @@ def trace(betas, *, L, kind="softmax", s_qk, s_uv) -> Branches:
         raise ValueError("betas must be a non-empty array of finite numbers >= 0")
     t = _tr.analyse_softmax(L, s_qk, s_uv) if k == _sd.SOFTMAX else _tr.analyse_linear(L, s_qk, s_uv)
     top = t.beta_spinodal[1] if t.beta_spinodal else t.beta_c
-    curve = _br.trace_curve(k, L, s_qk, s_uv, max(float(betas.max()), top) * 1.05)
+    curve = _br.trace_curve(k, L, s_qk, s_uv, max(float(betas.max()), top) * 1.05, float(betas.min()))
     names = _br.COLUMNS[:-1]
     out = {}
     for piece in curve.pieces:
@@ -256,9 +260,11 @@ def trace(betas, *, L, kind="softmax", s_qk, s_uv) -> Branches:
     if k == _sd.LINEAR:
         pts = _br.trivial_points(betas, L, s_qk, s_uv)
         out["trivial"] = {n: pts[:, i] for i, n in enumerate(names)}
+    res = np.concatenate([b["residual"] for b in out.values()])
     return Branches(kind=kind, betas=betas, branches=out,
                     curve=dict(kappa=curve.kappa, g=curve.g, beta=curve.beta,
-                               min_hessian_eig=curve.min_hessian_eig))
+                               min_hessian_eig=curve.min_hessian_eig),
+                    converged=bool(np.all(res[np.isfinite(res)] <= 1e-10)))
 
 
 def transition(*, L, kind="softmax", s_qk, s_uv) -> Transition:
@@ -294,6 +300,8 @@ def phase_diagram(betas, Ls, *, kind="softmax", s_qk, s_uv, vary="L", L=8.0) -> 
     xs = np.asarray(Ls, dtype=np.float64)
     if betas.ndim != 1 or betas.size == 0 or np.any(~np.isfinite(betas)) or np.any(betas < 0):
         raise ValueError("betas must be a non-empty 1-d array of finite numbers >= 0")
+    if xs.ndim != 1 or xs.size == 0:
+        raise ValueError(f"Ls must be a non-empty 1-d array of {'L >= 2' if vary == 'L' else 's_qk > 0'} values")
     for x in xs:
         _check(x, s_qk, s_uv) if vary == "L" else _positive("s_qk", x)
     return _pd.compute_phase_diagram(k, betas, xs, axis=vary, L=L, s_qk=s_qk, s_uv=s_uv)

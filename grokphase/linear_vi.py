@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from grokphase.numerics import linear_vi_closed_forms as closed
+from grokphase.numerics.errors import ConvergenceError
 from grokphase.numerics.log_time_roots import CrossingResult, crossing_time
 from grokphase.numerics.mp_quadrature import mp_log_laplace_moments
 from grokphase.numerics.spectra import DiscreteSpectrum, MarchenkoPastur
@@ -44,10 +45,6 @@ from grokphase.numerics.vi_curves import (accuracy_closure, eu_regression, eu_th
                                           log_excess_risks)
 
 __all__ = ["LinearVIModel", "SpectralVIModel", "ConvergenceError", "LinearVISweep", "sweep_lam"]
-
-
-class ConvergenceError(RuntimeError):
-    """A solver did not converge; the message carries its result object."""
 
 
 def _positive(name: str, value: float) -> float:

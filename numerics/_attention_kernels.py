@@ -53,7 +53,7 @@ def softmax_f(kappa, g, beta, L, s_qk, s_uv):
     x5 = kappa**2/s_qk**2
     x6 = 4*x5
     x7 = 1/(math.sqrt(x6 + 1) + 1)
-    return (1/2)*L*beta*(-2*g/x4 + x0*(x3*math.exp(-2*kappa) + 1)/x4**2 + 1) + x2 + (1/2)*x3*(x6*x7 - math.log1p(2*x5*x7)) - 1/2*math.log1p(x2)
+    return (1/2)*L*beta*(x0*x3*math.exp(-2*kappa)/x4**2 + (g/x4 - 1)**2) + x2 + (1/2)*x3*(x6*x7 - math.log1p(2*x5*x7)) - 1/2*math.log1p(x2)
 
 
 @njit(cache=True)
@@ -61,14 +61,14 @@ def softmax_grad(kappa, g, beta, L, s_qk, s_uv):
     """(df/dkappa, df/dg)."""
     x0 = L - 1
     x1 = s_qk**(-2)
-    x2 = 2*kappa
-    x3 = math.exp(-kappa)
-    x4 = x0*x3 + 1
-    x5 = 1/x4
-    x6 = x0*math.exp(-x2)
+    x2 = math.exp(-kappa)
+    x3 = x0*x2 + 1
+    x4 = 1/x3
+    x5 = g*x4
+    x6 = x0*x5*math.exp(-2*kappa) + x5 - 1
     x7 = L*beta
     x8 = s_uv**(-2)
-    return (x0*(g*x3*x7*(g*(-x3 + x5*x6 + x5) - 1)/x4**2 + x1*x2/(math.sqrt(4*kappa**2*x1 + 1) + 1)), 2*g*x8/(math.sqrt(4*g**2*x8 + 1) + 1) + x5*x7*(g*x5*(x6 + 1) - 1),)
+    return (x0*(-g*x2*x7*(g*x2 - x6)/x3**2 + 2*kappa*x1/(math.sqrt(4*kappa**2*x1 + 1) + 1)), 2*g*x8/(math.sqrt(4*g**2*x8 + 1) + 1) + x4*x6*x7,)
 
 
 @njit(cache=True)
@@ -78,17 +78,20 @@ def softmax_hess(kappa, g, beta, L, s_qk, s_uv):
     x1 = s_qk**(-2)
     x2 = math.sqrt(4*kappa**2*x1 + 1)
     x3 = math.exp(-kappa)
-    x4 = x0*x3
-    x5 = x4 + 1
-    x6 = 1/x5
-    x7 = x5**(-2)
-    x8 = 3*x7
-    x9 = x0*math.exp(-2*kappa)
-    x10 = x6*x9
-    x11 = L*beta*x7
-    x12 = s_uv**(-2)
-    x13 = math.sqrt(4*g**2*x12 + 1)
-    return (x0*(g*x11*x3*(g*(x0**2*x8*math.exp(-3*kappa) - 5*x10 + 2*x3 + x4*x8 - x6) - 2*x4*x6 + 1) + 2*x1/(x2*(x2 + 1))), x11*x4*(2*g*(x10 - x3 + x6) - 1), x11*(x9 + 1) + 2*x12/(x13*(x13 + 1)),)
+    x4 = g*x3
+    x5 = 2*x4
+    x6 = x0*x3
+    x7 = x6 + 1
+    x8 = 1/x7
+    x9 = g*x8
+    x10 = x7**(-2)
+    x11 = g*x10
+    x12 = x0*math.exp(-2*kappa)
+    x13 = L*beta*x10
+    x14 = 2*x9
+    x15 = s_uv**(-2)
+    x16 = math.sqrt(4*g**2*x15 + 1)
+    return (x0*(2*x1/(x2*(x2 + 1)) + x13*x4*(3*x0**2*x11*math.exp(-3*kappa) + x11*x6 - 5*x12*x9 + x5 + 2*x6*x8*(x9 - 1) - x9 + 1)), x13*x6*(x12*x14 + x14 - x5 - 1), x13*(x12 + 1) + 2*x15/(x16*(x16 + 1)),)
 
 
 @njit(cache=True)
@@ -99,8 +102,9 @@ def softmax_grad_beta(kappa, g, beta, L, s_qk, s_uv):
     x2 = x0*x1
     x3 = x2 + 1
     x4 = 1/x3
-    x5 = x0*math.exp(-2*kappa)
-    return (L*g*x2*(g*(-x1 + x4*x5 + x4) - 1)/x3**2, L*x4*(g*x4*(x5 + 1) - 1),)
+    x5 = g*x4
+    x6 = x0*x5*math.exp(-2*kappa) + x5 - 1
+    return (-L*g*x2*(g*x1 - x6)/x3**2, L*x4*x6,)
 
 
 @njit(cache=True)
@@ -108,7 +112,7 @@ def softmax_loss(kappa, g, beta, L, s_qk, s_uv):
     """Per-position population MSE eps."""
     x0 = L - 1
     x1 = x0*math.exp(-kappa) + 1
-    return g**2*(x0*math.exp(-2*kappa) + 1)/x1**2 - 2*g/x1 + 1
+    return g**2*x0*math.exp(-2*kappa)/x1**2 + (g/x1 - 1)**2
 
 
 @njit(cache=True)
@@ -116,7 +120,7 @@ def softmax_map_f(kappa, g, beta, L, s_qk, s_uv):
     """MAP objective (softmax), spec §9, kappa, g >= 0."""
     x0 = L - 1
     x1 = x0*math.exp(-kappa) + 1
-    return (1/2)*L*beta*(g**2*(x0*math.exp(-2*kappa) + 1)/x1**2 - 2*g/x1 + 1) + g/s_uv + kappa*x0/s_qk
+    return (1/2)*L*beta*(g**2*x0*math.exp(-2*kappa)/x1**2 + (g/x1 - 1)**2) + g/s_uv + kappa*x0/s_qk
 
 
 @njit(cache=True)

@@ -1,9 +1,9 @@
 """Branch tracking for the attention copy task: trace the stationary curve in beta and split it
 into its stable and unstable pieces (spec §5.1-§5.2).
 
-The curve is followed by pseudo-arclength continuation (``continuation.pseudo_arclength``) from
-beta = 0 (softmax: the uniform state kappa = g = 0) or from the pitchfork (linear: kappa = g = 0 at
-beta_c, along the Hessian's null vector).  Folds are where the beta component of the tangent
+The curve is followed by pseudo-arclength continuation in log beta (``continuation``) from small
+beta on the uniform branch (softmax; the exact point kappa = g = beta = 0 is prepended) or from the
+pitchfork (linear: kappa = g = 0 at beta_c, along the Hessian's null vector).  Folds are where the beta component of the tangent
 changes sign; they split the curve into pieces on which beta is monotone, so that a point at a
 given beta on a piece is found by interpolation and polished by Newton at fixed beta.
 
@@ -22,9 +22,10 @@ import numpy as np
 from numba import njit
 
 from grokphase.numerics import _attention_kernels as K
-from grokphase.numerics.attention_saddle import (LINEAR, SOFTMAX, copy_weight, free_energy, hessian, loss,
-                                                 min_eig_2x2, newton_reduced)
-from grokphase.numerics.continuation import REACHED_BETA_MAX, pseudo_arclength
+from grokphase.numerics.attention_saddle import (LINEAR, SOFTMAX, branch_point_at_kappa, copy_weight,
+                                                 free_energy, hessian, loss, min_eig_2x2, newton_reduced)
+from grokphase.numerics.continuation import REACHED_BETA_MAX, STATUS, pseudo_arclength
+from grokphase.numerics.errors import ConvergenceError
 
 MAX_POINTS = 20000
 
@@ -45,32 +46,55 @@ class Curve:
     status: int = REACHED_BETA_MAX
 
 
-def linear_scales(L: float, s_qk: float, s_uv: float) -> tuple[float, float, float]:
-    """Continuation scales for linear attention: kappa ~ k0, g ~ 1/k0 (so w = g kappa ~ 1),
-    beta ~ beta_c, with k0^2 = s_qk / (sqrt(L) s_uv) (the slope g/kappa of the branch at onset)."""
+def linear_scales(L: float, s_qk: float, s_uv: float) -> tuple[float, float]:
+    """Continuation scales for linear attention: kappa ~ k0, g ~ 1/k0 (so w = g kappa ~ 1), with
+    k0^2 = s_qk / (sqrt(L) s_uv) (the slope g/kappa of the branch at onset)."""
     k0 = math.sqrt(s_qk / (math.sqrt(L) * s_uv))
-    return k0, 1.0 / k0, K.linear_beta_c(L, s_qk, s_uv)
+    return k0, 1.0 / k0
 
 
-def trace_curve(kind: int, L: float, s_qk: float, s_uv: float, beta_max: float,
+def trace_curve(kind: int, L: float, s_qk: float, s_uv: float, beta_max: float, beta_min: float = 1e-3,
                 ds_max: float = 0.05) -> Curve:
-    """Follow the non-trivial stationary curve up to beta_max and split it at its folds."""
+    """Follow the non-trivial stationary curve up to beta_max and split it at its folds.
+
+    softmax: starts on the exact parametric branch at a small kappa whose beta is below
+    min(beta_min, 1e-3) / 2, and the exact point (0, 0, beta = 0) is prepended; linear: starts at
+    the pitchfork along the Hessian's null vector.  Raises ConvergenceError if the continuation
+    does not reach beta_max."""
     if kind == SOFTMAX:
-        scale = np.array([1.0, 1.0, max(1.0, beta_max / 10.0)])
-        y0 = np.zeros(3)
+        scale = np.array([1.0, 1.0])
+        target = 0.5 * min(beta_min, 1e-3) if beta_min > 0 else 5e-4
+        k0 = 1e-2
+        g0, b0 = branch_point_at_kappa(SOFTMAX, k0, L, s_qk, s_uv)
+        while b0 > target and k0 > 1e-12:
+            k0 *= 0.5
+            g0, b0 = branch_point_at_kappa(SOFTMAX, k0, L, s_qk, s_uv)
+        y0 = np.array([k0, g0, math.log(b0)])
         t0 = np.array([0.0, 0.0, 1.0])
+        kappa_min = 0.0
     else:
-        k0, g0, bc = linear_scales(L, s_qk, s_uv)
-        scale = np.array([k0, g0, bc])
-        y0 = np.array([0.0, 0.0, bc])
+        k0, g0 = linear_scales(L, s_qk, s_uv)
+        scale = np.array([k0, g0])
+        bc = K.linear_beta_c(L, s_qk, s_uv)
+        y0 = np.array([0.0, 0.0, math.log(bc)])
         h = hessian(LINEAR, 0.0, 0.0, bc, L, s_qk, s_uv)
         t0 = np.array([-h[1], h[0], 0.0])  # null vector of the singular Hessian at the pitchfork
         if t0[0] < 0:
             t0 = -t0
+        kappa_min = -1e-300
     Y, mins, tb, n, status = pseudo_arclength(kind, y0, t0, scale, 0.2 * ds_max, ds_max, beta_max,
-                                              -1.0 if kind == SOFTMAX else 0.0, MAX_POINTS,
-                                              L, s_qk, s_uv, 1e-12)
+                                              kappa_min, MAX_POINTS, L, s_qk, s_uv, 1e-12)
+    if status != REACHED_BETA_MAX:
+        raise ConvergenceError(f"continuation of the {'softmax' if kind == SOFTMAX else 'linear'} branch "
+                               f"(L={L}, s_qk={s_qk}, s_uv={s_uv}) stopped at beta={Y[n - 1, 2]:.6g} < "
+                               f"beta_max={beta_max:.6g}: {STATUS[status]}")
     Y, mins, tb = Y[:n], mins[:n], tb[:n]
+    if kind == SOFTMAX:  # the exact start of the branch
+        h = hessian(SOFTMAX, 0.0, 0.0, 0.0, L, s_qk, s_uv)
+        Y = np.vstack([[0.0, 0.0, 0.0], Y])
+        mins = np.concatenate([[min_eig_2x2(*h)], mins])
+        tb = np.concatenate([[1.0], tb])
+        n += 1
     sign = np.sign(tb)
     if n > 1 and sign[0] == 0:  # the pitchfork start has a horizontal tangent
         sign[0] = sign[1]
@@ -78,11 +102,12 @@ def trace_curve(kind: int, L: float, s_qk: float, s_uv: float, beta_max: float,
     cuts = [0] + [i + 1 for i in np.flatnonzero(sign[1:] != sign[:-1])] + [n]
     ranges = list(zip(cuts[:-1], cuts[1:]))
     if kind == SOFTMAX:
-        names = ["uniform", "unstable", "copy"] if len(ranges) == 3 else ["crossover"] * len(ranges)
+        names = {3: ["uniform", "unstable", "copy"], 1: ["crossover"]}.get(len(ranges))
     else:
-        names = ["copy"] if len(ranges) == 1 else ["unstable", "copy"]
-    if len(names) != len(ranges):
-        raise RuntimeError(f"unexpected number of folds ({len(ranges) - 1}) on the {kind} curve")
+        names = {1: ["copy"], 2: ["unstable", "copy"]}.get(len(ranges))
+    if names is None:
+        raise ConvergenceError(f"unexpected number of folds ({len(ranges) - 1}) on the traced curve "
+                               f"(L={L}, s_qk={s_qk}, s_uv={s_uv})")
     return Curve(kappa=Y[:, 0], g=Y[:, 1], beta=Y[:, 2], min_hessian_eig=mins, tangent_beta=tb,
                  pieces=dict(zip(names, ranges)), status=status)
 

@@ -22,6 +22,7 @@ from scipy.optimize import brentq
 
 from grokphase.numerics import _attention_kernels as K
 from grokphase.numerics.attention_saddle import SOFTMAX, copy_weight
+from grokphase.numerics.errors import ConvergenceError
 
 GOLDEN = 0.5 * (3.0 - math.sqrt(5.0))
 
@@ -74,7 +75,8 @@ class MapTransition:
 
 
 def map_transition(kind: int, L: float, s_qk: float, s_uv: float) -> MapTransition:
-    k_hi = (2.0 * math.log(L - 1.0) + 30.0) if kind == SOFTMAX else 10.0 * s_qk
+    # linear: the MAP copy logit is ~ sqrt(s_qk / (L s_uv)) or ~ s_qk; search well beyond both
+    k_hi = (2.0 * math.log(L - 1.0) + 30.0) if kind == SOFTMAX else 10.0 * max(s_qk, math.sqrt(s_qk / (L * s_uv)))
     n_grid = 2000
 
     def gap(b):
@@ -85,6 +87,9 @@ def map_transition(kind: int, L: float, s_qk: float, s_uv: float) -> MapTransiti
         lo, hi = hi, 2.0 * hi
     b_sw = brentq(gap, lo, hi, xtol=1e-13 * hi, rtol=1e-14)
     k_sw = map_min_positive(kind, b_sw, L, s_qk, s_uv, k_hi, n_grid)[0]
+    if k_sw >= k_hi * (1.0 - 1.0 / n_grid):
+        raise ConvergenceError(f"MAP switch: the copy minimum sits on the search bound kappa = {k_hi:g} "
+                               f"(L={L}, s_qk={s_qk}, s_uv={s_uv})")
     g_sw = map_profile(kind, k_sw, b_sw, L, s_qk, s_uv)[1]
     local = K.softmax_map_threshold(L, s_qk, s_uv) if kind == SOFTMAX else math.inf
     return MapTransition(kind="softmax" if kind == SOFTMAX else "linear", beta_local=local,

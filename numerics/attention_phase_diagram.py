@@ -21,7 +21,8 @@ from scipy.optimize import brentq
 
 from grokphase.numerics.attention_branches import COLUMNS, points_on_piece, trace_curve, trivial_points
 from grokphase.numerics.attention_saddle import LINEAR, SOFTMAX, branch_point_at_kappa
-from grokphase.numerics.attention_transition import analyse_linear, analyse_softmax, min_slope, N_GRID
+from grokphase.numerics.attention_transition import N_GRID, analyse_linear, analyse_softmax, min_slope
+from grokphase.numerics.errors import ConvergenceError
 
 
 def analyse(kind: int, L: float, s_qk: float, s_uv: float):
@@ -61,6 +62,9 @@ def critical_end_point(vary: str, L: float, s_qk: float, s_uv: float, bracket: t
         return min_slope(SOFTMAX, *params(x), N_GRID)[1]
 
     lo, hi = bracket
+    lowest = 2.0 if vary == "L" else 0.0
+    if not (np.isfinite(lo) and np.isfinite(hi) and lowest <= lo < hi) or (vary == "s_qk" and lo <= 0):
+        raise ValueError(f"bracket must be (lo, hi) with {'2 <= lo' if vary == 'L' else '0 < lo'} < hi, got {bracket}")
     m_lo, m_hi = m(lo), m(hi)
     if np.sign(m_lo) == np.sign(m_hi):
         raise ValueError(f"bracket: no critical end point in {vary} in {bracket} "
@@ -146,13 +150,19 @@ def _row(kind: int, betas: np.ndarray, L: float, s_qk: float, s_uv: float):
     """Transition and equilibrium/metastable points at one parameter set."""
     t = analyse(kind, L, s_qk, s_uv)
     beta_max = max(float(betas.max()), (t.beta_spinodal[1] if t.beta_spinodal else t.beta_c)) * 1.05
-    curve = trace_curve(kind, L, s_qk, s_uv, beta_max)
+    beta_min = float(betas.min())
+    fold_piece = "uniform" if kind == SOFTMAX else "unstable"
+    curve = trace_curve(kind, L, s_qk, s_uv, beta_max, beta_min)
+    if t.order == "first" and fold_piece not in curve.pieces:  # folds closer than the step
+        curve = trace_curve(kind, L, s_qk, s_uv, beta_max, beta_min, ds_max=0.002)
+        if fold_piece not in curve.pieces:
+            raise ConvergenceError(f"the continuation did not resolve the folds at L={L}, s_qk={s_qk}, "
+                                   f"s_uv={s_uv} (spinodals {t.beta_spinodal})")
     nb = len(betas)
-    if kind == SOFTMAX and t.order == "first":
-        lower = points_on_piece(curve, "uniform", kind, betas, L, s_qk, s_uv)
-        upper = points_on_piece(curve, "copy", kind, betas, L, s_qk, s_uv)
-    elif kind == SOFTMAX:
-        lower = upper = points_on_piece(curve, "crossover", kind, betas, L, s_qk, s_uv)
+    if kind == SOFTMAX:
+        names = ("uniform", "copy") if "uniform" in curve.pieces else ("crossover", "crossover")
+        lower = points_on_piece(curve, names[0], kind, betas, L, s_qk, s_uv)
+        upper = points_on_piece(curve, names[1], kind, betas, L, s_qk, s_uv)
     else:
         lower = trivial_points(betas, L, s_qk, s_uv)
         upper = points_on_piece(curve, "copy", kind, betas, L, s_qk, s_uv)
@@ -161,7 +171,7 @@ def _row(kind: int, betas: np.ndarray, L: float, s_qk: float, s_uv: float):
     eq = np.where(np.isnan(eq[:, :1]), np.where(np.isnan(lower[:, :1]), upper, lower), eq)
     other = np.where((betas < t.beta_c)[:, None], upper, lower)
     c_meta = np.where(_column(other, "min_hessian_eig") > 0, _column(other, "c"), np.nan)
-    if kind == SOFTMAX and t.order != "first":
+    if t.order != "first":
         c_meta = np.full(nb, np.nan)
     sp = t.beta_spinodal or (np.nan, np.nan)
     return t.order, t.beta_c, sp, eq, c_meta

@@ -30,6 +30,7 @@ from numba import njit
 from scipy.optimize import brentq
 
 from grokphase.numerics import _attention_kernels as K
+from grokphase.numerics.errors import ConvergenceError
 from grokphase.numerics.attention_saddle import (LINEAR, SOFTMAX, branch_point_at_kappa, copy_weight,
                                                  dbeta_dkappa, free_energy, hessian, loss,
                                                  min_eig_2x2, newton_reduced)
@@ -41,31 +42,41 @@ KAPPA_FLOOR = 1e-100
 
 
 @njit(cache=True)
+def _linear_end_residual(k, L, sqk, suv):
+    """kappa h'(kappa) L - g h'(g) at g = 1/kappa: negative while the branch continues."""
+    E = K.linear_grad(k, 1.0 / k, 0.0, L, sqk, suv)
+    return k * E[0] - E[1] / k
+
+
+@njit(cache=True)
 def linear_branch_end(L, sqk, suv):
     """kappa_end of the linear non-trivial branch (g kappa -> 1, beta -> infinity), by bisection."""
     lo, hi = 0.0, 1.0
-    while K.linear_grad(hi, 1.0 / hi, 0.0, L, sqk, suv)[0] * hi - K.linear_grad(hi, 1.0 / hi, 0.0, L, sqk, suv)[1] / hi < 0.0:
+    while _linear_end_residual(hi, L, sqk, suv) < 0.0:
         lo, hi = hi, 2.0 * hi
     for _ in range(200):
         mid = 0.5 * (lo + hi)
         if mid <= lo or mid >= hi:
             break
-        E = K.linear_grad(mid, 1.0 / mid, 0.0, L, sqk, suv)
-        if mid * E[0] - E[1] / mid < 0.0:
+        if _linear_end_residual(mid, L, sqk, suv) < 0.0:
             lo = mid
         else:
             hi = mid
     return lo
 
 
+# Largest softmax copy logit used: beta(kappa) ~ e^kappa on the copy branch and the branch equation
+# loses ~e^kappa * 1e-16 relative precision (4e-6 at kappa = 25), so kappa > 25 (beta >~ 1e10 at REF)
+# is out of the resolved range.
+KAPPA_MAX = 25.0
+
+
 @njit(cache=True)
 def kappa_range(kind, L, sqk, suv):
-    """(0, kappa_hi): the part of the branch searched for folds and crossovers.
-
-    softmax: 2 ln(L - 1) + 6 + 25 max(1, s_qk) is far beyond the copy onset (spec §5.1 uses
-    ln(L-1) + 25 max(1, s_qk)); linear: just inside the branch end."""
+    """kappa_hi of the part of the branch that is searched: softmax KAPPA_MAX; linear just inside
+    the branch end."""
     if kind == SOFTMAX:
-        return 2.0 * math.log(L - 1.0) + 6.0 + 25.0 * max(1.0, sqk)
+        return KAPPA_MAX
     return linear_branch_end(L, sqk, suv) * (1.0 - 1e-9)
 
 
@@ -76,8 +87,6 @@ def min_slope(kind, L, sqk, suv, n_grid):
     Grid scan on a grid dense at small kappa (quadratic spacing), then golden-section search on the
     two neighbouring cells."""
     k_hi = kappa_range(kind, L, sqk, suv)
-    if kind == SOFTMAX:
-        k_hi = min(k_hi, 2.0 * math.log(L - 1.0) + 6.0)  # the minimum slope is at the onset
     best, ib = np.inf, 1
     ks = np.empty(n_grid + 1)
     for i in range(n_grid + 1):
@@ -202,7 +211,8 @@ def state_on_branch(kind: int, beta: float, a: float, b: float, L: float, s_qk: 
 class TransitionResult:
     """Where and how the copy state appears.
 
-    order: 'first', 'second', 'crossover' or 'tricritical'.
+    order: 'first', 'second', 'crossover', 'tricritical', or 'critical' (softmax within numerical
+        resolution of its critical end point: spinodal window narrower than 1e-9 beta).
     beta_c: equal-free-energy point (first order), critical point (second/tricritical), or the
         steepest point of the crossover.
     beta_spinodal: (lo, hi) where the copy branch appears and the uniform/trivial branch stops
@@ -213,6 +223,7 @@ class TransitionResult:
     barrier: f(unstable) - f(stable) at beta_c, per N (first order), else None.
     min_slope: min over the branch of beta'(kappa) (< 0 iff an S-curve), at kappa_min_slope.
     B2: the linear pitchfork coefficient (None for softmax).
+    converged: every reported state passed its Newton tolerance and every root was bracketed.
     """
 
     kind: str
@@ -231,9 +242,15 @@ class TransitionResult:
     min_slope: float
     kappa_min_slope: float
     B2: float | None = None
+    converged: bool = True
 
 
 N_GRID = 400
+RESOLUTION = 1e-9  # relative width of a spinodal window below which the transition is critical
+
+
+def _all_converged(*states) -> bool:
+    return all(st.converged for st in states if st is not None)
 
 
 def _maxwell(kind, lo_piece, hi_piece, b_lo, b_hi, L, s_qk, s_uv, lower_state=None):
@@ -243,10 +260,18 @@ def _maxwell(kind, lo_piece, hi_piece, b_lo, b_hi, L, s_qk, s_uv, lower_state=No
         return lower_state(beta) if lower_state else state_on_branch(kind, beta, *lo_piece, L, s_qk, s_uv)
 
     def df(beta):
-        return state_on_branch(kind, beta, *hi_piece, L, s_qk, s_uv).free_energy - lower(beta).free_energy
+        hi, lo = state_on_branch(kind, beta, *hi_piece, L, s_qk, s_uv), lower(beta)
+        if hi is None or lo is None:
+            raise ConvergenceError(f"Maxwell point: a branch is missing at beta={beta!r} (L={L}, s_qk={s_qk}, "
+                                   f"s_uv={s_uv})")
+        return hi.free_energy - lo.free_energy
 
     span = b_hi - b_lo
-    bc = brentq(df, b_lo + 1e-13 * span, b_hi - 1e-13 * span, xtol=1e-14 * b_hi, rtol=1e-15, maxiter=200)
+    try:
+        bc = brentq(df, b_lo + 1e-13 * span, b_hi - 1e-13 * span, xtol=1e-14 * b_hi, rtol=1e-15, maxiter=200)
+    except ValueError as err:  # not bracketed: the window is below the resolution of f
+        raise ConvergenceError(f"Maxwell point not bracketed in ({b_lo!r}, {b_hi!r}) (L={L}, s_qk={s_qk}, "
+                               f"s_uv={s_uv}): {err}") from err
     return bc, lower(bc), state_on_branch(kind, bc, *hi_piece, L, s_qk, s_uv)
 
 
@@ -259,16 +284,22 @@ def _fit_exponent(kind, beta_c, k_hi, L, s_qk, s_uv):
 def analyse_softmax(L, s_qk, s_uv) -> TransitionResult:
     ks, m = min_slope(SOFTMAX, L, s_qk, s_uv, N_GRID)
     common = dict(kind="softmax", L=L, s_qk=s_qk, s_uv=s_uv, min_slope=m, kappa_min_slope=ks)
+    g, b = branch_point_at_kappa(SOFTMAX, ks, L, s_qk, s_uv)
     if m >= 0.0:
-        g, b = branch_point_at_kappa(SOFTMAX, ks, L, s_qk, s_uv)
         st = state_at(SOFTMAX, b, ks, g, L, s_qk, s_uv)
         return TransitionResult(order="crossover", beta_c=b, beta_spinodal=None, jump=None, exponent=None,
-                                uniform=st, copy=st, unstable=None, barrier=None, **common)
+                                uniform=st, copy=st, unstable=None, barrier=None, converged=st.converged,
+                                **common)
     k_hi = kappa_range(SOFTMAX, L, s_qk, s_uv)
     k1 = slope_zero(SOFTMAX, KAPPA_FLOOR, ks, L, s_qk, s_uv)   # local max of beta: upper spinodal
     k2 = slope_zero(SOFTMAX, ks, k_hi, L, s_qk, s_uv)          # local min of beta: lower spinodal
     b_hi = branch_point_at_kappa(SOFTMAX, k1, L, s_qk, s_uv)[1]
     b_lo = branch_point_at_kappa(SOFTMAX, k2, L, s_qk, s_uv)[1]
+    if b_hi - b_lo <= RESOLUTION * b_hi:
+        st = state_at(SOFTMAX, b, ks, g, L, s_qk, s_uv)
+        return TransitionResult(order="critical", beta_c=b, beta_spinodal=(b_lo, b_hi), jump=None,
+                                exponent=None, uniform=st, copy=st, unstable=None, barrier=None,
+                                converged=st.converged, **common)
     # the copy piece only needs to reach past the upper spinodal (beta grows ~ e^kappa on it)
     k_hi = k2 + 1.0
     while branch_point_at_kappa(SOFTMAX, k_hi, L, s_qk, s_uv)[1] < b_hi:
@@ -278,10 +309,10 @@ def analyse_softmax(L, s_qk, s_uv) -> TransitionResult:
     return TransitionResult(order="first", beta_c=bc, beta_spinodal=(b_lo, b_hi),
                             jump=(cop.c - uni.c, cop.g - uni.g, cop.eps - uni.eps), exponent=None,
                             uniform=uni, copy=cop, unstable=mid, barrier=mid.free_energy - uni.free_energy,
-                            **common)
+                            converged=_all_converged(uni, cop, mid), **common)
 
 
-def analyse_linear(L, s_qk, s_uv, tricritical_tol=1e-9) -> TransitionResult:
+def analyse_linear(L, s_qk, s_uv) -> TransitionResult:
     bc = K.linear_beta_c(L, s_qk, s_uv)
     B2 = K.linear_B2(L, s_qk, s_uv)
     k_hi = kappa_range(LINEAR, L, s_qk, s_uv)
@@ -290,17 +321,20 @@ def analyse_linear(L, s_qk, s_uv, tricritical_tol=1e-9) -> TransitionResult:
     triv = trivial_state(bc, L, s_qk, s_uv)
     # B2 in units of its natural size beta_c / kappa_scale^2 (kappa_scale^2 = s_qk / (sqrt(L) s_uv))
     b2_rel = B2 * s_qk / (math.sqrt(L) * s_uv) / bc
-    if abs(b2_rel) <= tricritical_tol or B2 > 0.0:
-        order = "tricritical" if abs(b2_rel) <= tricritical_tol else "second"
+    window = 0.0
+    if B2 < 0.0:
+        kf = slope_zero(LINEAR, ks, k_hi, L, s_qk, s_uv)  # beta decreases from beta_c, then turns
+        b_lo = branch_point_at_kappa(LINEAR, kf, L, s_qk, s_uv)[1]
+        window = (bc - b_lo) / bc
+    if B2 >= 0.0 or window <= RESOLUTION:
+        order = "tricritical" if abs(b2_rel) <= 1e-6 or B2 < 0.0 else "second"
         return TransitionResult(order=order, beta_c=bc, beta_spinodal=None, jump=None,
                                 exponent=_fit_exponent(LINEAR, bc, k_hi, L, s_qk, s_uv),
                                 uniform=triv, copy=triv, unstable=None, barrier=None, **common)
-    kf = slope_zero(LINEAR, ks, k_hi, L, s_qk, s_uv)  # beta decreases from beta_c, then turns
-    b_lo = branch_point_at_kappa(LINEAR, kf, L, s_qk, s_uv)[1]
     b_c1, uni, cop = _maxwell(LINEAR, None, (kf, k_hi), b_lo, bc, L, s_qk, s_uv,
                               lower_state=lambda b: trivial_state(b, L, s_qk, s_uv))
     mid = state_on_branch(LINEAR, b_c1, KAPPA_FLOOR, kf, L, s_qk, s_uv)
     return TransitionResult(order="first", beta_c=b_c1, beta_spinodal=(b_lo, bc),
                             jump=(cop.c - uni.c, cop.g - uni.g, cop.eps - uni.eps), exponent=None,
                             uniform=uni, copy=cop, unstable=mid, barrier=mid.free_energy - uni.free_energy,
-                            **common)
+                            converged=_all_converged(uni, cop, mid), **common)

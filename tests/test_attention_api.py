@@ -91,24 +91,41 @@ def test_softmax_uniform_branch_is_never_exactly_kappa_zero(b, L, sq, su):
     assert all(np.isfinite([r.kappa, r.g, r.c, r.eps, r.free_energy]))
 
 
-@settings(max_examples=25)
-@given(L=st.floats(2.0, 40.0), sq=st.floats(0.1, 1.5), su=st.floats(2.0, 15.0))
-def test_softmax_transition_is_consistent(L, sq, su):
+log_uniform = lambda lo, hi: st.floats(np.log(lo), np.log(hi)).map(np.exp)  # noqa: E731
+
+
+@settings(max_examples=40)
+@given(L=st.floats(2.0, 64.0), sq=log_uniform(0.01, 5.0), su=log_uniform(0.1, 100.0))
+def test_softmax_transition_and_branches_are_consistent(L, sq, su):
+    """Over decades of the priors: finite results, beta_c inside the spinodals, and the traced
+    continuation (an independent route) shows folds exactly when ``transition`` says first order."""
     t = A.transition(L=L, s_qk=sq, s_uv=su)
-    assert t.order in ("first", "crossover") and np.isfinite(t.beta_c) and t.beta_c > 0
-    assert (t.order == "first") == (t.min_slope < 0)
+    assert t.order in ("first", "crossover", "critical") and np.isfinite(t.beta_c) and t.beta_c > 0
+    assert t.converged
+    assert (t.order in ("first", "critical")) == (t.min_slope < 0)
+    top = t.beta_c
     if t.order == "first":
         lo, hi = t.beta_spinodal
         assert lo < t.beta_c < hi
         assert t.jump[0] > 0 and t.jump[2] < 0 and t.barrier > 0
-        assert t.uniform.converged and t.copy.converged and t.unstable.converged
+        top = hi
+    b = A.trace(np.linspace(0.0, 1.5 * top, 7), L=L, s_qk=sq, s_uv=su)
+    assert b.converged
+    if t.order == "first":
+        assert set(b.branches) == {"uniform", "unstable", "copy"}
+        # the curve's turning points are the spinodals
+        cb = b.curve["beta"]
+        assert cb.max() >= t.beta_spinodal[1] * (1 - 1e-3) or cb[-1] > t.beta_spinodal[1]
+    else:
+        assert not np.any(np.isnan(b.branches["crossover"]["c"]))
 
 
 @settings(max_examples=30)
-@given(L=st.integers(2, 40), sq=st.floats(0.05, 2.0), ratio=st.floats(0.3, 3.0).filter(lambda r: abs(r - 1) > 0.02))
+@given(L=st.integers(2, 64), sq=log_uniform(0.01, 5.0), ratio=st.floats(0.3, 3.0).filter(lambda r: abs(r - 1) > 0.02))
 def test_linear_order_follows_the_tricritical_condition(L, sq, ratio):
     s = ratio * K.linear_s_tc(float(L))
     t = A.transition(L=L, kind="linear", s_qk=sq, s_uv=s / sq)
+    assert t.converged
     if ratio > 1:
         assert t.order == "second" and t.beta_spinodal is None
         assert t.exponent == pytest.approx(0.5, abs=0.02)
@@ -117,6 +134,50 @@ def test_linear_order_follows_the_tricritical_condition(L, sq, ratio):
         lo, hi = t.beta_spinodal
         assert lo < t.beta_c < hi == pytest.approx(K.linear_beta_c(float(L), sq, s / sq))
         assert t.copy.free_energy == pytest.approx(t.uniform.free_energy, rel=1e-9)
+
+
+@pytest.mark.parametrize("rel", [-1e-3, -1e-5, -1e-7, 0.0, 1e-7, 1e-5])
+def test_linear_near_the_tricritical_point(rel):
+    """The first-order window shrinks like B2^2: below 1e-9 relative it is reported as tricritical
+    (exponent 1/4); no failure anywhere on the way."""
+    s = K.linear_s_tc(8.0) * (1 + rel)
+    t = A.transition(L=8, kind="linear", s_qk=0.25, s_uv=s / 0.25)
+    assert t.converged
+    if rel <= -1e-4:
+        assert t.order == "first"
+    elif abs(rel) <= 1e-6:
+        assert t.order == "tricritical" and t.exponent == pytest.approx(0.25, abs=0.01)
+
+
+@pytest.mark.parametrize("d", [1e-14, 1e-10, 1e-6, 1e-3])
+def test_softmax_just_above_the_end_point(d):
+    L_c, beta_star = A.critical_end_point(**REF, fit_exponents=False)
+    t = A.transition(L=L_c + d, **REF)
+    assert t.converged and t.order in ("critical", "first")
+    assert t.beta_c == pytest.approx(beta_star, rel=1e-3)
+    pd = A.phase_diagram(np.linspace(1, 20, 12), [L_c + d], **REF)
+    assert pd.converged and not np.any(np.isnan(pd.c))
+
+
+def test_out_of_range_requests_raise():
+    with pytest.raises(ValueError, match="beta"):
+        A.solve(1e8, kind="linear", L=8, **REF, init="copy")
+    with pytest.raises(ValueError, match="bracket"):
+        A.critical_end_point(**REF, bracket=(1.0, 64.0))
+    with pytest.raises(ValueError, match="Ls"):
+        A.phase_diagram([1.0, 2.0], [], **REF)
+
+
+def test_linear_map_switch_against_a_brute_force_scan():
+    m = A.map_transition(L=2, kind="linear", s_qk=0.01, s_uv=0.1)
+    # independent: phi(kappa) = min_g f_MAP on a dense grid of (kappa, g), global switch in beta
+    ks = np.linspace(1e-4, 1.0, 2001)[:, None]
+    gs = np.linspace(0.0, 40.0, 4001)[None, :]
+
+    def gap(beta):
+        f = 2 * ks / 0.01 + gs / 0.1 + beta * (1 - gs * ks) ** 2
+        return f.min() - beta
+    assert gap(m.beta_switch * 0.99) > 0 > gap(m.beta_switch * 1.01)
 
 
 def test_jump_vanishes_at_the_end_point_with_exponent_one_half():

@@ -284,13 +284,15 @@ def entropy(kind: str, rate=cramer_rate) -> sp.Expr:
 
 
 def loss(kind: str) -> sp.Expr:
-    """Per-position population loss on the ansatz: 1 - 2 g c + g^2 r (softmax), (1 - g kappa)^2
-    (linear).  The free energy carries it as beta (L/2) loss = (beta/2) l(S, g)."""
+    """Per-position population loss on the ansatz: 1 - 2 g c + g^2 r (softmax; see the comment for
+    the form used), (1 - g kappa)^2 (linear).  The free energy carries it as beta (L/2) loss = (beta/2) l(S, g)."""
     _check_kind(kind)
     S = symbols()
     if kind == "softmax":
-        c, _ = softmax_copy_weight(S["kappa"], S["L"])
-        return 1 - 2 * S["g"] * c + S["g"]**2 * softmax_row_square_sum(S["kappa"], S["L"])
+        # 1 - 2 g c + g^2 r written as (1 - g c)^2 + g^2 (1 - c)^2 / (L - 1): no cancellation on
+        # the copy branch (c -> 1, g -> 1); identical by r = c^2 + (1 - c)^2 / (L - 1).
+        c, d = softmax_copy_weight(S["kappa"], S["L"])
+        return (1 - S["g"] * c) ** 2 + S["g"]**2 * d**2 / (S["L"] - 1)
     return (1 - S["g"] * S["kappa"]) ** 2
 
 
