@@ -5,6 +5,8 @@ Subcommands
 linear-vi   milestones of the linear-VI model for one or more lam; optional Fig. 6 plot.
 attention   copy-task attention: ``transition`` (order, beta_c, spinodals, jumps) and
             ``phase-diagram`` (order parameters on a (beta, L) grid, optional plot).
+train       train the NumPy transformer: ``modular`` (grokking mod p) or ``icl`` (in-context
+            modular arithmetic); resumable runs in --run-dir.
 figs        regenerate every paper figure into a folder.
 """
 
@@ -129,6 +131,35 @@ def _attention_phase_diagram(args) -> int:
     return 0
 
 
+def _train(args) -> int:
+    import dataclasses
+
+    if args.task == "modular":
+        from grokphase.validation.experiments import modular_grokking as exp
+
+        run = exp.PRESETS[args.preset]
+        run_fn = exp.run_modular
+        overrides = {k: getattr(args, k) for k in ("p", "op", "frac", "seed", "steps", "lr", "weight_decay")
+                     if getattr(args, k, None) is not None}
+    else:
+        from grokphase.validation.experiments import icl_training as exp
+
+        run = exp.PRESETS[args.preset]
+        run_fn = exp.run_icl
+        overrides = {k: getattr(args, k) for k in ("p", "n_task", "alpha", "n_ctx", "seed", "steps", "lr",
+                                                   "weight_decay") if getattr(args, k, None) is not None}
+    run = dataclasses.replace(run, **overrides)
+    run_dir = args.run_dir or f"runs/{args.task}_{args.preset}_seed{run.seed}"
+    summary = run_fn(run, run_dir, resume=not args.fresh, progress=not args.json)
+    if args.json:
+        json.dump(summary, sys.stdout, indent=2, default=float)
+        print()
+    else:
+        print(json.dumps({k: v for k, v in summary.items() if k != "run"}, indent=1, default=float))
+        print(f"run directory: {run_dir}")
+    return 0
+
+
 def _figs(args) -> int:
     from grokphase.paper_figs import FIGURES, load
 
@@ -189,6 +220,36 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--plot", metavar="PATH", help="draw the diagram to PATH (PNG; PDF and JSON beside it)")
     common(q)
     q.set_defaults(func=_attention_phase_diagram)
+
+    p = sub.add_parser("train", help="train the NumPy transformer (resumable, logged runs)",
+                       description="Train the PyTorch-free NumPy transformer on a task; metrics in RUN_DIR/metrics.jsonl.")
+    tsub = p.add_subparsers(dest="task", required=True)
+    from grokphase.validation.experiments.icl_training import PRESETS as ICL_PRESETS
+    from grokphase.validation.experiments.modular_grokking import PRESETS as MOD_PRESETS
+
+    def train_common(q, presets, default):
+        q.add_argument("--preset", choices=sorted(presets), default=default,
+                       help=f"documented configuration (default {default})")
+        q.add_argument("--seed", type=int, help="seed (data split, init, batches)")
+        q.add_argument("--steps", type=int, help="optimiser steps")
+        q.add_argument("--lr", type=float, help="AdamW learning rate")
+        q.add_argument("--weight-decay", type=float, help="AdamW weight decay")
+        q.add_argument("--run-dir", help="output folder (default runs/<task>_<preset>_seed<seed>)")
+        q.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint and start over")
+        q.add_argument("--json", action="store_true", help="machine-readable summary, no progress lines")
+        q.set_defaults(func=_train)
+
+    q = tsub.add_parser("modular", help="grokking of a op b mod p (Nanda-style 1-layer model)")
+    q.add_argument("--p", type=int, help="prime modulus")
+    q.add_argument("--op", choices=("add", "sub", "mul", "quad"), help="operation")
+    q.add_argument("--frac", type=float, help="training fraction of the p^2 pairs")
+    train_common(q, MOD_PRESETS, "nanda97")
+    q = tsub.add_parser("icl", help="in-context modular arithmetic (pre-LN, RoPE, tied embeddings)")
+    q.add_argument("--p", type=int, help="modulus")
+    q.add_argument("--n-task", type=int, help="parallelogram base tasks (T = 4 n_task)")
+    q.add_argument("--alpha", type=float, help="fraction of input pairs used for training")
+    q.add_argument("--n-ctx", type=int, help="examples per sequence")
+    train_common(q, ICL_PRESETS, "p7-T40")
 
     p = sub.add_parser("figs", help="regenerate every paper figure", description="Regenerate every figure script in paper_figs.")
     p.add_argument("--out", default="figures", help="output folder (default ./figures)")

@@ -76,3 +76,16 @@ def test_attention_phase_diagram_plot_and_save(tmp_path, capsys):
 def test_attention_bad_parameter_exits_2(capsys):
     assert main(["attention", "transition", "--L", "1.5"]) == 2
     assert "L must be >= 2" in capsys.readouterr().err
+
+
+def test_train_modular_cli_runs_and_resumes(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    args = ["train", "modular", "--preset", "smoke31", "--steps", "30", "--run-dir", str(run_dir), "--json"]
+    assert main(args) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["steps"] == 30 and (run_dir / "checkpoint.npz").exists()
+    assert main(args[:5] + ["60"] + args[6:]) == 0   # resume to 60 steps
+    second = json.loads(capsys.readouterr().out)
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    steps = [json.loads(ln)["step"] for ln in lines]
+    assert second["steps"] == 60 and steps == sorted(set(steps)) and steps[-1] == 60

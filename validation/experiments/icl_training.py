@@ -1,0 +1,94 @@
+"""Training on in-context modular arithmetic (spec ``shared/theory/icl_grokking.md`` §1-§2).
+
+Model as in the paper, scaled down: pre-LayerNorm, RoPE over the full head dimension, no absolute
+positions, tied embeddings, no biases, ReLU MLP of width 4 d, init N(0, 0.02^2) with the residual
+projections scaled by 1/sqrt(2 n_layers); AdamW (betas 0.9/0.98, eps 1e-8), grad-norm clip 1,
+warm-up from 1% then cosine to 10%.  Evaluation on fixed seeded batches of the four splits:
+final-z accuracy/loss (headline) and all-z accuracy.  Posteriors and uncertainty are added by the
+uncertainty issue on top of the checkpoints written here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from grokphase.validation.nn import Transformer, TransformerConfig
+from grokphase.validation.nn.loss import cross_entropy
+from grokphase.validation.optim import AdamW, warmup_cosine
+from grokphase.validation.tasks.icl import SPLITS, make_icl_tasks
+from grokphase.validation.training import TrainConfig, train
+
+
+@dataclass(frozen=True)
+class ICLRun:
+    p: int = 7
+    n_task: int = 10            # T = 4 n_task pretraining tasks
+    alpha: float = 0.5
+    n_ctx: int = 8
+    d_model: int = 64
+    n_layers: int = 2
+    n_heads: int = 4
+    batch: int = 256
+    steps: int = 20000
+    lr: float = 1e-3
+    weight_decay: float = 0.1
+    warmup: int = 500
+    clip: float = 1.0
+    seed: int = 0
+    log_every: int = 250
+    checkpoint_every: int = 1000
+    eval_batch: int = 512
+
+
+PRESETS = {
+    # the feasibility notes of the spec/issue: p = 7, T = 40 tasks, 2 layers, d = 64, 8 examples
+    "p7-T40": ICLRun(),
+    "smoke": ICLRun(p=5, n_task=4, n_ctx=4, d_model=32, n_layers=1, batch=64, steps=300, warmup=20,
+                    log_every=50, eval_batch=128),
+}
+
+
+def model_config(run: ICLRun) -> TransformerConfig:
+    return TransformerConfig(vocab_size=run.p, d_model=run.d_model, n_layers=run.n_layers, n_heads=run.n_heads,
+                             d_mlp=4 * run.d_model, max_len=3 * run.n_ctx, rope=True, layernorm=True,
+                             tie_embeddings=True, pos_embed=False, mlp_bias=False, init_std=0.02,
+                             scale_residual=True, seed=run.seed)
+
+
+def run_icl(run: ICLRun, run_dir, *, resume: bool = True, progress: bool = True) -> dict:
+    """Train (resumable); metrics per split in run_dir/metrics.jsonl, summary in summary.json."""
+    tasks = make_icl_tasks(run.p, run.n_task, run.alpha, seed=run.seed)
+    model = Transformer(model_config(run))
+    opt = AdamW(model.params, lr=run.lr, betas=(0.9, 0.98), eps=1e-8, weight_decay=run.weight_decay)
+    eval_rng = np.random.default_rng(10_000 + run.seed)
+    eval_sets = {s: tasks.batch(eval_rng, s, run.eval_batch, run.n_ctx) for s in SPLITS}
+
+    def evaluate(m):
+        out = {}
+        for s, (tok, tg, m_all, m_fin) in eval_sets.items():
+            logits = m.logits(tok)
+            loss, _, _, ok = cross_entropy(logits[m_fin], tg[m_fin])
+            out[f"{s}_loss"], out[f"{s}_acc"] = loss, float(ok.mean())
+            out[f"{s}_acc_all"] = float(cross_entropy(logits[m_all], tg[m_all])[3].mean())
+        return out
+
+    def batch_fn(step, rng):
+        tok, tg, m_all, _ = tasks.batch(rng, "id_train", run.batch, run.n_ctx)
+        return tok, tg, m_all
+
+    res = train(model, opt, batch_fn, TrainConfig(steps=run.steps, log_every=run.log_every,
+                                                  checkpoint_every=run.checkpoint_every, clip=run.clip,
+                                                  seed=run.seed, progress=progress),
+                run_dir=run_dir, evaluate=evaluate, resume=resume,
+                schedule=lambda s: warmup_cosine(s, warmup=run.warmup, total=run.steps, start=0.01, final=0.1))
+    summary = {"run": asdict(run), "n_train_tasks": int(len(tasks.train_tasks)), "wall_time": res["wall_time"],
+               "steps": res["step"], "final": res["metrics"][-1]}
+    path = Path(run_dir) / "summary.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(summary, indent=2))
+    tmp.replace(path)
+    return summary
