@@ -118,3 +118,30 @@ def test_position_only_and_dropout_model_gradient(rng):
 
     for name, arr in model.params.items():
         assert fd_check(f, arr, grads[name], rng, n=6) < 1e-5, name  # FD error ~1e-7 at h = 1e-5
+
+
+@pytest.mark.parametrize("opts", [dict(attention="softmax"), dict(attention="linear", rope=True, pos_embed=False),
+                                  dict(layernorm=True, tie_embeddings=True, rope=True, pos_embed=False),
+                                  dict(position_only=True, attention="linear")])
+def test_gradient_with_loss_on_a_subset_of_positions(rng, opts):
+    """The last block computes only the rows that carry a loss (as the modular and ICL tasks use):
+    gradients stay exact and the loss equals the one from full logits."""
+    cfg = TransformerConfig(vocab_size=7, d_model=8, n_layers=2, n_heads=2, d_mlp=12, max_len=6,
+                            dtype="float64", seed=3, **opts)
+    model = Transformer(cfg)
+    tokens = rng.integers(0, 7, size=(3, 6))
+    targets = rng.integers(0, 7, size=(3, 6))
+    mask = np.zeros((3, 6), bool)
+    mask[:, [1, 4]] = True
+    mask[2, 1] = False
+    loss, grads = model.loss_and_grad(tokens, targets, mask)
+    logits = model.logits(tokens)[mask]
+    z = logits - logits.max(axis=1, keepdims=True)
+    ref = -np.mean(z[np.arange(len(z)), targets[mask]] - np.log(np.exp(z).sum(axis=1)))
+    assert loss == pytest.approx(ref, rel=1e-12)
+
+    def f():
+        return model.loss_and_grad(tokens, targets, mask)[0]
+
+    for name, arr in model.params.items():
+        assert fd_check(f, arr, grads[name], rng, n=6) < 1e-5, name

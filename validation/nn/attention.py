@@ -5,6 +5,8 @@ causal mask; softmax attention A = rowsoftmax(S), linear attention A = S (masked
 the copy-task model of ``shared/theory/attention_copy.md`` §1).  Optional RoPE on q and k over the
 full head dimension.  ``qk_input`` (T, D): position-only scores — q and k are computed from it
 (shared over the batch, e.g. the learned positional embedding) while v comes from x.
+``rows`` (R,) sorted query positions: only those outputs are computed (keys and values still
+use every position) — the last layer needs only the positions that carry a loss.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import math
 
 import numpy as np
 
-from .layers import rope_backward, rope_forward
+from .layers import rope_backward, rope_forward, wgrad
 
 
 def _heads(a2: np.ndarray, lead: int, T: int, H: int) -> np.ndarray:
@@ -27,71 +29,87 @@ def _merge(a: np.ndarray) -> np.ndarray:
     return a.transpose(0, 2, 1, 3).reshape(lead * T, H * dh)
 
 
-def attention_forward(x, W_Q, W_K, W_V, W_O, n_heads: int, kind: str = "softmax", rope=None, qk_input=None):
-    """-> (out (B, T, D), cache).  rope: (cos, sin) tables of shape (>= T, dh) or None."""
+def attention_forward(x, W_Q, W_K, W_V, W_O, n_heads: int, kind: str = "softmax", rope=None, qk_input=None,
+                      rows=None):
+    """-> (out (B, R, D), cache) with R = len(rows) (all T positions when rows is None).
+    rope: (cos, sin) tables of shape (>= T, dh) or None."""
+    if kind not in ("softmax", "linear"):
+        raise ValueError(f"kind must be 'softmax' or 'linear', got {kind!r}")
     B, T, D = x.shape
     H = n_heads
-    dh = W_Q.shape[1] // H
-    scale = 1.0 / math.sqrt(dh)
+    HD = W_Q.shape[1]
+    rows = np.arange(T) if rows is None else np.asarray(rows)
+    R = rows.size
+    scale = 1.0 / math.sqrt(HD // H)
     x2 = x.reshape(B * T, D)
+    xq = x2 if R == T else x[:, rows].reshape(B * R, D)
     if qk_input is None:
-        qkv = x2 @ np.concatenate([W_Q, W_K, W_V], axis=1)
-        HD = W_Q.shape[1]
-        q, k, v = (_heads(qkv[:, i * HD:(i + 1) * HD], B, T, H) for i in range(3))
+        q = _heads(xq @ W_Q, B, R, H)
+        kv = x2 @ np.concatenate([W_K, W_V], axis=1)
+        k, v = _heads(kv[:, :HD], B, T, H), _heads(kv[:, HD:], B, T, H)
     else:
-        q = _heads(qk_input[:T] @ W_Q, 1, T, H)
+        q = _heads(qk_input[rows] @ W_Q, 1, R, H)
         k = _heads(qk_input[:T] @ W_K, 1, T, H)
         v = _heads(x2 @ W_V, B, T, H)
     if rope is not None:
-        cos, sin = rope[0][:T], rope[1][:T]
-        q, k = rope_forward(q, cos, sin), rope_forward(k, cos, sin)
-    S = (q @ k.swapaxes(-1, -2)) * scale
-    mask = np.tril(np.ones((T, T), dtype=bool))
+        q = rope_forward(q, rope[0][rows], rope[1][rows])
+        k = rope_forward(k, rope[0][:T], rope[1][:T])
+    A = q @ k.swapaxes(-1, -2)
+    A *= scale
     if kind == "softmax":
-        S = np.where(mask, S, -np.inf)
-        S -= S.max(axis=-1, keepdims=True)
-        A = np.exp(S)
+        A += np.where(rows[:, None] >= np.arange(T)[None, :], 0.0, -np.inf).astype(A.dtype)
+        A -= A.max(axis=-1, keepdims=True)
+        np.exp(A, out=A)
         A /= A.sum(axis=-1, keepdims=True)
-    elif kind == "linear":
-        A = S * mask
     else:
-        raise ValueError(f"kind must be 'softmax' or 'linear', got {kind!r}")
+        A *= rows[:, None] >= np.arange(T)[None, :]
     z2 = _merge(A @ v)
-    out = (z2 @ W_O).reshape(B, T, D)
-    return out, (x2, q, k, v, A, z2, mask, scale, kind, rope, qk_input, W_Q, W_K, W_V, W_O, B, T, H)
+    out = (z2 @ W_O).reshape(B, R, D)
+    return out, (x2, xq, q, k, v, A, z2, scale, kind, rope, qk_input, rows, W_Q, W_K, W_V, W_O, B, T, H)
 
 
 def attention_backward(d_out, cache):
-    """-> (dx (B, T, D), grads {'W_Q','W_K','W_V','W_O'}, d_qk_input (T, D) or None)."""
-    x2, q, k, v, A, z2, mask, scale, kind, rope, qk_input, W_Q, W_K, W_V, W_O, B, T, H = cache
-    d2 = d_out.reshape(B * T, -1)
-    grads = {"W_O": z2.T @ d2}
-    dz = _heads(d2 @ W_O.T, B, T, H)
-    dA = dz @ v.swapaxes(-1, -2)
+    """d_out (B, R, D) -> (dx (B, T, D), grads {'W_Q','W_K','W_V','W_O'}, d_qk_input (T, D) or None)."""
+    x2, xq, q, k, v, A, z2, scale, kind, rope, qk_input, rows, W_Q, W_K, W_V, W_O, B, T, H = cache
+    R = rows.size
+    d2 = d_out.reshape(B * R, -1)
+    grads = {"W_O": wgrad(z2, d2)}
+    dz = _heads(d2 @ W_O.T, B, R, H)
+    dS = dz @ v.swapaxes(-1, -2)                     # dA, overwritten in place into dS below
     dv = A.swapaxes(-1, -2) @ dz
     if A.shape[0] == 1 and B > 1:  # position-only scores are shared over the batch
-        dA = dA.sum(axis=0, keepdims=True)
+        dS = dS.sum(axis=0, keepdims=True)
     if kind == "softmax":
-        dS = A * (dA - (dA * A).sum(axis=-1, keepdims=True))
+        dS -= (dS * A).sum(axis=-1, keepdims=True)
+        dS *= A
     else:
-        dS = dA * mask
+        dS *= rows[:, None] >= np.arange(T)[None, :]
     dS *= scale
     dq = dS @ k
     dk = dS.swapaxes(-1, -2) @ q
     if rope is not None:
-        cos, sin = rope[0][:T], rope[1][:T]
-        dq, dk = rope_backward(dq, cos, sin), rope_backward(dk, cos, sin)
+        dq = rope_backward(dq, rope[0][rows], rope[1][rows])
+        dk = rope_backward(dk, rope[0][:T], rope[1][:T])
+    dq2, dk2, dv2 = _merge(dq), _merge(dk), _merge(dv)
     if qk_input is None:
-        dqkv = np.concatenate([_merge(dq), _merge(dk), _merge(dv)], axis=1)
-        dW = x2.T @ dqkv
+        dkv = np.concatenate([dk2, dv2], axis=1)
+        dWkv = wgrad(x2, dkv)
         HD = W_Q.shape[1]
-        grads["W_Q"], grads["W_K"], grads["W_V"] = dW[:, :HD], dW[:, HD:2 * HD], dW[:, 2 * HD:]
-        dx = dqkv @ np.concatenate([W_Q, W_K, W_V], axis=1).T
+        grads["W_Q"], grads["W_K"], grads["W_V"] = wgrad(xq, dq2), dWkv[:, :HD], dWkv[:, HD:]
+        dx = dkv @ np.concatenate([W_K, W_V], axis=1).T
+        dxq = dq2 @ W_Q.T
+        dx = dx.reshape(B, T, -1)
+        if R == T:
+            dx += dxq.reshape(B, T, -1)
+        else:
+            dx[:, rows] += dxq.reshape(B, R, -1)
         d_qk = None
     else:
-        dq2, dk2, dv2 = _merge(dq), _merge(dk), _merge(dv)
-        P = qk_input[:T]
-        grads["W_Q"], grads["W_K"], grads["W_V"] = P.T @ dq2, P.T @ dk2, x2.T @ dv2
-        dx = dv2 @ W_V.T
-        d_qk = dq2 @ W_Q.T + dk2 @ W_K.T
-    return dx.reshape(B, T, -1), grads, d_qk
+        grads["W_Q"] = qk_input[rows].T @ dq2
+        grads["W_K"] = qk_input[:T].T @ dk2
+        grads["W_V"] = wgrad(x2, dv2)
+        dx = (dv2 @ W_V.T).reshape(B, T, -1)
+        d_qk = np.zeros_like(qk_input[:T])
+        d_qk[rows] += dq2 @ W_Q.T
+        d_qk += dk2 @ W_K.T
+    return dx, grads, d_qk

@@ -132,8 +132,10 @@ class Transformer:
     def _unembed(self) -> np.ndarray:
         return self.params["embed"].T if self.config.tie_embeddings else self.params["unembed"]
 
-    def _trunk(self, tokens: np.ndarray, rng: np.random.Generator | None):
-        """Residual stream after the final LayerNorm, (B, T, D), and the caches."""
+    def _trunk(self, tokens: np.ndarray, rng: np.random.Generator | None, rows=None):
+        """Residual stream after the final LayerNorm, (B, R, D), and the caches.  rows: positions
+        whose output is needed (all when None); the last block computes only those (its attention
+        queries, residual, MLP and the final LayerNorm), which saves ~(1 - R/T) of its cost."""
         c, p = self.config, self.params
         tokens = np.asarray(tokens)
         if tokens.ndim != 2 or tokens.shape[1] > c.max_len:
@@ -146,14 +148,16 @@ class Transformer:
         caches = []
         for i in range(c.n_layers):
             b = f"blocks.{i}."
-            lc = {}
+            last_rows = rows if i == c.n_layers - 1 else None
+            lc = {"rows": last_rows}
             h = x
             if c.layernorm:
                 h, lc["ln1"] = layernorm_forward(x, p[b + "ln1.w"], p[b + "ln1.b"])
             a, lc["attn"] = attention_forward(h, p[b + "attn.W_Q"], p[b + "attn.W_K"], p[b + "attn.W_V"],
-                                              p[b + "attn.W_O"], c.n_heads, c.attention, self._rope, qk)
+                                              p[b + "attn.W_O"], c.n_heads, c.attention, self._rope, qk,
+                                              last_rows)
             a, lc["drop1"] = dropout_forward(a, c.dropout, rng)
-            x = x + a
+            x = (x if last_rows is None else x[:, last_rows]) + a
             h = x
             if c.layernorm:
                 h, lc["ln2"] = layernorm_forward(x, p[b + "ln2.w"], p[b + "ln2.b"])
@@ -181,14 +185,17 @@ class Transformer:
         c, p = self.config, self.params
         tokens = np.asarray(tokens)
         mask = np.ones(tokens.shape, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
-        x, (emb_cache, caches, fin, T) = self._trunk(tokens, rng)
-        sel = x[mask]                                   # (M, D)
+        rows = np.flatnonzero(mask.any(axis=0))
+        rows = None if rows.size == tokens.shape[1] else rows
+        x, (emb_cache, caches, fin, T) = self._trunk(tokens, rng, rows)
+        mask_r = mask if rows is None else mask[:, rows]
+        sel = x[mask_r]                                 # (M, D)
         W_U = self._unembed()
         loss, dlogits, _, _ = cross_entropy(sel @ W_U, np.asarray(targets)[mask])
         grads = {}
         dW_U = sel.T @ dlogits
         dx = np.zeros_like(x)
-        dx[mask] = dlogits @ W_U.T
+        dx[mask_r] = dlogits @ W_U.T
         if c.layernorm:
             dx, grads["ln_final.w"], grads["ln_final.b"] = layernorm_backward(dx, fin)
         d_pos = np.zeros_like(p["pos_embed"]) if c.pos_embed else None
@@ -209,7 +216,11 @@ class Transformer:
                 d_pos[:T] += d_qk
             if c.layernorm:
                 dh, grads[b + "ln1.w"], grads[b + "ln1.b"] = layernorm_backward(dh, lc["ln1"])
-            dx = dx + dh
+            if lc["rows"] is None:
+                dx = dx + dh
+            else:  # the residual of the restricted last block feeds only its rows
+                dh[:, lc["rows"]] += dx
+                dx = dh
         if c.pos_embed and not c.position_only:
             d_pos[:T] += dx.sum(axis=0)
         if c.pos_embed:
