@@ -1,0 +1,6 @@
+"""Experiments that test the theory: the finite-size linear-VI twin, and a PyTorch-free NumPy
+transformer (``nn``, ``optim``, ``tasks``, ``training``, ``progress``, ``experiments``)."""
+
+from .nn import Transformer, TransformerConfig
+
+__all__ = ["Transformer", "TransformerConfig"]
