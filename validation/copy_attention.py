@@ -1,0 +1,143 @@
+"""The finite-N copy-task network of ``shared/theory/attention_copy.md`` §1-§2.1, batched over chains.
+
+Parameters theta = (Q, K, u, v), Q, K (L, N), u, v (N,); scores S = Q K^T / N, attention A =
+rowsoftmax(S) or A = S, value gain g = u.v / N, output f = g A x, target y = Pi x (cyclic previous
+token).  With the data statistic C = sum_mu x^mu x^mu^T (L x L; whitened: C = P I),
+
+    -log p(theta | D) = |Q|^2/(2 s_q^2) + |K|^2/(2 s_k^2) + |u|^2/(2 s_u^2) + |v|^2/(2 s_v^2)
+                        + [Tr C - 2 g b(A) + g^2 q(A)] / (2 sigma^2),
+    b(A) = Tr(A C Pi^T),  q(A) = Tr(A C A^T)                                    (spec §2.1),
+
+and its gradient, O(L^2 N) per evaluation (no loop over sequences).  All arrays carry a leading
+chain axis: Q, K (n, L, N); u, v (n, N); per-chain beta-like scalars allowed through ``P`` (n,).
+The energy uses dE/dA = (g/sigma^2)(g A C - Pi C) and dE/dg = (g q - b)/sigma^2.
+
+Observables per sample (spec §8): c = mean_l A_{l,l-1}; kappa_hat = mean_l [S_{l,l-1} -
+mean_{m != l-1} S_lm]; g; eps = 1 - 2 g c + g^2 mean_l sum_m A_lm^2 (whitened population MSE per
+position); self weight mean_l A_ll; w = g kappa_hat.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class CopyModel:
+    """Sizes and priors.  kind 'softmax' or 'linear'; s_q, s_k, s_u, s_v prior scales; sigma2 noise."""
+
+    L: int
+    N: int
+    kind: str = "softmax"
+    s_q: float = 0.5
+    s_k: float = 0.5
+    s_u: float = 3.0
+    s_v: float = 3.0
+    sigma2: float = 1.0
+
+    def __post_init__(self):
+        if self.L < 2 or self.N < 1:
+            raise ValueError(f"L must be >= 2 and N >= 1, got L={self.L}, N={self.N}")
+        if self.kind not in ("softmax", "linear"):
+            raise ValueError(f"kind must be 'softmax' or 'linear', got {self.kind!r}")
+        for name in ("s_q", "s_k", "s_u", "s_v", "sigma2"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+
+    @property
+    def scales(self) -> tuple[float, float, float, float]:
+        return self.s_q, self.s_k, self.s_u, self.s_v
+
+
+def shift_matrix(L: int) -> np.ndarray:
+    """Pi with Pi[l, l-1] = 1 (cyclic)."""
+    return np.roll(np.eye(L), -1, axis=1)
+
+
+def data_statistic(L: int, P: int, rng: np.random.Generator | None = None) -> np.ndarray:
+    """C = X^T X for P sequences: whitened (rng None) C = P I exactly, else X iid N(0, 1)."""
+    if rng is None:
+        return P * np.eye(L)
+    X = rng.standard_normal((P, L))
+    return X.T @ X
+
+
+def attention(model: CopyModel, Q, K):
+    """(S, A) for batched Q, K (n, L, N)."""
+    S = Q @ K.swapaxes(-1, -2) / model.N
+    if model.kind == "linear":
+        return S, S
+    E = np.exp(S - S.max(axis=-1, keepdims=True))
+    return S, E / E.sum(axis=-1, keepdims=True)
+
+
+def neg_log_posterior(model: CopyModel, theta, C, with_grad: bool = True):
+    """theta = (Q, K, u, v) batched; C (L, L) or (n, L, L).  Returns (U (n,), grads tuple or None)."""
+    Q, K, u, v = theta
+    s_q, s_k, s_u, s_v = model.scales
+    N, L = model.N, model.L
+    Pi = shift_matrix(L)
+    S, A = attention(model, Q, K)
+    g = np.einsum("cn,cn->c", u, v) / N
+    AC = A @ C
+    b = np.einsum("cij,ij->c", AC, Pi) if C.ndim == 2 else np.einsum("cij,cij->c", AC, np.broadcast_to(Pi, AC.shape))
+    q = np.einsum("cij,cij->c", AC, A)
+    trC = np.trace(C, axis1=-2, axis2=-1)
+    energy = (trC - 2 * g * b + g * g * q) / (2 * model.sigma2)
+    prior = (np.einsum("cln,cln->c", Q, Q) / (2 * s_q**2) + np.einsum("cln,cln->c", K, K) / (2 * s_k**2)
+             + np.einsum("cn,cn->c", u, u) / (2 * s_u**2) + np.einsum("cn,cn->c", v, v) / (2 * s_v**2))
+    U = prior + energy
+    if not with_grad:
+        return U, None
+    PiC = Pi @ C
+    dA = (g[:, None, None] / model.sigma2) * (g[:, None, None] * AC - PiC)
+    if model.kind == "softmax":
+        dS = A * (dA - (dA * A).sum(axis=-1, keepdims=True))
+    else:
+        dS = dA
+    dQ = dS @ K / N + Q / s_q**2
+    dK = dS.swapaxes(-1, -2) @ Q / N + K / s_k**2
+    dg = (g * q - b) / model.sigma2
+    du = dg[:, None] * v / N + u / s_u**2
+    dv = dg[:, None] * u / N + v / s_v**2
+    return U, (dQ, dK, du, dv)
+
+
+def observables(model: CopyModel, theta) -> dict:
+    """Per-chain observables of the module docstring, each shape (n,)."""
+    Q, K, u, v = theta
+    L = model.L
+    S, A = attention(model, Q, K)
+    rows = np.arange(L)
+    prev = (rows - 1) % L
+    g = np.einsum("cn,cn->c", u, v) / model.N
+    c = A[:, rows, prev].mean(axis=-1)
+    S_copy = S[:, rows, prev]
+    S_rest = (S.sum(axis=-1) - S_copy) / (L - 1)
+    kappa_hat = (S_copy - S_rest).mean(axis=-1)
+    r = (A * A).sum(axis=-1).mean(axis=-1)
+    return {"c": c, "g": g, "eps": 1 - 2 * g * c + g * g * r, "kappa_hat": kappa_hat,
+            "self_weight": A[:, rows, rows].mean(axis=-1), "w": g * kappa_hat}
+
+
+def prior_draw(model: CopyModel, n: int, rng: np.random.Generator):
+    s_q, s_k, s_u, s_v = model.scales
+    L, N = model.L, model.N
+    return (s_q * rng.standard_normal((n, L, N)), s_k * rng.standard_normal((n, L, N)),
+            s_u * rng.standard_normal((n, N)), s_v * rng.standard_normal((n, N)))
+
+
+def copy_start(model: CopyModel, n: int, rng: np.random.Generator, kappa0: float, g0: float):
+    """Spec §8's copy start: a prior draw with Q_l += kappa0 (K_{l-1} - Kbar) / (((K_{l-1} - Kbar).K_{l-1})/N)
+    and v += g0 u / (|u|^2/N), so that kappa_hat ~ kappa0 and g ~ g0."""
+    Q, K, u, v = prior_draw(model, n, rng)
+    N = model.N
+    Kc = K - K.mean(axis=1, keepdims=True)
+    prev = np.roll(np.arange(model.L), 1)          # row l uses key l-1
+    Kp, Kcp = K[:, prev], Kc[:, prev]
+    denom = np.einsum("cln,cln->cl", Kcp, Kp) / N
+    Q = Q + kappa0 * Kcp / denom[..., None]
+    v = v + g0 * u / (np.einsum("cn,cn->c", u, u)[:, None] / N)
+    return Q, K, u, v
