@@ -48,7 +48,10 @@ def hmc(model: CopyModel, theta0, C, rng: np.random.Generator, n_iter: int = 200
     keep = []
 
     def U_grad(zz):
-        U, g = neg_log_posterior(model, _scale(model, zz), C)
+        # a diverging trajectory (too large a step early in the adaptation) overflows; its
+        # non-finite energy is rejected below, so the warnings carry no information
+        with np.errstate(over="ignore", invalid="ignore"):
+            U, g = neg_log_posterior(model, _scale(model, zz), C)
         return U, tuple(gi * si for gi, si in zip(g, model.scales))
 
     U, G = U_grad(z)
