@@ -120,3 +120,7 @@ def main(argv=None) -> list[Path]:
               "train them first (see the module docstring)")
         return []
     return draw(data, args.out)
+
+
+if __name__ == "__main__":
+    main()
