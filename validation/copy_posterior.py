@@ -23,9 +23,22 @@ OBSERVABLES = ("c", "g", "eps", "w", "kappa_hat")
 def copy_posterior_means(beta, *, N, L, kind="softmax", s_qk=0.25, s_uv=9.0, sigma2=1.0, start="uniform",
                          sampler="hmc", n_chains=4, n_iter=2000, seed=0, whitened=True) -> dict:
     """Returns {name: mean, name + '_se': standard error, name + '_rhat': split R-hat} for name in
-    c, g, eps, w (= g kappa_hat), kappa_hat, plus 'acceptance' (mean) and 'P' (sequences)."""
-    if sampler != "hmc":
-        raise ValueError(f"sampler must be 'hmc' (the reduced samplers are not implemented yet), got {sampler!r}")
+    c, g, eps, w (= g kappa_hat), kappa_hat, plus 'acceptance' (mean) and 'P' (sequences).
+
+    sampler 'reduced' (linear attention only, whitened data): the exact keys-integrated posterior
+    of spec §2.4 (``copy_reduced``), which gives w only (Rao-Blackwellised E[w | lam, g]); ``start``
+    does not apply (its chains start near the large-N branch)."""
+    if sampler not in ("hmc", "reduced"):
+        raise ValueError(f"sampler must be 'hmc' or 'reduced', got {sampler!r}")
+    if sampler == "reduced":
+        if kind != "linear" or not whitened:
+            raise ValueError("sampler='reduced' is implemented for kind='linear' with whitened data only "
+                             "(the softmax value-path reduction of spec §2.3 is not implemented yet)")
+        from grokphase.validation.copy_reduced import linear_reduced_w
+
+        r = linear_reduced_w(beta, N=int(N), L=int(L), s_qk=s_qk, s_uv=s_uv, n_chains=n_chains, n_iter=n_iter,
+                             seed=seed)
+        return {"w": r["w"], "w_se": r["w_se"], "w_rhat": r["w_rhat"], "acceptance": r["acceptance"]}
     if start not in ("uniform", "copy"):
         raise ValueError(f"start must be 'uniform' or 'copy', got {start!r}")
     if beta < 0 or not math.isfinite(beta):

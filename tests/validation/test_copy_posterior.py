@@ -74,3 +74,36 @@ def test_diagnostics_on_known_draws(rng):
     for t in range(1, 4000):  # AR(1) with phi = 0.9: ESS = n (1 - phi) / (1 + phi)
         ar[:, t] = 0.9 * ar[:, t - 1] + rng.standard_normal(4)
     assert effective_sample_size(ar) == pytest.approx(16000 * 0.1 / 1.9, rel=0.3)
+
+
+def test_linear_reduced_posterior_gradient(rng):
+    from grokphase.validation import copy_reduced as R
+
+    kw = dict(N=20, L=4, beta=0.4, s_q=0.5, s_k=0.5, s_u=3.0, s_v=3.0)
+    z = (rng.standard_normal((3, 4)) * 0.3 - 1.4, rng.standard_normal(3) * 0.1 + 2.2, rng.standard_normal(3) + 2)
+    U, G = R.neg_log_posterior(z, **kw)
+    h = 1e-6
+    for t, gt in zip(z, G):
+        flat = t.reshape(-1)
+        for idx in range(min(4, flat.size)):
+            c = np.unravel_index(idx, t.shape)[0]
+            old = flat[idx]
+            flat[idx] = old + h
+            up = R.neg_log_posterior(z, **kw)[0][c]
+            flat[idx] = old - h
+            um = R.neg_log_posterior(z, **kw)[0][c]
+            flat[idx] = old
+            assert (up - um) / (2 * h) == pytest.approx(gt.reshape(-1)[idx], rel=1e-6, abs=1e-7)
+
+
+def test_linear_reduced_sampler_agrees_with_full_hmc():
+    """Spec §8: at equal N the exact reduced posterior and full HMC give the same w, within the
+    combined statistical error (4 sigma)."""
+    beta = 0.5
+    red = copy_posterior_means(beta, N=24, L=4, kind="linear", sampler="reduced", n_chains=8, n_iter=1000, seed=3)
+    full = copy_posterior_means(beta, N=24, L=4, kind="linear", sigma2=10.0, start="copy", n_chains=8,
+                                n_iter=1000, seed=4)
+    assert red["w_rhat"] < 1.1 and full["w_rhat"] < 1.1
+    assert abs(red["w"] - full["w"]) < 4 * np.hypot(red["w_se"], full["w_se"])
+    with pytest.raises(ValueError, match="sampler"):
+        copy_posterior_means(beta, N=24, L=4, kind="softmax", sampler="reduced")

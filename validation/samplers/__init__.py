@@ -2,6 +2,6 @@
 diagnostics (split R-hat, effective sample size)."""
 
 from .diagnostics import effective_sample_size, split_rhat
-from .hmc import HMCResult, hmc, langevin
+from .hmc import HMCResult, hmc, hmc_tuple, langevin
 
-__all__ = ["HMCResult", "hmc", "langevin", "split_rhat", "effective_sample_size"]
+__all__ = ["HMCResult", "hmc", "hmc_tuple", "langevin", "split_rhat", "effective_sample_size"]

@@ -37,34 +37,37 @@ def _scale(model, theta, inverse=False):
     return tuple(t / si if inverse else t * si for t, si in zip(theta, s))
 
 
-def hmc(model: CopyModel, theta0, C, rng: np.random.Generator, n_iter: int = 2000, n_leapfrog: int = 15,
-        step0: float = 0.05, target: float = 0.8, thin: int = 1) -> HMCResult:
-    """Sample -log p of ``copy_attention.neg_log_posterior`` for every chain of theta0."""
-    z = _scale(model, theta0, inverse=True)
+def hmc_tuple(U_grad, z0: tuple, record, rng: np.random.Generator, n_iter: int = 2000, n_leapfrog: int = 15,
+              step0: float = 0.05, target: float = 0.8, thin: int = 1):
+    """Generic batched HMC on a tuple of arrays with a leading chain axis (identity mass).
+
+    U_grad(z) -> (U (n,), grads tuple like z); record(z) -> dict of (n,) arrays kept in the second
+    half.  Returns (draws dict of (n, kept), acceptance (n,), step sizes (n,), final z)."""
+    z = z0
+    eps = np.full(z[0].shape[0], step0)
+    U, G = U_grad(z)
+    half = n_iter // 2
+    # a diverging trajectory (too large a step early in the adaptation) overflows; its non-finite
+    # energy is rejected below, so the floating-point warnings carry no information
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _hmc_loop(U_grad, z, U, G, record, rng, n_iter, n_leapfrog, eps, target, thin, half)
+
+
+def _hmc_loop(U_grad, z, U, G, record, rng, n_iter, n_leapfrog, eps, target, thin, half):
     n = z[0].shape[0]
-    eps = np.full(n, step0)
     acc_window = np.zeros(n)
     accepted = np.zeros(n)
     keep = []
 
-    def U_grad(zz):
-        # a diverging trajectory (too large a step early in the adaptation) overflows; its
-        # non-finite energy is rejected below, so the warnings carry no information
-        with np.errstate(over="ignore", invalid="ignore"):
-            U, g = neg_log_posterior(model, _scale(model, zz), C)
-        return U, tuple(gi * si for gi, si in zip(g, model.scales))
+    def bc(a, like):
+        return a.reshape((-1,) + (1,) * (like.ndim - 1))
 
-    U, G = U_grad(z)
-    half = n_iter // 2
     for it in range(n_iter):
         e = eps * rng.uniform(0.8, 1.2, size=n)
         p = tuple(rng.standard_normal(zi.shape) for zi in z)
         H0 = U + 0.5 * sum(_sq(pi) for pi in p)
-        zn, pn, Gn = z, p, G
-
-        def bc(a, like):
-            return a.reshape((-1,) + (1,) * (like.ndim - 1))
-        pn = tuple(pi - 0.5 * bc(e, pi) * gi for pi, gi in zip(pn, Gn))
+        zn, Gn = z, G
+        pn = tuple(pi - 0.5 * bc(e, pi) * gi for pi, gi in zip(p, Gn))
         for step in range(n_leapfrog):
             zn = tuple(zi + bc(e, zi) * pi for zi, pi in zip(zn, pn))
             Un, Gn = U_grad(zn)
@@ -84,10 +87,23 @@ def hmc(model: CopyModel, theta0, C, rng: np.random.Generator, n_iter: int = 200
         else:
             accepted += acc
             if (it - half) % thin == 0:
-                keep.append(observables(model, _scale(model, z)))
+                keep.append(record(z))
     draws = {k: np.stack([d[k] for d in keep], axis=1) for k in keep[0]}
-    return HMCResult(draws=draws, acceptance=accepted / (n_iter - half), step_size=eps,
-                     final=_scale(model, z))
+    return draws, accepted / (n_iter - half), eps, z
+
+
+def hmc(model: CopyModel, theta0, C, rng: np.random.Generator, n_iter: int = 2000, n_leapfrog: int = 15,
+        step0: float = 0.05, target: float = 0.8, thin: int = 1) -> HMCResult:
+    """Sample -log p of ``copy_attention.neg_log_posterior`` for every chain of theta0, in whitened
+    coordinates z = theta / s."""
+    def U_grad(zz):
+        U, g = neg_log_posterior(model, _scale(model, zz), C)
+        return U, tuple(gi * si for gi, si in zip(g, model.scales))
+
+    draws, acc, eps, z = hmc_tuple(U_grad, _scale(model, theta0, inverse=True),
+                                   lambda zz: observables(model, _scale(model, zz)), rng, n_iter, n_leapfrog,
+                                   step0, target, thin)
+    return HMCResult(draws=draws, acceptance=acc, step_size=eps, final=_scale(model, z))
 
 
 def langevin(model: CopyModel, theta0, C, rng: np.random.Generator, eta: float, n_steps: int,
