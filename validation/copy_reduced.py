@@ -73,9 +73,20 @@ def linear_reduced_w(beta, *, N, L=8, s_qk=0.25, s_uv=9.0, n_chains=8, n_iter=20
     z0 = (np.log(lam0), np.full(n_chains, math.log(s_u**2)) + 0.01 * rng.standard_normal(n_chains),
           np.full(n_chains, float(g0)) * (1 + 0.01 * rng.standard_normal(n_chains)))
     kw = dict(N=N, L=L, beta=beta, s_q=s_q, s_k=s_k, s_u=s_u, s_v=s_v)
-    draws, acc, eps, _ = hmc_tuple(lambda z: neg_log_posterior(z, **kw), z0,
-                                   lambda z: {"w": w_given(z, beta=beta, s_k=s_k), "g2": z[2] ** 2},
-                                   rng, n_iter=n_iter, step0=0.1 / math.sqrt(N))
+    # diagonal preconditioning: HMC on y = z / scale with scale ~ the prior widths (curvature N/2 in
+    # log lam and log rho, N / s_uv^2 in g), so one step size fits every direction
+    scale = (math.sqrt(2.0 / N), math.sqrt(2.0 / N), s_uv / math.sqrt(N))
+
+    def to_z(y):
+        return tuple(yi * si for yi, si in zip(y, scale))
+
+    def U_grad(y):
+        U, G = neg_log_posterior(to_z(y), **kw)
+        return U, tuple(gi * si for gi, si in zip(G, scale))
+
+    y0 = tuple(zi / si for zi, si in zip(z0, scale))
+    draws, acc, eps, _ = hmc_tuple(U_grad, y0, lambda y: {"w": w_given(to_z(y), beta=beta, s_k=s_k)},
+                                   rng, n_iter=n_iter, step0=0.1)
     w = draws["w"]
     return {"w": float(w.mean()), "w_se": float(w.std(ddof=1) / math.sqrt(effective_sample_size(w))),
             "w_rhat": split_rhat(w), "acceptance": float(acc.mean()), "N": N, "beta": beta}
