@@ -38,7 +38,7 @@ from grokphase.numerics.attention_transition import TransitionResult as Transiti
 __all__ = ["SaddleResult", "FullSaddleResult", "AnsatzCheck", "Branches", "Transition",
            "CriticalEndPoint", "PhaseDiagram", "MapTransition", "solve", "solve_full",
            "check_copy_ansatz", "trace", "transition", "critical_end_point", "phase_diagram",
-           "map_transition"]
+           "map_transition", "map_state"]
 
 KINDS = {"softmax": _sd.SOFTMAX, "linear": _sd.LINEAR}
 
@@ -305,6 +305,16 @@ def phase_diagram(betas, Ls, *, kind="softmax", s_qk, s_uv, vary="L", L=8.0) -> 
     for x in xs:
         _check(x, s_qk, s_uv) if vary == "L" else _positive("s_qk", x)
     return _pd.compute_phase_diagram(k, betas, xs, axis=vary, L=L, s_qk=s_qk, s_uv=s_uv)
+
+
+def map_state(beta, *, L, kind="softmax", s_qk, s_uv) -> dict:
+    """The MAP copy state (best point with kappa > 0) at beta: kappa, g, c, w and its MAP objective;
+    compare ``objective`` with that of the uniform/trivial point to see which is global."""
+    k = _kind(kind)
+    L, s_qk, s_uv = _check(L, s_qk, s_uv)
+    kap, g, c, f = _map.map_copy_minimum(k, _beta(beta), L, s_qk, s_uv)
+    f0 = _map.map_profile(k, 0.0, float(beta), L, s_qk, s_uv)[0]
+    return {"kappa": kap, "g": g, "c": c, "w": g * c, "objective": f, "objective_uniform": f0}
 
 
 def map_transition(*, L, kind="softmax", s_qk, s_uv) -> MapTransition:

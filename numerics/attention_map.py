@@ -74,9 +74,22 @@ class MapTransition:
     c_switch: float
 
 
-def map_transition(kind: int, L: float, s_qk: float, s_uv: float) -> MapTransition:
+def _k_hi(kind: int, L: float, s_qk: float, s_uv: float) -> float:
     # linear: the MAP copy logit is ~ sqrt(s_qk / (L s_uv)) or ~ s_qk; search well beyond both
-    k_hi = (2.0 * math.log(L - 1.0) + 30.0) if kind == SOFTMAX else 10.0 * max(s_qk, math.sqrt(s_qk / (L * s_uv)))
+    return (2.0 * math.log(L - 1.0) + 30.0) if kind == SOFTMAX else 10.0 * max(s_qk, math.sqrt(s_qk / (L * s_uv)))
+
+
+def map_copy_minimum(kind: int, beta: float, L: float, s_qk: float, s_uv: float) -> tuple[float, float, float, float]:
+    """(kappa, g, c, f) of the best MAP point with kappa > 0 at beta (the learned state above the
+    MAP thresholds)."""
+    k_hi = _k_hi(kind, L, s_qk, s_uv)
+    k, f = map_min_positive(kind, beta, L, s_qk, s_uv, k_hi, 2000)
+    g = map_profile(kind, k, beta, L, s_qk, s_uv)[1]
+    return k, g, copy_weight(kind, k, L), f
+
+
+def map_transition(kind: int, L: float, s_qk: float, s_uv: float) -> MapTransition:
+    k_hi = _k_hi(kind, L, s_qk, s_uv)
     n_grid = 2000
 
     def gap(b):
