@@ -141,3 +141,22 @@ def copy_start(model: CopyModel, n: int, rng: np.random.Generator, kappa0: float
     Q = Q + kappa0 * Kcp / denom[..., None]
     v = v + g0 * u / (np.einsum("cn,cn->c", u, u)[:, None] / N)
     return Q, K, u, v
+
+
+def kappa_hat_weights(L: int) -> np.ndarray:
+    """W with kappa_hat = (1/L) sum_lm W_lm S_lm: W = Pi - (J - Pi)/(L - 1)."""
+    Pi = shift_matrix(L)
+    return Pi - (np.ones((L, L)) - Pi) / (L - 1)
+
+
+def umbrella_bias(model: CopyModel, theta, kappa0: np.ndarray, k_b: float):
+    """Harmonic bias (N k_b / 2)(kappa_hat - kappa0)^2 per chain (kappa0 (n,)) and its gradient."""
+    Q, K, u, v = theta
+    N, L = model.N, model.L
+    W = kappa_hat_weights(L)
+    S = Q @ K.swapaxes(-1, -2) / N
+    kh = np.einsum("cij,ij->c", S, W) / L
+    d = N * k_b * (kh - kappa0)
+    U = 0.5 * N * k_b * (kh - kappa0) ** 2
+    dS = d[:, None, None] * W / L
+    return U, (dS @ K / N, dS.swapaxes(-1, -2) @ Q / N, np.zeros_like(u), np.zeros_like(v))

@@ -93,11 +93,15 @@ def _hmc_loop(U_grad, z, U, G, record, rng, n_iter, n_leapfrog, eps, target, thi
 
 
 def hmc(model: CopyModel, theta0, C, rng: np.random.Generator, n_iter: int = 2000, n_leapfrog: int = 15,
-        step0: float = 0.05, target: float = 0.8, thin: int = 1) -> HMCResult:
+        step0: float = 0.05, target: float = 0.8, thin: int = 1, bias=None) -> HMCResult:
     """Sample -log p of ``copy_attention.neg_log_posterior`` for every chain of theta0, in whitened
-    coordinates z = theta / s."""
+    coordinates z = theta / s.  bias(theta) -> (U_b (n,), grads): an extra potential (umbrella)."""
     def U_grad(zz):
-        U, g = neg_log_posterior(model, _scale(model, zz), C)
+        th = _scale(model, zz)
+        U, g = neg_log_posterior(model, th, C)
+        if bias is not None:
+            Ub, gb = bias(th)
+            U, g = U + Ub, tuple(a + b for a, b in zip(g, gb))
         return U, tuple(gi * si for gi, si in zip(g, model.scales))
 
     draws, acc, eps, z = hmc_tuple(U_grad, _scale(model, theta0, inverse=True),

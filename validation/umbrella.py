@@ -1,0 +1,144 @@
+"""Umbrella sampling + MBAR for the finite-N free-energy profile along kappa_hat and the finite-N
+equal-mass point alpha_c(N) of softmax attention (spec §8).
+
+Windows: HMC at alpha0 with the bias (N k_b / 2)(kappa_hat - kappa0)^2, kappa0 spanning the two
+basins (default -0.15 .. 1.65), k_b larger than the largest negative curvature of the large-N
+profile phi(kappa) = min_g f_s (so every biased profile is convex).  MBAR (Shirts & Chodera 2008)
+pools all windows; any other alpha is reached by reweighting with the stored loss l = L eps (the
+whitened data term is alpha N l / (2 sigma^2), sigma^2 = 1 here).  Basins are split at the profile
+maximum between them; alpha_c(N) is where the two basins carry equal mass (Brent on the log ratio).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import brentq, minimize
+from scipy.special import logsumexp
+
+from grokphase import attention
+from grokphase.validation.copy_attention import CopyModel, copy_start, data_statistic, prior_draw, umbrella_bias
+from grokphase.validation.samplers import hmc
+
+
+def profile_curvature_bound(L=8, s_qk=0.25, s_uv=9.0, beta=None) -> float:
+    """max over kappa of -phi''(kappa) at beta (default beta_c), phi = min_g f_s (large N)."""
+    if beta is None:
+        beta = attention.transition(L=L, s_qk=s_qk, s_uv=s_uv).beta_c
+    ks = np.linspace(0.0, 2.5, 501)
+    from grokphase.numerics.attention_saddle import SOFTMAX, free_energy
+    from scipy.optimize import minimize_scalar
+
+    phi = np.array([minimize_scalar(lambda g: free_energy(SOFTMAX, k, g, beta, float(L), s_qk, s_uv),
+                                    bounds=(0.0, 5.0), method="bounded", options={"xatol": 1e-10}).fun for k in ks])
+    d2 = np.gradient(np.gradient(phi, ks), ks)
+    return float(max(0.0, -d2.min()))
+
+
+@dataclass(frozen=True)
+class UmbrellaSamples:
+    """Pooled draws: kappa_hat (M,), loss l (M,), window index (M,); kappa0 (K,), k_b, alpha0, N."""
+
+    kappa_hat: np.ndarray
+    loss: np.ndarray
+    window: np.ndarray
+    kappa0: np.ndarray
+    k_b: float
+    alpha0: float
+    N: int
+
+
+def sample_windows(N: int, *, alpha0=None, kappa0=np.linspace(-0.15, 1.65, 19), k_b=None, chains_per=2,
+                   n_iter=2000, seed=0, L=8, s_qk=0.25, s_uv=9.0) -> UmbrellaSamples:
+    """One batched HMC run over all windows (half the chains start uniform, half copy)."""
+    t = attention.transition(L=L, s_qk=s_qk, s_uv=s_uv)
+    alpha0 = t.beta_c if alpha0 is None else alpha0
+    k_b = 1.5 * profile_curvature_bound(L, s_qk, s_uv, alpha0) if k_b is None else k_b
+    model = CopyModel(L=L, N=N, s_q=math.sqrt(s_qk), s_k=math.sqrt(s_qk), s_u=math.sqrt(s_uv), s_v=math.sqrt(s_uv))
+    rng = np.random.default_rng(seed + 7919 * N)
+    K = len(kappa0)
+    n = K * chains_per
+    k0 = np.repeat(np.asarray(kappa0, float), chains_per)
+    th_u = prior_draw(model, n, rng)
+    th_c = copy_start(model, n, rng, 1.15, 1.89)
+    use_copy = (np.arange(n) % 2 == 1)
+    theta = tuple(np.where(use_copy.reshape((-1,) + (1,) * (a.ndim - 1)), b, a) for a, b in zip(th_u, th_c))
+    C = data_statistic(L, int(round(alpha0 * N)))
+    res = hmc(model, theta, C, rng, n_iter=n_iter, bias=lambda th: umbrella_bias(model, th, k0, k_b))
+    kh = res.draws["kappa_hat"]
+    return UmbrellaSamples(kappa_hat=kh.ravel(), loss=(L * res.draws["eps"]).ravel(),
+                           window=np.repeat(np.repeat(np.arange(K), chains_per), kh.shape[1]),
+                           kappa0=np.asarray(kappa0, float), k_b=k_b, alpha0=int(round(alpha0 * N)) / N, N=N)
+
+
+def mbar_free_energies(u_kn: np.ndarray, N_k: np.ndarray) -> np.ndarray:
+    """MBAR dimensionless free energies f_k (f_0 = 0) from reduced potentials u_kn (K, M) of all
+    pooled samples in every state, N_k samples from state k; minimises the convex MBAR objective."""
+    logN = np.log(N_k)
+
+    def obj(f_rest):
+        f = np.concatenate([[0.0], f_rest])
+        lse = logsumexp(f[:, None] - u_kn + logN[:, None], axis=0)
+        val = lse.sum() - (N_k * f).sum()
+        w = np.exp(f[:, None] - u_kn + logN[:, None] - lse[None, :])
+        grad = w.sum(axis=1) - N_k
+        return val, grad[1:]
+
+    res = minimize(obj, np.zeros(len(N_k) - 1), jac=True, method="L-BFGS-B", options={"gtol": 1e-10, "maxiter": 10000})
+    return np.concatenate([[0.0], res.x])
+
+
+class Reweighter:
+    """Weights of the pooled samples in the unbiased ensemble at any alpha."""
+
+    def __init__(self, s: UmbrellaSamples):
+        self.s = s
+        K = len(s.kappa0)
+        self.N_k = np.bincount(s.window, minlength=K).astype(float)
+        self.u_kn = 0.5 * s.N * s.k_b * (s.kappa_hat[None, :] - s.kappa0[:, None]) ** 2
+        self.f_k = mbar_free_energies(self.u_kn, self.N_k)
+        self.log_denom = logsumexp(self.f_k[:, None] - self.u_kn + np.log(self.N_k)[:, None], axis=0)
+
+    def log_weights(self, alpha: float) -> np.ndarray:
+        """Normalised log weights at alpha (unbiased): exp(-(alpha - alpha0) N l / 2) / denominator."""
+        lw = -(alpha - self.s.alpha0) * self.s.N * self.s.loss / 2.0 - self.log_denom
+        return lw - logsumexp(lw)
+
+    def profile(self, alpha: float, bins: np.ndarray):
+        """Bin centres and -log p_N(kappa_hat)/N per bin (nan for empty bins)."""
+        lw = self.log_weights(alpha)
+        idx = np.digitize(self.s.kappa_hat, bins) - 1
+        prof = np.full(len(bins) - 1, np.nan)
+        for b in range(len(bins) - 1):
+            m = idx == b
+            if m.any():
+                prof[b] = -(logsumexp(lw[m]) - math.log(bins[b + 1] - bins[b])) / self.s.N
+        return 0.5 * (bins[1:] + bins[:-1]), prof
+
+    def log_mass_ratio(self, alpha: float, split: float) -> float:
+        """log(mass copy / mass uniform), basins split at kappa_hat = split."""
+        lw = self.log_weights(alpha)
+        c = self.s.kappa_hat > split
+        return float(logsumexp(lw[c]) - logsumexp(lw[~c]))
+
+
+def equal_mass_point(s: UmbrellaSamples, bins=np.linspace(-0.3, 1.8, 85)) -> dict:
+    """alpha_c(N) (equal basin masses), the split point and the barrier per N at alpha_c(N)."""
+    rw = Reweighter(s)
+    centres, prof = rw.profile(s.alpha0, bins)
+    ok = np.isfinite(prof)
+    c, p = centres[ok], prof[ok]
+    lo = np.argmin(np.where(c < 0.6, p, np.inf))
+    hi = np.argmin(np.where(c > 0.6, p, np.inf))
+    split = c[lo + np.argmax(p[lo:hi + 1])]
+    a_c = brentq(lambda a: rw.log_mass_ratio(a, split), s.alpha0 - 1.5, s.alpha0 + 1.5, xtol=1e-6)
+    centres, prof = rw.profile(a_c, bins)
+    ok = np.isfinite(prof)
+    c, p = centres[ok], prof[ok]
+    lo = np.argmin(np.where(c < split, p, np.inf))
+    top = np.argmax(np.where((c >= c[lo]) & (c <= split + 0.2), p, -np.inf))
+    return {"N": s.N, "alpha_c": float(a_c), "split": float(split), "barrier": float(p[top] - p[lo]),
+            "profile_kappa": c.tolist(), "profile": p.tolist(), "k_b": s.k_b, "alpha0": s.alpha0,
+            "mbar_f": rw.f_k.tolist()}
