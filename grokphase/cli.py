@@ -160,6 +160,44 @@ def _train(args) -> int:
     return 0
 
 
+def _attention_validate(args) -> int:
+    """Finite-N validation experiments of the attention theory (issue 4); results in runs/."""
+    if args.experiment == "hysteresis":
+        from grokphase.validation.experiments import attention_hysteresis as exp
+
+        res = exp.run(tuple(args.N or (64, 128, 256, 512)), out_dir=args.out_dir or "runs/attention_hysteresis",
+                      n_iter=args.n_iter)
+        out = [{k: r[k] for k in ("N", "rms_dc", "max_abs_dc", "n_settled", "n_switching")} for r in res]
+    elif args.experiment == "equilibrium":
+        from grokphase.validation.experiments import attention_equilibrium as exp
+
+        res = exp.run(tuple(args.N or (64, 128, 256)), out_dir=args.out_dir or "runs/attention_equilibrium",
+                      n_iter=args.n_iter)
+        out = {k: v for k, v in res.items() if k != "rows"} | {
+            "alpha_c": {r["N"]: r["alpha_c"] for r in res["rows"]}, "barrier": {r["N"]: r["barrier"] for r in res["rows"]}}
+    elif args.experiment == "linear":
+        from grokphase.validation.experiments import attention_linear as exp
+
+        plan = ((64, "hmc"), (128, "hmc")) + tuple((N, "reduced") for N in (args.N or (64, 128, 256, 1024, 4096)))
+        res = exp.run(plan, out_dir=args.out_dir or "runs/attention_linear", n_iter=args.n_iter)
+        out = [{"N": r["N"], "sampler": r["sampler"], "w": {x["ratio"]: x["w"] for x in r["rows"]}} for r in res]
+    elif args.experiment == "dynamics":
+        from grokphase.validation.experiments import attention_dynamics as exp
+
+        out = {"softmax": exp.run([13.5, 14.0, 14.5, 15.0, 16.0], N=args.N[0] if args.N else 256, n_rep=1),
+               "linear": exp.run([r * 0.15713484026367722 for r in (1.5, 2.0, 3.0)], kind="linear",
+                                 N=args.N[0] if args.N else 256, T=40.0, n_rep=1)}
+        out = {k: {"betas": v["betas"], "onset": v["onset"], "final": v["final"]} for k, v in out.items()}
+    else:
+        from grokphase.validation.experiments import attention_map_training as exp
+
+        res = exp.threshold_scan([20.0, 28.0, 31.0, 33.0, 36.0, 45.0], N=args.N[0] if args.N else 64)
+        out = {k: v for k, v in res.items() if k != "trajectories"}
+    json.dump(out, sys.stdout, indent=None if args.json else 1, default=float)
+    print()
+    return 0
+
+
 def _figs(args) -> int:
     from grokphase.paper_figs import FIGURES, load
 
@@ -220,6 +258,16 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--plot", metavar="PATH", help="draw the diagram to PATH (PNG; PDF and JSON beside it)")
     common(q)
     q.set_defaults(func=_attention_phase_diagram)
+
+    q = asub.add_parser("validate", help="finite-N sampling / training experiments (REF parameters)",
+                        description="Resumable finite-N experiments: HMC hysteresis, umbrella+MBAR equilibrium, "
+                                    "linear attention (reduced posterior), Langevin dynamics, Adam/MAP thresholds.")
+    q.add_argument("experiment", choices=("hysteresis", "equilibrium", "linear", "dynamics", "map"))
+    q.add_argument("--N", type=int, nargs="+", help="widths (defaults per experiment)")
+    q.add_argument("--n-iter", type=int, default=2000, help="HMC iterations (first half discarded)")
+    q.add_argument("--out-dir", help="results folder (default runs/attention_<experiment>)")
+    q.add_argument("--json", action="store_true", help="compact JSON")
+    q.set_defaults(func=_attention_validate)
 
     p = sub.add_parser("train", help="train the NumPy transformer (resumable, logged runs)",
                        description="Train the PyTorch-free NumPy transformer on a task; metrics in RUN_DIR/metrics.jsonl.")

@@ -1,0 +1,135 @@
+"""Figure: the attention theory against finite-N Bayesian sampling (spec §7-§8).
+
+(a) hysteresis: HMC branch means of c vs alpha (= beta, sigma^2 = 1) from the uniform and the copy
+    start for N = 64 ... 1024, on the large-N stable branches and spinodals (softmax, REF);
+(b) rms |c_HMC - c_branch| vs N (settled chains);
+(c) equilibrium: alpha_c(N) from umbrella sampling + MBAR vs 1/N, its linear fit, and the one-loop
+    prediction beta_c + a1/N; (d) the finite-N free-energy profiles at alpha_c(N);
+(e) linear attention: w(beta/beta_c) from the exact reduced posterior (N up to 4096) and full HMC
+    (N = 64, 128; sigma^2 = 10), against the large-N pitchfork curve.
+
+Inputs: the run folders written by ``grokphase.validation.experiments.attention_hysteresis``,
+``attention_equilibrium`` and ``attention_linear`` (``runs/attention_*``); without them the script
+redraws the committed numbers (the JSON beside the figure).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from grokphase import attention
+
+
+def compute(runs="runs") -> dict:
+    from grokphase.validation.experiments.attention_equilibrium import summarize as eq_summary
+    from grokphase.validation.experiments.attention_hysteresis import summarize as hy_summary
+
+    hy = [hy_summary(json.loads(Path(f).read_text())) for f in sorted(glob.glob(f"{runs}/attention_hysteresis/N*.json"),
+                                                                      key=lambda f: int(Path(f).stem[1:]))]
+    eq_rows = [json.loads(Path(f).read_text()) for f in sorted(glob.glob(f"{runs}/attention_equilibrium/N*.json"),
+                                                               key=lambda f: int(Path(f).stem[1:]))]
+    lin = [json.loads(Path(f).read_text()) for f in sorted(glob.glob(f"{runs}/attention_linear/*.json"))]
+    if not (hy and eq_rows and lin):
+        return {}
+    t = attention.transition(L=8, s_qk=0.25, s_uv=9.0)
+    grid = np.linspace(10.0, 18.5, 200)
+    br = attention.trace(grid, L=8, s_qk=0.25, s_uv=9.0)
+    theory = {k: br.branches[k]["c"].tolist() for k in ("uniform", "unstable", "copy")}
+    return {"hysteresis": [{k: r[k] for k in ("N", "rows", "rms_dc", "max_abs_dc", "n_settled", "n_switching")} for r in hy],
+            "equilibrium": eq_summary(eq_rows), "linear": lin, "theory_grid": grid.tolist(), "theory_c": theory,
+            "beta_sp": list(t.beta_spinodal), "beta_c": t.beta_c}
+
+
+def draw(data: dict, path) -> list[Path]:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(1, 5, figsize=(19, 4.0), constrained_layout=True)
+    g = np.array(data["theory_grid"])
+    for name, style in (("uniform", "-"), ("copy", "-"), ("unstable", "--")):
+        ax[0].plot(g, np.array(data["theory_c"][name], float), style, color="k", lw=1.2,
+                   label="large N" if name == "uniform" else None)
+    for b in data["beta_sp"]:
+        ax[0].axvline(b, color="0.5", ls=":", lw=0.8)
+    ax[0].axvline(data["beta_c"], color="0.3", ls="-.", lw=0.8)
+    for i, r in enumerate(data["hysteresis"]):
+        for start, mk in (("uniform", "o"), ("copy", "s")):
+            rows = [x for x in r["rows"] if x["start"] == start]
+            ax[0].errorbar([x["alpha"] for x in rows], [x["c"] for x in rows], [x["c_se"] for x in rows], fmt=mk,
+                           ms=3.5, color=f"C{i}", mfc="none" if start == "copy" else f"C{i}", lw=0.8,
+                           label=f"N = {r['N']}" if start == "uniform" else None)
+    ax[0].set(xlabel=r"$\alpha = \beta$ ($\sigma^2 = 1$)", ylabel="copy weight c",
+              title="(a) hysteresis: HMC from uniform (filled) / copy (open)")
+    ax[0].legend(fontsize=7)
+    Ns = [r["N"] for r in data["hysteresis"]]
+    ax[1].loglog(Ns, [r["rms_dc"] for r in data["hysteresis"]], "o-", label="rms")
+    ax[1].loglog(Ns, [r["max_abs_dc"] for r in data["hysteresis"]], "s--", label="max")
+    ax[1].axhline(0.005, color="0.5", ls=":", lw=0.8, label="0.005")
+    ax[1].set(xlabel="N", ylabel=r"$|c_{HMC} - c_{branch}|$", title="(b) branch means vs large N")
+    ax[1].legend(fontsize=7)
+    eq = data["equilibrium"]
+    inv = np.array([1 / r["N"] for r in eq["rows"]])
+    ax[2].plot(inv, [r["alpha_c"] for r in eq["rows"]], "o", label=r"umbrella + MBAR $\alpha_c(N)$")
+    x = np.linspace(0, inv.max() * 1.1, 50)
+    ax[2].plot(x, eq["alpha_c_extrapolated"] + eq["a1_fit"] * x, "-",
+               label=f"fit: {eq['alpha_c_extrapolated']:.3f} + {eq['a1_fit']:.1f}/N")
+    ax[2].plot(x, eq["beta_c"] + eq["a1_one_loop"] * x, "--", label=f"one loop: {eq['beta_c']:.3f} + {eq['a1_one_loop']:.1f}/N")
+    ax[2].set(xlabel="1/N", ylabel=r"$\alpha_c(N)$", title="(c) equal-mass point")
+    ax[2].legend(fontsize=7)
+    for i, r in enumerate(eq["rows"]):
+        ax[3].plot(r["profile_kappa"], np.array(r["profile"]) - min(r["profile"]), color=f"C{i}",
+                   label=f"N = {r['N']}: barrier {r['barrier']:.3f}")
+    ax[3].set(xlabel=r"$\hat\kappa$", ylabel=r"$-\log p_N(\hat\kappa)/N$ at $\alpha_c(N)$",
+              title=f"(d) profiles (large-N barrier {eq['barrier_large_n']:.3f})")
+    ax[3].legend(fontsize=7)
+    big = max(data["linear"], key=lambda r: r["N"])
+    ratios = [x["ratio"] for x in big["rows"]]
+    ax[4].plot(ratios, big["w_large_n"], "k-", lw=1.5, label="large N")
+    for i, r in enumerate(sorted(data["linear"], key=lambda r: (r["sampler"], r["N"]))):
+        mk = "o-" if r["sampler"] == "reduced" else "x"
+        ax[4].errorbar([x["ratio"] for x in r["rows"]], [x["w"] for x in r["rows"]], [x["w_se"] for x in r["rows"]],
+                       fmt=mk, ms=4, lw=0.8, label=f"{r['sampler']} N = {r['N']}")
+    ax[4].set(xlabel=r"$\beta/\beta_c$", ylabel=r"$w = g\hat\kappa$", title="(e) linear attention, finite N")
+    ax[4].legend(fontsize=6)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out = []
+    for ext in (".png", ".pdf"):
+        target = path.with_suffix(ext)
+        tmp = target.with_name(target.name + ".tmp")
+        fig.savefig(tmp, dpi=150, format=ext[1:])
+        os.replace(tmp, target)
+        out.append(target)
+    plt.close(fig)
+    target = path.with_suffix(".json")
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, target)
+    return out + [target]
+
+
+def main(argv=None) -> list[Path]:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="figures/fig_attention_finite_n.png")
+    ap.add_argument("--runs", default="runs", help="folder holding runs/attention_* results")
+    args = ap.parse_args(argv)
+    data = compute(args.runs)
+    for stored in (Path(args.out).with_suffix(".json"), Path("figures/fig_attention_finite_n.json")):
+        if not data and stored.exists():
+            data = json.loads(stored.read_text())
+    if not data:
+        print("fig_attention_finite_n: skipped, no runs (see the module docstring)")
+        return []
+    return draw(data, args.out)
+
+
+if __name__ == "__main__":
+    for p in main():
+        print(p)
