@@ -25,15 +25,15 @@ def copy_posterior_means(beta, *, N, L, kind="softmax", s_qk=0.25, s_uv=9.0, sig
     """Returns {name: mean, name + '_se': standard error, name + '_rhat': split R-hat} for name in
     c, g, eps, w (= g kappa_hat), kappa_hat, plus 'acceptance' (mean) and 'P' (sequences).
 
-    sampler 'reduced' (linear attention only, whitened data): the exact keys-integrated posterior
-    of spec §2.4 (``copy_reduced``), which gives w only (Rao-Blackwellised E[w | lam, g]); ``start``
-    does not apply (its chains start near the large-N branch)."""
+    sampler 'reduced': softmax — the value path integrated out exactly (spec §2.3; HMC over Q, K and
+    rho = |u|^2/N, with g, eps, w as conditional expectations); linear (whitened data) — the exact
+    keys-integrated posterior of spec §2.4, which gives w only (Rao-Blackwellised E[w | lam, g];
+    ``start`` does not apply, its chains start near the large-N branch)."""
     if sampler not in ("hmc", "reduced"):
         raise ValueError(f"sampler must be 'hmc' or 'reduced', got {sampler!r}")
-    if sampler == "reduced":
-        if kind != "linear" or not whitened:
-            raise ValueError("sampler='reduced' is implemented for kind='linear' with whitened data only "
-                             "(the softmax value-path reduction of spec §2.3 is not implemented yet)")
+    if sampler == "reduced" and kind == "linear":
+        if not whitened:
+            raise ValueError("whitened: the keys-integrated linear posterior (spec §2.4) needs whitened data")
         from grokphase.validation.copy_reduced import linear_reduced_w
 
         r = linear_reduced_w(beta, N=int(N), L=int(L), s_qk=s_qk, s_uv=s_uv, n_chains=n_chains, n_iter=n_iter,
@@ -57,10 +57,18 @@ def copy_posterior_means(beta, *, N, L, kind="softmax", s_qk=0.25, s_uv=9.0, sig
 
         r = attention.solve(beta, L=L, kind=kind, s_qk=s_qk, s_uv=s_uv, init="copy")
         theta = copy_start(model, n_chains, rng, r.kappa, r.g)
-    res = hmc(model, theta, C, rng, n_iter=n_iter)
-    out = {"P": P, "acceptance": float(res.acceptance.mean())}
+    if sampler == "reduced":  # softmax: value path integrated out (spec §2.3)
+        from grokphase.validation.copy_reduced import value_integrated_hmc
+
+        Q, K, u, _ = theta
+        draws, acc = value_integrated_hmc(model, (Q, K, np.log(np.einsum("cn,cn->c", u, u) / model.N)), C, rng,
+                                          n_iter=n_iter)
+    else:
+        res = hmc(model, theta, C, rng, n_iter=n_iter)
+        draws, acc = res.draws, res.acceptance
+    out = {"P": P, "acceptance": float(acc.mean())}
     for name in OBSERVABLES:
-        x = res.draws[name]
+        x = draws[name]
         out[name] = float(x.mean())
         out[name + "_se"] = float(x.std(ddof=1) / math.sqrt(effective_sample_size(x)))
         out[name + "_rhat"] = split_rhat(x)

@@ -90,3 +90,83 @@ def linear_reduced_w(beta, *, N, L=8, s_qk=0.25, s_uv=9.0, n_chains=8, n_iter=20
     w = draws["w"]
     return {"w": float(w.mean()), "w_se": float(w.std(ddof=1) / math.sqrt(effective_sample_size(w))),
             "w_rhat": split_rhat(w), "acceptance": float(acc.mean()), "N": N, "beta": beta}
+
+
+# --------------------------------------------------------------------------- value path out (§2.3)
+
+def value_integrated_neg_log_posterior(model, z, C):
+    """-log p(Q, K, rho | D) with the value gain integrated out (spec §2.3), any kind.
+
+    z = (Q (n, L, N), K (n, L, N), r (n,)) with r = log rho (Jacobian included):
+    log p = prior(Q, K) + (N/2) r - N rho/(2 s_u^2) - 1/2 log(1 + tau^2 q/sigma^2)
+            + tau^2 b^2 / (2 sigma^2 (sigma^2 + tau^2 q)),   tau^2 = s_v^2 rho / N,
+    b = Tr(A C Pi^T), q = Tr(A C A^T) (constant -Tr C/(2 sigma^2) dropped).  Returns (U, grads)."""
+    from grokphase.validation.copy_attention import attention, shift_matrix
+
+    Q, K, r = z
+    N, L, s2 = model.N, model.L, model.sigma2
+    s_q, s_k, s_u, s_v = model.scales
+    Pi = shift_matrix(L)
+    S, A = attention(model, Q, K)
+    AC = A @ C
+    b = np.einsum("cij,ij->c", AC, Pi) if C.ndim == 2 else np.einsum("cij,cij->c", AC, np.broadcast_to(Pi, AC.shape))
+    q = np.einsum("cij,cij->c", AC, A)
+    rho = np.exp(r)
+    tau2 = s_v**2 * rho / N
+    D = s2 + tau2 * q
+    logZ = -0.5 * np.log1p(tau2 * q / s2) + tau2 * b**2 / (2 * s2 * D)
+    U = (np.einsum("cln,cln->c", Q, Q) / (2 * s_q**2) + np.einsum("cln,cln->c", K, K) / (2 * s_k**2)
+         - N / 2 * r + N * rho / (2 * s_u**2) - logZ)
+    dZ_db = tau2 * b / (s2 * D)
+    dZ_dq = -tau2 / (2 * D) - tau2**2 * b**2 / (2 * s2 * D**2)
+    dZ_dtau2 = -q / (2 * D) + b**2 / (2 * D**2)
+    dA = -(dZ_db[:, None, None] * (Pi @ C) + dZ_dq[:, None, None] * 2 * AC)    # dU/dA
+    if model.kind == "softmax":
+        dS = A * (dA - (dA * A).sum(axis=-1, keepdims=True))
+    else:
+        dS = dA
+    dQ = dS @ K / N + Q / s_q**2
+    dK = dS.swapaxes(-1, -2) @ Q / N + K / s_k**2
+    dr = -N / 2 + N * rho / (2 * s_u**2) - dZ_dtau2 * tau2
+    return U, (dQ, dK, dr)
+
+
+def value_integrated_observables(model, z, C) -> dict:
+    """c, kappa_hat from A; g, eps, w as conditional expectations over the Gaussian g | (Q, K, rho)
+    (mean V b / sigma^2, variance V = (1/tau^2 + q/sigma^2)^-1): Rao-Blackwellised."""
+    from grokphase.validation.copy_attention import attention, kappa_hat_weights, shift_matrix
+
+    Q, K, r = z
+    N, L, s2 = model.N, model.L, model.sigma2
+    S, A = attention(model, Q, K)
+    AC = A @ C
+    Pi = shift_matrix(L)
+    b = np.einsum("cij,ij->c", AC, Pi) if C.ndim == 2 else np.einsum("cij,cij->c", AC, np.broadcast_to(Pi, AC.shape))
+    q = np.einsum("cij,cij->c", AC, A)
+    tau2 = model.scales[3] ** 2 * np.exp(r) / N
+    V = 1.0 / (1.0 / tau2 + q / s2)
+    gm = V * b / s2
+    rows = np.arange(L)
+    c = A[:, rows, (rows - 1) % L].mean(axis=-1)
+    kh = np.einsum("cij,ij->c", S, kappa_hat_weights(L)) / L
+    rr = (A * A).sum(axis=-1).mean(axis=-1)
+    return {"c": c, "kappa_hat": kh, "g": gm, "eps": 1 - 2 * gm * c + (gm**2 + V) * rr, "w": gm * kh}
+
+
+def value_integrated_hmc(model, z0, C, rng, n_iter=2000):
+    """HMC in whitened coordinates (Q/s_q, K/s_k, r sqrt(N/2)); returns (draws, acceptance)."""
+    s_q, s_k = model.scales[0], model.scales[1]
+    sr = math.sqrt(2.0 / model.N)
+    scale = (s_q, s_k, sr)
+
+    def to_z(y):
+        return tuple(yi * si for yi, si in zip(y, scale))
+
+    def U_grad(y):
+        U, G = value_integrated_neg_log_posterior(model, to_z(y), C)
+        return U, tuple(gi * si for gi, si in zip(G, scale))
+
+    y0 = tuple(zi / si for zi, si in zip(z0, scale))
+    draws, acc, _, _ = hmc_tuple(U_grad, y0, lambda y: value_integrated_observables(model, to_z(y), C), rng,
+                                 n_iter=n_iter)
+    return draws, acc
