@@ -2,7 +2,7 @@
 equal-mass point alpha_c(N) of softmax attention (spec §8).
 
 Windows: HMC at alpha0 with the bias (N k_b / 2)(kappa_hat - kappa0)^2, kappa0 spanning the two
-basins (default -0.15 .. 1.65), k_b larger than the largest negative curvature of the large-N
+basins (default -0.15 .. 1.65, spacing shrinking like N^-1/2 so that windows overlap), k_b larger than the largest negative curvature of the large-N
 profile phi(kappa) = min_g f_s (so every biased profile is convex).  MBAR (Shirts & Chodera 2008)
 pools all windows; any other alpha is reached by reweighting with the stored loss l = L eps (the
 whitened data term is alpha N l / (2 sigma^2), sigma^2 = 1 here).  Basins are split at the profile
@@ -50,12 +50,18 @@ class UmbrellaSamples:
     N: int
 
 
-def sample_windows(N: int, *, alpha0=None, kappa0=np.linspace(-0.15, 1.65, 19), k_b=None, chains_per=2,
-                   n_iter=2000, seed=0, L=8, s_qk=0.25, s_uv=9.0) -> UmbrellaSamples:
-    """One batched HMC run over all windows (half the chains start uniform, half copy)."""
+def sample_windows(N: int, *, alpha0=None, kappa0=None, k_b=None, chains_per=1, n_iter=2000, seed=0, L=8,
+                   s_qk=0.25, s_uv=9.0) -> UmbrellaSamples:
+    """One batched HMC run over all windows (alternate chains start uniform / copy).
+
+    kappa0 None: windows over -0.15 .. 1.65 spaced by at most 2 / sqrt(N k_b), twice the width of a
+    biased window, so that neighbouring windows overlap (MBAR needs it; the spacing shrinks like
+    N^-1/2)."""
     t = attention.transition(L=L, s_qk=s_qk, s_uv=s_uv)
     alpha0 = t.beta_c if alpha0 is None else alpha0
     k_b = 1.5 * profile_curvature_bound(L, s_qk, s_uv, alpha0) if k_b is None else k_b
+    if kappa0 is None:
+        kappa0 = np.linspace(-0.15, 1.65, int(np.ceil(1.8 / (2.0 / math.sqrt(N * k_b)))) + 1)
     model = CopyModel(L=L, N=N, s_q=math.sqrt(s_qk), s_k=math.sqrt(s_qk), s_u=math.sqrt(s_uv), s_v=math.sqrt(s_uv))
     rng = np.random.default_rng(seed + 7919 * N)
     K = len(kappa0)
@@ -63,7 +69,7 @@ def sample_windows(N: int, *, alpha0=None, kappa0=np.linspace(-0.15, 1.65, 19), 
     k0 = np.repeat(np.asarray(kappa0, float), chains_per)
     th_u = prior_draw(model, n, rng)
     th_c = copy_start(model, n, rng, 1.15, 1.89)
-    use_copy = (np.arange(n) % 2 == 1)
+    use_copy = np.arange(n) % 2 == 1
     theta = tuple(np.where(use_copy.reshape((-1,) + (1,) * (a.ndim - 1)), b, a) for a, b in zip(th_u, th_c))
     C = data_statistic(L, int(round(alpha0 * N)))
     res = hmc(model, theta, C, rng, n_iter=n_iter, bias=lambda th: umbrella_bias(model, th, k0, k_b))
