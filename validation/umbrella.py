@@ -130,8 +130,21 @@ class Reweighter:
         return float(logsumexp(lw[c]) - logsumexp(lw[~c]))
 
 
-def equal_mass_point(s: UmbrellaSamples, bins=np.linspace(-0.3, 1.8, 85)) -> dict:
-    """alpha_c(N) (equal basin masses), the split point and the barrier per N at alpha_c(N)."""
+def _block_bootstrap(s: UmbrellaSamples, rng, n_blocks=10) -> UmbrellaSamples:
+    """Resample, within every window, contiguous blocks of its draws (keeps autocorrelation)."""
+    idx = []
+    for k in range(len(s.kappa0)):
+        w = np.flatnonzero(s.window == k)
+        blocks = np.array_split(w, n_blocks)
+        idx.extend(np.concatenate([blocks[j] for j in rng.integers(0, n_blocks, n_blocks)]))
+    idx = np.array(idx)
+    return UmbrellaSamples(kappa_hat=s.kappa_hat[idx], loss=s.loss[idx], window=s.window[idx], kappa0=s.kappa0,
+                           k_b=s.k_b, alpha0=s.alpha0, N=s.N)
+
+
+def equal_mass_point(s: UmbrellaSamples, bins=np.linspace(-0.3, 1.8, 85), n_boot: int = 20, seed: int = 0) -> dict:
+    """alpha_c(N) (equal basin masses), the split point and the barrier per N at alpha_c(N);
+    alpha_c_se from a block bootstrap over each window's draws (n_boot resamples)."""
     rw = Reweighter(s)
     centres, prof = rw.profile(s.alpha0, bins)
     ok = np.isfinite(prof)
@@ -145,6 +158,12 @@ def equal_mass_point(s: UmbrellaSamples, bins=np.linspace(-0.3, 1.8, 85)) -> dic
     c, p = centres[ok], prof[ok]
     lo = np.argmin(np.where(c < split, p, np.inf))
     top = np.argmax(np.where((c >= c[lo]) & (c <= split + 0.2), p, -np.inf))
-    return {"N": s.N, "alpha_c": float(a_c), "split": float(split), "barrier": float(p[top] - p[lo]),
+    rng = np.random.default_rng(seed)
+    boot = []
+    for _ in range(n_boot):
+        rb = Reweighter(_block_bootstrap(s, rng))
+        boot.append(brentq(lambda a: rb.log_mass_ratio(a, split), s.alpha0 - 1.5, s.alpha0 + 1.5, xtol=1e-6))
+    return {"N": s.N, "alpha_c": float(a_c), "alpha_c_se": float(np.std(boot, ddof=1)) if n_boot > 1 else float("nan"),
+            "split": float(split), "barrier": float(p[top] - p[lo]),
             "profile_kappa": c.tolist(), "profile": p.tolist(), "k_b": s.k_b, "alpha0": s.alpha0,
             "mbar_f": rw.f_k.tolist()}

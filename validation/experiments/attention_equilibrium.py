@@ -32,12 +32,17 @@ def run(Ns=(64, 128, 256), out_dir="runs/attention_equilibrium", n_iter=2000, se
 
 
 def summarize(rows: list[dict]) -> dict:
-    """Weighted-free least squares alpha_c(N) = alpha_c + a1/N, against the solver and one loop."""
+    """Weighted least squares alpha_c(N) = alpha_c + a1/N (weights 1/se^2 from the bootstrap when
+    available), against the solver and one loop."""
     t = attention.transition(L=8, s_qk=0.25, s_uv=9.0)
     inv = np.array([1.0 / r["N"] for r in rows])
     ac = np.array([r["alpha_c"] for r in rows])
-    a1_fit, ac_inf = np.polyfit(inv, ac, 1)
+    se = np.array([r.get("alpha_c_se", np.nan) for r in rows])
+    w = 1.0 / se if np.all(np.isfinite(se)) and np.all(se > 0) else None
+    (a1_fit, ac_inf), cov = np.polyfit(inv, ac, 1, w=w, cov="unscaled" if w is not None else True) if len(rows) > 2 \
+        else (np.polyfit(inv, ac, 1), np.full((2, 2), np.nan))
     ol = one_loop_shift()
     return {"rows": rows, "alpha_c_extrapolated": float(ac_inf), "a1_fit": float(a1_fit), "beta_c": t.beta_c,
+            "alpha_c_extrapolated_se": float(np.sqrt(cov[1, 1])), "a1_fit_se": float(np.sqrt(cov[0, 0])),
             "rel_err_extrapolation": float(ac_inf / t.beta_c - 1), "a1_one_loop": ol["a1"], "delta_one_loop": ol["delta"],
             "barrier_large_n": t.barrier, "one_loop_prediction": [t.beta_c + ol["a1"] / r["N"] for r in rows]}

@@ -4,7 +4,9 @@ One layer, one head, position-only attention scores (q, k from the learned posit
 the tokens), softmax or linear, no LayerNorm.  Data: P random sequences of L tokens from a
 vocabulary of V, target = previous token (the loss skips position 0, see ``tasks.copy``).  Posterior
 p(theta | D) ∝ exp(-P (L-1) CE(theta) - |theta|^2 / (2 s^2)) sampled by overdamped Langevin (SGLD,
-full batch): theta <- theta - eta grad U + sqrt(2 eta) xi with eta = eta0 / (P (L-1) + 1/s^2).  Observables:
+full batch): theta <- theta - eta grad U + sqrt(2 eta) xi with eta = eta0 min(1, 16/P) (a fixed
+step up to P = 16, then shrinking so that eta P (L-1) times the loss curvature stays bounded; linear
+attention diverges otherwise).  Observables:
 the copy weight c = mean_l A_{l,l-1} of the (token-independent) positional attention, and the
 held-out copy accuracy.  The amount of data P plays the role of alpha in the bespoke model.
 """
@@ -36,13 +38,16 @@ def positional_attention(model: Transformer) -> np.ndarray:
 
 
 def copy_weight(model: Transformer) -> float:
+    """mean_l A_{l,l-1}; for linear attention its magnitude (the sign is a symmetry: (W_Q, W_V) ->
+    (-W_Q, -W_V) leaves the network unchanged)."""
     A = positional_attention(model)
     L = A.shape[0]
-    return float(np.mean([A[l, l - 1] for l in range(1, L)]))
+    c = float(np.mean([A[l, l - 1] for l in range(1, L)]))
+    return abs(c) if model.config.attention == "linear" else c
 
 
-def run(P_values, *, kind="softmax", V=8, L=8, d_model=16, prior_std=0.5, eta0=0.01, steps=3000, seed=0,
-        record_every=100) -> dict:
+def run(P_values, *, kind="softmax", V=8, L=8, d_model=16, prior_std=0.5, eta=2e-4, steps=20000, seed=0,
+        record_every=200) -> dict:
     """SGLD for each amount of data P (one run each).  Returns per P the trajectory of c and the
     final held-out accuracy, mean c over the last third, and the train loss."""
     out = []
@@ -54,21 +59,31 @@ def run(P_values, *, kind="softmax", V=8, L=8, d_model=16, prior_std=0.5, eta0=0
         model = Transformer(cfg)
         tok, tg, mask = copy_batch(rng, P, L, V)
         test = copy_batch(np.random.default_rng(10**6 + seed), 512, L, V)
-        eta = eta0 / (P * (L - 1) + 1.0 / prior_std**2)
+        step_size = eta * min(1.0, 16.0 / P)  # keeps eta P (L-1) x curvature bounded at large P
         cs, ts = [], []
         for step in range(steps + 1):
             if step % record_every == 0:
                 cs.append(copy_weight(model))
-                ts.append(step * eta * P * (L - 1))
+                ts.append(step * step_size)
             if step == steps:
                 break
             loss, grads = model.loss_and_grad(tok, tg, mask)
             for k, p in model.params.items():
                 g = P * (L - 1) * grads[k] + p / prior_std**2
-                p -= eta * g
-                p += math.sqrt(2 * eta) * rng.standard_normal(p.shape)
+                p -= step_size * g
+                p += math.sqrt(2 * step_size) * rng.standard_normal(p.shape)
         logits = model.logits(test[0])
         acc = float((logits.argmax(-1) == test[1])[test[2]].mean())
         out.append({"P": int(P), "t": ts, "c": cs, "c_final": float(np.mean(cs[-len(cs) // 3:])),
                     "test_acc": acc, "train_loss": float(loss)})
     return {"kind": kind, "V": V, "L": L, "runs": out}
+
+
+def sweep(P_values=(1, 2, 3, 4, 5, 6, 8, 12, 16, 32, 64), seeds=(0, 1, 2), **kw) -> dict:
+    """run() for both attention kinds and several seeds: c_final and test_acc arrays (kind -> (seeds, P))."""
+    out = {"P": list(P_values)}
+    for kind in ("softmax", "linear"):
+        rs = [run(P_values, kind=kind, seed=s, **kw)["runs"] for s in seeds]
+        out[kind] = {"c_final": [[r["c_final"] for r in rr] for rr in rs],
+                     "test_acc": [[r["test_acc"] for r in rr] for rr in rs]}
+    return out
