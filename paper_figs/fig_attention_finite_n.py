@@ -76,7 +76,8 @@ def draw(data: dict, path) -> list[Path]:
     ax[1].legend(fontsize=7)
     eq = data["equilibrium"]
     inv = np.array([1 / r["N"] for r in eq["rows"]])
-    ax[2].plot(inv, [r["alpha_c"] for r in eq["rows"]], "o", label=r"umbrella + MBAR $\alpha_c(N)$")
+    ax[2].errorbar(inv, [r["alpha_c"] for r in eq["rows"]], [r.get("alpha_c_se", 0.0) for r in eq["rows"]], fmt="o",
+                   capsize=2, label=r"umbrella + MBAR $\alpha_c(N)$")
     x = np.linspace(0, inv.max() * 1.1, 50)
     ax[2].plot(x, eq["alpha_c_extrapolated"] + eq["a1_fit"] * x, "-",
                label=f"fit: {eq['alpha_c_extrapolated']:.3f} + {eq['a1_fit']:.1f}/N")
