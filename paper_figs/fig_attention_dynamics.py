@@ -106,8 +106,8 @@ def main(argv=None) -> list[Path]:
     ap.add_argument("--out", default="figures/fig_attention_dynamics.png")
     ap.add_argument("--recompute", action="store_true", help="rerun the experiments (minutes) even if numbers exist")
     args = ap.parse_args(argv)
-    stored = Path(args.out).with_suffix(".json")
-    data = json.loads(stored.read_text()) if stored.exists() and not args.recompute else compute()
+    stored = [p for p in (Path(args.out).with_suffix(".json"), Path("figures/fig_attention_dynamics.json")) if p.exists()]
+    data = json.loads(stored[0].read_text()) if stored and not args.recompute else compute()
     return draw(data, args.out)
 
 
