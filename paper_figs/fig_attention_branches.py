@@ -21,7 +21,6 @@ Run as a script (``--out PATH``) or via ``grokphase figs``.  Writes PNG + PDF + 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 from pathlib import Path
@@ -30,6 +29,7 @@ import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 
 from grokphase import attention
+from grokphase.paper_figs._output import save_figure
 from grokphase.numerics import _attention_kernels as K
 from grokphase.numerics import attention_saddle as sd
 
@@ -173,28 +173,6 @@ def compute(*, L: float = REF["L"], s_qk: float = REF["s_qk"], s_uv: float = REF
                 kappa=kappas.tolist(), landscape=land, softmax=sm, linear=lin)
 
 
-def _save(fig, data: dict, path) -> list[Path]:
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    stem = path.with_suffix("")
-    written = []
-    for ext in (".png", ".pdf"):
-        out = stem.with_suffix(ext)
-        tmp = out.with_name(out.name + ".tmp")
-        fig.savefig(tmp, dpi=150, format=ext[1:])
-        os.replace(tmp, out)
-        written.append(out)
-    plt.close(fig)
-    out = stem.with_suffix(".json")
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, out)
-    written.append(out)
-    return written
-
-
 def _draw_runs(ax, x, y, stable, color, label=None, lw=1.8):
     x, y, stable = np.asarray(x), np.asarray(y), np.asarray(stable, dtype=bool)
     first = {True: True, False: True}
@@ -315,7 +293,7 @@ def draw(data: dict, path: str | os.PathLike) -> list[Path]:
                  f"$s_{{uv}}$ = {p['s_uv']:g};  $\\beta_{{sp}}^-$ = {tr['beta_sp_lo']:.4f}, "
                  f"$\\beta_c$ = {tr['beta_c']:.4f}, $\\beta_{{sp}}^+$ = {tr['beta_sp_hi']:.4f}",
                  fontsize=10)
-    return _save(fig, data, path)
+    return save_figure(fig, data, path)
 
 
 def main(argv=None) -> list[Path]:

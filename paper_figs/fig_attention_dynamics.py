@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 import numpy as np
+
+from grokphase.paper_figs._output import save_figure
 
 from grokphase import attention
 
@@ -84,21 +85,7 @@ def draw(data: dict, path) -> list[Path]:
     ax[3].axvline(data["beta_c"], color="0.4", ls="-.", label=fr"Bayes $\beta_c$ = {data['beta_c']:.2f}")
     ax[3].set(xlabel=r"$\beta$", ylabel="final copy weight c", title="(d) MAP / Adam vs Bayes (N = 64)")
     ax[3].legend(fontsize=6)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    out = []
-    for ext in (".png", ".pdf"):
-        target = path.with_suffix(ext)
-        tmp = target.with_name(target.name + ".tmp")
-        fig.savefig(tmp, dpi=150, format=ext[1:])
-        os.replace(tmp, target)
-        out.append(target)
-    plt.close(fig)
-    target = path.with_suffix(".json")
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, target)
-    return out + [target]
+    return save_figure(fig, data, path)
 
 
 def main(argv=None) -> list[Path]:

@@ -18,10 +18,11 @@ from __future__ import annotations
 import argparse
 import glob
 import json
-import os
 from pathlib import Path
 
 import numpy as np
+
+from grokphase.paper_figs._output import save_figure
 
 from grokphase import attention
 
@@ -99,21 +100,7 @@ def draw(data: dict, path) -> list[Path]:
                        fmt=mk, ms=4, lw=0.8, label=f"{r['sampler']} N = {r['N']}")
     ax[4].set(xlabel=r"$\beta/\beta_c$", ylabel=r"$w = g\hat\kappa$", title="(e) linear attention, finite N")
     ax[4].legend(fontsize=6)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    out = []
-    for ext in (".png", ".pdf"):
-        target = path.with_suffix(ext)
-        tmp = target.with_name(target.name + ".tmp")
-        fig.savefig(tmp, dpi=150, format=ext[1:])
-        os.replace(tmp, target)
-        out.append(target)
-    plt.close(fig)
-    target = path.with_suffix(".json")
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, target)
-    return out + [target]
+    return save_figure(fig, data, path)
 
 
 def main(argv=None) -> list[Path]:

@@ -20,7 +20,6 @@ Run as a script (``--out PATH``) or via ``grokphase figs``.  Writes PNG + PDF + 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 from pathlib import Path
@@ -28,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from grokphase import attention
+from grokphase.paper_figs._output import save_figure
 
 REF = dict(L=8.0, s_qk=0.25, s_uv=9.0)
 
@@ -76,28 +76,6 @@ def compute(*, s_qk: float = REF["s_qk"], s_uv: float = REF["s_uv"], L: float = 
                          c_uniform=t.uniform.c, c_copy=t.copy.c))
     return dict(params=dict(s_qk=s_qk, s_uv=s_uv, L=L), beta_L=_diagram(pd_L, cep_L),
                 beta_sqk=_diagram(pd_s, cep_s), thresholds=rows)
-
-
-def _save(fig, data: dict, path) -> list[Path]:
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    stem = path.with_suffix("")
-    written = []
-    for ext in (".png", ".pdf"):
-        out = stem.with_suffix(ext)
-        tmp = out.with_name(out.name + ".tmp")
-        fig.savefig(tmp, dpi=150, format=ext[1:])
-        os.replace(tmp, out)
-        written.append(out)
-    plt.close(fig)
-    out = stem.with_suffix(".json")
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, out)
-    written.append(out)
-    return written
 
 
 def _arr(v) -> np.ndarray:
@@ -199,7 +177,7 @@ def draw(data: dict, path: str | os.PathLike) -> list[Path]:
     for ax, title in zip(axes, titles):
         ax.set_title(title, loc="left", fontsize=10)
     fig.suptitle("Copy task with single-layer attention, large $N$: where copying appears", fontsize=11)
-    return _save(fig, data, path)
+    return save_figure(fig, data, path)
 
 
 def plot_phase_diagram(pd, path, end_point=None) -> list[Path]:
@@ -221,7 +199,7 @@ def plot_phase_diagram(pd, path, end_point=None) -> list[Path]:
     fig.colorbar(im, ax=ax).set_label(f"equilibrium {label}")
     fixed = ", ".join(f"{k} = {v}" for k, v in pd.params.items() if k != "kind")
     ax.set_title(f"{kind} attention, {fixed}", loc="left", fontsize=10)
-    return _save(fig, d, path)
+    return save_figure(fig, d, path)
 
 
 def main(argv=None) -> list[Path]:

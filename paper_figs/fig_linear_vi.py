@@ -17,11 +17,12 @@ not state its parameters; this reproduces its time axis).  Run as a script or vi
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from pathlib import Path
 
 import numpy as np
+
+from grokphase.paper_figs._output import save_figure
 
 from grokphase.linear_vi import LinearVIModel
 
@@ -118,23 +119,7 @@ def draw(data: dict, path: str | os.PathLike) -> list[Path]:
     p = data["params"]
     fig.suptitle(f"Linear VI: n/σ² = {p['n_over_sigma2']:g}, 1/τ² = {p['inv_tau2']:g}, "
                  f"ε = {p['eps']:g}", fontsize=10)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    stem = path.with_suffix("")
-    written = []
-    for ext in (".png", ".pdf"):
-        out = stem.with_suffix(ext)
-        tmp = out.with_name(out.name + ".tmp")
-        fig.savefig(tmp, dpi=150, format=ext[1:])
-        os.replace(tmp, out)
-        written.append(out)
-    plt.close(fig)
-    out = stem.with_suffix(".json")
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, out)
-    written.append(out)
-    return written
+    return save_figure(fig, data, path)
 
 
 def main(argv=None) -> list[Path]:

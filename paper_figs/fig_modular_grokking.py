@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from grokphase.paper_figs._output import save_figure
+
 from grokphase.validation.experiments.modular_grokking import milestones
 
 RUNS = tuple(f"runs/modular_p97_f04_s{s}" for s in (0, 1, 2))
@@ -89,21 +91,7 @@ def draw(data: dict, path: str | os.PathLike) -> list[Path]:
         s0 = data["seeds"][0]
         fig.suptitle(f"Grokking of a + b mod {s0['p']} with the NumPy transformer (train fraction {s0['frac']}; "
                      "vertical lines: test accuracy >= 0.95)", fontsize=11)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    out = []
-    for ext in (".png", ".pdf"):
-        target = path.with_suffix(ext)
-        tmp = target.with_name(target.name + ".tmp")
-        fig.savefig(tmp, dpi=150, format=ext[1:])
-        os.replace(tmp, target)
-        out.append(target)
-    plt.close(fig)
-    target = path.with_suffix(".json")
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, target)
-    return out + [target]
+    return save_figure(fig, data, path)
 
 
 def main(argv=None) -> list[Path]:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 import numpy as np
+
+from grokphase.paper_figs._output import save_figure
 
 
 def draw(data: dict, path) -> list[Path]:
@@ -41,21 +42,7 @@ def draw(data: dict, path) -> list[Path]:
         a.legend(fontsize=7)
     ax[0].set(ylabel=r"copy weight $\overline{A_{l,l-1}}$ (linear: |.|/max)", title="(a) positional attention")
     ax[1].set(ylabel="held-out copy accuracy", title="(b) generalisation")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    out = []
-    for ext in (".png", ".pdf"):
-        target = path.with_suffix(ext)
-        tmp = target.with_name(target.name + ".tmp")
-        fig.savefig(tmp, dpi=150, format=ext[1:])
-        os.replace(tmp, target)
-        out.append(target)
-    plt.close(fig)
-    target = path.with_suffix(".json")
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, target)
-    return out + [target]
+    return save_figure(fig, data, path)
 
 
 def main(argv=None) -> list[Path]:

@@ -1,0 +1,32 @@
+"""Shared output of the figure scripts: PNG + PDF + the plotted numbers as JSON, written atomically
+(temporary file, then rename) beside each other."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+
+def save_figure(fig, data: dict, path) -> list[Path]:
+    """Write ``fig`` to path's stem .png and .pdf (150 dpi) and ``data`` to .json; close the figure.
+    Returns the three paths."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stem = path.with_suffix("")
+    written = []
+    for ext in (".png", ".pdf"):
+        out = stem.with_suffix(ext)
+        tmp = out.with_name(out.name + ".tmp")
+        fig.savefig(tmp, dpi=150, format=ext[1:])
+        os.replace(tmp, out)
+        written.append(out)
+    plt.close(fig)
+    out = stem.with_suffix(".json")
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, out)
+    written.append(out)
+    return written
