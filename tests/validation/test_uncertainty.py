@@ -71,3 +71,25 @@ def test_last_layer_laplace_on_softmax_regression(rng):
     probs = post.predictive_samples(X[:5], rng, 64)
     tu, au, eu = uncertainty_decomposition(probs)
     assert np.all(eu > 0) and np.all(eu < tu)
+
+
+def test_swag_moments_follow_their_definitions(rng):
+    from grokphase.validation.bayes import SWAG
+
+    snaps = [{"a": rng.standard_normal((2, 3)).astype(np.float32), "b": rng.standard_normal(2)} for _ in range(12)]
+    X = np.array([np.concatenate([s["a"].astype(np.float64).ravel(), s["b"]]) for s in snaps])
+    sw = SWAG(rank=5)
+    running = []
+    for i, s in enumerate(snaps):
+        sw.collect(s)
+        running.append(X[i] - X[: i + 1].mean(axis=0))
+    np.testing.assert_allclose(sw.mean, X.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(sw.diag_var, X.var(axis=0), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(sw.deviations, np.array(running[-5:]).T, rtol=1e-10, atol=1e-12)
+    draws = np.array([np.concatenate([d["a"].astype(np.float64).ravel(), d["b"]])
+                      for d in (sw.sample(rng) for _ in range(40000))])
+    D = sw.deviations
+    cov = np.diag(sw.diag_var) / 2 + D @ D.T / (2 * 4)
+    np.testing.assert_allclose(draws.mean(axis=0), sw.mean, atol=5 * np.sqrt(np.diag(cov).max() / 40000))
+    np.testing.assert_allclose(np.cov(draws.T), cov, atol=6 * np.sqrt(2 / 40000) * np.diag(cov).max())
+    assert sw.sample(rng)["a"].dtype == np.float32
