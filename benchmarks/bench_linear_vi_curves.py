@@ -54,7 +54,7 @@ def main(argv=None):
     runs = []
     for _ in range(3):
         t0 = time.perf_counter()
-        sw = sweep_lam(lams, t, n_over_sigma2=NBAR, eps=EPS)
+        sweep_lam(lams, t, n_over_sigma2=NBAR, eps=EPS)
         runs.append(time.perf_counter() - t0)
     ours = min(runs)
 

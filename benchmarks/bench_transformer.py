@@ -76,7 +76,7 @@ def workload(name: str, dtype: str = "float32"):
 def matmul_flops(cfg, tok, mask) -> float:
     """Matmul FLOPs of one training step (forward + backward = 3x forward)."""
     B, T = tok.shape
-    N, D, F, H = B * T, cfg.d_model, cfg.d_mlp, cfg.n_heads
+    N, D, F = B * T, cfg.d_model, cfg.d_mlp
     per_layer = 2 * N * D * 3 * D + 2 * 2 * B * T * T * D + 2 * N * D * D + 2 * 2 * N * D * F
     M = int(mask.sum())
     fwd = cfg.n_layers * per_layer + 2 * M * D * cfg.outputs
@@ -217,7 +217,7 @@ def main():
         ratio = r.get("step_rate_ratio_numpy_over_torch", float("nan"))
         par = r.get("parity_float64", {}).get("max_grad_rel_err", float("nan"))
         print(f"{name:>6} {r['step_seconds_numpy']:>12.4f} {tt:>12.4f} {ratio:>10.2f} {r['step_gflops_numpy']:>10.1f} {par:>11.2e}")
-        print(f"       numpy parts: " + ", ".join(f"{k} {v:.4f} s" for k, v in r["numpy_parts"].items()))
+        print("       numpy parts: " + ", ".join(f"{k} {v:.4f} s" for k, v in r["numpy_parts"].items()))
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(args.json).with_suffix(".tmp")
     tmp.write_text(json.dumps(out, indent=2))

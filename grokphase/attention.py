@@ -24,6 +24,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from grokphase._checks import nonnegative
+from grokphase._checks import positive as _positive
 from grokphase.numerics import attention_branches as _br
 from grokphase.numerics import attention_map as _map
 from grokphase.numerics import attention_phase_diagram as _pd
@@ -33,6 +35,7 @@ from grokphase.numerics import attention_full as _full
 from grokphase.numerics.attention_full import FullSaddleResult
 from grokphase.numerics.attention_map import MapTransition
 from grokphase.numerics.attention_phase_diagram import CriticalEndPoint, PhaseDiagram
+from grokphase.numerics.attention_transition import BranchState
 from grokphase.numerics.attention_transition import TransitionResult as Transition
 
 __all__ = ["SaddleResult", "FullSaddleResult", "AnsatzCheck", "Branches", "Transition",
@@ -49,13 +52,6 @@ def _kind(kind: str) -> int:
     return KINDS[kind]
 
 
-def _positive(name: str, value) -> float:
-    value = float(value)
-    if not (value > 0.0 and math.isfinite(value)):
-        raise ValueError(f"{name} must be a finite number > 0, got {value}")
-    return value
-
-
 def _check(L, s_qk, s_uv) -> tuple[float, float, float]:
     L = float(L)
     if not (L >= 2.0 and math.isfinite(L)):
@@ -64,34 +60,11 @@ def _check(L, s_qk, s_uv) -> tuple[float, float, float]:
 
 
 def _beta(beta) -> float:
-    beta = float(beta)
-    if not (beta >= 0.0 and math.isfinite(beta)):
-        raise ValueError(f"beta must be a finite number >= 0, got {beta}")
-    return beta
+    return nonnegative("beta", beta)
 
 
-@dataclass(frozen=True)
-class SaddleResult:
-    """A stationary point of f(kappa, g; beta).  ``stable`` iff min_hessian_eig > 0 (a minimum).
-
-    residual = max |grad f| / (1 + beta L); converged iff residual <= the requested tol."""
-
-    beta: float
-    kind: str
-    kappa: float
-    g: float
-    c: float
-    eps: float
-    w: float
-    free_energy: float
-    converged: bool
-    residual: float
-    iterations: int
-    min_hessian_eig: float
-
-    @property
-    def stable(self) -> bool:
-        return self.min_hessian_eig > 0.0
+# solve() returns the same stationary-point record that transition() reports for its branches.
+SaddleResult = BranchState
 
 
 @lru_cache(maxsize=64)
@@ -151,10 +124,7 @@ def solve(beta, *, L, kind="softmax", s_qk, s_uv, init="uniform", tol=1e-12, max
         start = tuple(float(v) for v in init)
         if len(start) != 2 or not all(math.isfinite(v) for v in start):
             raise ValueError(f"init must be 'uniform', 'copy' or a finite (kappa, g), got {init!r}")
-    st = _tr.state_at(k, beta, start[0], start[1], L, s_qk, s_uv, tol=tol, max_iter=max_iter)
-    return SaddleResult(beta=beta, kind=kind, kappa=st.kappa, g=st.g, c=st.c, eps=st.eps, w=st.w,
-                        free_energy=st.free_energy, converged=st.converged and st.residual <= tol,
-                        residual=st.residual, iterations=st.iterations, min_hessian_eig=st.min_hessian_eig)
+    return _tr.state_at(k, beta, start[0], start[1], L, s_qk, s_uv, tol=tol, max_iter=max_iter)
 
 
 def _ansatz_scores(kind: str, kappa: float, L: int) -> np.ndarray:

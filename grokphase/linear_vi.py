@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from grokphase._checks import positive as _positive
 from grokphase.numerics import linear_vi_closed_forms as closed
 from grokphase.numerics.errors import ConvergenceError
 from grokphase.numerics.log_time_roots import CrossingResult, crossing_time
@@ -45,13 +46,6 @@ from grokphase.numerics.vi_curves import (accuracy_closure, eu_regression, eu_th
                                           log_excess_risks)
 
 __all__ = ["LinearVIModel", "SpectralVIModel", "ConvergenceError", "LinearVISweep", "sweep_lam"]
-
-
-def _positive(name: str, value: float) -> float:
-    value = float(value)
-    if not (math.isfinite(value) and value > 0.0):
-        raise ValueError(f"{name} must be finite and > 0; got {value}")
-    return value
 
 
 def _check_eu_regression_args(sigma2: float, cov_share: float) -> None:

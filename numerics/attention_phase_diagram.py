@@ -20,7 +20,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from grokphase.numerics.attention_branches import COLUMNS, points_on_piece, trace_curve, trivial_points
-from grokphase.numerics.attention_saddle import LINEAR, SOFTMAX, branch_point_at_kappa
+from grokphase.numerics.attention_saddle import SOFTMAX, branch_point_at_kappa
 from grokphase.numerics.attention_transition import N_GRID, analyse_linear, analyse_softmax, min_slope
 from grokphase.numerics.errors import ConvergenceError
 

@@ -163,7 +163,8 @@ class BranchState:
 
     c = A_{l,l-1} (softmax copy weight; kappa for linear attention, where A = S), w = g c (the
     amplitude of the copied token in the output), eps = per-position population MSE.
-    ``residual`` and ``iterations`` come from the Newton polish at fixed beta."""
+    ``residual`` = max |grad f| / (1 + beta L) and ``iterations`` come from the Newton polish at
+    fixed beta; converged iff residual <= its tolerance."""
 
     beta: float
     kappa: float
@@ -176,6 +177,11 @@ class BranchState:
     converged: bool
     residual: float
     iterations: int
+
+    @property
+    def stable(self) -> bool:
+        """A minimum of f (smallest Hessian eigenvalue > 0), not a saddle."""
+        return self.min_hessian_eig > 0.0
 
 
 def state_at(kind: int, beta: float, kappa: float, g: float, L: float, s_qk: float, s_uv: float,

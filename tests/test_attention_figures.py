@@ -76,7 +76,7 @@ def test_linear_branches(branches):
     x, w = np.array(ref["x"]), np.array(ref["w"])
     assert all(ref["stable"]) and x[0] == pytest.approx(1.0) and w[0] == pytest.approx(0.0, abs=1e-12)
     assert np.all(np.diff(w) > 0) and np.all(np.diff(x) > 0) and w[-1] < 1.0
-    xs, ws, st = np.array(sub["x"]), np.array(sub["w"]), np.array(sub["stable"])
+    xs, st = np.array(sub["x"]), np.array(sub["stable"])
     x_fold = sub["beta_spinodal"][0] / sub["beta_pitchfork"]
     assert xs[~st].min() >= x_fold - 1e-9 and xs[~st].max() <= 1.0 + 1e-9
     assert x_fold < sub["beta_c"] / sub["beta_pitchfork"] < 1.0 and sub["w_jump"] > 0

@@ -378,7 +378,7 @@ def linear_landau_quartic() -> sp.Expr:
     mode kappa (g eliminated to second order in kappa).  Its sign decides the order; the spec says it
     is proportional to (2 L^{3/2} s - L^2 - L) / 4."""
     S = symbols()
-    k, g, L = S["kappa"], S["g"], S["L"]
+    k, g = S["kappa"], S["g"]
     f = free_energy("linear").subs(S["beta"], linear_beta_c())
     b1, b3 = sp.symbols("b1 b3", real=True)
     ff = sp.series(f.subs(g, b1 * k + b3 * k**3), k, 0, 5).removeO()

@@ -73,6 +73,15 @@ def attention(model: CopyModel, Q, K):
     return S, E / E.sum(axis=-1, keepdims=True)
 
 
+def data_terms(A: np.ndarray, C: np.ndarray):
+    """(A C, b, q) with b = Tr(A C Pi^T), q = Tr(A C A^T) per chain; A (n, L, L), C (L, L) or (n, L, L)."""
+    AC = A @ C
+    Pi = shift_matrix(A.shape[-1])
+    b = np.einsum("cij,ij->c", AC, Pi)
+    q = np.einsum("cij,cij->c", AC, A)
+    return AC, b, q
+
+
 def neg_log_posterior(model: CopyModel, theta, C, with_grad: bool = True):
     """theta = (Q, K, u, v) batched; C (L, L) or (n, L, L).  Returns (U (n,), grads tuple or None)."""
     Q, K, u, v = theta
@@ -81,9 +90,7 @@ def neg_log_posterior(model: CopyModel, theta, C, with_grad: bool = True):
     Pi = shift_matrix(L)
     S, A = attention(model, Q, K)
     g = np.einsum("cn,cn->c", u, v) / N
-    AC = A @ C
-    b = np.einsum("cij,ij->c", AC, Pi) if C.ndim == 2 else np.einsum("cij,cij->c", AC, np.broadcast_to(Pi, AC.shape))
-    q = np.einsum("cij,cij->c", AC, A)
+    AC, b, q = data_terms(A, C)
     trC = np.trace(C, axis1=-2, axis2=-1)
     energy = (trC - 2 * g * b + g * g * q) / (2 * model.sigma2)
     prior = (np.einsum("cln,cln->c", Q, Q) / (2 * s_q**2) + np.einsum("cln,cln->c", K, K) / (2 * s_k**2)

@@ -101,16 +101,14 @@ def value_integrated_neg_log_posterior(model, z, C):
     log p = prior(Q, K) + (N/2) r - N rho/(2 s_u^2) - 1/2 log(1 + tau^2 q/sigma^2)
             + tau^2 b^2 / (2 sigma^2 (sigma^2 + tau^2 q)),   tau^2 = s_v^2 rho / N,
     b = Tr(A C Pi^T), q = Tr(A C A^T) (constant -Tr C/(2 sigma^2) dropped).  Returns (U, grads)."""
-    from grokphase.validation.copy_attention import attention, shift_matrix
+    from grokphase.validation.copy_attention import attention, data_terms, shift_matrix
 
     Q, K, r = z
     N, L, s2 = model.N, model.L, model.sigma2
     s_q, s_k, s_u, s_v = model.scales
     Pi = shift_matrix(L)
     S, A = attention(model, Q, K)
-    AC = A @ C
-    b = np.einsum("cij,ij->c", AC, Pi) if C.ndim == 2 else np.einsum("cij,cij->c", AC, np.broadcast_to(Pi, AC.shape))
-    q = np.einsum("cij,cij->c", AC, A)
+    AC, b, q = data_terms(A, C)
     rho = np.exp(r)
     tau2 = s_v**2 * rho / N
     D = s2 + tau2 * q
@@ -134,15 +132,12 @@ def value_integrated_neg_log_posterior(model, z, C):
 def value_integrated_observables(model, z, C) -> dict:
     """c, kappa_hat from A; g, eps, w as conditional expectations over the Gaussian g | (Q, K, rho)
     (mean V b / sigma^2, variance V = (1/tau^2 + q/sigma^2)^-1): Rao-Blackwellised."""
-    from grokphase.validation.copy_attention import attention, kappa_hat_weights, shift_matrix
+    from grokphase.validation.copy_attention import attention, data_terms, kappa_hat_weights
 
     Q, K, r = z
     N, L, s2 = model.N, model.L, model.sigma2
     S, A = attention(model, Q, K)
-    AC = A @ C
-    Pi = shift_matrix(L)
-    b = np.einsum("cij,ij->c", AC, Pi) if C.ndim == 2 else np.einsum("cij,cij->c", AC, np.broadcast_to(Pi, AC.shape))
-    q = np.einsum("cij,cij->c", AC, A)
+    _, b, q = data_terms(A, C)
     tau2 = model.scales[3] ** 2 * np.exp(r) / N
     V = 1.0 / (1.0 / tau2 + q / s2)
     gm = V * b / s2

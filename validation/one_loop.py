@@ -26,6 +26,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from grokphase import attention
+from grokphase.numerics.errors import ConvergenceError
 from grokphase.validation.copy_attention import shift_matrix
 
 
@@ -47,7 +48,7 @@ class GramFreeEnergy:
         return O + np.triu(O, 1).T
 
     def value_grad(self, w):
-        L, n = self.L, self.n
+        L = self.L
         O = self.omega(w)
         sign, logdet = np.linalg.slogdet(O)
         if sign <= 0:
@@ -90,6 +91,8 @@ class GramFreeEnergy:
 def basin(Fg: GramFreeEnergy, w0):
     res = minimize(Fg.value_grad, w0, jac=True, method="BFGS", options={"gtol": 1e-11, "maxiter": 5000})
     w = res.x
+    if np.max(np.abs(res.jac)) > 1e-8:  # BFGS reports 'precision loss' at ~1e-12; that is fine
+        raise ConvergenceError(f"basin minimum not found: |grad F| = {np.max(np.abs(res.jac)):.3g} ({res.message})")
     m = w.size
     H = np.empty((m, m))
     h = 1e-6

@@ -25,6 +25,8 @@ from typing import Callable
 
 import numpy as np
 
+from grokphase.validation.optim import clip_grad_norm
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -109,7 +111,6 @@ def train(model, optimizer, batch_fn: Callable, cfg: TrainConfig, *, run_dir,
         tokens, targets, mask = batch_fn(step, rng)
         loss, grads = model.loss_and_grad(tokens, targets, mask, rng=rng if model.config.dropout else None)
         if cfg.clip is not None:
-            from grokphase.validation.optim import clip_grad_norm
             clip_grad_norm(grads, cfg.clip)
         lr = base_lr * schedule(step)
         optimizer.step(model.params, grads, lr=lr)

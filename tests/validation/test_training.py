@@ -3,7 +3,6 @@
 import json
 
 import numpy as np
-import pytest
 
 from grokphase.validation.experiments.modular_grokking import PRESETS, milestones, run_modular
 from grokphase.validation.nn import Transformer, TransformerConfig

@@ -12,8 +12,6 @@ import json
 import os
 from pathlib import Path
 
-import numpy as np
-
 from grokphase import attention
 from grokphase.validation.copy_posterior import copy_posterior_means
 
