@@ -184,8 +184,11 @@ def _attention_validate(args) -> int:
     elif args.experiment == "dynamics":
         from grokphase.validation.experiments import attention_dynamics as exp
 
+        from grokphase import attention
+
+        bc = attention.transition(L=8, kind="linear", s_qk=0.25, s_uv=9.0).beta_c
         out = {"softmax": exp.run([13.5, 14.0, 14.5, 15.0, 16.0], N=args.N[0] if args.N else 256, n_rep=1),
-               "linear": exp.run([r * 0.15713484026367722 for r in (1.5, 2.0, 3.0)], kind="linear",
+               "linear": exp.run([r * bc for r in (1.5, 2.0, 3.0)], kind="linear",
                                  N=args.N[0] if args.N else 256, T=40.0, n_rep=1)}
         out = {k: {"betas": v["betas"], "onset": v["onset"], "final": v["final"]} for k, v in out.items()}
     else:

@@ -145,3 +145,16 @@ def test_gradient_with_loss_on_a_subset_of_positions(rng, opts):
 
     for name, arr in model.params.items():
         assert fd_check(f, arr, grads[name], rng, n=6) < 1e-5, name
+
+
+def test_bad_inputs_raise_named_errors():
+    model = Transformer(TransformerConfig(vocab_size=5, d_model=8, n_heads=2, d_mlp=8, max_len=4))
+    tok = np.zeros((2, 4), int)
+    with pytest.raises(ValueError, match="tokens"):
+        model.loss_and_grad(tok + 5, tok, None)
+    with pytest.raises(ValueError, match="mask"):
+        model.loss_and_grad(tok, tok, np.zeros((2, 4), bool))
+    with pytest.raises(ValueError, match="targets and mask"):
+        model.loss_and_grad(tok, tok[:, :3], None)
+    with pytest.raises(ValueError, match="max_len"):
+        model.logits(np.zeros((1, 5), int))

@@ -140,6 +140,9 @@ class Transformer:
         tokens = np.asarray(tokens)
         if tokens.ndim != 2 or tokens.shape[1] > c.max_len:
             raise ValueError(f"tokens must have shape (B, T) with T <= max_len = {c.max_len}, got {tokens.shape}")
+        if tokens.size and (tokens.min() < 0 or tokens.max() >= c.vocab_size):
+            raise ValueError(f"tokens must be ids in [0, vocab_size = {c.vocab_size}), got range "
+                             f"[{tokens.min()}, {tokens.max()}]")
         B, T = tokens.shape
         x, emb_cache = embedding_forward(p["embed"], tokens)
         if c.pos_embed and not c.position_only:
@@ -185,13 +188,21 @@ class Transformer:
         c, p = self.config, self.params
         tokens = np.asarray(tokens)
         mask = np.ones(tokens.shape, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+        targets = np.asarray(targets)
+        if mask.shape != tokens.shape or targets.shape != tokens.shape:
+            raise ValueError(f"targets and mask must have the shape of tokens {tokens.shape}, got "
+                             f"{targets.shape} and {mask.shape}")
+        if not mask.any():
+            raise ValueError("mask must select at least one position (the loss would be empty)")
+        if targets[mask].min() < 0 or targets[mask].max() >= c.outputs:
+            raise ValueError(f"targets must be classes in [0, n_out = {c.outputs})")
         rows = np.flatnonzero(mask.any(axis=0))
         rows = None if rows.size == tokens.shape[1] else rows
         x, (emb_cache, caches, fin, T) = self._trunk(tokens, rng, rows)
         mask_r = mask if rows is None else mask[:, rows]
         sel = x[mask_r]                                 # (M, D)
         W_U = self._unembed()
-        loss, dlogits, _, _ = cross_entropy(sel @ W_U, np.asarray(targets)[mask])
+        loss, dlogits, _, _ = cross_entropy(sel @ W_U, targets[mask])
         grads = {}
         dW_U = sel.T @ dlogits
         dx = np.zeros_like(x)

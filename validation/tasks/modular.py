@@ -77,6 +77,8 @@ def modular_dataset(p: int = 97, op: str = "add", frac: float = 0.3, *, seed: in
         raise ValueError(f"k must be an integer in [0, p-1) for the {split} split, got {k!r}")
     if offset < 0 or offset >= p:
         raise ValueError(f"offset must be in [0, p), got {offset}")
+    if not (1 <= int(np.floor(frac * p * p)) < p * p):
+        raise ValueError(f"frac: floor(frac p^2) must leave at least one training and one test pair, got frac={frac}")
     a, b = np.divmod(np.arange(p * p), p)
     vocab = p + offset + 1
     tokens = np.stack([a, b + offset, np.full(p * p, vocab - 1)], axis=1).astype(np.int64)
