@@ -43,13 +43,12 @@ __all__ = ["SaddleResult", "FullSaddleResult", "AnsatzCheck", "Branches", "Trans
            "check_copy_ansatz", "trace", "transition", "critical_end_point", "phase_diagram",
            "map_transition", "map_state"]
 
-KINDS = {"softmax": _sd.SOFTMAX, "linear": _sd.LINEAR}
 
 
 def _kind(kind: str) -> int:
-    if kind not in KINDS:
+    if kind not in _sd.KIND_CODES:
         raise ValueError(f"kind must be 'softmax' or 'linear', got {kind!r}")
-    return KINDS[kind]
+    return _sd.KIND_CODES[kind]
 
 
 def _check(L, s_qk, s_uv) -> tuple[float, float, float]:

@@ -53,6 +53,7 @@ import numpy as np
 from numba import njit
 
 from grokphase.numerics._attention_kernels import cramer_h, cramer_hp
+from grokphase.numerics.attention_saddle import KIND_CODES, SOFTMAX
 
 __all__ = [
     "KIND_CODES",
@@ -65,7 +66,6 @@ __all__ = [
     "minimize_full",
 ]
 
-KIND_CODES = {"softmax": 0, "linear": 1}
 FD_STEP = 1e-5
 NEWTON_SWITCH = 1e-5
 
@@ -105,7 +105,7 @@ def _f_grad(x, beta, L, kind, s_qk, s_uv, grad):
     dg = cramer_hp(g, s_uv)
     # attention
     A = np.empty((L, L))
-    if kind == 0:
+    if kind == SOFTMAX:
         for i in range(L):
             mx = S[i, 0]
             for j in range(1, L):
@@ -136,7 +136,7 @@ def _f_grad(x, beta, L, kind, s_qk, s_uv, grad):
         for j in range(L):
             Grow[j] = 2.0 * g * g * A[i, j]
         Grow[t] -= 2.0 * g
-        if kind == 0:
+        if kind == SOFTMAX:
             m = 0.0
             for j in range(L):
                 m += A[i, j] * Grow[j]
@@ -439,7 +439,7 @@ def full_hessian_fd(S, g, beta, *, kind, s_qk, s_uv, step=FD_STEP) -> np.ndarray
 
 
 def _observables(S, g, L, kind):
-    if kind == 0:
+    if kind == SOFTMAX:
         E = np.exp(S - S.max(axis=1, keepdims=True))
         A = E / E.sum(axis=1, keepdims=True)
     else:

@@ -32,6 +32,7 @@ from grokphase.numerics import _attention_kernels as K
 
 SOFTMAX = 0
 LINEAR = 1
+KIND_CODES = {"softmax": SOFTMAX, "linear": LINEAR}
 
 # status codes of newton_reduced
 CONVERGED = 0
