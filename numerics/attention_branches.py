@@ -34,8 +34,8 @@ MAX_POINTS = 20000
 class Curve:
     """A traced stationary curve: arrays of shape (n,) along arclength.
 
-    ``pieces`` maps a piece name to the (start, stop) index range of points on it.  ``status`` is
-    the continuation's stop reason (0: reached beta_max)."""
+    ``pieces`` maps a piece name to the (start, stop) index range of points on it (a Curve always
+    reaches the requested beta_max: ``trace_curve`` raises otherwise)."""
 
     kappa: np.ndarray
     g: np.ndarray
@@ -43,7 +43,6 @@ class Curve:
     min_hessian_eig: np.ndarray
     tangent_beta: np.ndarray
     pieces: dict = field(default_factory=dict)
-    status: int = REACHED_BETA_MAX
 
 
 def linear_scales(L: float, s_qk: float, s_uv: float) -> tuple[float, float]:
@@ -109,7 +108,7 @@ def trace_curve(kind: int, L: float, s_qk: float, s_uv: float, beta_max: float, 
         raise ConvergenceError(f"unexpected number of folds ({len(ranges) - 1}) on the traced curve "
                                f"(L={L}, s_qk={s_qk}, s_uv={s_uv})")
     return Curve(kappa=Y[:, 0], g=Y[:, 1], beta=Y[:, 2], min_hessian_eig=mins, tangent_beta=tb,
-                 pieces=dict(zip(names, ranges)), status=status)
+                 pieces=dict(zip(names, ranges)))
 
 
 @njit(cache=True)
