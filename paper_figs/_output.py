@@ -30,3 +30,12 @@ def save_figure(fig, data: dict, path) -> list[Path]:
     os.replace(tmp, out)
     written.append(out)
     return written
+
+
+def stored_numbers(out, name: str) -> dict | None:
+    """The plotted numbers saved earlier beside ``out`` or in the committed figures/<name>.json
+    (used to redraw a figure whose long experiment is not rerun); None if neither exists."""
+    for path in (Path(out).with_suffix(".json"), Path("figures") / f"{name}.json"):
+        if path.exists():
+            return json.loads(path.read_text())
+    return None

@@ -14,12 +14,11 @@ Computed by ``grokphase.validation.experiments.attention_dynamics`` and ``attent
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
-from grokphase.paper_figs._output import save_figure
+from grokphase.paper_figs._output import save_figure, stored_numbers
 
 from grokphase import attention
 
@@ -93,8 +92,8 @@ def main(argv=None) -> list[Path]:
     ap.add_argument("--out", default="figures/fig_attention_dynamics.png")
     ap.add_argument("--recompute", action="store_true", help="rerun the experiments (minutes) even if numbers exist")
     args = ap.parse_args(argv)
-    stored = [p for p in (Path(args.out).with_suffix(".json"), Path("figures/fig_attention_dynamics.json")) if p.exists()]
-    data = json.loads(stored[0].read_text()) if stored and not args.recompute else compute()
+    data = None if args.recompute else stored_numbers(args.out, "fig_attention_dynamics")
+    data = data or compute()
     return draw(data, args.out)
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grokphase.paper_figs._output import save_figure
+from grokphase.paper_figs._output import save_figure, stored_numbers
 
 from grokphase import attention
 
@@ -109,9 +109,8 @@ def main(argv=None) -> list[Path]:
     ap.add_argument("--runs", default="runs", help="folder holding runs/attention_* results")
     args = ap.parse_args(argv)
     data = compute(args.runs)
-    for stored in (Path(args.out).with_suffix(".json"), Path("figures/fig_attention_finite_n.json")):
-        if not data and stored.exists():
-            data = json.loads(stored.read_text())
+    if not data:  # no runs here: redraw the committed numbers
+        data = stored_numbers(args.out, "fig_attention_finite_n") or {}
     if not data:
         print("fig_attention_finite_n: skipped, no runs (see the module docstring)")
         return []

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grokphase.paper_figs._output import save_figure
+from grokphase.paper_figs._output import save_figure, stored_numbers
 
 from grokphase.validation.experiments.modular_grokking import milestones
 
@@ -100,9 +100,8 @@ def main(argv=None) -> list[Path]:
     ap.add_argument("--runs", nargs="*", default=list(RUNS), help="run folders to read")
     args = ap.parse_args(argv)
     data = compute(args.runs)
-    for stored in (Path(args.out).with_suffix(".json"), Path("figures/fig_modular_grokking.json")):
-        if not data["seeds"] and stored.exists():  # no runs here: redraw the committed numbers
-            data = json.loads(stored.read_text())
+    if not data["seeds"]:  # no runs here: redraw the committed numbers
+        data = stored_numbers(args.out, "fig_modular_grokking") or data
     if not data["seeds"]:
         print(f"fig_modular_grokking: skipped, no finished runs in {args.runs} and no stored numbers; "
               "train them first (see the module docstring)")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grokphase.paper_figs._output import save_figure
+from grokphase.paper_figs._output import save_figure, stored_numbers
 
 
 def draw(data: dict, path) -> list[Path]:
@@ -50,9 +50,10 @@ def main(argv=None) -> list[Path]:
     ap.add_argument("--out", default="figures/fig_transformer_copy_langevin.png")
     ap.add_argument("--runs", default="runs/transformer_copy_langevin.json")
     args = ap.parse_args(argv)
-    for src in (Path(args.runs), Path(args.out).with_suffix(".json"), Path("figures/fig_transformer_copy_langevin.json")):
-        if src.exists():
-            return draw(json.loads(src.read_text()), args.out)
+    data = json.loads(Path(args.runs).read_text()) if Path(args.runs).exists() else \
+        stored_numbers(args.out, "fig_transformer_copy_langevin")
+    if data:
+        return draw(data, args.out)
     print("fig_transformer_copy_langevin: skipped, no sweep results (see the module docstring)")
     return []
 
