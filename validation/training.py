@@ -9,6 +9,12 @@ steps (log-spaced up to ``log_every``, then every ``log_every`` steps, and the l
 file, then rename) with the parameters, optimiser state, step and generator state.  With
 ``resume=True`` an existing checkpoint is loaded, logged lines after its step are dropped, and the
 run continues exactly as if it had never stopped.
+
+Posteriors fitted after the fact: with ``snapshots=True`` every logged step also writes
+``run_dir/snapshots/step_XXXXXXXX.npz`` (the parameters, plus ``opt/...`` arrays from the optimiser's
+``posterior_state()`` if it has one, e.g. IVON's Hessian estimate; atomically).  An optimiser
+with a ``perturb(params, rng)`` method (IVON) is asked to perturb the weights before each gradient
+and restores its mean in ``step``.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ class TrainConfig:
     clip: float | None = None
     seed: int = 0
     progress: bool = True
+    snapshots: bool = False
 
 
 def log_steps(steps: int, log_every: int) -> set[int]:
@@ -87,6 +94,8 @@ def train(model, optimizer, batch_fn: Callable, cfg: TrainConfig, *, run_dir,
         log_path.unlink()
     logged = log_steps(cfg.steps, cfg.log_every)
     base_lr = optimizer.lr
+    perturb = getattr(optimizer, "perturb", None)
+    posterior_state = getattr(optimizer, "posterior_state", dict)
     t0 = time.perf_counter() - wall
 
     def checkpoint():
@@ -95,7 +104,15 @@ def train(model, optimizer, batch_fn: Callable, cfg: TrainConfig, *, run_dir,
                       **{"param/" + k: v for k, v in model.params.items()},
                       **{"opt/" + k: v for k, v in optimizer.state().items()})
 
+    def snapshot():
+        (run_dir / "snapshots").mkdir(exist_ok=True)
+        _atomic_savez(run_dir / "snapshots" / f"step_{step:08d}.npz", step=np.asarray(step),
+                      **{"param/" + k: v for k, v in model.params.items()},
+                      **{"opt/" + k: v for k, v in posterior_state().items()})
+
     def log(batch_loss, lr):
+        if cfg.snapshots:
+            snapshot()
         row = {"step": step, "time": time.perf_counter() - t0, "lr": lr, "batch_loss": batch_loss}
         if evaluate is not None:
             row.update(evaluate(model))
@@ -109,6 +126,8 @@ def train(model, optimizer, batch_fn: Callable, cfg: TrainConfig, *, run_dir,
         log(math.nan, base_lr * schedule(0))
     while step < cfg.steps:
         tokens, targets, mask = batch_fn(step, rng)
+        if perturb is not None:
+            perturb(model.params, rng)
         loss, grads = model.loss_and_grad(tokens, targets, mask, rng=rng if model.config.dropout else None)
         if cfg.clip is not None:
             clip_grad_norm(grads, cfg.clip)

@@ -93,3 +93,54 @@ def test_swag_moments_follow_their_definitions(rng):
     np.testing.assert_allclose(draws.mean(axis=0), sw.mean, atol=5 * np.sqrt(np.diag(cov).max() / 40000))
     np.testing.assert_allclose(np.cov(draws.T), cov, atol=6 * np.sqrt(2 / 40000) * np.diag(cov).max())
     assert sw.sample(rng)["a"].dtype == np.float32
+
+
+def test_kfac_equals_full_ggn_when_predictions_agree(rng):
+    """W = 0: every p_n is uniform, so sum_n phi phi^T kron C_n = A kron G exactly; elsewhere the two
+    differ (the check can fail)."""
+    from grokphase.validation.bayes.laplace import ggn, last_layer_laplace
+
+    X = rng.standard_normal((30, 4))
+    W0 = np.zeros((4, 3))
+    kfac = last_layer_laplace(X, W0, 0.7, structure="kfac")
+    np.testing.assert_allclose(kfac.precision, ggn(X, W0) + 0.7 * np.eye(12), atol=1e-12)
+    W1 = rng.standard_normal((4, 3))
+    assert not np.allclose(last_layer_laplace(X, W1, 0.7, "kfac").precision, ggn(X, W1) + 0.7 * np.eye(12), atol=1e-3)
+    draws = last_layer_laplace(X, W1, 0.7, "kfac").sample(rng, 40000).reshape(40000, -1)
+    cov = np.linalg.inv(last_layer_laplace(X, W1, 0.7, "kfac").precision)
+    np.testing.assert_allclose(np.cov(draws.T), cov, atol=5 * np.sqrt(2 / 40000) * np.max(np.diag(cov)))
+    with pytest.raises(ValueError, match="structure"):
+        last_layer_laplace(X, W1, 0.7, "diag")
+
+
+@pytest.mark.parametrize("tied", [True, False])
+def test_transformer_laplace_is_the_hessian_of_the_untied_output_layer(rng, tied):
+    """Tied embeddings: the Laplace layer is the output use of E, the input embedding held fixed.
+    Check: features @ output_weight are the model's logits at the scored positions, and the GGN is
+    the finite-difference Hessian (times M, the loss is a mean) of the untied twin's loss w.r.t. its
+    unembedding, whose input embedding stays at E."""
+    from grokphase.validation.bayes.laplace import fit_transformer_laplace
+    from grokphase.validation.nn import Transformer, TransformerConfig
+
+    cfg = TransformerConfig(vocab_size=5, d_model=8, n_layers=1, n_heads=2, d_mlp=16, max_len=6, rope=True,
+                            layernorm=True, pos_embed=False, tie_embeddings=tied, dtype="float64", seed=3)
+    model = Transformer(cfg)
+    tokens = rng.integers(0, 5, (6, 6))
+    mask = np.zeros(tokens.shape, bool)
+    mask[:, 1::3] = True
+    targets = rng.integers(0, 5, tokens.shape)
+    post = fit_transformer_laplace(model, tokens, mask, prior_precision=0.3)
+    np.testing.assert_allclose(model.features(tokens)[mask] @ post.mean, model.logits(tokens)[mask], atol=1e-12)
+    twin = Transformer(cfg.__class__(**{**cfg.__dict__, "tie_embeddings": False}),
+                       params={**model.params, "unembed": model.output_weight.copy()})
+    M, D, K, h = int(mask.sum()), 8, 5, 1e-5
+    W = twin.params["unembed"]
+    fd = np.empty((D * K, D * K))
+    for j in range(D * K):
+        W.flat[j] += h
+        gp = twin.loss_and_grad(tokens, targets, mask)[1]["unembed"].ravel()
+        W.flat[j] -= 2 * h
+        gm = twin.loss_and_grad(tokens, targets, mask)[1]["unembed"].ravel()
+        W.flat[j] += h
+        fd[:, j] = M * (gp - gm) / (2 * h)
+    np.testing.assert_allclose(post.precision - 0.3 * np.eye(D * K), fd, atol=1e-7)

@@ -1,10 +1,22 @@
 """Last-layer Laplace approximation (spec ``shared/theory/icl_grokking.md`` §3).
 
 Gaussian N(W_MAP, H^-1) over the output projection W (D, K) of a softmax classifier with fixed
-features phi (n, D): H = generalised Gauss-Newton of the summed cross-entropy + prior precision,
-    H = sum_n (phi_n phi_n^T) kron (diag p_n - p_n p_n^T) + lam I,
-which for the last layer of a softmax is the exact Hessian of the cross-entropy (tested).  The
-vectorisation is row-major over W (index d * K + k).  Dense: fine for D K up to a few thousand.
+features phi (n, D), H = generalised Gauss-Newton of the summed cross-entropy + prior precision:
+
+    full:  H = sum_n (phi_n phi_n^T) kron (diag p_n - p_n p_n^T) + lam I,
+    kfac:  H = A kron G + lam I,  A = sum_n phi_n phi_n^T,  G = (1/n) sum_n (diag p_n - p_n p_n^T).
+
+For the last layer of a softmax the full GGN is the exact Hessian of the cross-entropy (tested); KFAC
+equals it when all p_n agree (tested) and costs O(D^3 + K^3) instead of O((D K)^3), which is what
+makes the mod-97 model (D K = 12,416) affordable.  The vectorisation is row-major over W (index
+d * K + k).  KFAC samples use the eigenbases of A and G, in which H is diagonal (a_i g_j + lam).
+
+Transformers (``fit_transformer_laplace``): the Laplace layer is the output projection as used at the
+scored positions (``Transformer.output_weight``: E^T with tied embeddings, the unembedding
+otherwise); everything before it, the input embedding included, is held at its trained value, so the
+features are the final-LayerNorm residual stream computed once.  With tied embeddings this treats the
+output use of E as a separate (untied) matrix: the GGN equals the Hessian of the untied twin's loss
+w.r.t. its unembedding (tested by finite differences).  Prior precision = the weight decay (spec).
 """
 
 from __future__ import annotations
@@ -29,8 +41,23 @@ def ggn(features: np.ndarray, W: np.ndarray) -> np.ndarray:
     return H.reshape(D * K, D * K)
 
 
+def kfac_factors(features: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(A (D, D), G (K, K)) with GGN ~ A kron G (module docstring)."""
+    p = _softmax(features @ W)
+    G = np.diag(p.mean(axis=0)) - p.T @ p / len(p)
+    return features.T @ features, G
+
+
+class _Predictive:
+    mean: np.ndarray
+
+    def predictive_samples(self, features: np.ndarray, rng: np.random.Generator, S: int) -> np.ndarray:
+        """Monte Carlo class probabilities, shape (S, n, K), for features (n, D)."""
+        return _softmax(np.einsum("nd,sdk->snk", features, self.sample(rng, S)))
+
+
 @dataclass(frozen=True)
-class LastLayerLaplace:
+class LastLayerLaplace(_Predictive):
     """mean (D, K) = W_MAP; precision (D K, D K); draws via the Cholesky factor of the precision."""
 
     mean: np.ndarray
@@ -43,15 +70,55 @@ class LastLayerLaplace:
         eps = np.linalg.solve(Lc.T, z.T).T                      # covariance (L L^T)^-1
         return self.mean[None] + eps.reshape((S,) + self.mean.shape)
 
-    def predictive_samples(self, features: np.ndarray, rng: np.random.Generator, S: int) -> np.ndarray:
-        """Monte Carlo class probabilities, shape (S, n, K)."""
-        return _softmax(np.einsum("nd,sdk->snk", features, self.sample(rng, S)))
+
+@dataclass(frozen=True)
+class KFACLaplace(_Predictive):
+    """mean (D, K); A = U_A diag(a) U_A^T, G = U_G diag(g) U_G^T; precision A kron G + lam I."""
+
+    mean: np.ndarray
+    a: np.ndarray
+    U_A: np.ndarray
+    g: np.ndarray
+    U_G: np.ndarray
+    prior_precision: float
+
+    @property
+    def precision(self) -> np.ndarray:
+        """Dense (D K, D K) precision (for tests and small layers)."""
+        A = (self.U_A * self.a) @ self.U_A.T
+        G = (self.U_G * self.g) @ self.U_G.T
+        return np.kron(A, G) + self.prior_precision * np.eye(self.mean.size)
+
+    def sample(self, rng: np.random.Generator, S: int) -> np.ndarray:
+        """S weight samples, shape (S, D, K)."""
+        scale = 1.0 / np.sqrt(np.outer(self.a, self.g) + self.prior_precision)   # (D, K)
+        z = rng.standard_normal((S,) + self.mean.shape) * scale
+        return self.mean[None] + self.U_A @ z @ self.U_G.T
 
 
-def last_layer_laplace(features: np.ndarray, W_map: np.ndarray, prior_precision: float) -> LastLayerLaplace:
-    """Laplace posterior at W_map (features (n, D) fixed, e.g. the final residual stream at the
-    answer position; W_map (D, K)); prior precision = weight decay."""
-    if prior_precision <= 0:
+def last_layer_laplace(features: np.ndarray, W_map: np.ndarray, prior_precision: float,
+                       structure: str = "full") -> LastLayerLaplace | KFACLaplace:
+    """Laplace posterior at W_map (D, K) for features (n, D) held fixed (e.g. the final residual
+    stream at the answer position); prior precision = weight decay; structure 'full' or 'kfac'."""
+    if not prior_precision > 0:
         raise ValueError(f"prior_precision must be > 0, got {prior_precision}")
-    H = ggn(features, W_map) + prior_precision * np.eye(W_map.size)
-    return LastLayerLaplace(mean=np.asarray(W_map, float), precision=H)
+    features = np.asarray(features, np.float64)
+    W_map = np.asarray(W_map, np.float64)
+    if structure == "full":
+        H = ggn(features, W_map) + prior_precision * np.eye(W_map.size)
+        return LastLayerLaplace(mean=W_map, precision=H)
+    if structure == "kfac":
+        A, G = kfac_factors(features, W_map)
+        a, U_A = np.linalg.eigh(A)
+        g, U_G = np.linalg.eigh(G)
+        return KFACLaplace(mean=W_map, a=np.maximum(a, 0.0), U_A=U_A, g=np.maximum(g, 0.0), U_G=U_G,
+                           prior_precision=float(prior_precision))
+    raise ValueError(f"structure must be 'full' or 'kfac', got {structure!r}")
+
+
+def fit_transformer_laplace(model, tokens: np.ndarray, mask: np.ndarray, prior_precision: float,
+                            structure: str = "full") -> LastLayerLaplace | KFACLaplace:
+    """Last-layer Laplace of a trained ``Transformer`` from its training sequences tokens (B, T)
+    at the scored positions mask (B, T) (module docstring for what is held fixed)."""
+    feats = model.features(tokens)[np.asarray(mask, bool)]
+    return last_layer_laplace(feats, model.output_weight, prior_precision, structure)

@@ -174,10 +174,18 @@ class Transformer:
             x, fin = layernorm_forward(x, p["ln_final.w"], p["ln_final.b"])
         return x, (emb_cache, caches, fin, T)
 
+    def features(self, tokens: np.ndarray, *, rng: np.random.Generator | None = None) -> np.ndarray:
+        """Residual stream after the final LayerNorm, (B, T, D): logits = features @ output_weight."""
+        return self._trunk(tokens, rng)[0]
+
+    @property
+    def output_weight(self) -> np.ndarray:
+        """The output projection (D, n_out) as used by the logits (E^T when embeddings are tied)."""
+        return self._unembed()
+
     def logits(self, tokens: np.ndarray, *, rng: np.random.Generator | None = None) -> np.ndarray:
         """Logits at every position, (B, T, n_out).  rng: dropout generator (None: evaluation)."""
-        x, _ = self._trunk(tokens, rng)
-        return x @ self._unembed()
+        return self.features(tokens, rng=rng) @ self._unembed()
 
     def loss_and_grad(self, tokens, targets, mask=None, *, rng: np.random.Generator | None = None):
         """Mean cross-entropy over the positions where ``mask`` (B, T) is True, and its gradient.
