@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from grokphase.validation.bayes.ivon import IVON, IVONSettings
 from grokphase.validation.nn import Transformer, TransformerConfig
 from grokphase.validation.nn.loss import cross_entropy
 from grokphase.validation.optim import AdamW, warmup_cosine
@@ -42,6 +43,13 @@ class ICLRun:
     log_every: int = 250
     checkpoint_every: int = 1000
     eval_batch: int = 512
+    optimizer: str = "adamw"
+    ivon: IVONSettings = IVONSettings()
+    snapshots: bool = False
+
+    def __post_init__(self):
+        if self.optimizer not in ("adamw", "ivon"):
+            raise ValueError(f"optimizer must be 'adamw' or 'ivon', got {self.optimizer!r}")
 
 
 PRESETS = {
@@ -63,7 +71,11 @@ def run_icl(run: ICLRun, run_dir, *, resume: bool = True, progress: bool = True)
     """Train (resumable); metrics per split in run_dir/metrics.jsonl, summary in summary.json."""
     tasks = make_icl_tasks(run.p, run.n_task, run.alpha, seed=run.seed)
     model = Transformer(model_config(run))
-    opt = AdamW(model.params, lr=run.lr, betas=(0.9, 0.98), eps=1e-8, weight_decay=run.weight_decay)
+    if run.optimizer == "ivon":  # ess = training points (pairs x tasks); prior precision = weight decay
+        opt = IVON(model.params, ess=len(tasks.train_pairs) * len(tasks.train_tasks), weight_decay=run.weight_decay,
+                   **asdict(run.ivon))
+    else:
+        opt = AdamW(model.params, lr=run.lr, betas=(0.9, 0.98), eps=1e-8, weight_decay=run.weight_decay)
     eval_rng = np.random.default_rng(10_000 + run.seed)
     eval_sets = {s: tasks.batch(eval_rng, s, run.eval_batch, run.n_ctx) for s in SPLITS}
 
@@ -82,7 +94,7 @@ def run_icl(run: ICLRun, run_dir, *, resume: bool = True, progress: bool = True)
 
     res = train(model, opt, batch_fn, TrainConfig(steps=run.steps, log_every=run.log_every,
                                                   checkpoint_every=run.checkpoint_every, clip=run.clip,
-                                                  seed=run.seed, progress=progress),
+                                                  seed=run.seed, progress=progress, snapshots=run.snapshots),
                 run_dir=run_dir, evaluate=evaluate, resume=resume,
                 schedule=lambda s: warmup_cosine(s, warmup=run.warmup, total=run.steps, start=0.01, final=0.1))
     summary = {"run": asdict(run), "n_train_tasks": int(len(tasks.train_tasks)), "wall_time": res["wall_time"],

@@ -1,0 +1,79 @@
+"""Numeric event times along a training trajectory and the label-free grokking monitor.
+
+Spec ``shared/theory/icl_grokking.md`` §4 claim 2 and the issue's definitions, on a logged step grid
+steps (n,) with values (n,):
+
+- grokking time: the first logged step where accuracy passes chance + f (final - chance), f = 1/2
+  (and the 90 % point, f = 0.9); None when the final gain is not positive (nothing to pass).
+- EU-peak time: the step of the largest epistemic uncertainty; EU-collapse factor: peak EU over the
+  final EU (inf when the final EU is 0).
+- ``EUMonitor``: a training callback fed (step, EU on a fixed set of unlabeled prompts) that fires
+  "grokking detected" at the first step where EU <= peak / ``drop`` after the running peak has
+  reached ``rise`` x the first value: EU must rise (memorisation) before its fall counts.  Labels are
+  never read.  Defaults drop = 2, rise = 2.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def _check(steps, values):
+    steps, values = np.asarray(steps), np.asarray(values, float)
+    if steps.ndim != 1 or steps.shape != values.shape or steps.size == 0:
+        raise ValueError(f"steps and values must be 1-d of equal, nonzero length, got {steps.shape}, {values.shape}")
+    return steps, values
+
+
+def threshold_time(steps, acc, chance: float, fraction: float = 0.5) -> int | None:
+    """First logged step where acc >= chance + fraction (acc[-1] - chance)."""
+    if not (0.0 < fraction <= 1.0):
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    steps, acc = _check(steps, acc)
+    gain = acc[-1] - chance
+    if not gain > 0:
+        return None
+    hit = np.flatnonzero(acc >= chance + fraction * gain)
+    return int(steps[hit[0]])
+
+
+def eu_peak(steps, eu) -> tuple[int, float]:
+    """(step of the maximum EU, peak EU / final EU)."""
+    steps, eu = _check(steps, eu)
+    i = int(np.nanargmax(eu))
+    return int(steps[i]), (float(eu[i] / eu[-1]) if eu[-1] > 0 else math.inf)
+
+
+class EUMonitor:
+    """Label-free grokking detector (module docstring).  ``update(step, eu)`` returns True once, at
+    the detection step, which stays in ``detected_step``."""
+
+    def __init__(self, drop: float = 2.0, rise: float = 2.0):
+        if not (drop > 1 and rise >= 1):
+            raise ValueError(f"drop must be > 1 and rise >= 1, got {drop}, {rise}")
+        self.drop, self.rise = float(drop), float(rise)
+        self.first = None
+        self.peak = -math.inf
+        self.detected_step: int | None = None
+
+    def update(self, step: int, eu: float) -> bool:
+        if self.detected_step is not None:
+            return False
+        if self.first is None:
+            self.first = eu
+        self.peak = max(self.peak, eu)
+        if self.peak >= self.rise * self.first and eu <= self.peak / self.drop:
+            self.detected_step = int(step)
+            return True
+        return False
+
+
+def detect(steps, eu, drop: float = 2.0, rise: float = 2.0) -> int | None:
+    """Replay a logged EU series through ``EUMonitor``; the detection step or None."""
+    steps, eu = _check(steps, eu)
+    mon = EUMonitor(drop, rise)
+    for s, e in zip(steps, eu):
+        mon.update(int(s), float(e))
+    return mon.detected_step

@@ -1,0 +1,220 @@
+"""Epistemic uncertainty through grokking: posteriors fitted after the fact on parameter snapshots.
+
+Spec ``shared/theory/icl_grokking.md`` §3-§4 (Qchohi & Rossi, arXiv 2604.12434).  A run trained with
+``snapshots=True`` (``modular_grokking`` or ``icl_training``; AdamW or IVON) leaves the weights of
+every logged step.  For each snapshot and each evaluation set this module computes the accuracy at
+the snapshot weights and, for each posterior, S predictive samples at the scored position and their
+TU / AU / EU (nats, ``uncertainty_decomposition``), averaged over the set:
+
+- ``ivon``: q = N(mu, 1/(ess (h + delta))) from the IVON state in the snapshot (IVON runs only);
+- ``laplace``: last-layer Laplace at the snapshot weights (``fit_transformer_laplace``), GGN over the
+  training inputs scaled to ``ess`` points, prior precision = weight decay; KFAC for the mod-97 model
+  (D K = 12,416), full for the in-context model;
+- ``swag``: SWAG (diagonal + low rank) from the last ``swag_window`` snapshots up to this one: a
+  moving-window SWAG along the logged trajectory (snapshots 50-250 steps apart, so its covariance
+  includes the drift of the weights over that window; not the paper's constant-lr SWAG phase).
+
+Estimators apply to the SAME network at each step (the paper's gap: its IVON and Laplace networks
+differed).  Summaries (``summarise``): grokking time (half and 90 % of the final gain above chance on
+the target split), EU-peak time, EU-collapse factor, and the label-free ``EUMonitor`` detection on
+the unlabeled prompts with its lead (negative) or lag relative to the grokking time.
+
+Evaluation sets.  Mod p: 'train' (up to 1,000 training pairs) and 'test' (up to 2,000 held-out pairs;
+target split); the unlabeled prompts are the test inputs (their labels are never read by the
+monitor).  In-context: the four splits (``eval_batch`` seeded sequences each, target 'ood_val') and
+'unlabeled': fresh seeded OOD-task prompts on held-out pairs whose labels are never read.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from grokphase.validation.bayes import SWAG, uncertainty_decomposition
+from grokphase.validation.bayes.grokking_times import detect, eu_peak, threshold_time
+from grokphase.validation.bayes.laplace import _softmax, last_layer_laplace
+from grokphase.validation.nn import Transformer
+
+ESTIMATORS = ("ivon", "laplace", "swag")
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """tokens (B, T); pos (B,) scored position per row; labels (B,) or None (unlabeled)."""
+
+    tokens: np.ndarray
+    pos: np.ndarray
+    labels: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class StudySetup:
+    """What the posteriors need about a run: model config, evaluation sets, Laplace training
+    inputs (tokens, mask) with the number of points they stand for (ess), the weight decay (prior
+    precision), Laplace structure, target split, unlabeled set name and chance accuracy."""
+
+    config: object
+    sets: dict
+    laplace_tokens: np.ndarray
+    laplace_mask: np.ndarray
+    ess: float
+    weight_decay: float
+    structure: str
+    target: str
+    unlabeled: str
+    chance: float
+
+
+def modular_setup(run) -> StudySetup:
+    from grokphase.validation.nn import TransformerConfig
+    from grokphase.validation.tasks import modular_dataset
+
+    ds = modular_dataset(run.p, run.op, run.frac, seed=run.seed, split=run.split, k=run.k, offset=run.offset)
+    rng = np.random.default_rng(20_000 + run.seed)
+    sets = {}
+    for name, n in (("train", 1000), ("test", 2000)):
+        tok, lab = ds.split(name)
+        idx = np.sort(rng.permutation(len(lab))[:n])
+        sets[name] = EvalSet(tok[idx], np.full(len(idx), 2), lab[idx])
+    tok, lab = ds.split("train")
+    mask = np.zeros(tok.shape, bool)
+    mask[:, -1] = True
+    cfg = TransformerConfig(vocab_size=ds.vocab_size, d_model=run.d_model, n_layers=run.n_layers, n_heads=run.n_heads,
+                            d_mlp=run.d_mlp, max_len=3, n_out=run.p, seed=run.seed)
+    return StudySetup(cfg, sets, tok, mask, float(len(lab)), run.weight_decay, "kfac", "test", "test", 1.0 / run.p)
+
+
+def icl_setup(run) -> StudySetup:
+    from grokphase.validation.experiments.icl_training import model_config
+    from grokphase.validation.tasks.icl import SPLITS, make_icl_tasks
+
+    tasks = make_icl_tasks(run.p, run.n_task, run.alpha, seed=run.seed)
+    rng = np.random.default_rng(10_000 + run.seed)      # the same seeded batches as the training log
+    sets = {}
+    for s in SPLITS:
+        tok, tg, _, m_fin = tasks.batch(rng, s, run.eval_batch, run.n_ctx)
+        pos = np.argmax(m_fin, axis=1)
+        sets[s] = EvalSet(tok, pos, tg[np.arange(len(tok)), pos])
+    tok, _, _, m_fin = tasks.batch(np.random.default_rng(30_000 + run.seed), "ood_val", run.eval_batch, run.n_ctx)
+    sets["unlabeled"] = EvalSet(tok, np.argmax(m_fin, axis=1), None)
+    ltok, _, m_all, _ = tasks.batch(np.random.default_rng(40_000 + run.seed), "id_train", 256, run.n_ctx)
+    ess = float(len(tasks.train_pairs) * len(tasks.train_tasks))
+    return StudySetup(model_config(run), sets, ltok, m_all, ess, run.weight_decay, "full", "ood_val", "unlabeled",
+                      1.0 / run.p)
+
+
+def _probs(model, s: EvalSet) -> np.ndarray:
+    logits = model.logits(s.tokens)[np.arange(len(s.tokens)), s.pos]
+    return _softmax(logits.astype(np.float64))
+
+
+def _features(model, s: EvalSet) -> np.ndarray:
+    return model.features(s.tokens)[np.arange(len(s.tokens)), s.pos].astype(np.float64)
+
+
+def _summ(probs: np.ndarray, labels) -> dict:
+    """probs (S, n, K) -> mean TU/AU/EU and the posterior-predictive accuracy."""
+    tu, au, eu = uncertainty_decomposition(probs)
+    out = {"tu": float(tu.mean()), "au": float(au.mean()), "eu": float(eu.mean())}
+    if labels is not None:
+        out["acc"] = float((probs.mean(axis=0).argmax(-1) == labels).mean())
+    return out
+
+
+def _load(path: Path) -> tuple[int, dict, dict]:
+    with np.load(path) as z:
+        params = {k[6:]: z[k] for k in z.files if k.startswith("param/")}
+        opt = {k[4:]: z[k] for k in z.files if k.startswith("opt/")}
+        return int(z["step"]), params, opt
+
+
+def evaluate_snapshots(setup: StudySetup, run_dir, *, samples: int = 16, swag_window: int = 8, every: int = 1,
+                       seed: int = 0) -> list[dict]:
+    """One row per (every-th) snapshot: {"step", split: {"acc", estimator: {tu, au, eu, acc}}}.
+    Written (atomically) to run_dir/uncertainty.json and returned."""
+    if samples < 2:
+        raise ValueError(f"samples must be >= 2, got {samples}")
+    files = sorted((Path(run_dir) / "snapshots").glob("step_*.npz"))
+    if not files:
+        raise ValueError(f"no snapshots in {run_dir}/snapshots (train with snapshots=True)")
+    rng = np.random.default_rng(seed)
+    swag_hist: list[dict] = []
+    rows = []
+    for i, f in enumerate(files):
+        step, params, opt = _load(f)
+        swag_hist = (swag_hist + [params])[-swag_window:]
+        if i % every and i != len(files) - 1:
+            continue
+        model = Transformer(setup.config, params=params)
+        feats = {n: _features(model, s) for n, s in setup.sets.items()}
+        W = model.output_weight.astype(np.float64)
+        row = {"step": step}
+        for n, s in setup.sets.items():
+            p = _softmax(feats[n] @ W)
+            row[n] = {"acc": float((p.argmax(-1) == s.labels).mean())} if s.labels is not None else {}
+        lfeat = model.features(setup.laplace_tokens)[setup.laplace_mask].astype(np.float64)
+        scale = setup.ess / len(lfeat)
+        post = last_layer_laplace(lfeat * math.sqrt(scale), W, setup.weight_decay, setup.structure)
+        for n, s in setup.sets.items():
+            row[n]["laplace"] = _summ(post.predictive_samples(feats[n], rng, samples), s.labels)
+        draws = {}
+        if opt:
+            sig = {k: 1.0 / np.sqrt(setup.ess * (opt["h/" + k].astype(np.float64) + setup.weight_decay)) for k in params}
+            draws["ivon"] = [{k: (v + rng.standard_normal(v.shape) * sig[k]).astype(v.dtype) for k, v in params.items()}
+                             for _ in range(samples)]
+        if len(swag_hist) >= 2:
+            sw = SWAG(rank=max(2, swag_window))
+            for ph in swag_hist:
+                sw.collect(ph)
+            draws["swag"] = [sw.sample(rng) for _ in range(samples)]
+        for name, ws in draws.items():
+            probs = {n: [] for n in setup.sets}
+            for w in ws:
+                m = Transformer(setup.config, params=w)
+                for n, s in setup.sets.items():
+                    probs[n].append(_probs(m, s))
+            for n, s in setup.sets.items():
+                row[n][name] = _summ(np.stack(probs[n]), s.labels)
+        rows.append(row)
+    _atomic_json(Path(run_dir) / "uncertainty.json", rows)
+    return rows
+
+
+def _atomic_json(path: Path, obj) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(obj, fh)
+    os.replace(tmp, path)
+
+
+def summarise(rows: list[dict], setup: StudySetup) -> dict:
+    """Grokking times (target split, snapshot-weight accuracy), and per estimator present: EU-peak
+    time, EU-collapse factor on the target split, and the monitor's detection on the unlabeled set
+    with its lag (detection - grokking time; negative = lead)."""
+    steps = np.array([r["step"] for r in rows])
+    acc = np.array([r[setup.target]["acc"] for r in rows])
+    out = {"grokking_time": threshold_time(steps, acc, setup.chance, 0.5),
+           "grokking_time_90": threshold_time(steps, acc, setup.chance, 0.9),
+           "final_acc": float(acc[-1]), "estimators": {}}
+    for est in ESTIMATORS:
+        if est not in rows[-1][setup.target]:
+            continue
+        have = [i for i, r in enumerate(rows) if est in r[setup.target]]
+        st = steps[have]
+        eu = np.array([rows[i][setup.target][est]["eu"] for i in have])
+        peak_step, collapse = eu_peak(st, eu)
+        eu_u = np.array([rows[i][setup.unlabeled][est]["eu"] for i in have])
+        det = detect(st, eu_u)
+        g = out["grokking_time"]
+        out["estimators"][est] = {"eu_peak_step": peak_step, "eu_collapse_factor": collapse,
+                                  "eu_peak": float(eu.max()), "eu_final": float(eu[-1]),
+                                  "au_final": float(rows[-1][setup.target][est]["au"]),
+                                  "detected_step": det,
+                                  "detection_lag": None if det is None or g is None else det - g}
+    return out
