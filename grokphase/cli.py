@@ -7,6 +7,8 @@ attention   copy-task attention: ``transition`` (order, beta_c, spinodals, jumps
             ``phase-diagram`` (order parameters on a (beta, L) grid, optional plot).
 train       train the NumPy transformer: ``modular`` (grokking mod p) or ``icl`` (in-context
             modular arithmetic); resumable runs in --run-dir.
+uncertainty the grokking / epistemic-uncertainty study (issue 6): ``train`` one study run
+            (modular or icl, adamw or ivon, a seed), ``evaluate`` the posteriors of every run.
 figs        regenerate every paper figure into a folder.
 """
 
@@ -201,6 +203,27 @@ def _attention_validate(args) -> int:
     return 0
 
 
+def _uncertainty(args) -> int:
+    from grokphase.validation.experiments import uncertainty_runs as ur
+
+    if args.uncertainty_command == "train":
+        summary = ur.train_study_run(args.task, args.optimizer, args.seed, args.root, steps=args.steps,
+                                     progress=not args.json)
+        print(json.dumps({k: v for k, v in summary.items() if k != "run"}, indent=1, default=float))
+        return 0
+    res = ur.evaluate_study(args.task, tuple(args.seeds), args.root, samples=args.samples, every=args.every)
+    if args.out:
+        from pathlib import Path
+
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(res, default=float))
+    table = [{"optimizer": r["optimizer"], "seed": r["seed"], **{k: v for k, v in r["summary"].items() if k != "estimators"},
+              "estimators": r["summary"]["estimators"]} for r in res["runs"]]
+    json.dump(table, sys.stdout, indent=1, default=float)
+    print()
+    return 0
+
+
 def _figs(args) -> int:
     from grokphase.paper_figs import FIGURES, load
 
@@ -301,6 +324,26 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--alpha", type=float, help="fraction of input pairs used for training")
     q.add_argument("--n-ctx", type=int, help="examples per sequence")
     train_common(q, ICL_PRESETS, "p7-T40")
+
+    p = sub.add_parser("uncertainty", help="epistemic uncertainty through grokking (IVON, Laplace, SWAG)",
+                       description="Train the study's runs (parameter snapshots) and evaluate posteriors on them.")
+    usub = p.add_subparsers(dest="uncertainty_command", required=True)
+    q = usub.add_parser("train", help="one study run (resumable)")
+    q.add_argument("task", choices=("modular", "icl"))
+    q.add_argument("--optimizer", choices=("adamw", "ivon"), default="adamw")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--steps", type=int, help="override the preset's steps (a longer run resumes)")
+    q.add_argument("--root", default="runs/study", help="parent folder of the run folders")
+    q.add_argument("--json", action="store_true", help="no progress lines")
+    q.set_defaults(func=_uncertainty)
+    q = usub.add_parser("evaluate", help="posteriors on every snapshot of the study's runs; summary table")
+    q.add_argument("task", choices=("modular", "icl"))
+    q.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    q.add_argument("--root", default="runs/study", help="parent folder of the run folders")
+    q.add_argument("--samples", type=int, default=16, help="posterior samples per estimator (>= 2)")
+    q.add_argument("--every", type=int, default=1, help="evaluate every k-th snapshot (and the last)")
+    q.add_argument("--out", help="write trajectories and summaries as JSON here")
+    q.set_defaults(func=_uncertainty)
 
     p = sub.add_parser("figs", help="regenerate every paper figure", description="Regenerate every figure script in paper_figs.")
     p.add_argument("--out", default="figures", help="output folder (default ./figures)")

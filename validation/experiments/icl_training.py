@@ -38,7 +38,7 @@ class ICLRun:
     lr: float = 1e-3
     weight_decay: float = 0.1
     warmup: int = 500
-    clip: float = 1.0
+    clip: float | None = 1.0
     seed: int = 0
     log_every: int = 250
     checkpoint_every: int = 1000
@@ -55,6 +55,14 @@ class ICLRun:
 PRESETS = {
     # the feasibility notes of the spec/issue: p = 7, T = 40 tasks, 2 layers, d = 64, 8 examples
     "p7-T40": ICLRun(),
+    # the uncertainty study (issue 6): alpha = 0.8 (the issue's suggestion after alpha = 0.5 runs
+    # memorised input pairs: ID-val and OOD-val stayed at chance), batch 128, snapshots for posteriors
+    "study-p7-adamw": ICLRun(alpha=0.8, batch=128, steps=15000, log_every=250, eval_batch=256, snapshots=True),
+    # IVON with the mod-97 study's settings (lr 1, h0 1, delta 1e-3, beta2 0.9999, update clip 1e-2)
+    # and no gradient-norm clip (it would bias the Hessian estimate)
+    "study-p7-ivon": ICLRun(alpha=0.8, batch=128, steps=15000, log_every=250, eval_batch=256, snapshots=True,
+                            optimizer="ivon", weight_decay=1e-3, clip=None,
+                            ivon=IVONSettings(lr=1.0, hess_init=1.0, beta2=0.9999, clip_radius=1e-2)),
     "smoke": ICLRun(p=5, n_task=4, n_ctx=4, d_model=32, n_layers=1, batch=64, steps=300, warmup=20,
                     log_every=50, eval_batch=128),
 }

@@ -134,15 +134,58 @@ def _load(path: Path) -> tuple[int, dict, dict]:
         return int(z["step"]), params, opt
 
 
-def evaluate_snapshots(setup: StudySetup, run_dir, *, samples: int = 16, swag_window: int = 8, every: int = 1,
-                       seed: int = 0) -> list[dict]:
-    """One row per (every-th) snapshot: {"step", split: {"acc", estimator: {tu, au, eu, acc}}}.
-    Written (atomically) to run_dir/uncertainty.json and returned."""
-    if samples < 2:
-        raise ValueError(f"samples must be >= 2, got {samples}")
+def predictive(setup: StudySetup, params: dict, opt: dict, swag_hist: list[dict], sets: dict, *,
+               rng: np.random.Generator, samples: int) -> dict:
+    """Class probabilities at the scored positions of each set in ``sets``: {"mean": {set: (n, K)},
+    estimator: {set: (S, n, K)}} for the estimators that apply (IVON needs h in ``opt``; SWAG needs
+    >= 2 snapshots in ``swag_hist``, the last of which is ``params``)."""
+    model = Transformer(setup.config, params=params)
+    feats = {n: _features(model, s) for n, s in sets.items()}
+    W = model.output_weight.astype(np.float64)
+    out = {"mean": {n: _softmax(f @ W) for n, f in feats.items()}}
+    lfeat = model.features(setup.laplace_tokens)[setup.laplace_mask].astype(np.float64)
+    post = last_layer_laplace(lfeat * math.sqrt(setup.ess / len(lfeat)), W, setup.weight_decay, setup.structure)
+    out["laplace"] = {n: post.predictive_samples(f, rng, samples) for n, f in feats.items()}
+    draws = {}
+    if opt:
+        sig = {k: 1.0 / np.sqrt(setup.ess * (opt["h/" + k].astype(np.float64) + setup.weight_decay)) for k in params}
+        draws["ivon"] = [{k: (v + rng.standard_normal(v.shape) * sig[k]).astype(v.dtype) for k, v in params.items()}
+                         for _ in range(samples)]
+    if len(swag_hist) >= 2:
+        sw = SWAG(rank=max(2, len(swag_hist)))
+        for ph in swag_hist:
+            sw.collect(ph)
+        draws["swag"] = [sw.sample(rng) for _ in range(samples)]
+    for name, ws in draws.items():
+        models = [Transformer(setup.config, params=w) for w in ws]
+        out[name] = {n: np.stack([_probs(m, s) for m in models]) for n, s in sets.items()}
+    return out
+
+
+def _summ_all(pred: dict, sets: dict) -> dict:
+    row = {}
+    for n, s in sets.items():
+        row[n] = {"acc": float((pred["mean"][n].argmax(-1) == s.labels).mean())} if s.labels is not None else {}
+        for est in ESTIMATORS:
+            if est in pred:
+                row[n][est] = _summ(pred[est][n], s.labels)
+    return row
+
+
+def snapshot_files(run_dir) -> list[Path]:
     files = sorted((Path(run_dir) / "snapshots").glob("step_*.npz"))
     if not files:
         raise ValueError(f"no snapshots in {run_dir}/snapshots (train with snapshots=True)")
+    return files
+
+
+def evaluate_snapshots(setup: StudySetup, run_dir, *, samples: int = 16, swag_window: int = 8, every: int = 1,
+                       seed: int = 0) -> list[dict]:
+    """One row per (every-th, and the last) snapshot: {"step", set: {"acc", estimator: {tu, au, eu,
+    acc}}}.  Written (atomically) to run_dir/uncertainty.json and returned."""
+    if samples < 2:
+        raise ValueError(f"samples must be >= 2, got {samples}")
+    files = snapshot_files(run_dir)
     rng = np.random.default_rng(seed)
     swag_hist: list[dict] = []
     rows = []
@@ -151,39 +194,22 @@ def evaluate_snapshots(setup: StudySetup, run_dir, *, samples: int = 16, swag_wi
         swag_hist = (swag_hist + [params])[-swag_window:]
         if i % every and i != len(files) - 1:
             continue
-        model = Transformer(setup.config, params=params)
-        feats = {n: _features(model, s) for n, s in setup.sets.items()}
-        W = model.output_weight.astype(np.float64)
-        row = {"step": step}
-        for n, s in setup.sets.items():
-            p = _softmax(feats[n] @ W)
-            row[n] = {"acc": float((p.argmax(-1) == s.labels).mean())} if s.labels is not None else {}
-        lfeat = model.features(setup.laplace_tokens)[setup.laplace_mask].astype(np.float64)
-        scale = setup.ess / len(lfeat)
-        post = last_layer_laplace(lfeat * math.sqrt(scale), W, setup.weight_decay, setup.structure)
-        for n, s in setup.sets.items():
-            row[n]["laplace"] = _summ(post.predictive_samples(feats[n], rng, samples), s.labels)
-        draws = {}
-        if opt:
-            sig = {k: 1.0 / np.sqrt(setup.ess * (opt["h/" + k].astype(np.float64) + setup.weight_decay)) for k in params}
-            draws["ivon"] = [{k: (v + rng.standard_normal(v.shape) * sig[k]).astype(v.dtype) for k, v in params.items()}
-                             for _ in range(samples)]
-        if len(swag_hist) >= 2:
-            sw = SWAG(rank=max(2, swag_window))
-            for ph in swag_hist:
-                sw.collect(ph)
-            draws["swag"] = [sw.sample(rng) for _ in range(samples)]
-        for name, ws in draws.items():
-            probs = {n: [] for n in setup.sets}
-            for w in ws:
-                m = Transformer(setup.config, params=w)
-                for n, s in setup.sets.items():
-                    probs[n].append(_probs(m, s))
-            for n, s in setup.sets.items():
-                row[n][name] = _summ(np.stack(probs[n]), s.labels)
-        rows.append(row)
+        pred = predictive(setup, params, opt, swag_hist, setup.sets, rng=rng, samples=samples)
+        rows.append({"step": step, **_summ_all(pred, setup.sets)})
     _atomic_json(Path(run_dir) / "uncertainty.json", rows)
     return rows
+
+
+def evaluate_final(setup: StudySetup, run_dir, sets: dict, *, samples: int = 16, swag_window: int = 8,
+                   seed: int = 0) -> dict:
+    """Accuracy and TU/AU/EU per estimator on ``sets`` at the last snapshot (SWAG from the last
+    ``swag_window`` snapshots): the context-length and context-noise sweeps."""
+    files = snapshot_files(run_dir)[-swag_window:]
+    loaded = [_load(f) for f in files]
+    step, params, opt = loaded[-1]
+    pred = predictive(setup, params, opt, [p for _, p, _ in loaded], sets,
+                      rng=np.random.default_rng(seed), samples=samples)
+    return {"step": step, **_summ_all(pred, sets)}
 
 
 def _atomic_json(path: Path, obj) -> None:
@@ -218,3 +244,20 @@ def summarise(rows: list[dict], setup: StudySetup) -> dict:
                                   "detected_step": det,
                                   "detection_lag": None if det is None or g is None else det - g}
     return out
+def icl_sweep_sets(run, *, split: str = "ood_val", ks=None, noises=None, n: int = 256, seed: int = 50_000) -> dict:
+    """Evaluation sets for the in-context sweeps (spec §1): name 'k{k}' -> k context examples before
+    the query (k = 0..n_ctx-1), or 'noise{p}' -> each context label replaced by a uniform token with
+    probability p (n_ctx examples).  Same tasks as the run; fixed seeds."""
+    from grokphase.validation.tasks.icl import make_icl_tasks
+
+    tasks = make_icl_tasks(run.p, run.n_task, run.alpha, seed=run.seed)
+    sets = {}
+    for k in ks or ():
+        tok, tg, _, m_fin = tasks.batch(np.random.default_rng(seed + k), split, n, run.n_ctx, k=k)
+        pos = np.argmax(m_fin, axis=1)
+        sets[f"k{k}"] = EvalSet(tok, pos, tg[np.arange(n), pos])
+    for i, pn in enumerate(noises or ()):
+        tok, tg, _, m_fin = tasks.batch(np.random.default_rng(seed + 1000 + i), split, n, run.n_ctx, p_noise=pn)
+        pos = np.argmax(m_fin, axis=1)
+        sets[f"noise{pn:g}"] = EvalSet(tok, pos, tg[np.arange(n), pos])
+    return sets
