@@ -58,3 +58,33 @@ def test_study_known_cases(tmp_path):
     assert json.loads((tmp_path / "uncertainty.json").read_text()) == rows
     s = summarise(rows, setup)
     assert set(s["estimators"]) == {"ivon", "laplace", "swag"}
+
+
+def test_study_driver_and_figure(tmp_path):
+    """evaluate_study finds the run folders by name, caches uncertainty.json, summarises, and the
+    figure draws from its trimmed numbers (PNG, PDF, JSON)."""
+    from grokphase.paper_figs._uncertainty import draw, trim
+    from grokphase.validation.experiments.uncertainty_runs import evaluate_study, study_run
+    from grokphase.validation.experiments.uncertainty_study import modular_setup
+    from grokphase.validation.nn import Transformer
+
+    run, run_dir = study_run("modular", "ivon", 1, tmp_path)
+    assert run_dir == tmp_path / "mod_ivon_s1" and run.optimizer == "ivon" and run.seed == 1
+    params = Transformer(modular_setup(run).config).params
+    (run_dir / "snapshots").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for step in (0, 50, 100):
+        np.savez(run_dir / "snapshots" / f"step_{step:08d}.npz", step=np.asarray(step),
+                 **{"param/" + k: v + 0.01 * rng.standard_normal(v.shape).astype(v.dtype) for k, v in params.items()},
+                 **{"opt/h/" + k: np.ones_like(v) for k, v in params.items()})
+    res = evaluate_study("modular", (0, 1), tmp_path, samples=3)
+    assert [(r["optimizer"], r["seed"]) for r in res["runs"]] == [("ivon", 1)]
+    mtime = (run_dir / "uncertainty.json").stat().st_mtime
+    assert evaluate_study("modular", (1,), tmp_path, samples=3)["runs"][0]["trajectory"] == res["runs"][0]["trajectory"]
+    assert (run_dir / "uncertainty.json").stat().st_mtime == mtime            # cached
+    summ = res["runs"][0]["summary"]
+    assert set(summ["estimators"]) == {"ivon", "laplace", "swag"}
+    written = draw(trim(res), tmp_path / "fig.png", target="test", logx=False, title="t")
+    assert all(p.stat().st_size > 1000 for p in written)
+    with pytest.raises(ValueError, match="task"):
+        study_run("cifar", "ivon", 0)

@@ -1,0 +1,99 @@
+"""Shared drawing of the uncertainty-through-grokking figures (mod 97 and in-context): one row per
+optimiser (AdamW, IVON), columns accuracy and the EU of each posterior on the target split (solid)
+and the other sets (thin), the last-layer Laplace AU; vertical lines at each seed's grokking time."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from grokphase.paper_figs._output import save_figure
+
+ESTIMATORS = ("laplace", "swag", "ivon")
+STYLES = {"train": "--", "test": "-", "id_train": ":", "id_val": "-.", "ood_train": "--", "ood_val": "-",
+          "unlabeled": (0, (1, 3))}
+
+
+def trim(result: dict) -> dict:
+    """The numbers the figure draws from an ``evaluate_study`` result (JSON-sized)."""
+    runs = []
+    for r in result["runs"]:
+        traj = r["trajectory"]
+        sets = [k for k in traj[-1] if k != "step"]
+        curves = {"step": [t["step"] for t in traj]}
+        for s in sets:
+            curves[f"{s}/acc"] = [t[s].get("acc") for t in traj]
+            for e in ESTIMATORS:
+                for q in ("eu", "au", "tu"):
+                    curves[f"{s}/{e}/{q}"] = [t[s][e][q] if e in t[s] else None for t in traj]
+        runs.append({"optimizer": r["optimizer"], "seed": r["seed"], "summary": r["summary"], "curves": curves,
+                     "sets": sets})
+    return {"task": result["task"], "runs": runs}
+
+
+def draw(data: dict, path, *, target: str, title: str, logx: bool):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    opts = [o for o in ("adamw", "ivon") if any(r["optimizer"] == o for r in data["runs"])]
+    fig, axes = plt.subplots(len(opts), 5, figsize=(19, 3.6 * len(opts)), squeeze=False, constrained_layout=True)
+    for row, opt in zip(axes, opts):
+        runs = [r for r in data["runs"] if r["optimizer"] == opt]
+        for r in runs:
+            c = r["curves"]
+            st = np.maximum(np.array(c["step"], float), 1)
+            col = f"C{r['seed']}"
+            for s in r["sets"]:
+                if c[f"{s}/acc"][0] is not None:
+                    row[0].plot(st, np.array(c[f"{s}/acc"], float), ls=STYLES.get(s, "-"), color=col,
+                                lw=1.5 if s == target else 0.8, label=f"{s}, seed {r['seed']}" if r is runs[0] or s == target else None)
+                for j, e in enumerate(ESTIMATORS):
+                    v = np.array([np.nan if x is None else x for x in c[f"{s}/{e}/eu"]], float)
+                    if np.isfinite(v).any():
+                        row[1 + j].plot(st, v, ls=STYLES.get(s, "-"), color=col, lw=1.5 if s == target else 0.8,
+                                        label=f"{s}, seed {r['seed']}" if r is runs[0] or s == target else None)
+                au = np.array([np.nan if x is None else x for x in c[f"{s}/laplace/au"]], float)
+                row[4].plot(st, au, ls=STYLES.get(s, "-"), color=col, lw=1.5 if s == target else 0.8)
+            g = r["summary"]["grokking_time"]
+            if g:
+                for ax in row:
+                    ax.axvline(g, color=col, lw=0.6, alpha=0.6)
+        heads = ("accuracy", "EU, last-layer Laplace", "EU, SWAG (moving window)", "EU, IVON", "AU, last-layer Laplace")
+        for j, (ax, h) in enumerate(zip(row, heads)):
+            ax.set_title(f"{opt}: {h}", loc="left", fontsize=9)
+            if logx:
+                ax.set_xscale("log")
+            if j in (1, 2, 3):
+                ax.set_yscale("log")
+            ax.set_xlabel("optimiser step")
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=6)
+            elif not ax.lines:
+                ax.text(0.5, 0.5, "IVON state only in IVON runs", ha="center", transform=ax.transAxes, fontsize=8)
+        row[0].set_ylabel("accuracy")
+        row[1].set_ylabel("EU (nats)")
+        row[4].set_ylabel("AU (nats)")
+    fig.suptitle(title, fontsize=11)
+    return save_figure(fig, data, path)
+
+
+def figure_main(name: str, task: str, doc: str, argv, *, target: str, logx: bool, title: str, every: int = 1):
+    """Command line of a trajectory figure: evaluate the study's runs of ``task`` under --root (cached
+    per run), or redraw the stored numbers when there are none."""
+    import argparse
+
+    from grokphase.paper_figs._output import stored_numbers
+
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--out", default=f"figures/{name}.png", help="output PNG (PDF, JSON beside)")
+    ap.add_argument("--root", default="runs/study", help="parent folder of the study's run folders")
+    args = ap.parse_args(argv)
+    from grokphase.validation.experiments.uncertainty_runs import evaluate_study
+
+    data = trim(evaluate_study(task, (0, 1, 2), args.root, every=every))
+    if not data["runs"]:
+        data = stored_numbers(args.out, name) or data
+    if not data["runs"]:
+        print(f"{name}: skipped, no runs under {args.root} and no stored numbers (see the module docstring)")
+        return []
+    return draw(data, args.out, target=target, logx=logx, title=title)
