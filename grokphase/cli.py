@@ -211,12 +211,22 @@ def _uncertainty(args) -> int:
                                      progress=not args.json)
         print(json.dumps({k: v for k, v in summary.items() if k != "run"}, indent=1, default=float))
         return 0
-    res = ur.evaluate_study(args.task, tuple(args.seeds), args.root, samples=args.samples, every=args.every)
+    if args.uncertainty_command == "sweeps":
+        res = ur.context_noise_sweeps(tuple(args.seeds), args.root, samples=args.samples)
+    elif args.uncertainty_command == "diversity":
+        res = ur.diversity_grid(tuple(args.n_task), tuple(args.alpha), args.seed, args.root, steps=args.steps,
+                                train=args.train, samples=args.samples, progress=not args.json)
+    else:
+        res = ur.evaluate_study(args.task, tuple(args.seeds), args.root, samples=args.samples, every=args.every)
     if args.out:
         from pathlib import Path
 
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(res, default=float))
+    if args.uncertainty_command != "evaluate":
+        json.dump(res, sys.stdout, default=float)
+        print()
+        return 0
     table = [{"optimizer": r["optimizer"], "seed": r["seed"], **{k: v for k, v in r["summary"].items() if k != "estimators"},
               "estimators": r["summary"]["estimators"]} for r in res["runs"]]
     json.dump(table, sys.stdout, indent=1, default=float)
@@ -343,6 +353,23 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--samples", type=int, default=16, help="posterior samples per estimator (>= 2)")
     q.add_argument("--every", type=int, default=1, help="evaluate every k-th snapshot (and the last)")
     q.add_argument("--out", help="write trajectories and summaries as JSON here")
+    q.set_defaults(func=_uncertainty)
+    q = usub.add_parser("sweeps", help="in-context runs: accuracy/AU/EU vs context examples and context noise")
+    q.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    q.add_argument("--root", default="runs/study", help="parent folder of the run folders")
+    q.add_argument("--samples", type=int, default=16, help="posterior samples per estimator (>= 2)")
+    q.add_argument("--out", help="write the results as JSON here")
+    q.set_defaults(func=_uncertainty)
+    q = usub.add_parser("diversity", help="in-context task diversity T x training fraction alpha grid")
+    q.add_argument("--n-task", type=int, nargs="+", default=[2, 6, 10], help="base tasks (T = 4 n_task)")
+    q.add_argument("--alpha", type=float, nargs="+", default=[0.5, 0.8], help="training fractions of the pairs")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--steps", type=int, default=6000, help="steps per grid run")
+    q.add_argument("--train", action="store_true", help="train missing grid runs first (resumable)")
+    q.add_argument("--root", default="runs/study", help="parent folder of the run folders")
+    q.add_argument("--samples", type=int, default=16, help="posterior samples per estimator (>= 2)")
+    q.add_argument("--json", action="store_true", help="no progress lines")
+    q.add_argument("--out", help="write the results as JSON here")
     q.set_defaults(func=_uncertainty)
 
     p = sub.add_parser("figs", help="regenerate every paper figure", description="Regenerate every figure script in paper_figs.")

@@ -7,7 +7,8 @@ grokphase.paper_figs.<name>`` does not import the module twice (runpy warns abou
 from importlib import import_module
 
 FIGURES = ("fig_linear_vi", "fig_attention_branches", "fig_attention_phase_diagram", "fig_modular_grokking",
-           "fig_attention_finite_n", "fig_attention_dynamics", "fig_transformer_copy_langevin", "fig_uncertainty_modular", "fig_uncertainty_icl")
+           "fig_attention_finite_n", "fig_attention_dynamics", "fig_transformer_copy_langevin", "fig_uncertainty_modular", "fig_uncertainty_icl",
+           "fig_icl_context_noise", "fig_icl_diversity")
 
 
 def load(name: str):

@@ -88,3 +88,34 @@ def test_study_driver_and_figure(tmp_path):
     assert all(p.stat().st_size > 1000 for p in written)
     with pytest.raises(ValueError, match="task"):
         study_run("cifar", "ivon", 0)
+
+
+def test_icl_sweeps_and_their_figures(tmp_path):
+    """The sweep sets hold k + 1 examples with the clean query label at the last position; the sweep
+    and diversity figures draw from the driver's output (fabricated snapshots at initialisation)."""
+    from grokphase.paper_figs import fig_icl_context_noise, fig_icl_diversity
+    from grokphase.validation.experiments.uncertainty_runs import context_noise_sweeps, study_run
+    from grokphase.validation.experiments.uncertainty_study import icl_setup, icl_sweep_sets
+    from grokphase.validation.nn import Transformer
+
+    run, run_dir = study_run("icl", "adamw", 0, tmp_path)
+    sets = icl_sweep_sets(run, ks=(0, 3), noises=(0.0, 1.0), n=16)
+    assert set(sets) == {f"{s}/{n}" for s in ("id_train", "ood_val") for n in ("k0", "k3", "noise0", "noise1")}
+    for name, s in sets.items():
+        m = 1 if name.endswith("k0") else 4 if name.endswith("k3") else run.n_ctx
+        assert s.tokens.shape == (16, 3 * m) and np.all(s.pos == 3 * m - 2)
+        assert np.array_equal(s.tokens[:, -1], s.labels)                  # the query's z stays clean
+    setup = icl_setup(run)
+    params = Transformer(setup.config).params
+    (run_dir / "snapshots").mkdir(parents=True)
+    for step in (0, 250):
+        np.savez(run_dir / "snapshots" / f"step_{step:08d}.npz", step=np.asarray(step),
+                 **{"param/" + k: v + np.float32(0.01 * step / 250) for k, v in params.items()})
+    res = context_noise_sweeps((0,), tmp_path, samples=2, n=8)
+    assert len(res["runs"]) == 1 and res["runs"][0]["step"] == 250
+    data = {"ks": list(range(run.n_ctx)), "noises": [round(0.1 * i, 1) for i in range(11)], **res}
+    assert all(p.stat().st_size > 1000 for p in fig_icl_context_noise.draw(data, tmp_path / "a.png"))
+    cell = {"T": 40, "alpha": 0.8, "seed": 0, "step": 250, "sets": {s: res["runs"][0]["sets"][f"{s}/noise0"]
+                                                                     for s in ("id_train", "ood_val")}}
+    cell["sets"] |= {"id_val": cell["sets"]["id_train"], "ood_train": cell["sets"]["ood_val"]}
+    assert all(p.stat().st_size > 1000 for p in fig_icl_diversity.draw({"cells": [cell]}, tmp_path / "b.png"))

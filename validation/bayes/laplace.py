@@ -35,10 +35,14 @@ def _softmax(z):
 def ggn(features: np.ndarray, W: np.ndarray) -> np.ndarray:
     """Generalised Gauss-Newton of sum_n CE(phi_n W, y_n) w.r.t. vec(W): shape (D K, D K)."""
     p = _softmax(features @ W)                                   # (n, K)
-    cov = np.einsum("nk,kl->nkl", p, np.eye(p.shape[1])) - np.einsum("nk,nl->nkl", p, p)
-    H = np.einsum("nd,ne,nkl->dkel", features, features, cov)
     D, K = W.shape
-    return H.reshape(D * K, D * K)
+    Y = (features[:, :, None] * p[:, None, :]).reshape(len(p), D * K)     # phi_nd p_nk
+    H = -(Y.T @ Y)                                                       # - sum phi phi^T p p^T
+    Z = (features.T @ Y).reshape(D, D, K)                                # sum phi_nd phi_ne p_nk
+    H4 = H.reshape(D, K, D, K)
+    for k in range(K):
+        H4[:, k, :, k] += Z[:, :, k]                                     # + sum phi phi^T diag(p)
+    return H
 
 
 def kfac_factors(features: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

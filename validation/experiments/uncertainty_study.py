@@ -244,20 +244,21 @@ def summarise(rows: list[dict], setup: StudySetup) -> dict:
                                   "detected_step": det,
                                   "detection_lag": None if det is None or g is None else det - g}
     return out
-def icl_sweep_sets(run, *, split: str = "ood_val", ks=None, noises=None, n: int = 256, seed: int = 50_000) -> dict:
-    """Evaluation sets for the in-context sweeps (spec §1): name 'k{k}' -> k context examples before
-    the query (k = 0..n_ctx-1), or 'noise{p}' -> each context label replaced by a uniform token with
-    probability p (n_ctx examples).  Same tasks as the run; fixed seeds."""
+def icl_sweep_sets(run, *, splits=("id_train", "ood_val"), ks=(), noises=(), n: int = 256,
+                   seed: int = 50_000) -> dict:
+    """Evaluation sets for the in-context sweeps (spec §1, claims 3-4), for each split:
+    '{split}/k{k}' -> k context examples before the query (k = 0..n_ctx-1), and '{split}/noise{p}'
+    -> n_ctx examples whose context labels are replaced by uniform tokens with probability p.
+    The run's tasks and pairs; fixed seeds."""
     from grokphase.validation.tasks.icl import make_icl_tasks
 
     tasks = make_icl_tasks(run.p, run.n_task, run.alpha, seed=run.seed)
     sets = {}
-    for k in ks or ():
-        tok, tg, _, m_fin = tasks.batch(np.random.default_rng(seed + k), split, n, run.n_ctx, k=k)
-        pos = np.argmax(m_fin, axis=1)
-        sets[f"k{k}"] = EvalSet(tok, pos, tg[np.arange(n), pos])
-    for i, pn in enumerate(noises or ()):
-        tok, tg, _, m_fin = tasks.batch(np.random.default_rng(seed + 1000 + i), split, n, run.n_ctx, p_noise=pn)
-        pos = np.argmax(m_fin, axis=1)
-        sets[f"noise{pn:g}"] = EvalSet(tok, pos, tg[np.arange(n), pos])
+    for si, split in enumerate(splits):
+        grid = [(f"k{k}", dict(k=k)) for k in ks] + [(f"noise{pn:g}", dict(p_noise=pn)) for pn in noises]
+        for j, (name, kw) in enumerate(grid):
+            rng = np.random.default_rng([seed, si, j])
+            tok, tg, _, m_fin = tasks.batch(rng, split, n, run.n_ctx, **kw)
+            pos = np.argmax(m_fin, axis=1)
+            sets[f"{split}/{name}"] = EvalSet(tok, pos, tg[np.arange(n), pos])
     return sets
