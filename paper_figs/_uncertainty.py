@@ -8,7 +8,7 @@ import numpy as np
 
 from grokphase.paper_figs._output import save_figure
 
-ESTIMATORS = ("laplace", "swag", "ivon")
+ESTIMATORS = ("laplace", "laplace_wd", "swag", "ivon")
 STYLES = {"train": "--", "test": "-", "id_train": ":", "id_val": "-.", "ood_train": "--", "ood_val": "-",
           "unlabeled": (0, (1, 3))}
 
@@ -36,7 +36,7 @@ def draw(data: dict, path, *, target: str, title: str, logx: bool):
     import matplotlib.pyplot as plt
 
     opts = [o for o in ("adamw", "ivon") if any(r["optimizer"] == o for r in data["runs"])]
-    fig, axes = plt.subplots(len(opts), 5, figsize=(19, 3.6 * len(opts)), squeeze=False, constrained_layout=True)
+    fig, axes = plt.subplots(len(opts), 6, figsize=(22, 3.6 * len(opts)), squeeze=False, constrained_layout=True)
     for row, opt in zip(axes, opts):
         runs = [r for r in data["runs"] if r["optimizer"] == opt]
         for r in runs:
@@ -53,17 +53,18 @@ def draw(data: dict, path, *, target: str, title: str, logx: bool):
                         row[1 + j].plot(st, v, ls=STYLES.get(s, "-"), color=col, lw=1.5 if s == target else 0.8,
                                         label=f"{s}, seed {r['seed']}" if r is runs[0] or s == target else None)
                 au = np.array([np.nan if x is None else x for x in c[f"{s}/laplace/au"]], float)
-                row[4].plot(st, au, ls=STYLES.get(s, "-"), color=col, lw=1.5 if s == target else 0.8)
+                row[5].plot(st, au, ls=STYLES.get(s, "-"), color=col, lw=1.5 if s == target else 0.8)
             g = r["summary"]["grokking_time"]
             if g:
                 for ax in row:
                     ax.axvline(g, color=col, lw=0.6, alpha=0.6)
-        heads = ("accuracy", "EU, last-layer Laplace", "EU, SWAG (moving window)", "EU, IVON", "AU, last-layer Laplace")
+        heads = ("accuracy", "EU, last-layer Laplace (evidence prior)", "EU, Laplace (prior = weight decay)",
+                 "EU, SWAG (moving window)", "EU, IVON", "AU, last-layer Laplace")
         for j, (ax, h) in enumerate(zip(row, heads)):
             ax.set_title(f"{opt}: {h}", loc="left", fontsize=9)
             if logx:
                 ax.set_xscale("log")
-            if j in (1, 2, 3):
+            if j in (1, 2, 3, 4):
                 ax.set_yscale("log")
             ax.set_xlabel("optimiser step")
             if ax.get_legend_handles_labels()[0]:
@@ -72,7 +73,7 @@ def draw(data: dict, path, *, target: str, title: str, logx: bool):
                 ax.text(0.5, 0.5, "IVON state only in IVON runs", ha="center", transform=ax.transAxes, fontsize=8)
         row[0].set_ylabel("accuracy")
         row[1].set_ylabel("EU (nats)")
-        row[4].set_ylabel("AU (nats)")
+        row[5].set_ylabel("AU (nats)")
     fig.suptitle(title, fontsize=11)
     return save_figure(fig, data, path)
 

@@ -27,6 +27,10 @@ def test_monitor_fires_after_rise_and_fall_only():
     det = detect(steps, eu)
     assert det == steps[np.flatnonzero((eu <= 0.5) & (steps > 39))[0]]
     assert detect(steps, np.geomspace(1.0, 0.01, 100)) is None   # no rise: falling from the start never fires
+    blip = eu.copy()
+    blip[10] = 0.01                                              # one low evaluation during the rise
+    assert detect(steps, blip) == det
+    assert detect(steps, blip, patience=1) == 10
     mon = EUMonitor()
     fired = [mon.update(s, e) for s, e in zip(steps, eu)]
     assert sum(fired) == 1 and mon.detected_step == det
@@ -54,10 +58,10 @@ def test_study_known_cases(tmp_path):
     last = rows[-1]["test"]
     assert last["swag"]["eu"] == 0.0
     assert last["ivon"]["eu"] < 1e-8
-    assert last["laplace"]["eu"] > 1e-4
+    assert last["laplace"]["eu"] > 1e-4 and last["laplace_wd"]["eu"] > 1e-4
     assert json.loads((tmp_path / "uncertainty.json").read_text()) == rows
     s = summarise(rows, setup)
-    assert set(s["estimators"]) == {"ivon", "laplace", "swag"}
+    assert set(s["estimators"]) == {"ivon", "laplace", "laplace_wd", "swag"}
 
 
 def test_study_driver_and_figure(tmp_path):
@@ -83,7 +87,7 @@ def test_study_driver_and_figure(tmp_path):
     assert evaluate_study("modular", (1,), tmp_path, samples=3)["runs"][0]["trajectory"] == res["runs"][0]["trajectory"]
     assert (run_dir / "uncertainty.json").stat().st_mtime == mtime            # cached
     summ = res["runs"][0]["summary"]
-    assert set(summ["estimators"]) == {"ivon", "laplace", "swag"}
+    assert set(summ["estimators"]) == {"ivon", "laplace", "laplace_wd", "swag"}
     written = draw(trim(res), tmp_path / "fig.png", target="test", logx=False, title="t")
     assert all(p.stat().st_size > 1000 for p in written)
     with pytest.raises(ValueError, match="task"):

@@ -144,3 +144,27 @@ def test_transformer_laplace_is_the_hessian_of_the_untied_output_layer(rng, tied
         W.flat[j] += h
         fd[:, j] = M * (gp - gm) / (2 * h)
     np.testing.assert_allclose(post.precision - 0.3 * np.eye(D * K), fd, atol=1e-7)
+
+
+def test_evidence_prior_precision_is_the_evidence_maximum(rng):
+    """MacKay's condition lam |W|^2 = sum h/(h + lam) is the stationary point of the Laplace log
+    evidence -lam |W|^2/2 + (P/2) log lam - (1/2) sum log(h + lam): check by finite differences and
+    that it is a maximum; the posteriors carry it."""
+    from grokphase.validation.bayes.laplace import evidence_prior_precision, last_layer_laplace
+
+    h = rng.gamma(0.5, 3.0, 60)
+    W = rng.standard_normal((6, 10)) * 0.4
+
+    def log_z(lam):
+        return -lam * (W**2).sum() / 2 + 60 / 2 * np.log(lam) - 0.5 * np.log(h + lam).sum()
+
+    lam = evidence_prior_precision(h, W)
+    d = 1e-6 * lam
+    assert abs(log_z(lam + d) - log_z(lam - d)) / (2 * d) < 1e-6 * 60 / lam
+    assert log_z(lam) > max(log_z(lam * 1.5), log_z(lam / 1.5))
+    X = rng.standard_normal((50, 6))
+    for structure in ("full", "kfac"):
+        post = last_layer_laplace(X, W, "evidence", structure)
+        assert post.prior_precision > 0 and np.isfinite(post.prior_precision)
+    with pytest.raises(ValueError, match="prior_precision"):
+        last_layer_laplace(X, W, "marglik")

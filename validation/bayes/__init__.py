@@ -1,7 +1,9 @@
 """Approximate Bayesian posteriors for the NumPy transformer and the uncertainty decomposition."""
 
-from .laplace import LastLayerLaplace, last_layer_laplace
+from .ivon import IVON, IVONSettings
+from .laplace import KFACLaplace, LastLayerLaplace, fit_transformer_laplace, last_layer_laplace
 from .swag import SWAG
 from .uncertainty import uncertainty_decomposition
 
-__all__ = ["uncertainty_decomposition", "LastLayerLaplace", "last_layer_laplace", "SWAG"]
+__all__ = ["uncertainty_decomposition", "IVON", "IVONSettings", "LastLayerLaplace", "KFACLaplace",
+           "last_layer_laplace", "fit_transformer_laplace", "SWAG"]

@@ -8,9 +8,11 @@ steps (n,) with values (n,):
 - EU-peak time: the step of the largest epistemic uncertainty; EU-collapse factor: peak EU over the
   final EU (inf when the final EU is 0).
 - ``EUMonitor``: a training callback fed (step, EU on a fixed set of unlabeled prompts) that fires
-  "grokking detected" at the first step where EU <= peak / ``drop`` after the running peak has
-  reached ``rise`` x the first value: EU must rise (memorisation) before its fall counts.  Labels are
-  never read.  Defaults drop = 2, rise = 2.
+  "grokking detected" once EU has stayed <= peak / ``drop`` for ``patience`` consecutive evaluations
+  after the running peak reached ``rise`` x the first value (EU must rise, as in memorisation, before
+  its fall counts; one low evaluation is not enough).  The detection step is the first of those
+  evaluations, reported when the last of them arrives.  Labels are never read.  Defaults drop = 2,
+  rise = 2, patience = 3.
 """
 
 from __future__ import annotations
@@ -47,15 +49,16 @@ def eu_peak(steps, eu) -> tuple[int, float]:
 
 
 class EUMonitor:
-    """Label-free grokking detector (module docstring).  ``update(step, eu)`` returns True once, at
-    the detection step, which stays in ``detected_step``."""
+    """Label-free grokking detector (module docstring).  ``update(step, eu)`` returns True once, when
+    the rule is met; the detection step stays in ``detected_step``."""
 
-    def __init__(self, drop: float = 2.0, rise: float = 2.0):
-        if not (drop > 1 and rise >= 1):
-            raise ValueError(f"drop must be > 1 and rise >= 1, got {drop}, {rise}")
-        self.drop, self.rise = float(drop), float(rise)
+    def __init__(self, drop: float = 2.0, rise: float = 2.0, patience: int = 3):
+        if not (drop > 1 and rise >= 1 and patience >= 1):
+            raise ValueError(f"drop must be > 1, rise >= 1 and patience >= 1, got {drop}, {rise}, {patience}")
+        self.drop, self.rise, self.patience = float(drop), float(rise), int(patience)
         self.first = None
         self.peak = -math.inf
+        self._low: list[int] = []
         self.detected_step: int | None = None
 
     def update(self, step: int, eu: float) -> bool:
@@ -63,17 +66,23 @@ class EUMonitor:
             return False
         if self.first is None:
             self.first = eu
-        self.peak = max(self.peak, eu)
+        if eu > self.peak:
+            self.peak = eu
+            self._low = []
         if self.peak >= self.rise * self.first and eu <= self.peak / self.drop:
-            self.detected_step = int(step)
+            self._low.append(int(step))
+        else:
+            self._low = []
+        if len(self._low) >= self.patience:
+            self.detected_step = self._low[0]
             return True
         return False
 
 
-def detect(steps, eu, drop: float = 2.0, rise: float = 2.0) -> int | None:
+def detect(steps, eu, drop: float = 2.0, rise: float = 2.0, patience: int = 3) -> int | None:
     """Replay a logged EU series through ``EUMonitor``; the detection step or None."""
     steps, eu = _check(steps, eu)
-    mon = EUMonitor(drop, rise)
+    mon = EUMonitor(drop, rise, patience)
     for s, e in zip(steps, eu):
         mon.update(int(s), float(e))
     return mon.detected_step

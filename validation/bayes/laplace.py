@@ -8,7 +8,17 @@ features phi (n, D), H = generalised Gauss-Newton of the summed cross-entropy + 
 
 For the last layer of a softmax the full GGN is the exact Hessian of the cross-entropy (tested); KFAC
 equals it when all p_n agree (tested) and costs O(D^3 + K^3) instead of O((D K)^3), which is what
-makes the mod-97 model (D K = 12,416) affordable.  The vectorisation is row-major over W (index
+makes the mod-97 model (D K = 12,416) affordable.
+
+Prior precision lam: a number (the spec's choice: the weight decay), or ``"evidence"``: the
+maximiser of the Laplace log evidence over an isotropic prior with the MAP held fixed,
+    log Z(lam) = log p(y | W) - lam |W|^2 / 2 + (P/2) log lam - (1/2) sum_i log(h_i + lam),
+with h_i the eigenvalues of the GGN (KFAC: a_i g_j).  Its stationarity condition is MacKay's
+lam |W|^2 = gamma(lam) = sum_i h_i / (h_i + lam); lam |W|^2 - gamma is increasing in lam, so the root
+is unique and found by Brent's method in log lam (``evidence_prior_precision``).  Why offer it: a
+network that fits its training set with probabilities ~1 has GGN ~ 0, and a fixed small prior
+precision (weight decay 1 or 1e-3) then makes the posterior the prior, with EU near log K whatever
+the network does (seen on the mod-p runs); the evidence sets lam from the weights' own scale.  The vectorisation is row-major over W (index
 d * K + k).  KFAC samples use the eigenbases of A and G, in which H is diagonal (a_i g_j + lam).
 
 Transformers (``fit_transformer_laplace``): the Laplace layer is the output projection as used at the
@@ -21,6 +31,7 @@ w.r.t. its unembedding (tested by finite differences).  Prior precision = the we
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,12 +71,30 @@ class _Predictive:
         return _softmax(np.einsum("nd,sdk->snk", features, self.sample(rng, S)))
 
 
+def evidence_prior_precision(curvatures: np.ndarray, W_map: np.ndarray) -> float:
+    """The isotropic prior precision maximising the Laplace evidence (module docstring), given
+    the GGN eigenvalues (P,) and the MAP weights."""
+    h = np.maximum(np.asarray(curvatures, float).ravel(), 0.0)
+    w2 = float(np.sum(np.asarray(W_map, float) ** 2))
+    if w2 == 0 or not np.any(h > 0):
+        raise ValueError("evidence prior precision needs nonzero weights and a nonzero GGN")
+    from scipy.optimize import brentq
+
+    def f(log_lam):
+        lam = math.exp(log_lam)
+        return lam * w2 - float(np.sum(h / (h + lam)))
+
+    lo, hi = -60.0, 60.0
+    return math.exp(brentq(f, lo, hi, xtol=1e-12))
+
+
 @dataclass(frozen=True)
 class LastLayerLaplace(_Predictive):
     """mean (D, K) = W_MAP; precision (D K, D K); draws via the Cholesky factor of the precision."""
 
     mean: np.ndarray
     precision: np.ndarray
+    prior_precision: float
 
     def sample(self, rng: np.random.Generator, S: int) -> np.ndarray:
         """S weight samples, shape (S, D, K)."""
@@ -100,27 +129,32 @@ class KFACLaplace(_Predictive):
         return self.mean[None] + self.U_A @ z @ self.U_G.T
 
 
-def last_layer_laplace(features: np.ndarray, W_map: np.ndarray, prior_precision: float,
+def last_layer_laplace(features: np.ndarray, W_map: np.ndarray, prior_precision: float | str,
                        structure: str = "full") -> LastLayerLaplace | KFACLaplace:
     """Laplace posterior at W_map (D, K) for features (n, D) held fixed (e.g. the final residual
-    stream at the answer position); prior precision = weight decay; structure 'full' or 'kfac'."""
-    if not prior_precision > 0:
-        raise ValueError(f"prior_precision must be > 0, got {prior_precision}")
+    stream at the answer position); prior precision a number > 0 (e.g. the weight decay) or
+    'evidence'; structure 'full' or 'kfac'."""
+    if not (prior_precision == "evidence" or (not isinstance(prior_precision, str) and prior_precision > 0)):
+        raise ValueError(f"prior_precision must be > 0 or 'evidence', got {prior_precision!r}")
     features = np.asarray(features, np.float64)
     W_map = np.asarray(W_map, np.float64)
     if structure == "full":
-        H = ggn(features, W_map) + prior_precision * np.eye(W_map.size)
-        return LastLayerLaplace(mean=W_map, precision=H)
+        G = ggn(features, W_map)
+        lam = (evidence_prior_precision(np.linalg.eigvalsh(G), W_map) if prior_precision == "evidence"
+               else float(prior_precision))
+        return LastLayerLaplace(mean=W_map, precision=G + lam * np.eye(W_map.size), prior_precision=lam)
     if structure == "kfac":
         A, G = kfac_factors(features, W_map)
         a, U_A = np.linalg.eigh(A)
         g, U_G = np.linalg.eigh(G)
-        return KFACLaplace(mean=W_map, a=np.maximum(a, 0.0), U_A=U_A, g=np.maximum(g, 0.0), U_G=U_G,
-                           prior_precision=float(prior_precision))
+        a, g = np.maximum(a, 0.0), np.maximum(g, 0.0)
+        lam = (evidence_prior_precision(np.outer(a, g), W_map) if prior_precision == "evidence"
+               else float(prior_precision))
+        return KFACLaplace(mean=W_map, a=a, U_A=U_A, g=g, U_G=U_G, prior_precision=lam)
     raise ValueError(f"structure must be 'full' or 'kfac', got {structure!r}")
 
 
-def fit_transformer_laplace(model, tokens: np.ndarray, mask: np.ndarray, prior_precision: float,
+def fit_transformer_laplace(model, tokens: np.ndarray, mask: np.ndarray, prior_precision: float | str,
                             structure: str = "full") -> LastLayerLaplace | KFACLaplace:
     """Last-layer Laplace of a trained ``Transformer`` from its training sequences tokens (B, T)
     at the scored positions mask (B, T) (module docstring for what is held fixed)."""

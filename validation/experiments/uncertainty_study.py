@@ -7,9 +7,11 @@ the snapshot weights and, for each posterior, S predictive samples at the scored
 TU / AU / EU (nats, ``uncertainty_decomposition``), averaged over the set:
 
 - ``ivon``: q = N(mu, 1/(ess (h + delta))) from the IVON state in the snapshot (IVON runs only);
-- ``laplace``: last-layer Laplace at the snapshot weights (``fit_transformer_laplace``), GGN over the
-  training inputs scaled to ``ess`` points, prior precision = weight decay; KFAC for the mod-97 model
-  (D K = 12,416), full for the in-context model;
+- ``laplace``: last-layer Laplace at the snapshot weights (``bayes.laplace``), GGN over the training
+  inputs scaled to ``ess`` points, prior precision maximising the Laplace evidence; KFAC for the
+  mod-97 model (D K = 12,416), full for the in-context model;
+- ``laplace_wd``: the same with the spec's prior precision = the run's weight decay (with training
+  probabilities ~1 the GGN vanishes and this posterior is nearly the prior: EU ~ log K throughout);
 - ``swag``: SWAG (diagonal + low rank) from the last ``swag_window`` snapshots up to this one: a
   moving-window SWAG along the logged trajectory (snapshots 50-250 steps apart, so its covariance
   includes the drift of the weights over that window; not the paper's constant-lr SWAG phase).
@@ -41,7 +43,7 @@ from grokphase.validation.bayes.grokking_times import detect, eu_peak, threshold
 from grokphase.validation.bayes.laplace import _softmax, last_layer_laplace
 from grokphase.validation.nn import Transformer
 
-ESTIMATORS = ("ivon", "laplace", "swag")
+ESTIMATORS = ("ivon", "laplace", "laplace_wd", "swag")
 
 
 @dataclass(frozen=True)
@@ -144,8 +146,10 @@ def predictive(setup: StudySetup, params: dict, opt: dict, swag_hist: list[dict]
     W = model.output_weight.astype(np.float64)
     out = {"mean": {n: _softmax(f @ W) for n, f in feats.items()}}
     lfeat = model.features(setup.laplace_tokens)[setup.laplace_mask].astype(np.float64)
-    post = last_layer_laplace(lfeat * math.sqrt(setup.ess / len(lfeat)), W, setup.weight_decay, setup.structure)
-    out["laplace"] = {n: post.predictive_samples(f, rng, samples) for n, f in feats.items()}
+    lfeat *= math.sqrt(setup.ess / len(lfeat))
+    for name, prior in (("laplace", "evidence"), ("laplace_wd", setup.weight_decay)):
+        post = last_layer_laplace(lfeat, W, prior, setup.structure)
+        out[name] = {n: post.predictive_samples(f, rng, samples) for n, f in feats.items()}
     draws = {}
     if opt:
         sig = {k: 1.0 / np.sqrt(setup.ess * (opt["h/" + k].astype(np.float64) + setup.weight_decay)) for k in params}
