@@ -168,3 +168,27 @@ def test_evidence_prior_precision_is_the_evidence_maximum(rng):
         assert post.prior_precision > 0 and np.isfinite(post.prior_precision)
     with pytest.raises(ValueError, match="prior_precision"):
         last_layer_laplace(X, W, "marglik")
+
+
+def test_ensemble_and_mc_dropout_known_cases(rng):
+    """Identical members: EU = 0 (to rounding); two members whose predictions differ: EU equals the
+    mutual information computed by hand; dropout 0.3: passes differ (EU > 0) and at dropout 0 the
+    call is refused."""
+    from grokphase.validation.bayes.sampling import ensemble_probs, mc_dropout_probs
+    from grokphase.validation.nn import Transformer, TransformerConfig
+
+    cfg = TransformerConfig(vocab_size=7, d_model=16, n_heads=2, d_mlp=32, max_len=4, dtype="float64", seed=0)
+    tok = rng.integers(0, 7, (5, 4))
+    pos = np.full(5, 3)
+    a, b = Transformer(cfg), Transformer(cfg.__class__(**{**cfg.__dict__, "seed": 1}))
+    assert np.all(uncertainty_decomposition(ensemble_probs([a, a, a], tok, pos))[2] < 1e-14)
+    P = ensemble_probs([a, b], tok, pos)
+    m = P.mean(0)
+    mi = (-(m * np.log(m)).sum(-1)) - 0.5 * sum(-(p * np.log(p)).sum(-1) for p in P)
+    np.testing.assert_allclose(uncertainty_decomposition(P)[2], mi, rtol=1e-12)
+    drop = Transformer(cfg.__class__(**{**cfg.__dict__, "dropout": 0.3}))
+    probs = mc_dropout_probs(drop, tok, pos, np.random.default_rng(0), 8)
+    assert probs.shape == (8, 5, 7) and np.all(uncertainty_decomposition(probs)[2] > 0)
+    np.testing.assert_array_equal(probs, mc_dropout_probs(drop, tok, pos, np.random.default_rng(0), 8))
+    with pytest.raises(ValueError, match="dropout"):
+        mc_dropout_probs(a, tok, pos, rng, 4)

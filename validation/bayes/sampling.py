@@ -1,0 +1,40 @@
+"""Predictive samples of the NumPy transformer from weight ensembles and from MC dropout.
+
+Both return class probabilities of shape (S, n, K) at one scored position per sequence, ready for
+``uncertainty_decomposition``:
+
+- ``ensemble_probs``: one sample per member (deep ensembles: independently seeded trainings on the
+  same data; also SWAG or IVON weight draws);
+- ``mc_dropout_probs``: S stochastic forward passes of one network trained with dropout, the
+  dropout masks drawn from ``rng`` (Gal & Ghahramani 2016); needs ``config.dropout > 0``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _softmax(z):
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _at(logits: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    return _softmax(logits[np.arange(len(pos)), pos].astype(np.float64))
+
+
+def ensemble_probs(models, tokens: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """tokens (n, T), pos (n,) scored positions; one row of (S, n, K) per model."""
+    if len(models) < 1:
+        raise ValueError("models must hold at least one model")
+    return np.stack([_at(m.logits(tokens), pos) for m in models])
+
+
+def mc_dropout_probs(model, tokens: np.ndarray, pos: np.ndarray, rng: np.random.Generator, S: int) -> np.ndarray:
+    """S dropout forward passes of ``model``: (S, n, K)."""
+    if not model.config.dropout > 0:
+        raise ValueError(f"model.config.dropout must be > 0 for MC dropout, got {model.config.dropout}")
+    if S < 1:
+        raise ValueError(f"S must be >= 1, got {S}")
+    return np.stack([_at(model.logits(tokens, rng=rng), pos) for _ in range(S)])
