@@ -1,6 +1,13 @@
 """Shared drawing of the uncertainty-through-grokking figures (mod 97 and in-context): one row per
 optimiser (AdamW, IVON), columns accuracy and the EU of each posterior on the target split (solid)
-and the other sets (thin), the last-layer Laplace AU; vertical lines at each seed's grokking time."""
+and the other sets (thin), the last-layer Laplace AU; vertical lines at each seed's grokking time.
+
+Last column: every run in normalised time, step / grokking time (half the target-accuracy gain),
+with the accuracy gain normalised to 1 and the EU (SWAG for AdamW runs, IVON's q for IVON runs)
+divided by its peak, overlaid with the linear-VI theory (``LinearVIModel``, lam = 0.6,
+n / sigma^2 = 5e7: generalisation accuracy A_gen and thresholded EU_gen, normalised the same way,
+time in units of A_gen's half-gain time).  Only the shapes are compared; the time units differ.
+"""
 
 from __future__ import annotations
 
@@ -30,13 +37,27 @@ def trim(result: dict) -> dict:
     return {"task": result["task"], "runs": runs}
 
 
+def theory_curve(lam: float = 0.6, n_over_sigma2: float = 5e7) -> dict:
+    """Linear-VI accuracy and EU in normalised time (module docstring)."""
+    from grokphase import LinearVIModel
+    from grokphase.validation.bayes.grokking_times import threshold_time
+
+    m = LinearVIModel(lam=lam, n_over_sigma2=n_over_sigma2)
+    t = np.geomspace(m.grokking_times()[1] / 100, m.grokking_times()[1] * 10, 400)
+    acc = m.accuracy(t)[1]
+    eu = m.eu_threshold(t)[1]
+    t_half = threshold_time(t, acc, chance=float(acc[0]), fraction=0.5)
+    return {"lam": lam, "x": (t / t_half).tolist(), "acc": ((acc - acc[0]) / (acc[-1] - acc[0])).tolist(),
+            "eu": (eu / eu.max()).tolist()}
+
+
 def draw(data: dict, path, *, target: str, title: str, logx: bool):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     opts = [o for o in ("adamw", "ivon") if any(r["optimizer"] == o for r in data["runs"])]
-    fig, axes = plt.subplots(len(opts), 6, figsize=(22, 3.6 * len(opts)), squeeze=False, constrained_layout=True)
+    fig, axes = plt.subplots(len(opts), 7, figsize=(25, 3.6 * len(opts)), squeeze=False, constrained_layout=True)
     for row, opt in zip(axes, opts):
         runs = [r for r in data["runs"] if r["optimizer"] == opt]
         for r in runs:
@@ -56,11 +77,17 @@ def draw(data: dict, path, *, target: str, title: str, logx: bool):
                 row[5].plot(st, au, ls=STYLES.get(s, "-"), color=col, lw=1.5 if s == target else 0.8)
             g = r["summary"]["grokking_time"]
             if g:
-                for ax in row:
+                for ax in row[:6]:
                     ax.axvline(g, color=col, lw=0.6, alpha=0.6)
+                acc = np.array(c[f"{target}/acc"], float)
+                chance = r["summary"]["chance"]
+                est = "ivon" if opt == "ivon" else "swag"
+                eu = np.array([np.nan if x is None else x for x in c[f"{target}/{est}/eu"]], float)
+                row[6].plot(st / g, (acc - chance) / (acc[-1] - chance), color=col, lw=1.2)
+                row[6].plot(st / g, eu / np.nanmax(eu), color=col, lw=1.2, ls="--")
         heads = ("accuracy", "EU, last-layer Laplace (evidence prior)", "EU, Laplace (prior = weight decay)",
                  "EU, SWAG (moving window)", "EU, IVON", "AU, last-layer Laplace")
-        for j, (ax, h) in enumerate(zip(row, heads)):
+        for j, (ax, h) in enumerate(zip(row[:6], heads)):
             ax.set_title(f"{opt}: {h}", loc="left", fontsize=9)
             if logx:
                 ax.set_xscale("log")
@@ -71,6 +98,16 @@ def draw(data: dict, path, *, target: str, title: str, logx: bool):
                 ax.legend(fontsize=6)
             elif not ax.lines:
                 ax.text(0.5, 0.5, "IVON state only in IVON runs", ha="center", transform=ax.transAxes, fontsize=8)
+        if "theory" in data:
+            th = data["theory"]
+            row[6].plot(th["x"], th["acc"], color="k", lw=2, alpha=0.5, label=f"linear VI (lam {th['lam']}): accuracy")
+            row[6].plot(th["x"], th["eu"], color="k", lw=2, alpha=0.5, ls="--", label="linear VI: EU / peak")
+        row[6].set_xscale("log")
+        row[6].set_xlim(0.05, 20)
+        row[6].set_xlabel("step / grokking time")
+        row[6].set_title(f"{opt}: normalised (solid: accuracy gain, dashed: EU / peak)", loc="left", fontsize=9)
+        if "theory" in data:
+            row[6].legend(fontsize=6)
         row[0].set_ylabel("accuracy")
         row[1].set_ylabel("EU (nats)")
         row[5].set_ylabel("AU (nats)")
@@ -97,4 +134,5 @@ def figure_main(name: str, task: str, doc: str, argv, *, target: str, logx: bool
     if not data["runs"]:
         print(f"{name}: skipped, no runs under {args.root} and no stored numbers (see the module docstring)")
         return []
+    data.setdefault("theory", theory_curve())
     return draw(data, args.out, target=target, logx=logx, title=title)

@@ -67,7 +67,7 @@ def test_study_known_cases(tmp_path):
 def test_study_driver_and_figure(tmp_path):
     """evaluate_study finds the run folders by name, caches uncertainty.json, summarises, and the
     figure draws from its trimmed numbers (PNG, PDF, JSON)."""
-    from grokphase.paper_figs._uncertainty import draw, trim
+    from grokphase.paper_figs._uncertainty import draw, theory_curve, trim
     from grokphase.validation.experiments.uncertainty_runs import evaluate_study, study_run
     from grokphase.validation.experiments.uncertainty_study import modular_setup
     from grokphase.validation.nn import Transformer
@@ -88,7 +88,10 @@ def test_study_driver_and_figure(tmp_path):
     assert (run_dir / "uncertainty.json").stat().st_mtime == mtime            # cached
     summ = res["runs"][0]["summary"]
     assert set(summ["estimators"]) == {"ivon", "laplace", "laplace_wd", "swag"}
-    written = draw(trim(res), tmp_path / "fig.png", target="test", logx=False, title="t")
+    th = theory_curve()
+    i = np.searchsorted(th["x"], 1.0)
+    assert th["acc"][i - 1] < 0.5 <= th["acc"][i] and max(th["eu"]) == 1.0     # normalised at the half gain
+    written = draw(trim(res) | {"theory": th}, tmp_path / "fig.png", target="test", logx=False, title="t")
     assert all(p.stat().st_size > 1000 for p in written)
     with pytest.raises(ValueError, match="task"):
         study_run("cifar", "ivon", 0)

@@ -225,13 +225,14 @@ def _atomic_json(path: Path, obj) -> None:
 
 def summarise(rows: list[dict], setup: StudySetup) -> dict:
     """Grokking times (target split, snapshot-weight accuracy), and per estimator present: EU-peak
-    time, EU-collapse factor on the target split, and the monitor's detection on the unlabeled set
+    time, EU-collapse factor (peak / final) and step (first after the peak with EU <= peak / 10) on
+    the target split, and the monitor's detection on the unlabeled set
     with its lag (detection - grokking time; negative = lead)."""
     steps = np.array([r["step"] for r in rows])
     acc = np.array([r[setup.target]["acc"] for r in rows])
     out = {"grokking_time": threshold_time(steps, acc, setup.chance, 0.5),
            "grokking_time_90": threshold_time(steps, acc, setup.chance, 0.9),
-           "final_acc": float(acc[-1]), "estimators": {}}
+           "final_acc": float(acc[-1]), "chance": setup.chance, "estimators": {}}
     for est in ESTIMATORS:
         if est not in rows[-1][setup.target]:
             continue
@@ -242,7 +243,9 @@ def summarise(rows: list[dict], setup: StudySetup) -> dict:
         eu_u = np.array([rows[i][setup.unlabeled][est]["eu"] for i in have])
         det = detect(st, eu_u)
         g = out["grokking_time"]
+        after = np.flatnonzero((st > peak_step) & (eu <= eu.max() / 10))
         out["estimators"][est] = {"eu_peak_step": peak_step, "eu_collapse_factor": collapse,
+                                  "eu_collapse_step": int(st[after[0]]) if after.size else None,
                                   "eu_peak": float(eu.max()), "eu_final": float(eu[-1]),
                                   "au_final": float(rows[-1][setup.target][est]["au"]),
                                   "detected_step": det,
