@@ -59,7 +59,7 @@ class EvalSet:
 class StudySetup:
     """What the posteriors need about a run: model config, evaluation sets, Laplace training
     inputs (tokens, mask) with the number of points they stand for (ess), the weight decay (prior
-    precision), Laplace structure, target split, unlabeled set name and chance accuracy."""
+    precision), Laplace structure, target split, unlabeled set name, chance accuracy and the training split."""
 
     config: object
     sets: dict
@@ -71,6 +71,7 @@ class StudySetup:
     target: str
     unlabeled: str
     chance: float
+    train_split: str
 
 
 def modular_setup(run) -> StudySetup:
@@ -89,7 +90,8 @@ def modular_setup(run) -> StudySetup:
     mask[:, -1] = True
     cfg = TransformerConfig(vocab_size=ds.vocab_size, d_model=run.d_model, n_layers=run.n_layers, n_heads=run.n_heads,
                             d_mlp=run.d_mlp, max_len=3, n_out=run.p, seed=run.seed)
-    return StudySetup(cfg, sets, tok, mask, float(len(lab)), run.weight_decay, "kfac", "test", "test", 1.0 / run.p)
+    return StudySetup(cfg, sets, tok, mask, float(len(lab)), run.weight_decay, "kfac", "test", "test", 1.0 / run.p,
+                      "train")
 
 
 def icl_setup(run) -> StudySetup:
@@ -108,7 +110,7 @@ def icl_setup(run) -> StudySetup:
     ltok, _, m_all, _ = tasks.batch(np.random.default_rng(40_000 + run.seed), "id_train", 256, run.n_ctx)
     ess = float(len(tasks.train_pairs) * len(tasks.train_tasks))
     return StudySetup(model_config(run), sets, ltok, m_all, ess, run.weight_decay, "full", "ood_val", "unlabeled",
-                      1.0 / run.p)
+                      1.0 / run.p, "id_train")
 
 
 def _probs(model, s: EvalSet) -> np.ndarray:
@@ -224,7 +226,8 @@ def _atomic_json(path: Path, obj) -> None:
 
 
 def summarise(rows: list[dict], setup: StudySetup) -> dict:
-    """Grokking times (target split, snapshot-weight accuracy), and per estimator present: EU-peak
+    """Grokking times (target split, snapshot-weight accuracy; memorisation time: the same on the
+    training split), and per estimator present: EU-peak
     time, EU-collapse factor (peak / final) and step (first after the peak with EU <= peak / 10) on
     the target split, and the monitor's detection on the unlabeled set
     with its lag (detection - grokking time; negative = lead)."""
@@ -232,7 +235,9 @@ def summarise(rows: list[dict], setup: StudySetup) -> dict:
     acc = np.array([r[setup.target]["acc"] for r in rows])
     out = {"grokking_time": threshold_time(steps, acc, setup.chance, 0.5),
            "grokking_time_90": threshold_time(steps, acc, setup.chance, 0.9),
-           "final_acc": float(acc[-1]), "chance": setup.chance, "estimators": {}}
+           "final_acc": float(acc[-1]), "chance": setup.chance,
+           "memorisation_time": threshold_time(steps, [r[setup.train_split]["acc"] for r in rows], setup.chance, 0.5),
+           "final_train_acc": float(rows[-1][setup.train_split]["acc"]), "estimators": {}}
     for est in ESTIMATORS:
         if est not in rows[-1][setup.target]:
             continue
