@@ -29,8 +29,8 @@ def _check(steps, values):
     return steps, values
 
 
-def threshold_time(steps, acc, chance: float, fraction: float = 0.5) -> int | None:
-    """First logged step where acc >= chance + fraction (acc[-1] - chance)."""
+def threshold_time(steps, acc, chance: float, fraction: float = 0.5) -> int | float | None:
+    """First logged step (or time: the type of ``steps``) where acc >= chance + fraction (acc[-1] - chance)."""
     if not (0.0 < fraction <= 1.0):
         raise ValueError(f"fraction must be in (0, 1], got {fraction}")
     steps, acc = _check(steps, acc)
@@ -38,7 +38,7 @@ def threshold_time(steps, acc, chance: float, fraction: float = 0.5) -> int | No
     if not gain > 0:
         return None
     hit = np.flatnonzero(acc >= chance + fraction * gain)
-    return int(steps[hit[0]])
+    return steps[hit[0]].item()
 
 
 def eu_peak(steps, eu) -> tuple[int, float]:
