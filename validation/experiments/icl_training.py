@@ -4,8 +4,23 @@ Model as in the paper, scaled down: pre-LayerNorm, RoPE over the full head dimen
 positions, tied embeddings, no biases, ReLU MLP of width 4 d, init N(0, 0.02^2) with the residual
 projections scaled by 1/sqrt(2 n_layers); AdamW (betas 0.9/0.98, eps 1e-8), grad-norm clip 1,
 warm-up from 1% then cosine to 10%.  Evaluation on fixed seeded batches of the four splits:
-final-z accuracy/loss (headline) and all-z accuracy.  Posteriors and uncertainty are added by the
-uncertainty issue on top of the checkpoints written here.
+final-z accuracy/loss (headline) and all-z accuracy.  With ``snapshots=True`` the weights of every
+logged step are kept for posteriors fitted after the fact (``uncertainty_study``); ``optimizer =
+'ivon'`` trains with IVON instead (ess = training pairs x tasks, prior precision = weight decay).
+
+CPU preset search (the issue's question: where does OOD generalisation appear at CPU scale?).
+Before this module's study presets (issue notes, PyTorch and this package): p = 7, T = 24, 2 layers,
+d 64, 8 examples memorised the training tasks (ID-train 0.99) without OOD generalisation in 10k
+steps; T = 40, alpha 0.5 reached OOD-train 0.38-0.47 while ID-val and OOD-val stayed at chance
+(24k-40k steps, weight decay 0.1, or 0.1 then 1); weight decay 1 from the start never left the
+initial plateau in 8k steps; p = 11 stayed on the plateau for 2.5k steps.  Study presets
+(``study-p7-adamw`` / ``study-p7-ivon``, 2026-11-30, 2 threads shared by 4-5 runs): alpha raised to
+0.8 and batch 128.  Results are in the closing note of the uncertainty issue and in
+figures/fig_uncertainty_icl.json: with AdamW, 15k steps left the plateau on ID-train only
+(final-z accuracy 0.3-0.5, rising and falling between evaluations) while ID-val, OOD-train and
+OOD-val stayed at chance (1/7); IVON (lr 1, h0 1, delta 1e-3) stayed on the plateau.  So none of
+these presets groks in-context at this budget: a result, kept as the study's presets so that
+longer runs can resume them (``grokphase uncertainty train icl --steps N``).
 """
 
 from __future__ import annotations

@@ -45,7 +45,9 @@ def study_run(task: str, optimizer: str, seed: int, root="runs/study"):
 
 def train_study_run(task: str, optimizer: str, seed: int, root="runs/study", *, steps: int | None = None,
                     progress: bool = True) -> dict:
-    """Train (resumable; ``steps`` extends or shortens the preset) and return the run summary."""
+    """Train (resumable) and return the run summary.  ``steps`` changes the preset's length; resuming
+    a run with a new length continues on the new schedule (the in-context cosine decay is stretched
+    from the resumed step on; the mod-p schedule is constant after warm-up)."""
     run, run_dir = study_run(task, optimizer, seed, root)
     if steps is not None:
         run = dataclasses.replace(run, steps=steps)
