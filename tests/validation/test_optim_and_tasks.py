@@ -119,3 +119,18 @@ def test_med_and_fourier_sparsity_on_known_embeddings():
     assert fourier_sparsity(E, p, k=1) == pytest.approx(1.0, abs=1e-12)
     Er = np.random.default_rng(0).standard_normal((p, 64))
     assert fourier_sparsity(Er, p, k=1) < 0.2
+
+
+def test_dense_parallelogram_packing_retries():
+    """p = 7, T = 40 of 49 vectors: the greedy packing runs out of bases for seed 2 on its first
+    attempt (an IndexError before); the retry builds 40 distinct tasks in parallelogram groups, and
+    the 9 OOD tasks are the rest."""
+    from grokphase.validation.tasks.icl import make_icl_tasks
+
+    t = make_icl_tasks(7, 10, 0.8, seed=2)
+    tasks = [tuple(v) for v in t.train_tasks]
+    assert len(set(tasks)) == 40
+    for g in range(10):
+        (a, b), (a2, y), (x, b2), (x2, y2) = tasks[4 * g:4 * g + 4]
+        assert (a2, b2, x2, y2) == (a, b, x, y)
+    assert set(map(tuple, t.ood_tasks)) == {(i, j) for i in range(7) for j in range(7)} - set(tasks)

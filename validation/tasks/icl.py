@@ -65,23 +65,15 @@ class ICLTaskSet:
         return tokens, targets, mask_all, mask_final
 
 
-def make_icl_tasks(p: int = 29, n_task: int = 8, alpha: float = 0.5, *, seed: int = 0, n_ood: int = 256) -> ICLTaskSet:
-    """T = 4 n_task pretraining tasks by the parallelogram rule, up to n_ood unseen tasks, and the
-    input split (first round(alpha p^2) pairs of a seeded permutation for training)."""
-    if p < 3:
-        raise ValueError(f"p must be >= 3, got {p}")
-    if not (0.0 < alpha < 1.0):
-        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
-    if not (1 <= n_task and 4 * n_task <= p * p):
-        raise ValueError(f"n_task must be in [1, p^2/4], got {n_task}")
-    rng = np.random.default_rng(seed)
+def _parallelogram_tasks(rng: np.random.Generator, p: int, n_task: int) -> list | None:
+    """One greedy attempt: bases in random order, each completed by a random (x', y') whose three
+    new tasks are unseen; None when the bases run out first."""
     seen: set[tuple[int, int]] = set()
-    tasks = []
-    bases = rng.permutation(p * p)
-    bi = 0
-    while len(tasks) < 4 * n_task:
-        a, b = divmod(int(bases[bi]), p)
-        bi += 1
+    tasks: list[tuple[int, int]] = []
+    for base in rng.permutation(p * p):
+        if len(tasks) == 4 * n_task:
+            break
+        a, b = divmod(int(base), p)
         if (a, b) in seen:
             continue
         for _ in range(1000):
@@ -96,8 +88,26 @@ def make_icl_tasks(p: int = 29, n_task: int = 8, alpha: float = 0.5, *, seed: in
             continue
         seen.update(new)
         tasks.extend(new)
-        if bi >= p * p:
-            raise ValueError("n_task: could not build that many distinct parallelogram tasks")
+    return tasks if len(tasks) == 4 * n_task else None
+
+
+def make_icl_tasks(p: int = 29, n_task: int = 8, alpha: float = 0.5, *, seed: int = 0, n_ood: int = 256) -> ICLTaskSet:
+    """T = 4 n_task pretraining tasks by the parallelogram rule, up to n_ood unseen tasks, and the
+    input split (first round(alpha p^2) pairs of a seeded permutation for training)."""
+    if p < 3:
+        raise ValueError(f"p must be >= 3, got {p}")
+    if not (0.0 < alpha < 1.0):
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    if not (1 <= n_task and 4 * n_task <= p * p):
+        raise ValueError(f"n_task must be in [1, p^2/4], got {n_task}")
+    rng = np.random.default_rng(seed)
+    for _ in range(100):  # greedy packing can run out of bases when 4 n_task is close to p^2: retry
+        tasks = _parallelogram_tasks(rng, p, n_task)
+        if tasks is not None:
+            break
+    else:
+        raise ValueError(f"n_task: could not build {4 * n_task} distinct parallelogram tasks for p = {p} in 100 attempts")
+    seen = set(tasks)
     rest = np.array([t for t in np.ndindex(p, p) if t not in seen])
     ood = rest[rng.permutation(len(rest))[:n_ood]]
     perm = rng.permutation(p * p)
