@@ -7,8 +7,9 @@ attention   copy-task attention: ``transition`` (order, beta_c, spinodals, jumps
             ``phase-diagram`` (order parameters on a (beta, L) grid, optional plot).
 train       train the NumPy transformer: ``modular`` (grokking mod p) or ``icl`` (in-context
             modular arithmetic); resumable runs in --run-dir.
-uncertainty the grokking / epistemic-uncertainty study (issue 6): ``train`` one study run
-            (modular or icl, adamw or ivon, a seed), ``evaluate`` the posteriors of every run.
+uncertainty the grokking / epistemic-uncertainty study (issue 6): ``study`` (everything, then
+            the figures), ``train`` one run (modular or icl, adamw or ivon, a seed),
+            ``evaluate`` the posteriors of every run, ``sweeps``, ``diversity``.
 figs        regenerate every paper figure into a folder.
 """
 
@@ -206,6 +207,9 @@ def _attention_validate(args) -> int:
 def _uncertainty(args) -> int:
     from grokphase.validation.experiments import uncertainty_runs as ur
 
+    if args.uncertainty_command == "study":
+        ur.run_full_study(args.root, progress=not args.json)
+        return _figs(argparse.Namespace(out=args.out, json=args.json))
     if args.uncertainty_command == "train":
         summary = ur.train_study_run(args.task, args.optimizer, args.seed, args.root, steps=args.steps,
                                      progress=not args.json)
@@ -338,6 +342,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("uncertainty", help="epistemic uncertainty through grokking (IVON, Laplace, SWAG)",
                        description="Train the study's runs (parameter snapshots) and evaluate posteriors on them.")
     usub = p.add_subparsers(dest="uncertainty_command", required=True)
+    q = usub.add_parser("study", help="train every study run (resumable, ~5 CPU-hours), then redraw all figures")
+    q.add_argument("--root", default="runs/study", help="parent folder of the run folders")
+    q.add_argument("--out", default="figures", help="figure folder (default ./figures)")
+    q.add_argument("--json", action="store_true", help="no progress lines")
+    q.set_defaults(func=_uncertainty)
     q = usub.add_parser("train", help="one study run (resumable)")
     q.add_argument("task", choices=("modular", "icl"))
     q.add_argument("--optimizer", choices=("adamw", "ivon"), default="adamw")

@@ -89,3 +89,14 @@ def test_train_modular_cli_runs_and_resumes(tmp_path, capsys):
     lines = (run_dir / "metrics.jsonl").read_text().splitlines()
     steps = [json.loads(ln)["step"] for ln in lines]
     assert second["steps"] == 60 and steps == sorted(set(steps)) and steps[-1] == 60
+
+
+def test_uncertainty_evaluate_without_runs_and_bad_task(tmp_path, capsys):
+    from grokphase.cli import main
+
+    assert main(["uncertainty", "evaluate", "modular", "--root", str(tmp_path), "--out", str(tmp_path / "r.json")]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert json.loads((tmp_path / "r.json").read_text()) == {"task": "modular", "runs": []}
+    with pytest.raises(SystemExit) as e:
+        main(["uncertainty", "evaluate", "cifar"])
+    assert e.value.code == 2

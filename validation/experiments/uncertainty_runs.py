@@ -116,3 +116,14 @@ def diversity_grid(n_tasks=(2, 6, 10), alphas=(0.5, 0.8), seed: int = 0, root="r
             res = evaluate_final(setup, run_dir, setup.sets, samples=samples, seed=seed)
             cells.append({"T": 4 * nt, "alpha": a, "seed": seed, "step": res.pop("step"), "sets": res})
     return {"cells": cells}
+
+
+def run_full_study(root="runs/study", seeds=(0, 1, 2), *, progress: bool = True) -> None:
+    """Everything the study's figures read, one run after another (resumable; about 5 CPU-hours on
+    one core): the mod-97 and in-context runs for both optimisers and all seeds, and the task-
+    diversity grid.  ``grokphase figs`` then evaluates (cached) and draws."""
+    for task in TASKS:
+        for opt in OPTIMIZERS:
+            for seed in seeds:
+                train_study_run(task, opt, seed, root, progress=progress)
+    diversity_grid(alphas=(0.5, 0.8), root=root, train=True, progress=progress)
