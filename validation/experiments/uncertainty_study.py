@@ -41,6 +41,7 @@ import numpy as np
 from grokphase.validation.bayes import SWAG, uncertainty_decomposition
 from grokphase.validation.bayes.grokking_times import detect, eu_peak, threshold_time
 from grokphase.validation.bayes.laplace import _softmax, last_layer_laplace
+from grokphase.validation.bayes.sampling import ensemble_probs
 from grokphase.validation.nn import Transformer
 
 ESTIMATORS = ("ivon", "laplace", "laplace_wd", "swag")
@@ -113,11 +114,6 @@ def icl_setup(run) -> StudySetup:
                       1.0 / run.p, "id_train")
 
 
-def _probs(model, s: EvalSet) -> np.ndarray:
-    logits = model.logits(s.tokens)[np.arange(len(s.tokens)), s.pos]
-    return _softmax(logits.astype(np.float64))
-
-
 def _features(model, s: EvalSet) -> np.ndarray:
     return model.features(s.tokens)[np.arange(len(s.tokens)), s.pos].astype(np.float64)
 
@@ -164,7 +160,7 @@ def predictive(setup: StudySetup, params: dict, opt: dict, swag_hist: list[dict]
         draws["swag"] = [sw.sample(rng) for _ in range(samples)]
     for name, ws in draws.items():
         models = [Transformer(setup.config, params=w) for w in ws]
-        out[name] = {n: np.stack([_probs(m, s) for m in models]) for n, s in sets.items()}
+        out[name] = {n: ensemble_probs(models, s.tokens, s.pos) for n, s in sets.items()}
     return out
 
 
