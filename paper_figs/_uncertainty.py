@@ -115,7 +115,7 @@ def draw(data: dict, path, *, target: str, title: str, logx: bool):
     return save_figure(fig, data, path)
 
 
-def figure_main(name: str, task: str, doc: str, argv, *, target: str, logx: bool, title: str, every: int = 1):
+def figure_main(name: str, task: str, doc: str, argv, *, target: str, logx: bool, title: str):
     """Command line of a trajectory figure: evaluate the study's runs of ``task`` under --root (cached
     per run), or redraw the stored numbers when there are none."""
     import argparse
@@ -128,7 +128,7 @@ def figure_main(name: str, task: str, doc: str, argv, *, target: str, logx: bool
     args = ap.parse_args(argv)
     from grokphase.validation.experiments.uncertainty_runs import evaluate_study
 
-    data = trim(evaluate_study(task, (0, 1, 2), args.root, every=every))
+    data = trim(evaluate_study(task, (0, 1, 2), args.root))
     if not data["runs"]:
         data = stored_numbers(args.out, name) or data
     if not data["runs"]:

@@ -15,7 +15,7 @@ from grokphase.paper_figs._uncertainty import figure_main
 
 
 def main(argv=None):
-    return figure_main("fig_uncertainty_icl", "icl", __doc__, argv, target="ood_val", logx=True, every=1,
+    return figure_main("fig_uncertainty_icl", "icl", __doc__, argv, target="ood_val", logx=True,
                        title="In-context modular arithmetic (p = 7, T = 40, alpha 0.8): accuracy and uncertainty at the query "
                              "(solid: OOD-val; vertical lines: grokking time = half the OOD-val accuracy gain)")
 

@@ -15,7 +15,7 @@ from grokphase.paper_figs._uncertainty import figure_main
 
 
 def main(argv=None):
-    return figure_main("fig_uncertainty_modular", "modular", __doc__, argv, target="test", logx=False, every=2,
+    return figure_main("fig_uncertainty_modular", "modular", __doc__, argv, target="test", logx=False,
                        title="Addition mod 97 (train fraction 0.4): accuracy and uncertainty through grokking "
                              "(solid: test pairs, dashed: training pairs; vertical lines: grokking time = half the test-accuracy gain)")
 

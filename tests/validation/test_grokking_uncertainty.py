@@ -59,7 +59,7 @@ def test_study_known_cases(tmp_path):
     assert last["swag"]["eu"] == 0.0
     assert last["ivon"]["eu"] < 1e-8
     assert last["laplace"]["eu"] > 1e-4 and last["laplace_wd"]["eu"] > 1e-4
-    assert json.loads((tmp_path / "uncertainty.json").read_text()) == rows
+    assert json.loads((tmp_path / "uncertainty.json").read_text())["rows"] == rows
     s = summarise(rows, setup)
     assert set(s["estimators"]) == {"ivon", "laplace", "laplace_wd", "swag"}
 
@@ -86,6 +86,8 @@ def test_study_driver_and_figure(tmp_path):
     mtime = (run_dir / "uncertainty.json").stat().st_mtime
     assert evaluate_study("modular", (1,), tmp_path, samples=3)["runs"][0]["trajectory"] == res["runs"][0]["trajectory"]
     assert (run_dir / "uncertainty.json").stat().st_mtime == mtime            # cached
+    evaluate_study("modular", (1,), tmp_path, samples=2)                      # other settings: recomputed
+    assert json.loads((run_dir / "uncertainty.json").read_text())["samples"] == 2
     summ = res["runs"][0]["summary"]
     assert set(summ["estimators"]) == {"ivon", "laplace", "laplace_wd", "swag"}
     th = theory_curve()

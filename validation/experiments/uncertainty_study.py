@@ -184,7 +184,8 @@ def snapshot_files(run_dir) -> list[Path]:
 def evaluate_snapshots(setup: StudySetup, run_dir, *, samples: int = 16, swag_window: int = 8, every: int = 1,
                        seed: int = 0) -> list[dict]:
     """One row per (every-th, and the last) snapshot: {"step", set: {"acc", estimator: {tu, au, eu,
-    acc}}}.  Written (atomically) to run_dir/uncertainty.json and returned."""
+    acc}}}.  Written (atomically) with the settings to run_dir/uncertainty.json ({"samples",
+    "swag_window", "every", "seed", "rows"}); returns the rows."""
     if samples < 2:
         raise ValueError(f"samples must be >= 2, got {samples}")
     files = snapshot_files(run_dir)
@@ -198,7 +199,8 @@ def evaluate_snapshots(setup: StudySetup, run_dir, *, samples: int = 16, swag_wi
             continue
         pred = predictive(setup, params, opt, swag_hist, setup.sets, rng=rng, samples=samples)
         rows.append({"step": step, **_summ_all(pred, setup.sets)})
-    _atomic_json(Path(run_dir) / "uncertainty.json", rows)
+    _atomic_json(Path(run_dir) / "uncertainty.json",
+                 {"samples": samples, "swag_window": swag_window, "every": every, "seed": seed, "rows": rows})
     return rows
 
 
