@@ -366,7 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     q = usub.add_parser("sweeps", help="in-context runs: accuracy/AU/EU vs context examples and context noise")
     q.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     q.add_argument("--root", default="runs/study", help="parent folder of the run folders")
-    q.add_argument("--samples", type=int, default=16, help="posterior samples per estimator (>= 2)")
+    q.add_argument("--samples", type=int, default=8, help="posterior samples per estimator (>= 2)")
     q.add_argument("--out", help="write the results as JSON here")
     q.set_defaults(func=_uncertainty)
     q = usub.add_parser("diversity", help="in-context task diversity T x training fraction alpha grid")

@@ -4,8 +4,8 @@ context-noise probability (spec ``icl_grokking.md`` §4 claims 3 and 4; the pape
 Runs: the in-context study runs (``grokphase uncertainty train icl --optimizer {adamw,ivon} --seed S``,
 S = 0, 1, 2; see ``fig_uncertainty_icl``), evaluated at their last snapshot by
 ``grokphase uncertainty sweeps``: k = 0..7 context examples before the query, and each context label
-replaced by a uniform token with probability 0, 0.1, ..., 1, on 256 ID-train and 256 OOD-val
-prompts.  Lines: mean over seeds (band: min-max); Laplace and SWAG on the AdamW runs, IVON's q on the
+replaced by a uniform token with probability 0, 0.1, ..., 1, on 128 ID-train and 128 OOD-val
+prompts (8 posterior samples).  Lines: mean over seeds (band: min-max); Laplace and SWAG on the AdamW runs, IVON's q on the
 IVON runs; accuracy at the trained weights.  Without the run folders the script redraws the JSON.
 """
 

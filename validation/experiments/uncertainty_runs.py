@@ -54,7 +54,7 @@ def train_study_run(task: str, optimizer: str, seed: int, root="runs/study", *, 
     return _task(task)[3](run, run_dir, progress=progress)
 
 
-EVALUATION = {"modular": {"samples": 16, "every": 2}, "icl": {"samples": 8, "every": 2}}
+EVALUATION = {"modular": {"samples": 16, "every": 2}, "icl": {"samples": 8, "every": 3}}
 
 
 def evaluate_study(task: str, seeds=(0, 1, 2), root="runs/study", *, samples: int | None = None,
@@ -62,7 +62,7 @@ def evaluate_study(task: str, seeds=(0, 1, 2), root="runs/study", *, samples: in
     """Trajectories and summaries of every study run of ``task`` that has snapshots:
     {"task", "runs": [{"optimizer", "seed", "run", "summary", "trajectory"}]}.  samples / every:
     posterior samples and snapshot stride (defaults ``EVALUATION[task]``: 16 / 2 for mod 97, whose
-    evaluation sets are smaller; 8 / 2 in-context, whose 5 sets x 256 prompts cost 5x more);
+    evaluation sets are smaller; 8 / 3 in-context, whose 5 sets x 256 prompts cost more);
     cached results are reused only when computed with the same settings."""
     samples = EVALUATION[task]["samples"] if samples is None else samples
     every = EVALUATION[task]["every"] if every is None else every
@@ -89,7 +89,7 @@ def evaluate_study(task: str, seeds=(0, 1, 2), root="runs/study", *, samples: in
 NOISES = tuple(round(0.1 * i, 1) for i in range(11))
 
 
-def context_noise_sweeps(seeds=(0, 1, 2), root="runs/study", *, samples: int = 16, n: int = 256) -> dict:
+def context_noise_sweeps(seeds=(0, 1, 2), root="runs/study", *, samples: int = 8, n: int = 128) -> dict:
     """{"runs": [{"optimizer", "seed", "step", "sets": {"{split}/k{k}" | "{split}/noise{p}": {acc,
     estimator: {tu, au, eu, acc}}}}]} for every in-context study run with snapshots (n prompts per set)."""
     out = []

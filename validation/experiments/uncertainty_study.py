@@ -23,12 +23,15 @@ the unlabeled prompts with its lead (negative) or lag relative to the grokking t
 
 Evaluation sets.  Mod p: 'train' (up to 1,000 training pairs) and 'test' (up to 2,000 held-out pairs;
 target split); the unlabeled prompts are the test inputs (their labels are never read by the
-monitor).  In-context: the four splits (``eval_batch`` seeded sequences each, target 'ood_val') and
-'unlabeled': fresh seeded OOD-task prompts on held-out pairs whose labels are never read.
+monitor).  In-context: the four splits (256 seeded prompts each, in 8 groups with their own order of
+input pairs; target 'ood_val') and 'unlabeled': fresh seeded OOD-task prompts on held-out pairs whose
+labels are never read.  (The training log's evaluation uses one batch per split, which shares one
+pair order, so its accuracies measure a single query pair and jump between 0 and ~0.25.)
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -95,19 +98,26 @@ def modular_setup(run) -> StudySetup:
                       "train")
 
 
+def _icl_set(tasks, split: str, n_ctx: int, rng: np.random.Generator, groups: int = 8, per_group: int = 32,
+             **kw) -> EvalSet:
+    """groups x per_group prompts; each group has its own order of input pairs (the task batches
+    share one order per batch, so one batch would measure a single query pair)."""
+    parts = [tasks.batch(rng, split, per_group, n_ctx, **kw) for _ in range(groups)]
+    tok = np.concatenate([p[0] for p in parts])
+    tg = np.concatenate([p[1] for p in parts])
+    pos = np.argmax(np.concatenate([p[3] for p in parts]), axis=1)
+    return EvalSet(tok, pos, tg[np.arange(len(tok)), pos])
+
+
 def icl_setup(run) -> StudySetup:
     from grokphase.validation.experiments.icl_training import model_config
     from grokphase.validation.tasks.icl import SPLITS, make_icl_tasks
 
     tasks = make_icl_tasks(run.p, run.n_task, run.alpha, seed=run.seed)
-    rng = np.random.default_rng(10_000 + run.seed)      # the same seeded batches as the training log
-    sets = {}
-    for s in SPLITS:
-        tok, tg, _, m_fin = tasks.batch(rng, s, run.eval_batch, run.n_ctx)
-        pos = np.argmax(m_fin, axis=1)
-        sets[s] = EvalSet(tok, pos, tg[np.arange(len(tok)), pos])
-    tok, _, _, m_fin = tasks.batch(np.random.default_rng(30_000 + run.seed), "ood_val", run.eval_batch, run.n_ctx)
-    sets["unlabeled"] = EvalSet(tok, np.argmax(m_fin, axis=1), None)
+    sets = {s: _icl_set(tasks, s, run.n_ctx, np.random.default_rng([10_000 + run.seed, i]))
+            for i, s in enumerate(SPLITS)}
+    sets["unlabeled"] = dataclasses.replace(_icl_set(tasks, "ood_val", run.n_ctx,
+                                                     np.random.default_rng([30_000 + run.seed])), labels=None)
     ltok, _, m_all, _ = tasks.batch(np.random.default_rng(40_000 + run.seed), "id_train", 256, run.n_ctx)
     ess = float(len(tasks.train_pairs) * len(tasks.train_tasks))
     return StudySetup(model_config(run), sets, ltok, m_all, ess, run.weight_decay, "full", "ood_val", "unlabeled",
@@ -267,8 +277,6 @@ def icl_sweep_sets(run, *, splits=("id_train", "ood_val"), ks=(), noises=(), n: 
     for si, split in enumerate(splits):
         grid = [(f"k{k}", dict(k=k)) for k in ks] + [(f"noise{pn:g}", dict(p_noise=pn)) for pn in noises]
         for j, (name, kw) in enumerate(grid):
-            rng = np.random.default_rng([seed, si, j])
-            tok, tg, _, m_fin = tasks.batch(rng, split, n, run.n_ctx, **kw)
-            pos = np.argmax(m_fin, axis=1)
-            sets[f"{split}/{name}"] = EvalSet(tok, pos, tg[np.arange(n), pos])
+            sets[f"{split}/{name}"] = _icl_set(tasks, split, run.n_ctx, np.random.default_rng([seed, si, j]),
+                                               per_group=max(1, n // 8), **kw)
     return sets
