@@ -96,7 +96,7 @@ def draw(data: dict, path, *, target: str, title: str, logx: bool):
             ax.set_xlabel("optimiser step")
             if ax.get_legend_handles_labels()[0]:
                 ax.legend(fontsize=6)
-            elif not ax.lines:
+            elif j == 4 and opt != "ivon":
                 ax.text(0.5, 0.5, "IVON state only in IVON runs", ha="center", transform=ax.transAxes, fontsize=8)
         if "theory" in data:
             th = data["theory"]
