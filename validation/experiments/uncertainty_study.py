@@ -23,9 +23,9 @@ the unlabeled prompts with its lead (negative) or lag relative to the grokking t
 
 Evaluation sets.  Mod p: 'train' (up to 1,000 training pairs) and 'test' (up to 2,000 held-out pairs;
 target split); the unlabeled prompts are the test inputs (their labels are never read by the
-monitor).  In-context: the four splits (256 seeded prompts each, in 8 groups with their own order of
-input pairs; target 'ood_val') and 'unlabeled': fresh seeded OOD-task prompts on held-out pairs whose
-labels are never read.  (The training log's evaluation uses one batch per split, which shares one
+monitor).  In-context: the four splits (256 seeded prompts each, in 64 groups of 4 with their own order
+of input pairs, so 64 query pairs; target 'ood_val') and 'unlabeled': fresh seeded OOD-task
+prompts on held-out pairs whose labels are never read.  (The training log's evaluation uses one batch per split, which shares one
 pair order, so its accuracies measure a single query pair and jump between 0 and ~0.25.)
 """
 
@@ -98,7 +98,7 @@ def modular_setup(run) -> StudySetup:
                       "train")
 
 
-def _icl_set(tasks, split: str, n_ctx: int, rng: np.random.Generator, groups: int = 8, per_group: int = 32,
+def _icl_set(tasks, split: str, n_ctx: int, rng: np.random.Generator, groups: int = 64, per_group: int = 4,
              **kw) -> EvalSet:
     """groups x per_group prompts; each group has its own order of input pairs (the task batches
     share one order per batch, so one batch would measure a single query pair)."""
@@ -278,5 +278,5 @@ def icl_sweep_sets(run, *, splits=("id_train", "ood_val"), ks=(), noises=(), n: 
         grid = [(f"k{k}", dict(k=k)) for k in ks] + [(f"noise{pn:g}", dict(p_noise=pn)) for pn in noises]
         for j, (name, kw) in enumerate(grid):
             sets[f"{split}/{name}"] = _icl_set(tasks, split, run.n_ctx, np.random.default_rng([seed, si, j]),
-                                               per_group=max(1, n // 8), **kw)
+                                               groups=min(64, n), per_group=max(1, n // 64), **kw)
     return sets
