@@ -235,16 +235,22 @@ def _atomic_json(path: Path, obj) -> None:
 
 def summarise(rows: list[dict], setup: StudySetup) -> dict:
     """Grokking times (target split, snapshot-weight accuracy; memorisation time: the same on the
-    training split), and per estimator present: EU-peak
+    training split; None when the final gain above chance is within 3 binomial sd of the set,
+    i.e. noise), and per estimator present: EU-peak
     time, EU-collapse factor (peak / final) and step (first after the peak with EU <= peak / 10) on
     the target split, and the monitor's detection on the unlabeled set
     with its lag (detection - grokking time; negative = lead)."""
     steps = np.array([r["step"] for r in rows])
-    acc = np.array([r[setup.target]["acc"] for r in rows])
-    out = {"grokking_time": threshold_time(steps, acc, setup.chance, 0.5),
-           "grokking_time_90": threshold_time(steps, acc, setup.chance, 0.9),
-           "final_acc": float(acc[-1]), "chance": setup.chance,
-           "memorisation_time": threshold_time(steps, [r[setup.train_split]["acc"] for r in rows], setup.chance, 0.5),
+
+    def event(split, fraction):
+        """None unless the final gain above chance exceeds 3 binomial sd of the set's accuracy."""
+        acc = np.array([r[split]["acc"] for r in rows])
+        noise = 3 * math.sqrt(setup.chance * (1 - setup.chance) / len(setup.sets[split].pos))
+        return threshold_time(steps, acc, setup.chance, fraction) if acc[-1] - setup.chance > noise else None
+
+    out = {"grokking_time": event(setup.target, 0.5), "grokking_time_90": event(setup.target, 0.9),
+           "final_acc": float(rows[-1][setup.target]["acc"]), "chance": setup.chance,
+           "memorisation_time": event(setup.train_split, 0.5),
            "final_train_acc": float(rows[-1][setup.train_split]["acc"]), "estimators": {}}
     for est in ESTIMATORS:
         if est not in rows[-1][setup.target]:
