@@ -1,11 +1,10 @@
 """Figure: task diversity T x training fraction alpha -> final accuracy, EU and AU per split
 (spec ``icl_grokking.md`` §4 claim 1; the paper's Figs. 2-3), in-context arithmetic at p = 7.
 
-Runs: ``grokphase uncertainty diversity --train --n-task 2 6 10 --alpha 0.8`` (AdamW study preset
-with T = 4 n_task = 8, 24, 40 pretraining tasks, 6,000 steps, seed 0; add ``--alpha 0.5`` for the
-second row, which this session's budget left out), evaluated at the last snapshot on the four
-splits; EU and AU from the last-layer Laplace posterior (evidence prior).  Without the run folders
-the script redraws the JSON.
+Runs: ``grokphase uncertainty diversity --train --n-task 2 6 10 --alpha 0.5 0.8`` (AdamW study preset
+with T = 4 n_task = 8, 24, 40 pretraining tasks, alpha = 0.5, 0.8, 6,000 steps, seed 0), evaluated
+at the last snapshot on the four splits; EU and AU from the last-layer Laplace posterior (evidence
+prior).  Without the run folders the script redraws the JSON.
 """
 
 from __future__ import annotations
