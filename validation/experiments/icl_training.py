@@ -16,9 +16,12 @@ steps; T = 40, alpha 0.5 reached OOD-train 0.38-0.47 while ID-val and OOD-val st
 initial plateau in 8k steps; p = 11 stayed on the plateau for 2.5k steps.  Study presets
 (``study-p7-adamw`` / ``study-p7-ivon``, 2026-11-30, 2 threads shared by 4-5 runs): alpha raised to
 0.8 and batch 128.  Results are in the closing note of the uncertainty issue and in
-figures/fig_uncertainty_icl.json: with AdamW, 15k steps left the plateau on ID-train only
-(final-z accuracy 0.3-0.5, rising and falling between evaluations) while ID-val, OOD-train and
-OOD-val stayed at chance (1/7); IVON (lr 1, h0 1, delta 1e-3) stayed on the plateau.  So none of
+figures/fig_uncertainty_icl.json: with AdamW (3 seeds), 15k steps left the plateau on ID-train
+only (final-z accuracy 0.19-0.24 on 64 query pairs; this module's log, one batch and so one query
+pair per split, reads 0.13-0.46) while ID-val, OOD-train and OOD-val stayed within noise of chance
+(1/7); IVON (lr 1, h0 1, delta 1e-3) stayed on the plateau.  The T x alpha grid
+(figures/fig_icl_diversity.json, 6k steps) memorises at T = 8, alpha 0.5 (ID-train 0.94) and
+generalises nowhere (OOD-val 0.14-0.19).  So none of
 these presets groks in-context at this budget: a result, kept as the study's presets so that
 longer runs can resume them (``grokphase uncertainty train icl --steps N``).
 """
