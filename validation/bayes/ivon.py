@@ -44,6 +44,11 @@ class IVONSettings:
     clip_radius: float = 1e-3
 
 
+def ivon_sigma(h: np.ndarray, ess: float, weight_decay: float) -> np.ndarray:
+    """sigma = 1 / sqrt(ess (h + delta)) from a Hessian estimate h (e.g. a saved ``posterior_state``)."""
+    return 1.0 / np.sqrt(ess * (h + weight_decay))
+
+
 class IVON:
     """IVON(params, lr, ess, weight_decay, beta1=0.9, beta2=0.99999, hess_init=1.0, clip_radius=inf)."""
 
@@ -71,7 +76,7 @@ class IVON:
 
     def sigma(self, key: str) -> np.ndarray:
         """Posterior standard deviation of parameter ``key`` (its shape)."""
-        return 1.0 / np.sqrt(self.ess * (self.h[key] + self.weight_decay))
+        return ivon_sigma(self.h[key], self.ess, self.weight_decay)
 
     def sample(self, params: dict, rng: np.random.Generator) -> dict:
         """One weight dict drawn from q with mean ``params`` (params are not modified)."""
@@ -112,7 +117,7 @@ class IVON:
 
     def state(self) -> dict:
         """Arrays and scalars to checkpoint (restore with ``load_state``)."""
-        return {f"g/{k}": v for k, v in self.g.items()} | {f"h/{k}": v for k, v in self.h.items()} | {"t": np.asarray(self.t)}
+        return {f"g/{k}": v for k, v in self.g.items()} | self.posterior_state() | {"t": np.asarray(self.t)}
 
     def load_state(self, state: dict) -> None:
         self.t = int(state["t"])

@@ -13,11 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def _softmax(z):
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
+from .laplace import _softmax
 
 
 def _at(logits: np.ndarray, pos: np.ndarray) -> np.ndarray:

@@ -43,6 +43,7 @@ import numpy as np
 
 from grokphase.validation.bayes import SWAG, uncertainty_decomposition
 from grokphase.validation.bayes.grokking_times import detect, eu_peak, threshold_time
+from grokphase.validation.bayes.ivon import ivon_sigma
 from grokphase.validation.bayes.laplace import _softmax, last_layer_laplace
 from grokphase.validation.bayes.sampling import ensemble_probs
 from grokphase.validation.nn import Transformer
@@ -160,7 +161,7 @@ def predictive(setup: StudySetup, params: dict, opt: dict, swag_hist: list[dict]
         out[name] = {n: post.predictive_samples(f, rng, samples) for n, f in feats.items()}
     draws = {}
     if opt:
-        sig = {k: 1.0 / np.sqrt(setup.ess * (opt["h/" + k].astype(np.float64) + setup.weight_decay)) for k in params}
+        sig = {k: ivon_sigma(opt["h/" + k].astype(np.float64), setup.ess, setup.weight_decay) for k in params}
         draws["ivon"] = [{k: (v + rng.standard_normal(v.shape) * sig[k]).astype(v.dtype) for k, v in params.items()}
                          for _ in range(samples)]
     if len(swag_hist) >= 2:
