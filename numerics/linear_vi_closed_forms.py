@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from functools import cache
 
+import numpy as np
 import sympy as sp
 
 from grokphase.theory import linear_vi as T
@@ -65,8 +66,10 @@ def delay_asymptotic(lam, Nbar, iota_p=0.0):
 
 
 def laplace_crossing_time(lam, Nbar, iota_p, K, level):
-    """Exact crossing time of the asymptotic curve K t^{-3/2} e^{-kappa t} with ``level`` (Lambert W)."""
-    return float(_compiled()["crossing"](lam, _edge(lam), Nbar, iota_p, 1.0, K, level).real)
+    """Exact crossing time of the asymptotic curve K t^{-3/2} e^{-kappa t} with ``level`` (Lambert W);
+    nan where the closed form over- or underflows (the caller checks)."""
+    with np.errstate(all="ignore"):
+        return float(_compiled()["crossing"](lam, _edge(lam), Nbar, iota_p, 1.0, K, level).real)
 
 
 def grokking_level_ratio() -> float:

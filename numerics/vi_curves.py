@@ -17,13 +17,20 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import erf, erfc, xlogy
 
+from grokphase import _checks as chk
+
 __all__ = ["log_excess_risks", "accuracy_closure", "eu_threshold", "eu_regression"]
 
+_FLOAT_MAX = float(np.finfo(np.float64).max)
 
-def _check_times(t):
-    t = np.asarray(t, dtype=np.float64)
-    if not np.all(np.isfinite(t)) or np.any(t < 0.0):
-        raise ValueError("t must be finite and >= 0")
+
+def _check_times(t, Nbar: float, kappa: float):
+    """t as a float array: finite, >= 0, and small enough that 2 Nbar t and kappa t are floats."""
+    t = chk.array("t", t, nonempty=False, lo=0.0)
+    rate = max(2.0 * Nbar, kappa)
+    if t.size and float(t.max()) * rate > _FLOAT_MAX:   # Python floats: inf, no warning
+        raise ValueError(f"t must be <= {_FLOAT_MAX / rate:.4g} here (flow time; 2 (n/sigma^2) t and kappa t must be "
+                         f"finite floats); got {t.max()!r}")
     return t
 
 
@@ -31,8 +38,10 @@ def log_excess_risks(spectrum, t, Nbar: float, iota_p: float = 0.0, C0: float = 
     """(log L_emp(t), log L_gen(t)), each of the shape of ``t`` (flow time, >= 0).
 
     L_emp = C0 E[nu e^{-2 a(nu) t}], L_gen = C0 E[e^{-2 a(nu) t}], a(nu) = Nbar nu + iota_p.
+    Finite for every t up to the largest float over max(2 Nbar, kappa) (the late-time asymptote
+    K t^{-3/2} e^{-kappa t} is evaluated in log form), ValueError naming ``t`` beyond that.
     """
-    t = _check_times(t)
+    t = _check_times(t, Nbar, 2.0 * (Nbar * spectrum.nu_min + iota_p))
     l0, l1 = spectrum.log_laplace_moments(2.0 * Nbar * t.ravel())
     base = np.log(C0) - 2.0 * (Nbar * spectrum.nu_min + iota_p) * t.ravel()
     return (base + l1).reshape(t.shape), (base + l0).reshape(t.shape)

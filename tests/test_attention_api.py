@@ -160,8 +160,8 @@ def test_softmax_just_above_the_end_point(d):
 
 
 def test_out_of_range_requests_raise():
-    with pytest.raises(ValueError, match="beta"):
-        A.solve(1e8, kind="linear", L=8, **REF, init="copy")
+    with pytest.raises(ValueError, match="beta"):  # softmax copy logit beyond 25: not resolved
+        A.solve(1e30, kind="softmax", L=8, **REF, init="copy")
     with pytest.raises(ValueError, match="bracket"):
         A.critical_end_point(**REF, bracket=(1.0, 64.0))
     with pytest.raises(ValueError, match="Ls"):
@@ -218,3 +218,23 @@ def test_solve_full_from_the_copy_branch_stays_on_it():
     full = A.solve_full(13.5, L=8, **REF, init="copy")
     assert full.converged and full.min_hessian_eig > 0
     assert (full.c, full.g, full.eps) == pytest.approx((red.c, red.g, red.eps), abs=1e-10)
+
+
+def test_linear_copy_branch_resolved_beyond_its_sampled_part():
+    """Large beta on the linear copy branch: the minimum approaches the branch end (g kappa -> 1)
+    with 1 - w ~ kappa_end h'(kappa_end) / beta (from L h'(kappa) = beta L g (1 - g kappa) at
+    g = 1/kappa_end); points with s_qk s_uv >= 6e3 and beta >= 158 used to raise."""
+    from grokphase.numerics import attention_saddle as sd
+    from grokphase.numerics import attention_transition as tr
+
+    for L, s_qk, s_uv in ((8, 1.0, 1e4), (64, 1.0, 1e4), (8, 0.25, 9.0)):
+        k_end = tr.linear_branch_end(float(L), s_qk, s_uv)
+        limit = k_end * sd.gradient(sd.LINEAR, k_end, 1.0 / k_end, 0.0, float(L), s_qk, s_uv)[0] / L
+        prev = None
+        for beta in (158.0, 1e4, 1e6, 1e8):
+            r = A.solve(beta, L=L, kind="linear", s_qk=s_qk, s_uv=s_uv, init="copy")
+            assert r.converged and r.min_hessian_eig > 0 and r.kappa <= k_end
+            assert 0 < 1 - r.w and (prev is None or 1 - r.w < prev)
+            prev = 1 - r.w
+            if beta in (1e4, 1e6):
+                assert beta * (1 - r.w) == pytest.approx(limit, rel=1e-2)

@@ -75,7 +75,7 @@ def test_attention_phase_diagram_plot_and_save(tmp_path, capsys):
 
 def test_attention_bad_parameter_exits_2(capsys):
     assert main(["attention", "transition", "--L", "1.5"]) == 2
-    assert "L must be >= 2" in capsys.readouterr().err
+    assert "L must be a finite number in [2, 1e+10]" in capsys.readouterr().err
 
 
 def test_train_modular_cli_runs_and_resumes(tmp_path, capsys):

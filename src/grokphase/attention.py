@@ -9,6 +9,14 @@ c = A_{l,l-1} (copy weight; = kappa for linear attention, where A = S), eps (per
 MSE), w = g c.  Parameters: L (sequence length, >= 2; real values allowed for phase diagrams),
 s_qk = s_q s_k and s_uv = s_u s_v (prior scales, > 0), beta >= 0.
 
+Resolved domain (checked; outside it the branch equations lose their precision, so a call there
+raises ValueError naming the parameter rather than returning an unresolved number):
+L in [2, 1e10] (``L_MAX``), s_qk and s_uv in [1e-8, 1e8] (``SCALE_RANGE``).  The copy branch of
+softmax attention is resolved up to a copy logit kappa = 25 (beta ~ 2.6e21 at L = 8, s_qk = 0.25,
+s_uv = 9); a larger beta raises ValueError.  The linear copy branch is resolved for every beta:
+beyond its sampled part the minimum lies next to the branch end (g kappa -> 1) and is polished by
+Newton from there.
+
 >>> t = transition(L=8, kind='softmax', s_qk=0.25, s_uv=9.0)
 >>> t.order, round(t.beta_c, 4), tuple(round(b, 4) for b in t.beta_spinodal)
 ('first', 12.9682, (12.2611, 14.2626))
@@ -24,8 +32,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from grokphase._checks import nonnegative
-from grokphase._checks import positive as _positive
+from grokphase import _checks as chk
 from grokphase.numerics import attention_branches as _br
 from grokphase.numerics import attention_map as _map
 from grokphase.numerics import attention_phase_diagram as _pd
@@ -41,25 +48,34 @@ from grokphase.numerics.attention_transition import TransitionResult as Transiti
 __all__ = ["SaddleResult", "FullSaddleResult", "AnsatzCheck", "Branches", "Transition",
            "CriticalEndPoint", "PhaseDiagram", "MapTransition", "solve", "solve_full",
            "check_copy_ansatz", "trace", "transition", "critical_end_point", "phase_diagram",
-           "map_transition", "map_state"]
+           "map_transition", "map_state", "L_MAX", "SCALE_RANGE"]
 
+L_MAX = 1e10
+SCALE_RANGE = (1e-8, 1e8)
 
 
 def _kind(kind: str) -> int:
-    if kind not in _sd.KIND_CODES:
-        raise ValueError(f"kind must be 'softmax' or 'linear', got {kind!r}")
-    return _sd.KIND_CODES[kind]
+    return _sd.KIND_CODES[chk.choice("kind", kind, ("softmax", "linear"))]
+
+
+def _scale(name: str, value) -> float:
+    return chk.real(name, value, *SCALE_RANGE, note="prior scale; the resolved domain")
+
+
+def _L(name: str, L) -> float:
+    return chk.real(name, L, 2.0, L_MAX, note="sequence length; the resolved domain")
 
 
 def _check(L, s_qk, s_uv) -> tuple[float, float, float]:
-    L = float(L)
-    if not (L >= 2.0 and math.isfinite(L)):
-        raise ValueError(f"L must be >= 2 (sequence length), got {L}")
-    return L, _positive("s_qk", s_qk), _positive("s_uv", s_uv)
+    return _L("L", L), _scale("s_qk", s_qk), _scale("s_uv", s_uv)
 
 
 def _beta(beta) -> float:
-    return nonnegative("beta", beta)
+    return chk.nonnegative("beta", beta)
+
+
+def _newton_settings(tol, max_iter) -> tuple[float, int]:
+    return chk.real("tol", tol, 0.0, 1.0, lo_open=True), chk.integer("max_iter", max_iter, 1)
 
 
 # solve() returns the same stationary-point record that transition() reports for its branches.
@@ -82,8 +98,14 @@ def _branch_starts(kind: int, beta: float, L: float, s_qk: float, s_uv: float):
     ok = np.isfinite(b)
     ks, g, b = ks[ok], g[ok], b[ok]
     if beta > b[-1]:
-        raise ValueError(f"beta = {beta:g} is beyond the resolved branch (beta <= {b[-1]:.4g} here: copy "
-                         f"logit kappa <= {ks[-1]:.4g})")
+        if kind == _sd.LINEAR:
+            # beta(kappa) rises to infinity at the branch end kappa_end, g = 1/kappa_end; near it
+            # L h'(kappa) = beta L g (1 - g kappa) gives 1 - g kappa ~ kappa_end h'(kappa_end) / beta
+            k_end = _tr.linear_branch_end(L, s_qk, s_uv)
+            h1 = _sd.gradient(kind, k_end, 1.0 / k_end, 0.0, L, s_qk, s_uv)[0] / L
+            return [(k_end, (1.0 - k_end * h1 / beta) / k_end)]
+        raise ValueError(f"beta = {beta:g} is beyond the resolved copy branch of softmax attention (beta <= "
+                         f"{b[-1]:.4g} here: copy logit kappa <= {ks[-1]:.4g})")
     d = b - beta
     idx = np.flatnonzero((d[:-1] <= 0) & (d[1:] > 0))  # beta increasing through the target: stable
     out = []
@@ -108,9 +130,10 @@ def solve(beta, *, L, kind="softmax", s_qk, s_uv, init="uniform", tol=1e-12, max
     k = _kind(kind)
     L, s_qk, s_uv = _check(L, s_qk, s_uv)
     beta = _beta(beta)
+    tol, max_iter = _newton_settings(tol, max_iter)
     if isinstance(init, str):
         if init not in ("uniform", "copy"):
-            raise ValueError(f"init must be 'uniform', 'copy' or (kappa, g), got {init!r}")
+            raise ValueError(f"init must be 'uniform', 'copy' or a finite (kappa, g); got {init!r}")
         if k == _sd.LINEAR and init == "uniform":
             start = (0.0, 0.0)
         else:
@@ -120,9 +143,7 @@ def solve(beta, *, L, kind="softmax", s_qk, s_uv, init="uniform", tol=1e-12, max
             else:
                 start = starts[0] if init == "uniform" else starts[-1]
     else:
-        start = tuple(float(v) for v in init)
-        if len(start) != 2 or not all(math.isfinite(v) for v in start):
-            raise ValueError(f"init must be 'uniform', 'copy' or a finite (kappa, g), got {init!r}")
+        start = tuple(chk.array("init", init, shape=(2,)))
     return _tr.state_at(k, beta, start[0], start[1], L, s_qk, s_uv, tol=tol, max_iter=max_iter)
 
 
@@ -153,8 +174,9 @@ class AnsatzCheck:
     """Outcome of ``check_copy_ansatz``: every local minimum of the full problem found from the
     uniform, copy and random starts, compared with the reduced minima at the same beta.
 
-    max_free_energy_gap: max over converged full minima of min over reduced minima |F - f|;
-    max_row_spread: max deviation from translation invariance of the attention rows;
+    max_free_energy_gap: max over converged full minima of min over reduced minima |F - f| (inf
+    when no start converged to a minimum);
+    max_row_spread: max deviation from translation invariance of the attention rows (inf likewise);
     n_converged / n_starts; all_on_ansatz: every converged minimum matched a reduced one (gap and
     spread below ``tol``)."""
 
@@ -170,8 +192,11 @@ def check_copy_ansatz(beta, *, L, kind="softmax", s_qk, s_uv, n_random=6, seed=0
                       tol=1e-6) -> AnsatzCheck:
     """Spec §5.5: minimise F(S, g) from the uniform start, the copy start and ``n_random`` random
     starts (S ~ N(0, 1), g ~ U(0, 2), seeded) and check every minimum is one of the reduced
-    (copy-ansatz) minima."""
-    L = int(L)
+    (copy-ansatz) minima.  L must be an integer."""
+    L = chk.integer("L", L, 2, int(L_MAX), note="sequence length")
+    n_random = chk.integer("n_random", n_random, 0)
+    seed = chk.seed("seed", seed)
+    tol = chk.positive("tol", tol)
     reduced = {solve(beta, L=L, kind=kind, s_qk=s_qk, s_uv=s_uv, init=i).free_energy
                for i in ("uniform", "copy")}
     rng = np.random.default_rng(seed)
@@ -185,8 +210,8 @@ def check_copy_ansatz(beta, *, L, kind="softmax", s_qk, s_uv, n_random=6, seed=0
         n_conv += 1
         gaps.append(min(abs(r.free_energy - f) for f in reduced))
         spreads.append(r.row_spread)
-    gap = max(gaps, default=math.nan)
-    spread = max(spreads, default=math.nan)
+    gap = max(gaps, default=math.inf)
+    spread = max(spreads, default=math.inf)
     return AnsatzCheck(beta=float(beta), n_starts=len(starts), n_converged=n_conv,
                        max_free_energy_gap=gap, max_row_spread=spread,
                        all_on_ansatz=bool(n_conv > 0 and gap < tol and spread < tol))
@@ -215,9 +240,7 @@ def trace(betas, *, L, kind="softmax", s_qk, s_uv) -> Branches:
     and report every branch at each beta."""
     k = _kind(kind)
     L, s_qk, s_uv = _check(L, s_qk, s_uv)
-    betas = np.atleast_1d(np.asarray(betas, dtype=np.float64))
-    if betas.size == 0 or not np.all(np.isfinite(betas)) or np.any(betas < 0):
-        raise ValueError("betas must be a non-empty array of finite numbers >= 0")
+    betas = np.atleast_1d(chk.array("betas", betas, ndim=(0, 1), lo=0.0))
     t = _tr.analyse_softmax(L, s_qk, s_uv) if k == _sd.SOFTMAX else _tr.analyse_linear(L, s_qk, s_uv)
     top = t.beta_spinodal[1] if t.beta_spinodal else t.beta_c
     curve = _br.trace_curve(k, L, s_qk, s_uv, max(float(betas.max()), top) * 1.05, float(betas.min()))
@@ -248,31 +271,31 @@ def critical_end_point(*, kind="softmax", s_qk, s_uv, vary="L", L=8.0, bracket=N
     """Critical end point of the softmax first-order line, varying L (default bracket (2, 64)) or
     s_qk at fixed L (default bracket (1e-2, 10)).  Unpacks as (x_c, beta_star)."""
     if kind != "softmax":
-        raise ValueError("kind: only softmax attention has a critical end point (linear has a "
-                         "tricritical point: s_qk s_uv = (1 + L) / (2 sqrt L))")
-    if vary not in ("L", "s_qk"):
-        raise ValueError(f"vary must be 'L' or 's_qk', got {vary!r}")
+        raise ValueError(f"kind: only softmax attention has a critical end point (linear has a "
+                         f"tricritical point: s_qk s_uv = (1 + L) / (2 sqrt L)); got {kind!r}")
+    chk.choice("vary", vary, ("L", "s_qk"))
     L, s_qk, s_uv = _check(L, s_qk, s_uv)
+    fit_exponents = chk.flag("fit_exponents", fit_exponents)
     if bracket is None:
         bracket = (2.0, 64.0) if vary == "L" else (1e-2, 10.0)
-    return _pd.critical_end_point(vary, L, s_qk, s_uv, tuple(float(b) for b in bracket), fit_exponents)
+    lo, hi = chk.array("bracket", bracket, shape=(2,))
+    (_L if vary == "L" else _scale)(f"bracket[0] ({vary})", lo)
+    (_L if vary == "L" else _scale)(f"bracket[1] ({vary})", hi)
+    if not lo < hi:
+        raise ValueError(f"bracket must be (lo, hi) with lo < hi; got {tuple(bracket)!r}")
+    return _pd.critical_end_point(vary, L, s_qk, s_uv, (float(lo), float(hi)), fit_exponents)
 
 
 def phase_diagram(betas, Ls, *, kind="softmax", s_qk, s_uv, vary="L", L=8.0) -> PhaseDiagram:
     """Order parameters on the (beta, L) grid (or (beta, s_qk) with vary='s_qk' and ``Ls`` the
     s_qk values) and the transition lines; see ``PhaseDiagram``."""
     k = _kind(kind)
-    if vary not in ("L", "s_qk"):
-        raise ValueError(f"vary must be 'L' or 's_qk', got {vary!r}")
+    chk.choice("vary", vary, ("L", "s_qk"))
     L, s_qk, s_uv = _check(L, s_qk, s_uv)
-    betas = np.asarray(betas, dtype=np.float64)
-    xs = np.asarray(Ls, dtype=np.float64)
-    if betas.ndim != 1 or betas.size == 0 or np.any(~np.isfinite(betas)) or np.any(betas < 0):
-        raise ValueError("betas must be a non-empty 1-d array of finite numbers >= 0")
-    if xs.ndim != 1 or xs.size == 0:
-        raise ValueError(f"Ls must be a non-empty 1-d array of {'L >= 2' if vary == 'L' else 's_qk > 0'} values")
-    for x in xs:
-        _check(x, s_qk, s_uv) if vary == "L" else _positive("s_qk", x)
+    betas = chk.array("betas", betas, ndim=1, lo=0.0)
+    xs = chk.array("Ls", Ls, ndim=1)
+    for i, x in enumerate(xs):
+        _L(f"Ls[{i}] (L)", x) if vary == "L" else _scale(f"Ls[{i}] (s_qk)", x)
     return _pd.compute_phase_diagram(k, betas, xs, axis=vary, L=L, s_qk=s_qk, s_uv=s_uv)
 
 
@@ -281,8 +304,9 @@ def map_state(beta, *, L, kind="softmax", s_qk, s_uv) -> dict:
     compare ``objective`` with that of the uniform/trivial point to see which is global."""
     k = _kind(kind)
     L, s_qk, s_uv = _check(L, s_qk, s_uv)
-    kap, g, c, f = _map.map_copy_minimum(k, _beta(beta), L, s_qk, s_uv)
-    f0 = _map.map_profile(k, 0.0, float(beta), L, s_qk, s_uv)[0]
+    beta = _beta(beta)
+    kap, g, c, f = _map.map_copy_minimum(k, beta, L, s_qk, s_uv)
+    f0 = _map.map_profile(k, 0.0, beta, L, s_qk, s_uv)[0]
     return {"kappa": kap, "g": g, "c": c, "w": g * c, "objective": f, "objective_uniform": f0}
 
 

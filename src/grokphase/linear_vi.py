@@ -24,6 +24,13 @@ Conventions and choices (documented, tested):
 * Root finding failures raise :class:`ConvergenceError`; the underlying :class:`CrossingResult`
   objects (with ``converged``, ``residual``, ``iterations``) are available from
   :meth:`crossing_times`.
+* Resolved domain (checked, ValueError naming the parameter outside it): lam in
+  [1e-12, 1 - 1e-12] (``LAM_RANGE``: closer to 0 the delay log(1/(1 - sqrt lam)) is below the
+  resolution of the crossing times, closer to 1 the edge (1 - sqrt lam)^2 loses its digits);
+  n_over_sigma2 and C0 in [1e-100, 1e100] and inv_tau2 = 0 or in [1e-100, 1e100]
+  (``SCALE_RANGE``: the compiled closed forms over- and underflow beyond), eps in [1e-300, 1e300]
+  (``EPS_RANGE``); flow times t up to the largest float over max(2 n/sigma^2, kappa) (the
+  late-time asymptote is evaluated in log form).
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grokphase._checks import positive as _positive
+from grokphase import _checks as chk
 from grokphase.numerics import linear_vi_closed_forms as closed
 from grokphase.numerics.errors import ConvergenceError
 from grokphase.numerics.log_time_roots import CrossingResult, crossing_time
@@ -45,13 +52,21 @@ from grokphase.numerics.spectra import DiscreteSpectrum, MarchenkoPastur
 from grokphase.numerics.vi_curves import (accuracy_closure, eu_regression, eu_threshold,
                                           log_excess_risks)
 
-__all__ = ["LinearVIModel", "SpectralVIModel", "ConvergenceError", "LinearVISweep", "sweep_lam"]
+__all__ = ["LinearVIModel", "SpectralVIModel", "ConvergenceError", "LinearVISweep", "sweep_lam",
+           "LAM_RANGE", "SCALE_RANGE", "EPS_RANGE"]
+
+LAM_RANGE = (1e-12, 1.0 - 1e-12)
+SCALE_RANGE = (1e-100, 1e100)
+EPS_RANGE = (1e-300, 1e300)
+
+
+def _scale(name: str, value) -> float:
+    return chk.real(name, value, *SCALE_RANGE, note="the resolved domain")
 
 
 def _check_eu_regression_args(sigma2: float, cov_share: float) -> None:
-    _positive("sigma2", sigma2)
-    if not (0.0 <= cov_share <= 1.0):
-        raise ValueError(f"cov_share must lie in [0, 1]; got {cov_share}")
+    chk.positive("sigma2", sigma2)
+    chk.real("cov_share", cov_share, 0.0, 1.0)
 
 
 def _curves_from_log_risks(spectrum, le, lg, Nbar, iota_p, eps, sigma2, cov_share):
@@ -67,11 +82,14 @@ class _SpectralCurves:
     """Shared methods; subclasses provide ``spectrum``, ``n_over_sigma2``, ``inv_tau2``, ``eps``, ``C0``."""
 
     def _validate_common(self):
-        _positive("n_over_sigma2", self.n_over_sigma2)
-        _positive("eps", self.eps)
-        _positive("C0", self.C0)
-        if not (math.isfinite(self.inv_tau2) and self.inv_tau2 >= 0.0):
-            raise ValueError(f"inv_tau2 must be finite and >= 0; got {self.inv_tau2}")
+        """Check and store the common parameters as floats (frozen dataclasses)."""
+        object.__setattr__(self, "n_over_sigma2", _scale("n_over_sigma2", self.n_over_sigma2))
+        object.__setattr__(self, "C0", _scale("C0", self.C0))
+        object.__setattr__(self, "eps", chk.real("eps", self.eps, *EPS_RANGE, note="the resolved domain"))
+        it = chk.nonnegative("inv_tau2", self.inv_tau2)
+        if it != 0.0:
+            it = chk.real("inv_tau2", it, *SCALE_RANGE, note="0 (flat prior) or the resolved domain")
+        object.__setattr__(self, "inv_tau2", it)
 
     # --- curves -----------------------------------------------------------------------
     def log_excess_risk(self, t):
@@ -121,7 +139,7 @@ class _SpectralCurves:
 
     def crossing_times(self, level: float) -> tuple[CrossingResult, CrossingResult]:
         """(emp, gen) CrossingResult for excess risk = level (> 0)."""
-        log_level = math.log(_positive("level", level))
+        log_level = math.log(chk.positive("level", level))
         scale = 1.0 / self.kappa
         return (crossing_time(lambda t: self.log_excess_risk(t)[0], log_level, scale),
                 crossing_time(lambda t: self.log_excess_risk(t)[1], log_level, scale))
@@ -175,8 +193,8 @@ class LinearVIModel(_SpectralCurves):
     C0: float = 1.0
 
     def __post_init__(self):
-        if not (0.0 < float(self.lam) < 1.0):
-            raise ValueError(f"lam must lie in the open interval (0, 1); got {self.lam}")
+        object.__setattr__(self, "lam", chk.real("lam", self.lam, *LAM_RANGE,
+                                                 note="aspect ratio d/n; the resolved part of (0, 1)"))
         self._validate_common()
 
     @property
@@ -209,8 +227,12 @@ class LinearVIModel(_SpectralCurves):
         """
         level = closed.grokking_level_ratio() * self.eps
         args = (self.lam, self.n_over_sigma2, self.inv_tau2)
-        return (closed.laplace_crossing_time(*args, self.K_emp, level),
-                closed.laplace_crossing_time(*args, self.K_gen, level))
+        out = (closed.laplace_crossing_time(*args, self.K_emp, level),
+               closed.laplace_crossing_time(*args, self.K_gen, level))
+        if not all(math.isfinite(t) for t in out):
+            raise ConvergenceError(f"the Lambert-W crossing of the asymptotic curves is not a finite float "
+                                   f"here ({out}); use grokking_times() (the exact curves)")
+        return out
 
 
 @dataclass(frozen=True)
@@ -276,13 +298,14 @@ def sweep_lam(lams, t, *, n_over_sigma2: float, inv_tau2: float = 0.0, eps: floa
     One parallel pass of the MP quadrature over the whole grid (the fast path measured in
     ``benchmarks/bench_linear_vi_curves.py``); parameters are validated as in the model.
     """
-    lams = np.atleast_1d(np.asarray(lams, dtype=np.float64))
-    t = np.atleast_1d(np.asarray(t, dtype=np.float64))
-    if lams.ndim != 1 or t.ndim != 1:
-        raise ValueError("lams and t must be 1-d arrays")
+    lams = np.atleast_1d(chk.array("lams", lams, ndim=(0, 1)))
+    t = np.atleast_1d(chk.array("t", t, ndim=(0, 1), lo=0.0))
     models = [LinearVIModel(float(lam), n_over_sigma2, inv_tau2, eps, C0) for lam in lams]  # validation
-    if not np.all(np.isfinite(t)) or np.any(t < 0.0):
-        raise ValueError("t must be finite and >= 0")
+    n_over_sigma2, inv_tau2, eps, C0 = (models[0].n_over_sigma2, models[0].inv_tau2, models[0].eps,
+                                        models[0].C0)
+    _check_eu_regression_args(sigma2, cov_share)
+    for m in models:
+        m.log_excess_risk(t.max())  # the range of t (cheap: one point per lam)
     l0, l1 = mp_log_laplace_moments(lams, 2.0 * n_over_sigma2 * t)
     kappas = np.array([m.kappa for m in models])[:, None]
     base = math.log(C0) - kappas * t[None, :]

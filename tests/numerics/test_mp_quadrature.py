@@ -128,3 +128,47 @@ def test_discrete_spectrum_validation():
         DiscreteSpectrum(np.array([1.0, 2.0]), np.array([1.0]))
     with pytest.raises(ValueError, match="aspect_ratio"):
         DiscreteSpectrum(np.array([1.0]), aspect_ratio=2.0)
+
+
+def _edge_reference_log_moment(lam, x, p):
+    """Same as _reference_log_moment in the edge variable s = z q (z = x Delta), which keeps the
+    integrand O(1) at any late time: log m_p = log int (8/pi) sqrt(s (1 - s/z)) nu^{p-1} e^{-s} ds
+    - (3/2) log z."""
+    with mp.workdps(30):
+        r = mp.sqrt(mp.mpf(lam))
+        lo, d = (1 - r) ** 2, 4 * r
+        z = mp.mpf(x) * d
+        f = lambda s: 8 / mp.pi * mp.sqrt(s * (1 - s / z)) * (lo + d * s / z) ** (p - 1) * mp.exp(-s)
+        return float(mp.log(mp.quad(f, [0, 1, 10, 100, min(z, 1000)])) - 1.5 * mp.log(z))
+
+
+@pytest.mark.parametrize("lam", [0.2, 0.6, 0.99, 1 - 1e-6])
+def test_late_times_use_the_edge_asymptote(lam):
+    """Times where the quadrature's sliver would underflow (z up to ~1e308): the two-term edge
+    expansion, continuous with the rule at the switch and equal to a 30-digit reference."""
+    from grokphase.numerics.mp_quadrature import Z_ASYMPTOTIC
+
+    lo, hi = mp_edges(lam)
+    switch = Z_ASYMPTOTIC * max(1.0, (hi - lo) / lo) / (hi - lo)   # x at the switch
+    for x in (switch * (1 - 1e-9), switch * (1 + 1e-9), switch * 1e6, 1e100, 1e300, 1.7e308):
+        l0, l1 = mp_log_laplace_moments(lam, x)
+        assert np.isfinite(l0) and np.isfinite(l1)
+        # p = 0 carries -log nu_-: nu_- = (1 - sqrt lam)^2 from a double lam is itself only good
+        # to ~2.2e-16 / (1 - sqrt lam) relative (the reference's 30 digits start from the same lam)
+        for p, got, tol in ((0, l0, 1e-11 + 4.4e-16 / (1 - math.sqrt(lam))), (1, l1, 1e-11)):
+            assert got == pytest.approx(_edge_reference_log_moment(lam, x, p), rel=1e-13, abs=tol)
+
+
+def test_excess_risk_at_huge_times_matches_its_late_time_asymptote():
+    """log L(t) -> log K - (3/2) log t - kappa t with K from the SymPy closed forms; t = 1e300 once
+    hung (the rule's truncation point was NaN) and gave -inf."""
+    from grokphase.linear_vi import LinearVIModel
+
+    m = LinearVIModel(0.6, 5e7)
+    for t in (1e20, 1e100, 1e300):
+        le, lg = m.log_excess_risk(t)
+        for got, K in ((le, m.K_emp), (lg, m.K_gen)):
+            assert np.isfinite(got)
+            assert got == pytest.approx(math.log(K) - 1.5 * math.log(t) - m.kappa * t, rel=1e-15)
+    with pytest.raises(ValueError, match="t must be <="):
+        m.log_excess_risk(1e305)
