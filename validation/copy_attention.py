@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from grokphase import _checks as chk
+
 
 @dataclass(frozen=True)
 class CopyModel:
@@ -38,13 +40,11 @@ class CopyModel:
     sigma2: float = 1.0
 
     def __post_init__(self):
-        if self.L < 2 or self.N < 1:
-            raise ValueError(f"L must be >= 2 and N >= 1, got L={self.L}, N={self.N}")
-        if self.kind not in ("softmax", "linear"):
-            raise ValueError(f"kind must be 'softmax' or 'linear', got {self.kind!r}")
+        object.__setattr__(self, "L", chk.integer("L", self.L, 2, note="sequence length"))
+        object.__setattr__(self, "N", chk.integer("N", self.N, 1, note="width"))
+        chk.choice("kind", self.kind, ("softmax", "linear"))
         for name in ("s_q", "s_k", "s_u", "s_v", "sigma2"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+            object.__setattr__(self, name, chk.positive(name, getattr(self, name)))
 
     @property
     def scales(self) -> tuple[float, float, float, float]:

@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from grokphase import _checks as chk
 from grokphase.validation.copy_attention import CopyModel, copy_start, data_statistic, prior_draw
 from grokphase.validation.samplers import effective_sample_size, hmc, split_rhat
 
@@ -28,24 +29,30 @@ def copy_posterior_means(beta, *, N, L, kind="softmax", s_qk=0.25, s_uv=9.0, sig
     sampler 'reduced': softmax — the value path integrated out exactly (spec §2.3; HMC over Q, K and
     rho = |u|^2/N, with g, eps, w as conditional expectations); linear (whitened data) — the exact
     keys-integrated posterior of spec §2.4, which gives w only (Rao-Blackwellised E[w | lam, g];
-    ``start`` does not apply, its chains start near the large-N branch)."""
-    if sampler not in ("hmc", "reduced"):
-        raise ValueError(f"sampler must be 'hmc' or 'reduced', got {sampler!r}")
+    ``start`` does not apply, its chains start at the posterior mode), needs N > L + 1.
+
+    N, L, n_chains (>= 2), n_iter (>= 20) and seed (>= 0) must be integers (no truncation);
+    ValueError names any parameter out of its range."""
+    chk.choice("sampler", sampler, ("hmc", "reduced"))
+    chk.choice("kind", kind, ("softmax", "linear"))
+    chk.choice("start", start, ("uniform", "copy"))
+    beta = chk.nonnegative("beta", beta)
+    L = chk.integer("L", L, 2, note="sequence length")
+    N = chk.integer("N", N, 1, note="width")
+    s_qk, s_uv, sigma2 = (chk.positive(k, v) for k, v in (("s_qk", s_qk), ("s_uv", s_uv), ("sigma2", sigma2)))
+    n_chains = chk.integer("n_chains", n_chains, 2)
+    n_iter = chk.integer("n_iter", n_iter, 20, note="HMC iterations; the first half is discarded")
+    seed = chk.seed("seed", seed)
+    whitened = chk.flag("whitened", whitened)
     if sampler == "reduced" and kind == "linear":
         if not whitened:
-            raise ValueError("whitened: the keys-integrated linear posterior (spec §2.4) needs whitened data")
+            raise ValueError("whitened: the keys-integrated linear posterior (spec §2.4) needs whitened data; "
+                             "got whitened=False")
         from grokphase.validation.copy_reduced import linear_reduced_w
 
-        r = linear_reduced_w(beta, N=int(N), L=int(L), s_qk=s_qk, s_uv=s_uv, n_chains=n_chains, n_iter=n_iter,
-                             seed=seed)
+        r = linear_reduced_w(beta, N=N, L=L, s_qk=s_qk, s_uv=s_uv, n_chains=n_chains, n_iter=n_iter, seed=seed)
         return {"w": r["w"], "w_se": r["w_se"], "w_rhat": r["w_rhat"], "acceptance": r["acceptance"]}
-    if start not in ("uniform", "copy"):
-        raise ValueError(f"start must be 'uniform' or 'copy', got {start!r}")
-    if beta < 0 or not math.isfinite(beta):
-        raise ValueError(f"beta must be a finite number >= 0, got {beta}")
-    if n_chains < 2 or n_iter < 20:
-        raise ValueError("n_chains must be >= 2 and n_iter >= 20")
-    model = CopyModel(L=int(L), N=int(N), kind=kind, s_q=math.sqrt(s_qk), s_k=math.sqrt(s_qk),
+    model = CopyModel(L=L, N=N, kind=kind, s_q=math.sqrt(s_qk), s_k=math.sqrt(s_qk),
                       s_u=math.sqrt(s_uv), s_v=math.sqrt(s_uv), sigma2=sigma2)
     rng = np.random.default_rng(seed)
     P = int(round(beta * sigma2 * N))

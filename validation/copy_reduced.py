@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 
+from grokphase import _checks as chk
 from grokphase.validation.samplers import effective_sample_size, hmc_tuple, split_rhat
 
 
@@ -51,28 +52,59 @@ def w_given(z, *, beta, s_k) -> np.ndarray:
     return (x / (1 + x)).mean(axis=1)
 
 
+def posterior_mode(*, N, L, beta, s_q, s_k, s_u, s_v, g0) -> tuple[np.ndarray, float, float]:
+    """(a (L,), r, g): the mode of the reduced posterior in the sampler's coordinates, by L-BFGS
+    from a start that exists for every N > L + 1 (falls back to that start if the search fails).
+
+    Start: lam_i at the midpoints of L equal slices of the Marchenko-Pastur support
+    s_q^2 [(1 - sqrt(L/N))^2, (1 + sqrt(L/N))^2] of Q Q^T / N under the prior (positive and
+    distinct for N > L), rho = s_u^2, g = g0."""
+    from scipy.optimize import minimize
+
+    kw = dict(N=N, L=L, beta=beta, s_q=s_q, s_k=s_k, s_u=s_u, s_v=s_v)
+    c = math.sqrt(L / N)
+    lo, hi = (1 - c) ** 2, (1 + c) ** 2
+    start = np.concatenate([np.log(s_q**2 * (lo + (hi - lo) * (np.arange(L) + 0.5) / L)),
+                            [math.log(s_u**2), float(g0)]])
+
+    def f(x):
+        with np.errstate(all="ignore"):
+            U, (da, dr, dg) = neg_log_posterior((x[None, :L], x[None, L], x[None, L + 1]), **kw)
+        grad = np.concatenate([da[0], dr, dg])
+        if not (np.isfinite(U[0]) and np.all(np.isfinite(grad))):
+            return np.inf, np.zeros_like(x)
+        return float(U[0]), grad
+
+    res = minimize(f, start, jac=True, method="L-BFGS-B")
+    x = res.x if np.isfinite(res.fun) and res.fun <= f(start)[0] else start
+    return x[:L], float(x[L]), float(x[L + 1])
+
+
 def linear_reduced_w(beta, *, N, L=8, s_qk=0.25, s_uv=9.0, n_chains=8, n_iter=2000, seed=0, g0=None) -> dict:
     """Posterior mean of w = g kappa_hat for linear attention by the exact reduced posterior.
 
-    Priors s_q = s_k = sqrt(s_qk), s_u = s_v = sqrt(s_uv); whitened data.  g0: starting |g| (default:
-    the large-N copy branch at beta if it exists, else 1).  Returns mean, standard error (ESS),
-    split R-hat and the acceptance rate."""
-    if beta < 0 or N <= L + 1:
-        raise ValueError(f"beta must be >= 0 and N > L + 1, got beta={beta}, N={N}")
+    Priors s_q = s_k = sqrt(s_qk), s_u = s_v = sqrt(s_uv); whitened data; N > L + 1 (the
+    posterior is proper there).  Chains start at the posterior mode (``posterior_mode``, searched
+    from g0: the large-N copy branch at beta if it exists, else 1) with 1% jitter.  Returns mean,
+    standard error (ESS), split R-hat and the acceptance rate."""
+    beta = chk.nonnegative("beta", beta)
+    L = chk.integer("L", L, 2, note="sequence length")
+    N = chk.integer("N", N, L + 2, note="width; the keys-integrated posterior is proper for N > L + 1")
+    s_qk, s_uv = chk.positive("s_qk", s_qk), chk.positive("s_uv", s_uv)
+    n_chains, n_iter = chk.integer("n_chains", n_chains, 2), chk.integer("n_iter", n_iter, 20)
     s_q = s_k = math.sqrt(s_qk)
     s_u = s_v = math.sqrt(s_uv)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(chk.seed("seed", seed))
     if g0 is None:
         from grokphase import attention
 
         r = attention.solve(beta, L=L, kind="linear", s_qk=s_qk, s_uv=s_uv, init="copy") if beta > 0 else None
         g0 = r.g if r is not None and r.g > 0 else 1.0
-    # start near the prior's eigenvalue spread (Marchenko-Pastur width ~ 2 sqrt(L/N))
-    lam0 = s_q**2 * (1 + 2 * math.sqrt(L / N) * np.linspace(-0.9, 0.9, L))[None, :] * np.exp(
-        0.01 * rng.standard_normal((n_chains, L)))
-    z0 = (np.log(lam0), np.full(n_chains, math.log(s_u**2)) + 0.01 * rng.standard_normal(n_chains),
-          np.full(n_chains, float(g0)) * (1 + 0.01 * rng.standard_normal(n_chains)))
     kw = dict(N=N, L=L, beta=beta, s_q=s_q, s_k=s_k, s_u=s_u, s_v=s_v)
+    a0, r0, gm = posterior_mode(**kw, g0=chk.positive("g0", g0))
+    z0 = (a0[None, :] + 0.01 * rng.standard_normal((n_chains, L)),
+          np.full(n_chains, r0) + 0.01 * rng.standard_normal(n_chains),
+          np.full(n_chains, gm) * (1 + 0.01 * rng.standard_normal(n_chains)))
     # diagonal preconditioning: HMC on y = z / scale with scale ~ the prior widths (curvature N/2 in
     # log lam and log rho, N / s_uv^2 in g), so one step size fits every direction
     scale = (math.sqrt(2.0 / N), math.sqrt(2.0 / N), s_uv / math.sqrt(N))

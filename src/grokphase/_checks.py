@@ -14,7 +14,7 @@ import numbers
 import numpy as np
 
 __all__ = ["real", "positive", "nonnegative", "integer", "choice", "flag", "seed", "array",
-           "finite_params"]
+           "int_array", "finite_params"]
 
 
 def _show(value) -> str:
@@ -154,6 +154,32 @@ def array(name: str, value, *, ndim=None, dtype=np.float64, finite: bool = True,
             i = np.unravel_index(int(np.flatnonzero(bad)[0]), x.shape)
             rng = _interval(lo, hi, lo_open, False).replace("a finite number", "")
             raise ValueError(f"{name} must hold values{rng}; got {x[i]!r} at index {tuple(int(j) for j in i)}")
+    return x
+
+
+def int_array(name: str, value, *, ndim=None, lo=None, hi=None, nonempty: bool = True) -> np.ndarray:
+    """An array of integer dtype (floats are not rounded: 0.5 is no token) with the stated number
+    of dimensions (int or tuple), non-empty, entries in [lo, hi] where given."""
+    if isinstance(value, (str, bytes)) or value is None:
+        raise ValueError(f"{name} must be an array of integers; got {_show(value)}")
+    x = np.asarray(value)
+    if not np.issubdtype(x.dtype, np.integer):
+        raise ValueError(f"{name} must be an array of integers; got {_show(value)} (dtype {x.dtype})")
+    dims = (ndim,) if isinstance(ndim, int) else ndim
+    if dims is not None and x.ndim not in dims:
+        want = " or ".join(f"{d}-d" for d in dims)
+        raise ValueError(f"{name} must be a {want} array of integers; got shape {x.shape}")
+    if nonempty and x.size == 0:
+        raise ValueError(f"{name} must not be empty; got shape {x.shape}")
+    bad = np.zeros(x.shape, bool)
+    if lo is not None:
+        bad |= x < lo
+    if hi is not None:
+        bad |= x > hi
+    if bad.any():
+        i = np.unravel_index(int(np.flatnonzero(bad)[0]), x.shape)
+        rng = f"in [{lo}, {hi}]" if lo is not None and hi is not None else (f">= {lo}" if lo is not None else f"<= {hi}")
+        raise ValueError(f"{name} must hold integers {rng}; got {int(x[i])} at index {tuple(int(j) for j in i)}")
     return x
 
 

@@ -135,3 +135,18 @@ def test_value_integrated_gradient_and_agreement_with_full_hmc(rng):
     red = copy_posterior_means(16.0, N=16, L=4, start="copy", sampler="reduced", n_chains=8, n_iter=800, seed=6)
     for k in ("c", "g", "eps"):
         assert abs(full[k] - red[k]) < 4 * np.hypot(full[k + "_se"], red[k + "_se"]), k
+
+
+def test_linear_reduced_sampler_starts_for_every_N_above_L_plus_1():
+    """The reduced sampler's start exists for every N > L + 1 (the old one, log(1 - 1.8 sqrt(L/N)),
+    was undefined for N <= 25 at L = 8 and gave w = NaN): at N = 16, L = 8 the exact reduced
+    posterior and full HMC give the same w within 4 combined standard errors; N = L + 2 is finite."""
+    red = copy_posterior_means(0.3, N=16, L=8, kind="linear", sampler="reduced", n_chains=8, n_iter=2000, seed=1)
+    full = copy_posterior_means(0.3, N=16, L=8, kind="linear", sigma2=10.0, start="copy", n_chains=8,
+                                n_iter=2000, seed=2)
+    assert np.isfinite(red["w"]) and red["w_rhat"] < 1.1 and full["w_rhat"] < 1.1
+    assert abs(red["w"] - full["w"]) < 4 * np.hypot(red["w_se"], full["w_se"])
+    edge = copy_posterior_means(0.3, N=10, L=8, kind="linear", sampler="reduced", n_iter=400)
+    assert all(np.isfinite(edge[k]) for k in ("w", "w_se", "w_rhat")) and edge["acceptance"] > 0.3
+    with pytest.raises(ValueError, match=r"N must be an integer >= 10"):
+        copy_posterior_means(0.3, N=9, L=8, kind="linear", sampler="reduced")

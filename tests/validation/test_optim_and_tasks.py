@@ -134,3 +134,38 @@ def test_dense_parallelogram_packing_retries():
         (a, b), (a2, y), (x, b2), (x2, y2) = tasks[4 * g:4 * g + 4]
         assert (a2, b2, x2, y2) == (a, b, x, y)
     assert set(map(tuple, t.ood_tasks)) == {(i, j) for i in range(7) for j in range(7)} - set(tasks)
+
+
+def _check_parallelograms(tasks, p):
+    assert len(set(tasks)) == len(tasks)
+    for g in range(0, len(tasks), 4):
+        (a, b), (a2, y), (x, b2), (x2, y2) = tasks[g:g + 4]
+        assert (a2, b2, x2, y2) == (a, b, x, y)
+        assert x not in (a, b) and y not in (a, b, x)          # the rule's distinctness
+        assert all(0 <= v < p for v in (a, b, x, y))
+
+
+@pytest.mark.parametrize("p", [3, 4, 5, 6, 7, 11, 13])
+def test_parallelogram_tasks_up_to_the_largest_packing(p):
+    """4 n_task distinct tasks exist exactly for n_task <= max_n_task(p): p^2/4 for even p and
+    floor(p (p - 1)/4) for odd p (every row of the p x p grid is covered in pairs, so an odd row
+    keeps a free cell); at the bound the greedy packing fails and the constructed one is used."""
+    from grokphase.validation.tasks.icl import max_n_task
+
+    n_max = max_n_task(p)
+    assert n_max == (p * p // 4 if p % 2 == 0 else p * (p - 1) // 4)
+    for seed in (0, 1):
+        t = make_icl_tasks(p, n_max, 0.5, seed=seed)
+        _check_parallelograms([tuple(int(v) for v in row) for row in t.train_tasks], p)
+        assert len(t.ood_tasks) == min(256, p * p - 4 * n_max)
+    with pytest.raises(ValueError, match=rf"n_task must be an integer in \[1, {n_max}\]"):
+        make_icl_tasks(p, n_max + 1)
+
+
+def test_icl_and_modular_reject_what_they_used_to_misread():
+    with pytest.raises(ValueError, match="n_ood"):
+        make_icl_tasks(7, 2, n_ood=-1)
+    with pytest.raises(ValueError, match="which"):
+        modular_dataset(7).split("validation")
+    ds = modular_dataset(7, frac=0.5)
+    assert len(ds.split("train")[1]) + len(ds.split("test")[1]) == 49

@@ -21,19 +21,25 @@ import math
 
 import numpy as np
 
+from grokphase import _checks as chk
 
-def _check(steps, values):
-    steps, values = np.asarray(steps), np.asarray(values, float)
-    if steps.ndim != 1 or steps.shape != values.shape or steps.size == 0:
-        raise ValueError(f"steps and values must be 1-d of equal, nonzero length, got {steps.shape}, {values.shape}")
+
+def _check(steps, values, name: str):
+    """steps (n,) numbers and values (n,) finite numbers, n >= 1."""
+    steps = np.asarray(steps)
+    if steps.ndim != 1 or steps.size == 0 or not np.issubdtype(steps.dtype, np.number):
+        raise ValueError(f"steps must be a non-empty 1-d array of numbers; got shape {steps.shape}, dtype {steps.dtype}")
+    values = chk.array(name, values, ndim=1)
+    if values.shape != steps.shape:
+        raise ValueError(f"steps and {name} must have equal length; got {steps.shape}, {values.shape}")
     return steps, values
 
 
 def threshold_time(steps, acc, chance: float, fraction: float = 0.5) -> int | float | None:
     """First logged step (or time: the type of ``steps``) where acc >= chance + fraction (acc[-1] - chance)."""
-    if not (0.0 < fraction <= 1.0):
-        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
-    steps, acc = _check(steps, acc)
+    fraction = chk.real("fraction", fraction, 0.0, 1.0, lo_open=True)
+    chance = chk.real("chance", chance)
+    steps, acc = _check(steps, acc, "acc")
     gain = acc[-1] - chance
     if not gain > 0:
         return None
@@ -43,8 +49,8 @@ def threshold_time(steps, acc, chance: float, fraction: float = 0.5) -> int | fl
 
 def eu_peak(steps, eu) -> tuple[int, float]:
     """(step of the maximum EU, peak EU / final EU)."""
-    steps, eu = _check(steps, eu)
-    i = int(np.nanargmax(eu))
+    steps, eu = _check(steps, eu, "eu")
+    i = int(np.argmax(eu))
     return int(steps[i]), (float(eu[i] / eu[-1]) if eu[-1] > 0 else math.inf)
 
 
@@ -53,15 +59,16 @@ class EUMonitor:
     the rule is met; the detection step stays in ``detected_step``."""
 
     def __init__(self, drop: float = 2.0, rise: float = 2.0, patience: int = 3):
-        if not (drop > 1 and rise >= 1 and patience >= 1):
-            raise ValueError(f"drop must be > 1, rise >= 1 and patience >= 1, got {drop}, {rise}, {patience}")
-        self.drop, self.rise, self.patience = float(drop), float(rise), int(patience)
+        self.drop = chk.real("drop", drop, 1.0, lo_open=True)
+        self.rise = chk.real("rise", rise, 1.0)
+        self.patience = chk.integer("patience", patience, 1)
         self.first = None
         self.peak = -math.inf
         self._low: list[int] = []
         self.detected_step: int | None = None
 
     def update(self, step: int, eu: float) -> bool:
+        eu = chk.real("eu", eu)
         if self.detected_step is not None:
             return False
         if self.first is None:
@@ -81,7 +88,7 @@ class EUMonitor:
 
 def detect(steps, eu, drop: float = 2.0, rise: float = 2.0, patience: int = 3) -> int | None:
     """Replay a logged EU series through ``EUMonitor``; the detection step or None."""
-    steps, eu = _check(steps, eu)
+    steps, eu = _check(steps, eu, "eu")
     mon = EUMonitor(drop, rise, patience)
     for s, e in zip(steps, eu):
         mon.update(int(s), float(e))

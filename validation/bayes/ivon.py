@@ -31,6 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from grokphase import _checks as chk
+
 
 @dataclass(frozen=True)
 class IVONSettings:
@@ -44,6 +46,18 @@ class IVONSettings:
     clip_radius: float = 1e-3
 
 
+def _check_grads(grads: dict, like: dict) -> None:
+    """grads must have the keys and shapes of the parameters and be finite (a NaN gradient would
+    turn the Hessian estimate and every later step into NaN)."""
+    if not isinstance(grads, dict) or set(grads) != set(like):
+        raise ValueError(f"grads must have the parameters' keys {sorted(like)}; got "
+                         f"{sorted(grads) if isinstance(grads, dict) else type(grads).__name__}")
+    for k, v in like.items():
+        if np.shape(grads[k]) != v.shape:
+            raise ValueError(f"grads[{k!r}] must have shape {v.shape}; got {np.shape(grads[k])}")
+    chk.finite_params("grads", grads)
+
+
 def ivon_sigma(h: np.ndarray, ess: float, weight_decay: float) -> np.ndarray:
     """sigma = 1 / sqrt(ess (h + delta)) from a Hessian estimate h (e.g. a saved ``posterior_state``)."""
     return 1.0 / np.sqrt(ess * (h + weight_decay))
@@ -54,18 +68,15 @@ class IVON:
 
     def __init__(self, params: dict, lr: float, ess: float, weight_decay: float = 1e-4, beta1: float = 0.9,
                  beta2: float = 0.99999, hess_init: float = 1.0, clip_radius: float = math.inf):
-        if not lr > 0:
-            raise ValueError(f"lr must be > 0, got {lr}")
-        if not ess > 0:
-            raise ValueError(f"ess must be > 0 (the number of training points), got {ess}")
-        if not weight_decay > 0:
-            raise ValueError(f"weight_decay must be > 0 (it is the prior precision), got {weight_decay}")
-        if not (0 <= beta1 < 1 and 0 <= beta2 < 1):
-            raise ValueError(f"beta1 and beta2 must be in [0, 1), got {beta1}, {beta2}")
-        if not hess_init > 0:
-            raise ValueError(f"hess_init must be > 0, got {hess_init}")
-        if not clip_radius > 0:
-            raise ValueError(f"clip_radius must be > 0, got {clip_radius}")
+        lr = chk.positive("lr", lr)
+        ess = chk.positive("ess", ess, note="the number of training points")
+        weight_decay = chk.positive("weight_decay", weight_decay, note="it is the prior precision")
+        beta1 = chk.real("beta1", beta1, 0.0, 1.0, hi_open=True)
+        beta2 = chk.real("beta2", beta2, 0.0, 1.0, hi_open=True)
+        hess_init = chk.positive("hess_init", hess_init)
+        if clip_radius != math.inf:
+            clip_radius = chk.positive("clip_radius", clip_radius, note="or inf: no clipping")
+        chk.finite_params("params", params)
         self.lr, self.ess, self.weight_decay = float(lr), float(ess), float(weight_decay)
         self.beta1, self.beta2, self.hess_init, self.clip_radius = float(beta1), float(beta2), float(hess_init), float(clip_radius)
         self.t = 0
@@ -95,7 +106,8 @@ class IVON:
         """One IVON update from grads taken at the perturbed weights; params end as the new mean."""
         if self._mean is None:
             raise ValueError("IVON.step needs perturb(params, rng) before the gradient")
-        lr = self.lr if lr is None else float(lr)
+        _check_grads(grads, self._mean)
+        lr = self.lr if lr is None else chk.positive("lr", lr)
         b1, b2, delta = self.beta1, self.beta2, self.weight_decay
         self.t += 1
         debias = 1.0 - b1 ** self.t

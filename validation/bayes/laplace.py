@@ -36,6 +36,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from grokphase import _checks as chk
+
 
 def _softmax(z):
     z = z - z.max(axis=-1, keepdims=True)
@@ -74,10 +76,11 @@ class _Predictive:
 def evidence_prior_precision(curvatures: np.ndarray, W_map: np.ndarray) -> float:
     """The isotropic prior precision maximising the Laplace evidence (module docstring), given
     the GGN eigenvalues (P,) and the MAP weights."""
-    h = np.maximum(np.asarray(curvatures, float).ravel(), 0.0)
-    w2 = float(np.sum(np.asarray(W_map, float) ** 2))
+    h = np.maximum(chk.array("curvatures", curvatures).ravel(), 0.0)
+    w2 = float(np.sum(chk.array("W_map", W_map) ** 2))
     if w2 == 0 or not np.any(h > 0):
-        raise ValueError("evidence prior precision needs nonzero weights and a nonzero GGN")
+        raise ValueError(f"W_map: the evidence prior precision needs nonzero weights and a nonzero GGN; got "
+                         f"|W_map|^2 = {w2:g}, largest curvature {h.max():g}")
     from scipy.optimize import brentq
 
     def f(log_lam):
@@ -134,10 +137,14 @@ def last_layer_laplace(features: np.ndarray, W_map: np.ndarray, prior_precision:
     """Laplace posterior at W_map (D, K) for features (n, D) held fixed (e.g. the final residual
     stream at the answer position); prior precision a number > 0 (e.g. the weight decay) or
     'evidence'; structure 'full' or 'kfac'."""
-    if not (prior_precision == "evidence" or (not isinstance(prior_precision, str) and prior_precision > 0)):
-        raise ValueError(f"prior_precision must be > 0 or 'evidence', got {prior_precision!r}")
-    features = np.asarray(features, np.float64)
-    W_map = np.asarray(W_map, np.float64)
+    if not (isinstance(prior_precision, str) and prior_precision == "evidence"):
+        prior_precision = chk.positive("prior_precision", prior_precision, note="or 'evidence'")
+    chk.choice("structure", structure, ("full", "kfac"))
+    features = chk.array("features", features, ndim=2)
+    W_map = chk.array("W_map", W_map, ndim=2)
+    if W_map.shape[0] != features.shape[1]:
+        raise ValueError(f"W_map must have shape (D, K) with D = features.shape[1] = {features.shape[1]}; "
+                         f"got {W_map.shape}")
     if structure == "full":
         G = ggn(features, W_map)
         lam = (evidence_prior_precision(np.linalg.eigvalsh(G), W_map) if prior_precision == "evidence"
@@ -158,5 +165,9 @@ def fit_transformer_laplace(model, tokens: np.ndarray, mask: np.ndarray, prior_p
                             structure: str = "full") -> LastLayerLaplace | KFACLaplace:
     """Last-layer Laplace of a trained ``Transformer`` from its training sequences tokens (B, T)
     at the scored positions mask (B, T) (module docstring for what is held fixed)."""
-    feats = model.features(tokens)[np.asarray(mask, bool)]
+    tokens = np.asarray(tokens)
+    mask = chk.array("mask", mask, dtype=bool, shape=tokens.shape)
+    if not mask.any():
+        raise ValueError(f"mask must select at least one scored position; got all False (shape {mask.shape})")
+    feats = model.features(tokens)[mask]
     return last_layer_laplace(feats, model.output_weight, prior_precision, structure)

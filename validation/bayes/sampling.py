@@ -13,7 +13,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from grokphase import _checks as chk
+
 from .laplace import _softmax
+
+
+def _scored(tokens, pos):
+    """tokens (n, T) integers, pos (n,) integers in [0, T)."""
+    tokens = chk.int_array("tokens", tokens, ndim=2)
+    pos = chk.int_array("pos", pos, ndim=1, lo=0, hi=tokens.shape[1] - 1)
+    if pos.shape[0] != tokens.shape[0]:
+        raise ValueError(f"pos must hold one position per sequence ({tokens.shape[0]}); got shape {pos.shape}")
+    return tokens, pos
 
 
 def _at(logits: np.ndarray, pos: np.ndarray) -> np.ndarray:
@@ -23,7 +34,8 @@ def _at(logits: np.ndarray, pos: np.ndarray) -> np.ndarray:
 def ensemble_probs(models, tokens: np.ndarray, pos: np.ndarray) -> np.ndarray:
     """tokens (n, T), pos (n,) scored positions; one row of (S, n, K) per model."""
     if len(models) < 1:
-        raise ValueError("models must hold at least one model")
+        raise ValueError("models must hold at least one model; got none")
+    tokens, pos = _scored(tokens, pos)
     return np.stack([_at(m.logits(tokens), pos) for m in models])
 
 
@@ -31,6 +43,6 @@ def mc_dropout_probs(model, tokens: np.ndarray, pos: np.ndarray, rng: np.random.
     """S dropout forward passes of ``model``: (S, n, K)."""
     if not model.config.dropout > 0:
         raise ValueError(f"model.config.dropout must be > 0 for MC dropout, got {model.config.dropout}")
-    if S < 1:
-        raise ValueError(f"S must be >= 1, got {S}")
+    S = chk.integer("S", S, 1)
+    tokens, pos = _scored(tokens, pos)
     return np.stack([_at(model.logits(tokens, rng=rng), pos) for _ in range(S)])

@@ -14,15 +14,15 @@ from collections import deque
 
 import numpy as np
 
+from grokphase import _checks as chk
+
 
 class SWAG:
     """Collect snapshots with ``collect(params)``; then ``mean``, ``diag_var``, ``deviations`` and
     ``sample(rng)`` (a parameter dict shaped like the collected ones).  rank K >= 2."""
 
     def __init__(self, rank: int = 20):
-        if rank < 2:
-            raise ValueError(f"rank must be >= 2, got {rank}")
-        self.rank = rank
+        self.rank = rank = chk.integer("rank", rank, 2)
         self.n = 0
         self._keys = None
         self._mean = None
@@ -30,11 +30,21 @@ class SWAG:
         self._dev = deque(maxlen=rank)
 
     def _flat(self, params: dict) -> np.ndarray:
+        if not isinstance(params, dict) or not params:
+            raise ValueError(f"params must be a non-empty dict of arrays; got {type(params).__name__}")
         if self._keys is None:
-            self._keys = [(k, v.shape, v.dtype) for k, v in params.items()]
+            self._keys = [(k, np.shape(v), np.asarray(v).dtype) for k, v in params.items()]
+        if set(params) != {k for k, _, _ in self._keys}:
+            raise ValueError(f"params must have the keys of the first snapshot {sorted(k for k, _, _ in self._keys)}; "
+                             f"got {sorted(params)}")
+        for k, shape, _ in self._keys:
+            if np.shape(params[k]) != shape:
+                raise ValueError(f"params[{k!r}] must have the shape of the first snapshot {shape}; got {np.shape(params[k])}")
+        chk.finite_params("params", params)
         return np.concatenate([np.asarray(params[k], np.float64).ravel() for k, _, _ in self._keys])
 
     def collect(self, params: dict) -> None:
+        """Add one snapshot (same keys and shapes every time, finite)."""
         x = self._flat(params)
         self.n += 1
         if self._mean is None:
@@ -59,7 +69,7 @@ class SWAG:
 
     def sample(self, rng: np.random.Generator) -> dict:
         if self.n < 2:
-            raise ValueError("collect at least 2 snapshots before sampling")
+            raise ValueError(f"collect at least 2 snapshots before sampling; got {self.n}")
         D = self.deviations
         K = D.shape[1]
         x = (self.mean + np.sqrt(self.diag_var / 2) * rng.standard_normal(self.mean.size)

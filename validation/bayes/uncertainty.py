@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from grokphase import _checks as chk
+
 
 def _entropy(p: np.ndarray) -> np.ndarray:
     """-sum p log p over the last axis, with 0 log 0 = 0."""
@@ -20,11 +22,12 @@ def _entropy(p: np.ndarray) -> np.ndarray:
 def uncertainty_decomposition(probs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """probs (S, ..., K): S posterior samples of distributions over K classes (rows sum to 1).
     Returns (tu, au, eu), each of shape (...)."""
-    p = np.asarray(probs, dtype=np.float64)
-    if p.ndim < 2:
-        raise ValueError(f"probs must have shape (S, ..., K), got {p.shape}")
-    if np.any(p < 0) or not np.allclose(p.sum(axis=-1), 1.0, atol=1e-6):
-        raise ValueError("probs must be non-negative and sum to 1 over the last axis")
+    p = chk.array("probs", probs, lo=0.0)
+    if p.ndim < 2 or p.shape[0] < 1 or p.shape[-1] < 1:
+        raise ValueError(f"probs must have shape (S, ..., K) with S >= 1 samples and K >= 1 classes; got {p.shape}")
+    if not np.allclose(p.sum(axis=-1), 1.0, atol=1e-6):
+        worst = float(np.abs(p.sum(axis=-1) - 1.0).max())
+        raise ValueError(f"probs must sum to 1 over the last axis (classes); got a row off by {worst:.3g}")
     tu = _entropy(p.mean(axis=0))
     au = _entropy(p).mean(axis=0)
     return tu, au, np.maximum(tu - au, 0.0)

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from grokphase import _checks as chk
+
 from .attention import attention_backward, attention_forward
 from .layers import (dropout_backward, dropout_forward, embedding_backward, embedding_forward,
                      layernorm_backward, layernorm_forward, mlp_backward, mlp_forward, rope_tables)
@@ -137,7 +139,7 @@ class Transformer:
         whose output is needed (all when None); the last block computes only those (its attention
         queries, residual, MLP and the final LayerNorm), which saves ~(1 - R/T) of its cost."""
         c, p = self.config, self.params
-        tokens = np.asarray(tokens)
+        tokens = chk.int_array("tokens", tokens, nonempty=False)
         if tokens.ndim != 2 or tokens.shape[1] > c.max_len:
             raise ValueError(f"tokens must have shape (B, T) with T <= max_len = {c.max_len}, got {tokens.shape}")
         if tokens.size and (tokens.min() < 0 or tokens.max() >= c.vocab_size):

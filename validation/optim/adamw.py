@@ -15,10 +15,13 @@ import math
 
 import numpy as np
 
+from grokphase import _checks as chk
+
 
 def clip_grad_norm(grads: dict, max_norm: float) -> float:
     """Scale all gradients in place so their global L2 norm is at most max_norm (as
     torch.nn.utils.clip_grad_norm_, with its 1e-6 in the denominator); returns the norm before."""
+    max_norm = chk.positive("max_norm", max_norm)
     total = math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
     coef = max_norm / (total + 1e-6)
     if coef < 1.0:
@@ -32,16 +35,17 @@ class AdamW:
 
     def __init__(self, params: dict, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.01):
-        if lr < 0 or eps < 0 or weight_decay < 0 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
-            raise ValueError("lr, eps, weight_decay must be >= 0 and betas in [0, 1)")
-        self.lr, self.betas, self.eps, self.weight_decay = float(lr), tuple(map(float, betas)), float(eps), float(weight_decay)
+        lr, eps, weight_decay = (chk.nonnegative(k, v) for k, v in (("lr", lr), ("eps", eps), ("weight_decay", weight_decay)))
+        b = chk.array("betas", betas, shape=(2,))
+        betas = tuple(chk.real(f"betas[{i}]", v, 0.0, 1.0, hi_open=True) for i, v in enumerate(b))
+        self.lr, self.betas, self.eps, self.weight_decay = lr, betas, eps, weight_decay
         self.t = 0
         self.m = {k: np.zeros_like(v) for k, v in params.items()}
         self.v = {k: np.zeros_like(v) for k, v in params.items()}
 
     def step(self, params: dict, grads: dict, lr: float | None = None) -> None:
         """One update of every parameter in place; ``lr`` overrides the base rate (schedules)."""
-        lr = self.lr if lr is None else float(lr)
+        lr = self.lr if lr is None else chk.nonnegative("lr", lr)
         b1, b2 = self.betas
         self.t += 1
         bc1 = 1.0 - b1 ** self.t
@@ -79,12 +83,14 @@ class SGD:
     """Plain SGD with optional momentum and (coupled, L2) weight decay, as torch.optim.SGD."""
 
     def __init__(self, params: dict, lr: float = 1e-2, momentum: float = 0.0, weight_decay: float = 0.0):
-        self.lr, self.momentum, self.weight_decay = float(lr), float(momentum), float(weight_decay)
+        self.lr = chk.nonnegative("lr", lr)
+        self.momentum = chk.real("momentum", momentum, 0.0, 1.0, hi_open=True)
+        self.weight_decay = chk.nonnegative("weight_decay", weight_decay)
         self.t = 0
         self.buf = {k: np.zeros_like(v) for k, v in params.items()}
 
     def step(self, params: dict, grads: dict, lr: float | None = None) -> None:
-        lr = self.lr if lr is None else float(lr)
+        lr = self.lr if lr is None else chk.nonnegative("lr", lr)
         self.t += 1
         for k, p in params.items():
             d = grads[k] + self.weight_decay * p if self.weight_decay else grads[k]

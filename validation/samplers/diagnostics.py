@@ -3,24 +3,38 @@ the initial-positive-sequence autocorrelation sum (Geyer 1992), for draws of sha
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+from grokphase import _checks as chk
+
+
+def _draws(x, min_draws: int) -> np.ndarray:
+    x = chk.array("x", x, ndim=2)
+    if x.shape[1] < min_draws:
+        raise ValueError(f"x must hold at least {min_draws} draws per chain (shape (chains, draws)); got shape {x.shape}")
+    return x
 
 
 def split_rhat(x: np.ndarray) -> float:
-    """Split R-hat of draws x (m chains, n draws): each chain halved, then the classic ratio."""
+    """Split R-hat of draws x (m chains, n >= 4 draws, finite): each chain halved, then the classic
+    ratio.  Chains that do not move: 1.0 if all halves sit at one value, inf if they sit apart."""
+    x = _draws(x, 4)
     m, n = x.shape
     h = n // 2
     s = np.concatenate([x[:, :h], x[:, h:2 * h]], axis=0)
     means, var = s.mean(axis=1), s.var(axis=1, ddof=1)
     W, B = var.mean(), h * means.var(ddof=1)
     if W == 0:
-        return float("nan")
+        return 1.0 if B == 0 else math.inf
     return float(np.sqrt(((h - 1) / h * W + B / h) / W))
 
 
 def effective_sample_size(x: np.ndarray) -> float:
-    """ESS of draws x (m chains, n draws), summing chain-averaged autocorrelations in pairs until a
-    pair sum turns negative."""
+    """ESS of draws x (m chains, n >= 2 draws, finite), summing chain-averaged autocorrelations in
+    pairs until a pair sum turns negative."""
+    x = _draws(x, 2)
     m, n = x.shape
     xc = x - x.mean(axis=1, keepdims=True)
     f = np.fft.rfft(xc, n=2 * n, axis=1)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from grokphase import _checks as chk
 from grokphase.validation.copy_attention import CopyModel, neg_log_posterior, observables
 
 
@@ -42,7 +43,13 @@ def hmc_tuple(U_grad, z0: tuple, record, rng: np.random.Generator, n_iter: int =
     """Generic batched HMC on a tuple of arrays with a leading chain axis (identity mass).
 
     U_grad(z) -> (U (n,), grads tuple like z); record(z) -> dict of (n,) arrays kept in the second
-    half.  Returns (draws dict of (n, kept), acceptance (n,), step sizes (n,), final z)."""
+    half.  Returns (draws dict of (n, kept), acceptance (n,), step sizes (n,), final z).
+    n_iter >= 2, n_leapfrog >= 1, thin >= 1 integers; step0 > 0; target in (0, 1)."""
+    n_iter = chk.integer("n_iter", n_iter, 2, note="the first half is discarded")
+    n_leapfrog = chk.integer("n_leapfrog", n_leapfrog, 1)
+    thin = chk.integer("thin", thin, 1)
+    step0 = chk.positive("step0", step0)
+    target = chk.real("target", target, 0.0, 1.0, lo_open=True, hi_open=True, note="acceptance rate")
     z = z0
     eps = np.full(z[0].shape[0], step0)
     U, G = U_grad(z)
@@ -113,7 +120,11 @@ def hmc(model: CopyModel, theta0, C, rng: np.random.Generator, n_iter: int = 200
 def langevin(model: CopyModel, theta0, C, rng: np.random.Generator, eta: float, n_steps: int,
              record_every: int = 100) -> dict:
     """Overdamped Langevin theta <- theta - eta grad U + sqrt(2 eta) xi (noisy full-batch GD whose
-    stationary law is the posterior); time t = eta * step.  Returns {"t": (k,), observables: (n, k)}."""
+    stationary law is the posterior); time t = eta * step.  Returns {"t": (k,), observables: (n, k)}.
+    eta > 0; n_steps >= 0 and record_every >= 1 integers."""
+    eta = chk.positive("eta", eta)
+    n_steps = chk.integer("n_steps", n_steps, 0)
+    record_every = chk.integer("record_every", record_every, 1)
     theta = tuple(t.copy() for t in theta0)
     rec, ts = [], []
     for step in range(n_steps + 1):

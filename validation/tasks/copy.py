@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from grokphase import _checks as chk
+
 
 def copy_batch(rng: np.random.Generator, batch: int, length: int, vocab: int):
     """(tokens (B, L), targets (B, L), mask (B, L)) with targets[:, l] = tokens[:, l-1] (cyclic)."""
-    if length < 2 or vocab < 2 or batch < 1:
-        raise ValueError("length and vocab must be >= 2 and batch >= 1")
+    batch = chk.integer("batch", batch, 1)
+    length = chk.integer("length", length, 2)
+    vocab = chk.integer("vocab", vocab, 2)
     tokens = rng.integers(0, vocab, size=(batch, length))
     targets = np.roll(tokens, 1, axis=1)
     mask = np.ones((batch, length), bool)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from grokphase import _checks as chk
+
 SPLITS = ("id_train", "id_val", "ood_train", "ood_val")
 
 
@@ -36,15 +38,15 @@ class ICLTaskSet:
         m = n_ctx examples, or the last k + 1 of them (k context examples before the query) when
         k is given.  Context labels are replaced by uniform tokens with probability p_noise (the
         query and all targets stay clean)."""
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-        if not (0.0 <= p_noise <= 1.0):
-            raise ValueError(f"p_noise must be in [0, 1], got {p_noise}")
+        chk.choice("split", split, SPLITS)
+        p_noise = chk.real("p_noise", p_noise, 0.0, 1.0)
+        batch_size = chk.integer("batch_size", batch_size, 1)
+        n_ctx = chk.integer("n_ctx", n_ctx, 1, note="examples per sequence")
         tasks = self.train_tasks if split.startswith("id") else self.ood_tasks
         pairs = self.train_pairs if split.endswith("train") else self.val_pairs
-        m = n_ctx if k is None else k + 1
-        if not (1 <= m <= n_ctx):
-            raise ValueError(f"k must be in [0, n_ctx - 1], got {k}")
+        if len(tasks) == 0 or len(pairs) == 0:
+            raise ValueError(f"split: {split!r} has no {'tasks' if len(tasks) == 0 else 'input pairs'} in this task set")
+        m = n_ctx if k is None else chk.integer("k", k, 0, n_ctx - 1, note="context examples before the query") + 1
         t = tasks[rng.integers(0, len(tasks), size=batch_size)]          # (B, 2)
         xy = pairs[rng.integers(0, len(pairs), size=m)]                  # (m, 2), shared order
         z = (t[:, :1] * xy[None, :, 0] + t[:, 1:] * xy[None, :, 1]) % self.p   # (B, m)
@@ -91,24 +93,72 @@ def _parallelogram_tasks(rng: np.random.Generator, p: int, n_task: int) -> list 
     return tasks if len(tasks) == 4 * n_task else None
 
 
+def _rectangles(p: int) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """A largest set of disjoint rectangles (row pair R, column pair C, R != C) of Z_p^2, so
+    ``max_n_task(p)`` of them, built from differences d = c - r mod p:
+
+    * p even: R = {2i, 2i + 1}, C = {2j + 1, 2j + 2} (every cell);
+    * p odd: the translates over i in Z_p of R = {i, i + 1}, C = {i + 4t + 2, i + 4t + 4} cover the
+      differences {4t + 1, ..., 4t + 4} once each (t = 0, 1, ... while 4t + 4 <= p - 1); for
+      p = 3 mod 4 the rectangles R = {i, i + 1}, C = {i - 1, i} (i = 0, 2, ..., p - 3) then pack
+      the differences {0, -1, -2}.  Each row holds an odd number of cells, so at least one per row
+      stays free: p (p - 1) / 4 rectangles at most, reached here (p = 3 mod 4: its floor)."""
+    if p % 2 == 0:
+        return [((2 * i, 2 * i + 1), ((2 * j + 1) % p, (2 * j + 2) % p)) for i in range(p // 2) for j in range(p // 2)]
+    out = [((i, (i + 1) % p), ((i + 4 * t + 2) % p, (i + 4 * t + 4) % p))
+           for t in range((p - 1) // 4) for i in range(p)]
+    if p % 4 == 3:
+        out += [((i, i + 1), ((i - 1) % p, i)) for i in range(0, p - 2, 2)]
+    return out
+
+
+def max_n_task(p: int) -> int:
+    """The largest n_task for which 4 n_task distinct parallelogram tasks exist in Z_p^2: p^2 / 4 for
+    even p, floor(p (p - 1) / 4) for odd p (each row of the p x p grid is covered in pairs)."""
+    return p * p // 4 if p % 2 == 0 else p * (p - 1) // 4
+
+
+def _packed_tasks(rng: np.random.Generator, p: int, n_task: int) -> list:
+    """n_task rectangles of ``_rectangles`` under a random relabelling of Z_p (the same for rows and
+    columns, which keeps R != C), each written as (a, b), (a, y), (x, b), (x, y) with the rule's
+    x not in {a, b}, y not in {a, b, x}."""
+    perm = rng.permutation(p)
+    rects = _rectangles(p)
+    tasks = []
+    for k in rng.permutation(len(rects))[:n_task]:
+        R, C = ([int(perm[v]) for v in pair] for pair in rects[k])
+        for a, x in (R, R[::-1]):
+            for b, y in (C, C[::-1]):
+                if x not in (a, b) and y not in (a, b, x):
+                    break
+            else:
+                continue
+            break
+        tasks += [(a, b), (a, y), (x, b), (x, y)]
+    return tasks
+
+
 def make_icl_tasks(p: int = 29, n_task: int = 8, alpha: float = 0.5, *, seed: int = 0, n_ood: int = 256) -> ICLTaskSet:
     """T = 4 n_task pretraining tasks by the parallelogram rule, up to n_ood unseen tasks, and the
-    input split (first round(alpha p^2) pairs of a seeded permutation for training)."""
-    if p < 3:
-        raise ValueError(f"p must be >= 3, got {p}")
-    if not (0.0 < alpha < 1.0):
-        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
-    if not (1 <= n_task and 4 * n_task <= p * p):
-        raise ValueError(f"n_task must be in [1, p^2/4], got {n_task}")
-    rng = np.random.default_rng(seed)
-    for _ in range(100):  # greedy packing can run out of bases when 4 n_task is close to p^2: retry
+    input split (first round(alpha p^2) pairs of a seeded permutation for training).
+
+    p >= 3, 1 <= n_task <= ``max_n_task(p)`` (p^2/4 for even p, floor(p (p - 1)/4) for odd p),
+    n_ood >= 1 integers; alpha in (0, 1).  Tasks: the greedy random packing (10 attempts), then
+    a seeded relabelling of a largest packing (``_rectangles``), which exists up to the bound."""
+    p = chk.integer("p", p, 3, note="modulus")
+    alpha = chk.real("alpha", alpha, 0.0, 1.0, lo_open=True, hi_open=True, note="training fraction of the pairs")
+    n_task = chk.integer("n_task", n_task, 1, max_n_task(p),
+                         note=f"4 n_task distinct parallelogram tasks fit in Z_{p}^2 up to this")
+    n_ood = chk.integer("n_ood", n_ood, 1)
+    rng = np.random.default_rng(chk.seed("seed", seed))
+    for _ in range(10):  # greedy packing can run out of bases when 4 n_task is close to p^2: retry
         tasks = _parallelogram_tasks(rng, p, n_task)
         if tasks is not None:
             break
     else:
-        raise ValueError(f"n_task: could not build {4 * n_task} distinct parallelogram tasks for p = {p} in 100 attempts")
+        tasks = _packed_tasks(rng, p, n_task)
     seen = set(tasks)
-    rest = np.array([t for t in np.ndindex(p, p) if t not in seen])
+    rest = np.array([t for t in np.ndindex(p, p) if t not in seen]).reshape(-1, 2)
     ood = rest[rng.permutation(len(rest))[:n_ood]]
     perm = rng.permutation(p * p)
     n_tr = int(round(alpha * p * p))

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from grokphase import _checks as chk
+
 OPS = {
     "add": lambda a, b, p: (a + b) % p,
     "sub": lambda a, b, p: (a - b) % p,
@@ -46,7 +48,7 @@ class ModularDataset:
 
     def split(self, which: str):
         """(tokens, labels) of 'train' or 'test'."""
-        idx = self.train_idx if which == "train" else self.test_idx
+        idx = self.train_idx if chk.choice("which", which, ("train", "test")) == "train" else self.test_idx
         return self.tokens[idx], self.labels[idx]
 
     def ceiling(self) -> float:
@@ -65,18 +67,18 @@ def _is_prime(p: int) -> bool:
 def modular_dataset(p: int = 97, op: str = "add", frac: float = 0.3, *, seed: int = 0, split: str = "random",
                     k: int | None = None, offset: int = 0) -> ModularDataset:
     """All p^2 pairs of ``op`` mod ``p`` with a train/test split (module docstring)."""
+    p = chk.integer("p", p, 2)
     if not _is_prime(p):
         raise ValueError(f"p must be a prime, got {p}")
-    if op not in OPS:
-        raise ValueError(f"op must be one of {tuple(OPS)}, got {op!r}")
-    if not (0.0 < frac < 1.0):
-        raise ValueError(f"frac must be in (0, 1), got {frac}")
-    if split not in ("random", "strip", "rectangle"):
-        raise ValueError(f"split must be 'random', 'strip' or 'rectangle', got {split!r}")
-    if split != "random" and not (k is not None and 0 <= k < p - 1):
-        raise ValueError(f"k must be an integer in [0, p-1) for the {split} split, got {k!r}")
-    if offset < 0 or offset >= p:
-        raise ValueError(f"offset must be in [0, p), got {offset}")
+    chk.choice("op", op, tuple(OPS))
+    frac = chk.real("frac", frac, 0.0, 1.0, lo_open=True, hi_open=True, note="training fraction")
+    chk.choice("split", split, ("random", "strip", "rectangle"))
+    if split != "random":
+        if k is None:
+            raise ValueError(f"k must be an integer in [0, p - 2] for the {split} split; got None")
+        k = chk.integer("k", k, 0, p - 2, note=f"held-out operands a (and b) <= k of the {split} split")
+    offset = chk.integer("offset", offset, 0, p - 1, note="shift of the second operand's token ids")
+    seed = chk.seed("seed", seed)
     if not (1 <= int(np.floor(frac * p * p)) < p * p):
         raise ValueError(f"frac: floor(frac p^2) must leave at least one training and one test pair, got frac={frac}")
     a, b = np.divmod(np.arange(p * p), p)
