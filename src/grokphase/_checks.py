@@ -25,14 +25,20 @@ def _show(value) -> str:
     return r if len(r) <= 80 else r[:77] + "..."
 
 
+def _num(x) -> str:
+    """x as %g where that is exact (1e-08, 2), else its shortest repr (0.999999999999)."""
+    short = f"{x:g}"
+    return short if float(short) == x else repr(float(x))
+
+
 def _interval(lo, hi, lo_open, hi_open) -> str:
     if lo is None and hi is None:
         return "a finite number"
     if hi is None:
-        return f"a finite number {'>' if lo_open else '>='} {lo:g}"
+        return f"a finite number {'>' if lo_open else '>='} {_num(lo)}"
     if lo is None:
-        return f"a finite number {'<' if hi_open else '<='} {hi:g}"
-    return f"a finite number in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+        return f"a finite number {'<' if hi_open else '<='} {_num(hi)}"
+    return f"a finite number in {'(' if lo_open else '['}{_num(lo)}, {_num(hi)}{')' if hi_open else ']'}"
 
 
 def _scalar(value):

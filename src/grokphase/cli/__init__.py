@@ -47,10 +47,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    """Run the command line; returns the exit status (2 for invalid input, with the message on stderr)."""
+    """Run the command line; returns the exit status (2 for invalid input, 1 for a solver that did not
+    converge, each with its message on stderr)."""
+    from grokphase.numerics.errors import ConvergenceError
+
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except ValueError as err:
         print(f"grokphase: error: {err}", file=sys.stderr)
         return 2
+    except ConvergenceError as err:
+        print(f"grokphase: error: {err}", file=sys.stderr)
+        return 1

@@ -34,7 +34,7 @@ def add_parser(sub) -> None:
     q.add_argument("--beta-min", type=float, help="smallest beta (default 0.5 softmax, 0.01 linear)")
     q.add_argument("--beta-max", type=float, help="largest beta (default 40 softmax, 1 linear)")
     q.add_argument("--n-beta", type=int, default=200, help="points in beta (default 200)")
-    q.add_argument("--L", type=float, default=8.0, help="fixed L when --vary s_qk (default 8)")
+    q.add_argument("--L", type=float, help="fixed L when --vary s_qk (default 8; only with --vary s_qk)")
     q.add_argument("--save", metavar="PATH", help="save the labelled arrays (.npz, atomic)")
     q.add_argument("--plot", metavar="PATH", help="draw the diagram to PATH (PNG; PDF and JSON beside it)")
     common(q)
@@ -45,7 +45,7 @@ def add_parser(sub) -> None:
                                     "linear attention (reduced posterior), Langevin dynamics, Adam/MAP thresholds.")
     q.add_argument("experiment", choices=("hysteresis", "equilibrium", "linear", "dynamics", "map"))
     q.add_argument("--N", type=int, nargs="+", help="widths (defaults per experiment)")
-    q.add_argument("--n-iter", type=int, default=2000, help="HMC iterations (first half discarded)")
+    q.add_argument("--n-iter", type=int, default=2000, help="HMC iterations (>= 20; first half discarded)")
     q.add_argument("--out-dir", help="results folder (default runs/attention_<experiment>)")
     q.add_argument("--json", action="store_true", help="compact JSON")
     q.set_defaults(func=validate)
@@ -57,11 +57,14 @@ def transition(args) -> int:
 
     from grokphase import attention
 
+    if args.end_point and args.kind != "softmax":
+        raise ValueError(f"--end-point applies only to --kind softmax (linear attention has a tricritical "
+                         f"point, no critical end point); got --kind {args.kind}")
     rows = []
     for L in args.L:
         t = attention.transition(L=L, kind=args.kind, s_qk=args.s_qk, s_uv=args.s_uv)
         rows.append(asdict(t))
-    if args.kind == "softmax" and args.end_point:
+    if args.end_point:
         cep = attention.critical_end_point(s_qk=args.s_qk, s_uv=args.s_uv)
         out = {"transitions": rows, "critical_end_point": asdict(cep)}
     else:
@@ -90,9 +93,20 @@ def phase_diagram(args) -> int:
 
     from grokphase import attention
 
+    from grokphase import _checks as chk
+
     lo, hi = (0.5, 40.0) if args.kind == "softmax" else (0.01, 1.0)
-    args.beta_min = lo if args.beta_min is None else args.beta_min
-    args.beta_max = hi if args.beta_max is None else args.beta_max
+    args.beta_min = chk.nonnegative("--beta-min", lo if args.beta_min is None else args.beta_min)
+    args.beta_max = chk.real("--beta-max", hi if args.beta_max is None else args.beta_max, args.beta_min,
+                             note="at least --beta-min")
+    chk.real("--x-max", args.x_max, args.x_min, note="at least --x-min")
+    chk.integer("--n-x", args.n_x, 1)
+    chk.integer("--n-beta", args.n_beta, 1)
+    if args.L is not None and args.vary != "s_qk":
+        raise ValueError(f"--L applies only with --vary s_qk (with --vary L the grid sets L); got --L {args.L:g}")
+    args.L = 8.0 if args.L is None else args.L
+    for name, value in (("--x-min", args.x_min), ("--x-max", args.x_max)):  # the facade's range of the axis
+        (attention._L if args.vary == "L" else attention._scale)(f"{name} ({args.vary})", value)
     betas = np.linspace(args.beta_min, args.beta_max, args.n_beta)
     xs = np.linspace(args.x_min, args.x_max, args.n_x)
     pd = attention.phase_diagram(betas, xs, kind=args.kind, s_qk=args.s_qk, s_uv=args.s_uv,
@@ -132,6 +146,11 @@ def phase_diagram(args) -> int:
 
 def validate(args) -> int:
     """``attention validate``: finite-N validation experiments of the attention theory; results in runs/."""
+    from grokphase import _checks as chk
+
+    chk.integer("--n-iter", args.n_iter, 20, note="HMC iterations; the first half is discarded")
+    for N in args.N or ():
+        chk.integer("--N", N, 2, note="width")
     if args.experiment == "hysteresis":
         from grokphase.validation.experiments import attention_hysteresis as exp
 
