@@ -149,7 +149,7 @@ def array(name: str, value, *, ndim=None, dtype=np.float64, finite: bool = True,
     if np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.complexfloating):
         if finite and not np.all(np.isfinite(x)):
             i = np.unravel_index(int(np.flatnonzero(~np.isfinite(x))[0]), x.shape)
-            raise ValueError(f"{name} must be finite; got {x[i]!r} at index {tuple(int(j) for j in i)}")
+            raise ValueError(f"{name} must be finite; got {x[i].item()!r} at index {tuple(int(j) for j in i)}")
     if lo is not None or hi is not None:
         bad = np.zeros(x.shape, bool)
         if lo is not None:
@@ -159,7 +159,7 @@ def array(name: str, value, *, ndim=None, dtype=np.float64, finite: bool = True,
         if bad.any():
             i = np.unravel_index(int(np.flatnonzero(bad)[0]), x.shape)
             rng = _interval(lo, hi, lo_open, False).replace("a finite number", "")
-            raise ValueError(f"{name} must hold values{rng}; got {x[i]!r} at index {tuple(int(j) for j in i)}")
+            raise ValueError(f"{name} must hold values{rng}; got {x[i].item()!r} at index {tuple(int(j) for j in i)}")
     return x
 
 

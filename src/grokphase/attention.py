@@ -160,11 +160,18 @@ def solve_full(beta, *, L, kind="softmax", s_qk, s_uv, init="uniform", tol=1e-9,
     init: 'uniform' or 'copy' start on the corresponding reduced minimum (``solve``) written as an
     L x L score matrix, or an explicit (S0, g0) with S0 of shape (L, L).  L must be an integer."""
     _kind(kind)
+    L = chk.integer("L", L, 2, int(L_MAX), note="sequence length; the full problem has L^2 + 1 unknowns")
+    _check(L, s_qk, s_uv)
+    beta = _beta(beta)
+    tol, max_iter = _newton_settings(tol, max_iter)
     if isinstance(init, str):
         r = solve(beta, L=L, kind=kind, s_qk=s_qk, s_uv=s_uv, init=init)
-        S0, g0 = _ansatz_scores(kind, r.kappa, int(L)), r.g
+        S0, g0 = _ansatz_scores(kind, r.kappa, L), r.g
     else:
-        S0, g0 = init
+        if not (isinstance(init, (tuple, list)) and len(init) == 2):
+            raise ValueError(f"init must be 'uniform', 'copy' or a pair (S0 of shape (L, L), g0); got {init!r}")
+        S0 = chk.array("init S0", init[0], shape=(L, L))
+        g0 = chk.real("init g0", init[1])
     return _full.minimize_full(beta, L=L, kind=kind, s_qk=s_qk, s_uv=s_uv, S0=S0, g0=g0, tol=tol,
                                max_iter=max_iter)
 

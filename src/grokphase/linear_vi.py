@@ -38,6 +38,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import zipfile
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -286,9 +287,15 @@ class LinearVISweep:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "LinearVISweep":
-        with np.load(Path(path), allow_pickle=False) as z:
-            kw = {k: z[k] for k in z.files if k != "params"}
-            return cls(params=json.loads(str(z["params"])), **kw)
+        """Read a sweep written by ``save``; ValueError naming the file when it is missing, not an
+        ``.npz`` of a sweep, or damaged (re-create it with ``sweep_lam(...).save(path)``)."""
+        try:
+            with np.load(Path(path), allow_pickle=False) as z:
+                kw = {k: z[k] for k in z.files if k != "params"}
+                return cls(params=json.loads(str(z["params"])), **kw)
+        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as err:
+            raise ValueError(f"path: cannot read {str(path)!r} as a saved LinearVISweep ({type(err).__name__}: "
+                             f"{err}); re-create it with sweep_lam(...).save(path)") from None
 
 
 def sweep_lam(lams, t, *, n_over_sigma2: float, inv_tau2: float = 0.0, eps: float = 1e-3,

@@ -268,11 +268,12 @@ def _langevin(**kw):
 
 for k, v in (("eta", 0.0), ("eta", nan), ("n_steps", -1), ("record_every", 0)):
     api(f"samplers.langevin({k}={v!r})", k, lambda k=k, v=v: _langevin(**{k: v}))
-for lab, x in (("1-D", np.ones(10)), ("(1, 10)", np.ones((1, 10))), ("empty", np.ones((2, 0))),
-               ("nan", np.full((2, 10), nan)), ("(2, 3)", np.arange(6.0).reshape(2, 3))):
+for lab, x in (("1-D", np.ones(10)), ("empty", np.ones((2, 0))), ("nan", np.full((2, 10), nan))):
     api(f"split_rhat(x={lab})", "x", lambda x=x: SM().split_rhat(x))
     api(f"effective_sample_size(x={lab})", "x", lambda x=x: SM().effective_sample_size(x))
-api("split_rhat(constant draws)", "x", lambda: SM().split_rhat(np.ones((2, 10))))
+api("split_rhat(x=(2, 3): 1 draw per half)", "x", lambda: SM().split_rhat(np.arange(6.0).reshape(2, 3)))
+api("split_rhat(one chain) [edge]", "", lambda: SM().split_rhat(np.random.default_rng(0).standard_normal((1, 10))), edge=True)
+api("split_rhat(constant draws) [edge]", "", lambda: SM().split_rhat(np.ones((2, 10))), edge=True)
 api("copy_reduced.linear_reduced_w(N=5)", "N",
     lambda: __import__("grokphase.validation.copy_reduced", fromlist=["x"]).linear_reduced_w(0.3, N=5, n_iter=20))
 api("copy_reduced.linear_reduced_w(L=1.5)", "L",
@@ -285,7 +286,7 @@ def T():
     return tasks
 
 
-for k, v in (("p", 4), ("p", 2.5), ("p", 7.0), ("op", "x"), ("frac", 0.0), ("frac", 1.0), ("frac", nan),
+for k, v in (("p", 4), ("p", 2.5), ("op", "x"), ("frac", 0.0), ("frac", 1.0), ("frac", nan),
              ("split", "x"), ("offset", -1), ("offset", 2.5), ("seed", "x")):
     api(f"modular_dataset({k}={v!r})", k, lambda k=k, v=v: T().modular_dataset(**({"p": 7} | {k: v})))
 api("modular_dataset(split='strip', k=-1)", "k", lambda: T().modular_dataset(7, split="strip", k=-1))
@@ -296,8 +297,10 @@ for v in ("validation", None, "Train"):
 for k, v in (("p", 2), ("p", 7.5), ("n_task", 0), ("n_task", 13), ("n_task", 2.5), ("alpha", 0.0), ("alpha", 1.0),
              ("alpha", nan), ("n_ood", -1), ("n_ood", 2.5), ("seed", "x")):
     api(f"make_icl_tasks({k}={v!r})", k, lambda k=k, v=v: T().make_icl_tasks(**({"p": 7, "n_task": 2} | {k: v})))
-api("make_icl_tasks(p=7, n_task=12) [edge: <= p^2/4]", "", lambda: T().make_icl_tasks(7, 12), edge=True)
-api("make_icl_tasks(p=11, n_task=30) [edge: <= p^2/4]", "", lambda: T().make_icl_tasks(11, 30), edge=True)
+api("make_icl_tasks(p=7, n_task=12: <= p^2/4, > p (p - 1)/4)", "n_task", lambda: T().make_icl_tasks(7, 12))
+api("make_icl_tasks(p=11, n_task=30: <= p^2/4, > p (p - 1)/4)", "n_task", lambda: T().make_icl_tasks(11, 30))
+api("make_icl_tasks(p=7, n_task=10) [edge: the largest packing]", "", lambda: T().make_icl_tasks(7, 10, seed=5), edge=True)
+api("make_icl_tasks(p=13, n_task=39) [edge: the largest packing]", "", lambda: T().make_icl_tasks(13, 39), edge=True)
 
 
 def _batch(**kw):
@@ -452,7 +455,7 @@ for a, p in (("--L 1", "--L"), ("--L nan", "--L"), ("--L inf", "--L"), ("--L abc
 for a, p in (("--n-x 0", "--n-x"), ("--n-beta 0", "--n-beta"), ("--n-x -1", "--n-x"), ("--x-min 1", "--x-min"),
              ("--x-min 5 --x-max 3 --n-x 3 --n-beta 3", "--x-min"), ("--beta-min -1 --n-x 3 --n-beta 3", "--beta-min"),
              ("--beta-max nan --n-x 3 --n-beta 3", "--beta-max"), ("--vary s_qk --x-min 0 --n-x 3 --n-beta 3", "--x-min"),
-             ("--s-uv 0", "--s-uv"), ("--n-x 3 --n-beta 3 --save /nonexistent/dir/pd.npz", "--save"),
+             ("--s-uv 0", "--s-uv"), ("--n-x 3 --n-beta 3 --save /dev/null/pd.npz", "--save"),
              ("--n-x 3 --n-beta 3 --L 5", "--L")):
     cli("attention phase-diagram " + a, p)
 for a, p in (("linear --n-iter 0", "--n-iter"), ("linear --N 0", "--N"), ("map --N -1", "--N")):

@@ -115,7 +115,10 @@ def phase_diagram(args) -> int:
            "x": pd.xs.tolist(), "order": pd.order.tolist(), "beta_c": pd.beta_c.tolist(),
            "beta_sp_lo": pd.beta_sp_lo.tolist(), "beta_sp_hi": pd.beta_sp_hi.tolist()}
     if args.save:
-        out["saved"] = str(pd.save(args.save))
+        try:
+            out["saved"] = str(pd.save(args.save))
+        except OSError as err:
+            raise ValueError(f"--save: cannot write {args.save!r} ({err.strerror or err}: {err.filename or args.save})") from None
     if args.plot:
         from grokphase.paper_figs import fig_attention_phase_diagram as fig
 
