@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit, prange
 
+from grokphase import _checks as chk
+
 from .mp_quadrature import mp_edges, mp_log_laplace_moments, mp_resolvent_moments
 
 __all__ = ["MarchenkoPastur", "DiscreteSpectrum", "discrete_log_laplace_moments"]
@@ -65,8 +67,8 @@ class MarchenkoPastur:
     lam: float
 
     def __post_init__(self):
-        if not (0.0 < self.lam < 1.0):
-            raise ValueError(f"lam must lie in the open interval (0, 1); got {self.lam}")
+        object.__setattr__(self, "lam", chk.real("lam", self.lam, 0.0, 1.0, lo_open=True, hi_open=True,
+                                                 note="aspect ratio d/n"))
 
     @property
     def nu_min(self) -> float:
@@ -103,14 +105,14 @@ class DiscreteSpectrum:
     _w: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self):
-        nus = np.asarray(self.eigenvalues, dtype=np.float64).ravel()
-        if nus.size == 0 or not np.all(np.isfinite(nus)) or np.any(nus <= 0.0):
-            raise ValueError("eigenvalues must be a non-empty array of finite values > 0")
-        w = np.ones_like(nus) if self.weights is None else np.asarray(self.weights, np.float64).ravel()
-        if w.shape != nus.shape or np.any(w < 0.0) or not np.all(np.isfinite(w)) or w.sum() <= 0.0:
-            raise ValueError("weights must have the shape of eigenvalues, be finite, >= 0 and not all 0")
-        if self.aspect_ratio is not None and not (0.0 < self.aspect_ratio < 1.0):
-            raise ValueError(f"aspect_ratio must lie in (0, 1); got {self.aspect_ratio}")
+        nus = chk.array("eigenvalues", self.eigenvalues, ndim=1, lo=0.0, lo_open=True)
+        w = np.ones_like(nus) if self.weights is None else chk.array("weights", self.weights, ndim=1, lo=0.0)
+        if w.shape != nus.shape or w.sum() <= 0.0:
+            raise ValueError(f"weights must have the shape of eigenvalues {nus.shape} and not be all 0; got "
+                             f"shape {w.shape}, sum {w.sum():g}")
+        if self.aspect_ratio is not None:
+            object.__setattr__(self, "aspect_ratio", chk.real("aspect_ratio", self.aspect_ratio, 0.0, 1.0,
+                                                              lo_open=True, hi_open=True, note="d/n"))
         object.__setattr__(self, "eigenvalues", nus)
         object.__setattr__(self, "_w", w / w.sum())
 

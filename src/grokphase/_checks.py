@@ -64,7 +64,10 @@ def real(name: str, value, lo=None, hi=None, *, lo_open: bool = False, hi_open: 
     tail = f" ({note})" if note else ""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be {want}{tail}; got {_show(value)} of type {type(value).__name__}")
-    x = float(value)
+    try:
+        x = float(value)
+    except OverflowError:  # an int beyond the float range
+        raise ValueError(f"{name} must be {want}{tail}; got an integer of {len(str(abs(value)))} digits") from None
     bad = not math.isfinite(x)
     if lo is not None:
         bad |= x <= lo if lo_open else x < lo

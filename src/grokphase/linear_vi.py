@@ -307,6 +307,8 @@ def sweep_lam(lams, t, *, n_over_sigma2: float, inv_tau2: float = 0.0, eps: floa
     """
     lams = np.atleast_1d(chk.array("lams", lams, ndim=(0, 1)))
     t = np.atleast_1d(chk.array("t", t, ndim=(0, 1), lo=0.0))
+    for i, lam in enumerate(lams):
+        chk.real(f"lams[{i}]", lam, *LAM_RANGE, note="aspect ratio d/n; the resolved part of (0, 1)")
     models = [LinearVIModel(float(lam), n_over_sigma2, inv_tau2, eps, C0) for lam in lams]  # validation
     n_over_sigma2, inv_tau2, eps, C0 = (models[0].n_over_sigma2, models[0].inv_tau2, models[0].eps,
                                         models[0].C0)

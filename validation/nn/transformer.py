@@ -62,18 +62,15 @@ class TransformerConfig:
     def __post_init__(self):
         for name in ("vocab_size", "d_model", "n_layers", "n_heads", "d_mlp", "max_len"):
             v = getattr(self, name)
-            if not (isinstance(v, (int, np.integer)) and v >= 1):
+            if isinstance(v, bool) or not (isinstance(v, (int, np.integer)) and v >= 1):
                 raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
         if self.rope and (self.d_model // self.n_heads) % 2:
             raise ValueError("rope needs an even head dimension d_model / n_heads")
-        if self.attention not in ("softmax", "linear"):
-            raise ValueError(f"attention must be 'softmax' or 'linear', got {self.attention!r}")
-        if self.dtype not in ("float32", "float64"):
-            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
-        if not (0.0 <= self.dropout < 1.0):
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        chk.choice("attention", self.attention, ("softmax", "linear"))
+        chk.choice("dtype", self.dtype, ("float32", "float64"))
+        chk.real("dropout", self.dropout, 0.0, 1.0, hi_open=True)
         if self.tie_embeddings and self.n_out not in (None, self.vocab_size):
             raise ValueError("n_out must equal vocab_size with tie_embeddings")
         if self.position_only and not self.pos_embed:
