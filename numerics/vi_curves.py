@@ -27,9 +27,10 @@ _FLOAT_MAX = float(np.finfo(np.float64).max)
 def _check_times(t, Nbar: float, kappa: float):
     """t as a float array: finite, >= 0, and small enough that 2 Nbar t and kappa t stay floats."""
     t = chk.array("t", t, nonempty=False, lo=0.0)
-    t_max = 0.5 * _FLOAT_MAX / max(2.0 * Nbar, kappa)   # Python floats: inf for a tiny rate, no warning
+    # Python floats (inf for a tiny rate, no warning); the margin keeps 2 Nbar t_max from rounding up
+    t_max = (1.0 - 1e-15) * _FLOAT_MAX / max(2.0 * Nbar, kappa)
     if t.size and float(t.max()) > t_max:
-        raise ValueError(f"t must be <= {t_max:.4g} here (flow time; half the largest float over "
+        raise ValueError(f"t must be <= {t_max:.4g} here (flow time; the largest float over "
                          f"max(2 n/sigma^2, kappa)); got {float(t.max())!r}")
     return t
 
@@ -38,7 +39,7 @@ def log_excess_risks(spectrum, t, Nbar: float, iota_p: float = 0.0, C0: float = 
     """(log L_emp(t), log L_gen(t)), each of the shape of ``t`` (flow time, >= 0).
 
     L_emp = C0 E[nu e^{-2 a(nu) t}], L_gen = C0 E[e^{-2 a(nu) t}], a(nu) = Nbar nu + iota_p.
-    Finite for every t up to half the largest float over max(2 Nbar, kappa) (the late-time asymptote
+    Finite for every t up to the largest float over max(2 Nbar, kappa) (the late-time asymptote
     K t^{-3/2} e^{-kappa t} is evaluated in log form), ValueError naming ``t`` beyond that.
     """
     t = _check_times(t, Nbar, 2.0 * (Nbar * spectrum.nu_min + iota_p))

@@ -29,7 +29,7 @@ Conventions and choices (documented, tested):
   resolution of the crossing times, closer to 1 the edge (1 - sqrt lam)^2 loses its digits);
   n_over_sigma2 and C0 in [1e-100, 1e100] and inv_tau2 = 0 or in [1e-100, 1e100]
   (``SCALE_RANGE``: the compiled closed forms over- and underflow beyond), eps in [1e-300, 1e300]
-  (``EPS_RANGE``); flow times t up to half the largest float over max(2 n/sigma^2, kappa) (the
+  (``EPS_RANGE``); flow times t up to the largest float over max(2 n/sigma^2, kappa) (the
   late-time asymptote is evaluated in log form).
 """
 
