@@ -190,7 +190,7 @@ for v in (0.0, 1.0, nan):
     api(f"MarchenkoPastur(lam={v!r})", "lam", lambda v=v: LV().MarchenkoPastur(v))
 api("sweep_lam(lams=[])", "lams", lambda: LV().sweep_lam([], [1e-8], n_over_sigma2=5e7))
 api("sweep_lam(lams=[[0.5]])", "lams", lambda: LV().sweep_lam([[0.5]], [1e-8], n_over_sigma2=5e7))
-api("sweep_lam(lams=[1.5])", "lam", lambda: LV().sweep_lam([1.5], [1e-8], n_over_sigma2=5e7))
+api("sweep_lam(lams=[1.5])", "lams", lambda: LV().sweep_lam([1.5], [1e-8], n_over_sigma2=5e7))
 api("sweep_lam(t=[-1])", "t", lambda: LV().sweep_lam([0.5], [-1.0], n_over_sigma2=5e7))
 api("sweep_lam(t=[nan])", "t", lambda: LV().sweep_lam([0.5], [nan], n_over_sigma2=5e7))
 api("sweep_lam(t=[])", "t", lambda: LV().sweep_lam([0.5], [], n_over_sigma2=5e7))
