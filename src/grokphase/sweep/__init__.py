@@ -17,10 +17,12 @@ Pieces
 Grid                       named axes: ``Grid.product(N=[...], seed=[...])``, ``Grid.zip(...)``, ``g1 * g2``
 run_sweep                  the sweep (executors: serial, concurrent.futures, Dask; store; retries; progress)
 Dask                       a Dask LocalCluster or the address of a running cluster (e.g. dask-jobqueue)
+Plan                       design + point function + grid axes; TOML (``--config``), ``key=value`` (``--set``)
 StoreError                 a store holds another configuration, or a damaged point
+point_rng                  a random Generator from a seed and the point's values
 design_of                  the design a sweep's Dataset was computed with
-design_config, design_from_config, with_overrides, load_toml, write_toml, config_diff
-                           a design as plain data, TOML presets, ``key=value`` overrides
+design_config, design_from_config, config_diff
+                           a design as plain data and back (type-checked), differences between configurations
 write_netcdf, read_netcdf  netCDF files with types intact (atomic writes)
 
 A point is identified by its full configuration (design class and fields, design ``VERSION``,
@@ -28,12 +30,11 @@ point function, grid values, store format); see :mod:`grokphase.sweep.store`.
 """
 
 from grokphase._netcdf import read_netcdf, write_netcdf
-from grokphase.sweep.design import (config_diff, design_config, design_from_config, design_of, load_toml,
-                                    with_overrides, write_toml)
+from grokphase.sweep.design import config_diff, design_config, design_from_config, design_of
 from grokphase.sweep.grid import Grid
-from grokphase.sweep.run import Dask, point_dataset, run_sweep
+from grokphase.sweep.plan import Plan
+from grokphase.sweep.run import Dask, point_dataset, point_rng, run_sweep
 from grokphase.sweep.store import PointStore, StoreError
 
-__all__ = ["Grid", "run_sweep", "Dask", "StoreError", "PointStore", "point_dataset", "design_of",
-           "design_config", "design_from_config", "with_overrides", "load_toml", "write_toml", "config_diff",
-           "write_netcdf", "read_netcdf"]
+__all__ = ["Grid", "run_sweep", "Dask", "Plan", "StoreError", "PointStore", "point_dataset", "point_rng",
+           "design_of", "design_config", "design_from_config", "config_diff", "write_netcdf", "read_netcdf"]

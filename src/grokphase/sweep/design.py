@@ -1,5 +1,5 @@
-"""Designs: frozen dataclasses holding an experiment's fixed parameters, their resolved
-configuration as plain data, and TOML presets with ``key=value`` overrides.
+"""Designs: frozen dataclasses holding an experiment's fixed parameters, and their resolved
+configuration as plain data (TOML files and ``key=value`` overrides: :class:`grokphase.sweep.Plan`).
 
 A design's configuration is the dict of its dataclass fields with tuples as lists: JSON- and
 TOML-ready, and the identity of every point computed with it (see :mod:`grokphase.sweep.store`).
@@ -15,10 +15,8 @@ import importlib
 import tomllib
 import types
 import typing
-from pathlib import Path
 
-__all__ = ["qualified_name", "design_config", "design_from_config", "design_of", "config_diff", "with_overrides",
-           "load_toml", "write_toml"]
+__all__ = ["qualified_name", "design_config", "design_from_config", "design_of", "config_diff", "parse_value"]
 
 
 def qualified_name(obj) -> str:
@@ -127,61 +125,13 @@ def config_diff(stored: dict, current: dict, prefix: str = "") -> list[str]:
     return out
 
 
-def _parse_value(text: str):
+def parse_value(text: str):
     """A ``--set`` value: a TOML literal (``8``, ``0.25``, ``true``, ``[64, 128]``, ``"a"``) or,
     failing that, the bare string."""
     try:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         return text
-
-
-def with_overrides(design, assignments=()):
-    """``design`` with ``key=value`` assignments applied (values parsed as TOML literals).
-
-    >>> from dataclasses import dataclass
-    >>> @dataclass(frozen=True)
-    ... class D:
-    ...     N: tuple[int, ...] = (64,)
-    ...     s_uv: float = 9.0
-    >>> with_overrides(D(), ["N=[16, 32]", "s_uv=4"])
-    D(N=(16, 32), s_uv=4.0)
-    """
-    config = {}
-    for a in assignments:
-        key, sep, text = a.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"--set expects key=value, got {a!r}")
-        config[key.strip()] = _parse_value(text.strip())
-    return design_from_config(type(design), config, base=design)
-
-
-def load_toml(path, cls, *, base=None):
-    """A ``cls`` design from the TOML file at ``path`` (a flat table of fields), see
-    :func:`design_from_config`; errors name the file."""
-    path = Path(path)
-    try:
-        config = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as e:
-        raise ValueError(f"cannot read the configuration {path}: {e}") from e
-    try:
-        return design_from_config(cls, config, base=base)
-    except ValueError as e:
-        raise ValueError(f"{path}: {e}") from e
-
-
-def write_toml(design, path) -> Path:
-    """Write ``design``'s configuration to ``path`` as TOML (atomically); :func:`load_toml` reads
-    it back to an equal design.  Raises ValueError for a field that is None (TOML has no null)."""
-    import tomli_w
-
-    from grokphase._io import atomic_write_text
-
-    config = design_config(design)
-    nulls = [k for k, v in config.items() if v is None]
-    if nulls:
-        raise ValueError(f"fields {nulls} are None, which TOML cannot hold; set them before writing")
-    return atomic_write_text(path, f"# {qualified_name(design)}\n" + tomli_w.dumps(config))
 
 
 def design_of(ds):

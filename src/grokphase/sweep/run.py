@@ -6,6 +6,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import dataclasses
+import hashlib
 import json
 import logging
 import sys
@@ -18,9 +19,9 @@ import xarray as xr
 from grokphase._io import dumps_strict
 from grokphase.sweep.design import design_config, qualified_name
 from grokphase.sweep.grid import Grid
-from grokphase.sweep.store import FORMAT, PointStore
+from grokphase.sweep.store import FORMAT, PointStore, StoreError, sweep_identity
 
-__all__ = ["Dask", "run_sweep", "point_dataset"]
+__all__ = ["Dask", "run_sweep", "point_dataset", "point_rng"]
 
 log = logging.getLogger("grokphase.sweep")
 
@@ -126,6 +127,27 @@ def point_dataset(result) -> xr.Dataset:
     return xr.Dataset(out)
 
 
+def point_rng(seed: int, *keys) -> np.random.Generator:
+    """A Generator determined by ``seed`` and the point's ``keys`` (ints, floats by their bits,
+    strings by their UTF-8 bytes), independent of the order in which points run.
+
+    >>> float(point_rng(0, 256, 13.5).uniform()) == float(point_rng(0, 256, 13.5).uniform())
+    True
+    """
+    def word(k):
+        if isinstance(k, (bool, np.bool_)):
+            return int(k)
+        if isinstance(k, (int, np.integer)):
+            return int(k) % 2**64
+        if isinstance(k, (float, np.floating)):
+            return int(np.float64(k).view(np.uint64))
+        if isinstance(k, str):
+            return int.from_bytes(hashlib.sha256(k.encode()).digest()[:8], "little")
+        raise TypeError(f"point_rng keys must be int, float or str, got {k!r}")
+
+    return np.random.default_rng(np.random.SeedSequence([word(seed), *map(word, keys)]))
+
+
 def _run_chunk(point: Callable, design, values: list[dict]) -> list[xr.Dataset]:
     """One task: the point function at each of ``values`` (after the worker's warm-up)."""
     _warm(design)
@@ -178,7 +200,7 @@ def _assemble(grid: Grid, points: list[dict], results: list[xr.Dataset], attrs: 
 
 
 def run_sweep(point: Callable, grid: Grid, *, design, store=None, executor=None, chunk: int = 1,
-              retries: int = 0, progress: bool | None = None) -> xr.Dataset:
+              retries: int = 0, progress: bool | None = None, compute: bool = True) -> xr.Dataset:
     """Evaluate ``point(design, **values)`` at every point of ``grid``; one labelled Dataset.
 
     Parameters
@@ -212,6 +234,8 @@ def run_sweep(point: Callable, grid: Grid, *, design, store=None, executor=None,
         Times a failed task is resubmitted (>= 0) before its exception propagates.
     progress : bool, optional
         tqdm bar on stderr; None (default) shows it only when stderr is a terminal.
+    compute : bool
+        False: only read ``store``; a point missing there raises :class:`StoreError`.
 
     Returns
     -------
@@ -239,14 +263,17 @@ def run_sweep(point: Callable, grid: Grid, *, design, store=None, executor=None,
     if int(retries) != retries or retries < 0:
         raise ValueError(f"retries must be an integer >= 0, got {retries}")
     attrs = _attrs(design, point)
-    identity = {"format": FORMAT, "design": attrs["design"], "version": getattr(design, "VERSION", 0),
-                "point_function": attrs["point_function"], "config": json.loads(attrs["design_config"])}
-    st = PointStore(store, identity) if store is not None else None
+    if store is None and not compute:
+        raise ValueError("compute=False needs a store to read")
+    st = PointStore(store, sweep_identity(point, design), create=compute) if store is not None else None
     points = list(grid)
     results = [st.load(v) if st is not None else None for v in points]
     pending = [i for i, r in enumerate(results) if r is None]
     log.info("%s over %s: %d points, %d from the store, %d to compute", attrs["design"],
              dict(zip(grid.dims, grid.shape)), len(points), len(points) - len(pending), len(pending))
+    if pending and not compute:
+        raise StoreError(f"store {store}: {len(pending)} of {len(points)} points are not computed yet "
+                         f"(first: {points[pending[0]]})")
     tasks = [pending[j:j + chunk] for j in range(0, len(pending), chunk)]
     show = sys.stderr.isatty() if progress is None else bool(progress)
     with tqdm(total=len(points), initial=len(points) - len(pending), disable=not show, file=sys.stderr,

@@ -24,12 +24,25 @@ import xarray as xr
 
 from grokphase._io import atomic_write_json, dumps_strict
 from grokphase._netcdf import read_netcdf, write_netcdf
-from grokphase.sweep.design import config_diff
+from grokphase.sweep.design import config_diff, design_config, qualified_name
 
-__all__ = ["StoreError", "PointStore", "FORMAT"]
+__all__ = ["StoreError", "PointStore", "FORMAT", "sweep_identity", "identity_key"]
 
 FORMAT = 1
 """Version of the store layout and of the point configuration; part of every key."""
+
+
+def sweep_identity(point, design) -> dict:
+    """What, besides the grid values, determines a point's results: store format, design class,
+    its ``VERSION`` (default 0), point function and the design's configuration."""
+    return {"format": FORMAT, "design": qualified_name(design), "version": getattr(design, "VERSION", 0),
+            "point_function": qualified_name(point), "config": design_config(design)}
+
+
+def identity_key(identity: dict, n: int = 16) -> str:
+    """Hex SHA-256 prefix (``n`` digits) of the canonical JSON of ``identity``."""
+    text = json.dumps(json.loads(dumps_strict(identity)), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:n]
 
 
 class StoreError(ValueError):
@@ -54,17 +67,22 @@ class PointStore:
         JSON-ready description of everything but the grid values that determines a point's
         results.  A new folder records it in ``sweep.json``; an existing one must match it.
 
+    create : bool
+        False: the folder must exist already (reading a store never creates one).
+
     Raises
     ------
     StoreError
         When ``root/sweep.json`` records another identity (the message lists the differing
-        fields) or cannot be read.
+        fields) or cannot be read, or (create False) does not exist.
     """
 
-    def __init__(self, root, identity: dict):
+    def __init__(self, root, identity: dict, *, create: bool = True):
         self.root = Path(root)
         self.identity = json.loads(dumps_strict(identity))
         manifest = self.root / "sweep.json"
+        if not create and not manifest.exists():
+            raise StoreError(f"no sweep store at {self.root}")
         if manifest.exists():
             stored = _read_json(manifest, f"delete {self.root} to start this sweep afresh")
             diff = config_diff(stored, self.identity)
@@ -82,8 +100,7 @@ class PointStore:
 
     def key(self, values: dict) -> str:
         """Hex SHA-256 prefix (16 digits) of the point's canonical configuration."""
-        text = json.dumps(self.config(values), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return identity_key(self.config(values))
 
     def paths(self, values: dict) -> tuple[Path, Path]:
         """(data file, done file) of the point."""
