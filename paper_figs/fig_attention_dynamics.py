@@ -30,20 +30,10 @@ PLANS = ("dynamics-softmax", "dynamics-linear", "map")
 def compute(runs="runs", *, recompute: bool = False, executor=None, progress=None) -> dict:
     """The plotted numbers from the three presets' sweeps (stored under ``runs``); recompute
     False reads the stores only ({} when one lacks points)."""
-    from grokphase.sweep import StoreError
     from grokphase.validation.experiments import presets
 
-    ds = {}
-    for name in PLANS:
-        p = presets.PRESETS[name]
-        try:
-            ds[name] = p.run(store=presets.store(name, p, runs), compute=recompute, executor=executor,
-                             progress=progress)
-        except StoreError:
-            if recompute:
-                raise
-            return {}
-    return numbers(ds["dynamics-softmax"], ds["dynamics-linear"], ds["map"])
+    ds = presets.results(PLANS, runs, recompute=recompute, executor=executor, progress=progress)
+    return {} if ds is None else numbers(*(ds[n] for n in PLANS))
 
 
 def _trajectories(ds) -> dict:

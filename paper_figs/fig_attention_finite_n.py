@@ -34,20 +34,10 @@ def compute(runs="runs", *, recompute: bool = False, executor=None, progress=Non
 
     recompute False: read the stores only ({} when one lacks points); True: run what is missing
     (on ``executor``, see ``grokphase.sweep.run_sweep``)."""
-    from grokphase.sweep import StoreError
     from grokphase.validation.experiments import presets
 
-    ds = {}
-    for name in PLANS:
-        p = presets.PRESETS[name]
-        try:
-            ds[name] = p.run(store=presets.store(name, p, runs), compute=recompute, executor=executor,
-                             progress=progress)
-        except StoreError:
-            if recompute:
-                raise
-            return {}
-    return numbers(ds["hysteresis"], ds["equilibrium"], ds["linear"])
+    ds = presets.results(PLANS, runs, recompute=recompute, executor=executor, progress=progress)
+    return {} if ds is None else numbers(*(ds[n] for n in PLANS))
 
 
 def _records(ds, dims) -> list[dict]:

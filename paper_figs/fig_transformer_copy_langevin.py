@@ -25,17 +25,10 @@ PLAN = "transformer-copy-langevin"
 def compute(runs="runs", *, recompute: bool = False, executor=None, progress=None) -> dict:
     """The plotted numbers from the preset's sweep (stored under ``runs``); recompute False reads
     the store only ({} when it lacks points)."""
-    from grokphase.sweep import StoreError
     from grokphase.validation.experiments import presets
 
-    p = presets.PRESETS[PLAN]
-    try:
-        ds = p.run(store=presets.store(PLAN, p, runs), compute=recompute, executor=executor, progress=progress)
-    except StoreError:
-        if recompute:
-            raise
-        return {}
-    return numbers(ds)
+    ds = presets.results((PLAN,), runs, recompute=recompute, executor=executor, progress=progress)
+    return {} if ds is None else numbers(ds[PLAN])
 
 
 def numbers(ds) -> dict:

@@ -11,14 +11,12 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
 
-from grokphase.sweep import (Dask, Grid, StoreError, design_of, load_toml, read_netcdf, run_sweep, with_overrides,
-                             write_netcdf, write_toml)
+from grokphase.sweep import Dask, Grid, StoreError, design_of, read_netcdf, run_sweep, write_netcdf
 from grokphase.validation.experiments import attention_hysteresis as H
 
 DESIGN = H.Hysteresis(alphas=(11.0, 13.0, 15.0), n_iter=60)
@@ -130,17 +128,25 @@ def test_netcdf_round_trip_keeps_types(reference, tmp_path):
     assert design_of(back) == DESIGN and "flag" not in reference.attrs
 
 
-def test_toml_presets_and_overrides(tmp_path):
-    path = write_toml(DESIGN, tmp_path / "run.toml")
-    assert load_toml(path, H.Hysteresis) == DESIGN
-    d = with_overrides(DESIGN, ["n_iter=100", "alphas=[12, 13.5]", "s_uv=4"])
-    assert d == dataclasses.replace(DESIGN, n_iter=100, alphas=(12.0, 13.5), s_uv=4.0)
-    with pytest.raises(ValueError, match=r"no field\(s\) \['n_steps'\]; valid fields: \['L', 'alphas'"):
-        with_overrides(DESIGN, ["n_steps=3"])
+def test_plan_toml_round_trip_and_overrides(tmp_path):
+    from grokphase.validation.experiments import presets
+
+    plan = presets.plan("hysteresis", overrides=["n_iter=100", "alphas=[12, 13.5]", "s_uv=4", "N=[16, 32]"])
+    assert plan.design == dataclasses.replace(H.Hysteresis(), n_iter=100, alphas=(12.0, 13.5), s_uv=4.0)
+    assert dict(plan.axes) == {"N": (16, 32), "seed": (0,)} and plan.grid.shape == (2, 1)
+    assert presets.plan("hysteresis", plan.to_toml(tmp_path / "run.toml")) == plan
+    # a stored plan with another n_iter is another store folder (never the 2000-iteration cache)
+    assert plan.key != presets.PRESETS["hysteresis"].key
+    assert presets.plan("hysteresis", overrides=["N=[8]"]).key == presets.PRESETS["hysteresis"].key
+    with pytest.raises(ValueError, match=r"'n_steps' is neither a field of Hysteresis nor a grid axis; fields: \['L'"):
+        presets.plan("hysteresis", overrides=["n_steps=3"])
     with pytest.raises(ValueError, match="n_iter must be int, got 1.5"):
-        with_overrides(DESIGN, ["n_iter=1.5"])
+        presets.plan("hysteresis", overrides=["n_iter=1.5"])
     with pytest.raises(ValueError, match="n_iter >= 20, got 2, 5"):
-        with_overrides(DESIGN, ["n_iter=5"])
+        presets.plan("hysteresis", overrides=["n_iter=5"])
+    (tmp_path / "bad.toml").write_text("[design]\nn_iter = 100\n[grid]\nbeta = [1.0]\n")
+    with pytest.raises(ValueError, match=r"bad.toml: \['beta'\] are not grid axes"):
+        presets.plan("hysteresis", tmp_path / "bad.toml")
 
 
 _calls = []

@@ -132,3 +132,8 @@ def onset_times(t: np.ndarray, x: np.ndarray) -> np.ndarray:
         half = xi[0] + 0.5 * (late - xi[0])
         out[i] = t[np.argmax(xi >= half)]
     return out
+
+
+def summarize(ds: xr.Dataset) -> xr.Dataset:
+    """Onset times and late means per replica (the trajectories left out)."""
+    return ds[["beta_abs", "onset", "final"]]

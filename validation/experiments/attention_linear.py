@@ -100,3 +100,8 @@ def point(design: LinearFiniteN, N: int, sampler: str, seed: int) -> xr.Dataset:
     data = {k: ("ratio", np.array([r[k] for r in rows], float)) for k in ("w", "w_se", "w_rhat", "acceptance")}
     return xr.Dataset({**data, "beta": ("ratio", np.array(d.ratios) * bc), "w_large_n": ("ratio", large_n_curve(d))},
                       coords={"ratio": np.array(d.ratios, float)})
+
+
+def summarize(ds: xr.Dataset) -> xr.Dataset:
+    """The posterior means of w with their errors next to the large-N curve, per sweep point."""
+    return ds[["beta", "w", "w_se", "w_rhat", "w_large_n"]]

@@ -117,3 +117,11 @@ def point(design: MapTraining, N: int, beta: float, seed: int) -> dict:
         out[f"adam_{name}_c"], out[f"adam_{name}_w"] = r["c"][0][-1], r["w"][0][-1]
     th = attention.map_state(beta, L=d.L, kind=d.kind, s_qk=d.s_qk, s_uv=d.s_uv)
     return {**out, "map_theory_c": th["c"], "map_theory_w": th["w"]}
+
+
+def summarize(ds: xr.Dataset) -> xr.Dataset:
+    """The final states with the MAP theory's thresholds beta_local and beta_switch added."""
+    from grokphase.sweep import design_of
+
+    tr = design_of(ds).theory()
+    return ds.assign(beta_local=tr.beta_local, beta_switch=tr.beta_switch)

@@ -61,3 +61,23 @@ def plan(name: str, config=None, overrides=()) -> Plan:
 def store(name: str, p: Plan, root="runs") -> Path:
     """The store folder of plan ``p`` run under the preset ``name``: ``root/<name>-<p.key>``."""
     return Path(root) / f"{name}-{p.key}"
+
+
+def results(names, runs="runs", *, recompute: bool = False, executor=None, progress=None) -> dict | None:
+    """The Datasets of the presets ``names``, from their stores under ``runs``.
+
+    recompute False: read the stores only, None when one of them lacks points (nothing is
+    created); True: compute what is missing (on ``executor``, see ``grokphase.sweep.run_sweep``).
+    """
+    from grokphase.sweep import StoreError
+
+    out = {}
+    for name in names:
+        p = PRESETS[name]
+        try:
+            out[name] = p.run(store=store(name, p, runs), compute=recompute, executor=executor, progress=progress)
+        except StoreError:
+            if recompute:
+                raise
+            return None
+    return out

@@ -125,3 +125,8 @@ def point(design: CopyLangevin, kind: str, P: int, seed: int) -> xr.Dataset:
     acc = float((logits.argmax(-1) == test[1])[test[2]].mean())
     return xr.Dataset({"c": ("step", np.array(cs)), "c_final": float(np.mean(cs[-len(cs) // 3:])), "test_acc": acc,
                        "train_loss": float(loss), "step_size": step_size}, coords={"step": np.array(steps)})
+
+
+def summarize(ds: xr.Dataset) -> xr.Dataset:
+    """Final copy weight, held-out accuracy and train loss per (kind, P, seed)."""
+    return ds[["c_final", "test_acc", "train_loss"]]

@@ -7,7 +7,6 @@ import concurrent.futures as cf
 import contextlib
 import dataclasses
 import hashlib
-import json
 import logging
 import sys
 import threading
