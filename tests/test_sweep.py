@@ -175,3 +175,12 @@ def test_retries_and_failure_names_the_point():
     assert "{'x': 1}" in "".join(e.value.__notes__)
     with pytest.raises(TypeError, match="frozen"):
         run_sweep(flaky, Grid.product(x=[1]), design=dataclasses.make_dataclass("D", [])())
+
+
+@pytest.mark.parametrize("module", ["grokphase.sweep", "grokphase.sweep.grid", "grokphase.sweep.run",
+                                    "grokphase.sweep.design", "grokphase.sweep.plan", "grokphase.sweep.store"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    assert doctest.testmod(importlib.import_module(module), raise_on_error=True).failed == 0
