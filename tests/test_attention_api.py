@@ -58,6 +58,36 @@ def test_map_threshold_is_the_closed_form_and_above_the_bayesian_transition():
     t = A.transition(L=8, **REF)
     assert t.beta_c < m.beta_switch < m.beta_local
     assert math.isinf(A.map_transition(L=8, kind="linear", **REF).beta_local)
+    assert m.converged and 0 < m.iterations < 100 and m.residual < 1e-10
+
+
+@pytest.mark.parametrize("kind", ["softmax", "linear"])
+def test_map_state_is_a_frozen_result_and_switches_at_beta_switch(kind):
+    """map_state: a MapState (frozen), w = g c as in ``solve``, its objective the minimum of an
+    independent dense scan of the MAP profile, and the copy state becomes global at beta_switch."""
+    import dataclasses
+
+    from grokphase.numerics.attention_map import map_profile
+    from grokphase.numerics.attention_saddle import KIND_CODES
+
+    m = A.map_transition(L=8, kind=kind, **REF)
+    for factor, is_global in ((0.99, False), (1.01, True)):
+        b = m.beta_switch * factor
+        s = A.map_state(b, L=8, kind=kind, **REF)
+        assert isinstance(s, A.MapState) and s.converged and s.copy_is_global is is_global
+        assert s.w == s.g * s.c and s.kind == kind and s.beta == b
+        # the copy state: the lowest point of the profile on kappa >= kappa_max / 2000 (an interior
+        # local minimum; towards kappa -> 0 the profile returns to the uniform point)
+        phi = [map_profile(KIND_CODES[kind], k, b, 8.0, 0.25, 9.0)[0]
+               for k in np.linspace(s.kappa_max / 2000, s.kappa_max, 4001)]
+        assert s.objective <= min(phi) + 1e-12
+        if is_global:   # a genuine copy state: an interior local minimum
+            assert s.kappa > 1e-3
+            for d in (1e-4, -1e-4):
+                assert map_profile(KIND_CODES[kind], s.kappa + d, b, 8.0, 0.25, 9.0)[0] > s.objective
+        assert s.objective_uniform == map_profile(KIND_CODES[kind], 0.0, b, 8.0, 0.25, 9.0)[0]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.w = 0.0
 
 
 def test_critical_end_point_and_mean_field_exponents():

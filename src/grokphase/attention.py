@@ -33,13 +33,13 @@ from grokphase.numerics import attention_saddle as _sd
 from grokphase.numerics import attention_transition as _tr
 from grokphase.numerics import attention_full as _full
 from grokphase.numerics.attention_full import FullSaddleResult
-from grokphase.numerics.attention_map import MapTransition
+from grokphase.numerics.attention_map import MapState, MapTransition
 from grokphase.numerics.attention_phase_diagram import CriticalEndPoint
 from grokphase.numerics.attention_transition import BranchState
 from grokphase.numerics.attention_transition import TransitionResult as Transition
 
 __all__ = ["SaddleResult", "FullSaddleResult", "AnsatzCheck", "Branches", "Transition",
-           "CriticalEndPoint", "MapTransition", "solve", "solve_full",
+           "CriticalEndPoint", "MapTransition", "MapState", "solve", "solve_full",
            "check_copy_ansatz", "trace", "transition", "critical_end_point", "phase_diagram",
            "map_transition", "map_state"]
 
@@ -306,14 +306,18 @@ def phase_diagram(betas, Ls, *, kind="softmax", s_qk, s_uv, vary="L", L=8.0) -> 
     return _pd.compute_phase_diagram(k, betas, xs, axis=vary, L=L, s_qk=s_qk, s_uv=s_uv)
 
 
-def map_state(beta, *, L, kind="softmax", s_qk, s_uv) -> dict:
-    """The MAP copy state (best point with kappa > 0) at beta: kappa, g, c, w and its MAP objective;
-    compare ``objective`` with that of the uniform/trivial point to see which is global."""
+def map_state(beta, *, L, kind="softmax", s_qk, s_uv) -> MapState:
+    """The MAP copy state (best point with kappa > 0) at beta.
+
+    Returns
+    -------
+    MapState
+        kappa, g, c, w = g c (as in ``solve``), its MAP ``objective`` and that of the uniform /
+        trivial point (``objective_uniform``; ``copy_is_global`` compares them), ``converged``.
+    """
     k = _kind(kind)
     L, s_qk, s_uv = _check(L, s_qk, s_uv)
-    kap, g, c, f = _map.map_copy_minimum(k, _beta(beta), L, s_qk, s_uv)
-    f0 = _map.map_profile(k, 0.0, float(beta), L, s_qk, s_uv)[0]
-    return {"kappa": kap, "g": g, "c": c, "w": g * c, "objective": f, "objective_uniform": f0}
+    return _map.map_copy_minimum(k, _beta(beta), L, s_qk, s_uv)
 
 
 def map_transition(*, L, kind="softmax", s_qk, s_uv) -> MapTransition:
