@@ -51,7 +51,10 @@ def numbers(hysteresis, equilibrium, linear) -> dict:
     from grokphase.validation.experiments import attention_equilibrium as E
     from grokphase.validation.experiments import attention_hysteresis as H
 
+    from grokphase.results import flag_labels
+
     hy = hysteresis.isel(seed=0)
+    hy = hy.assign(branch=flag_labels(hy.branch))
     summ = H.summarize(hysteresis).isel(seed=0)
     out_h = [{"N": int(N), "rows": _records(hy.sel(N=N).transpose("start", "alpha"), ("start", "alpha")),
               **{k: summ[k].sel(N=N).item() for k in ("rms_dc", "max_abs_dc", "n_settled", "n_switching")}}

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from grokphase.sweep import Dask, Grid, StoreError, design_of, read_netcdf, run_sweep, write_netcdf
+from grokphase.results import flag_labels, load_dataset, save_dataset
+from grokphase.sweep import Dask, Grid, StoreError, design_of, run_sweep
 from grokphase.validation.experiments import attention_hysteresis as H
 
 DESIGN = H.Hysteresis(alphas=(11.0, 13.0, 15.0), n_iter=60)
@@ -121,10 +122,11 @@ def test_damaged_point_file_is_an_error_naming_file_and_remedy(tmp_path):
 
 def test_netcdf_round_trip_keeps_types(reference, tmp_path):
     ds = reference.assign_attrs(flag=True)
-    back = read_netcdf(write_netcdf(ds, tmp_path / "h.nc"))
+    back = load_dataset(save_dataset(ds, tmp_path / "h.nc"))
     xr.testing.assert_identical(back, ds)
-    assert back.N.dtype == np.int64 and back.branch.dtype.kind == "U" and back.attrs["flag"] is True
-    assert isinstance(back.attrs["n_iter"], np.integer) and isinstance(back.attrs["s_qk"], np.floating)
+    assert back.N.dtype == np.int64 and back.start.dtype.kind == "U" and back.attrs["flag"] is True
+    assert back.branch.dtype == np.int8 and set(flag_labels(back.branch).values.ravel()) <= set(H.BRANCHES)
+    assert type(back.attrs["n_iter"]) is int and type(back.attrs["s_qk"]) is float
     assert design_of(back) == DESIGN and "flag" not in reference.attrs
 
 

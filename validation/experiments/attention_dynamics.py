@@ -34,7 +34,7 @@ class Dynamics:
     Parameters
     ----------
     kind : {'softmax', 'linear'}
-        Attention type; the recorded observable is c (softmax) or w = g kappa_hat (linear).
+        Attention type; the recorded observable is c (softmax) or w = g c (linear, sign-invariant).
     L : int
         Sequence length (>= 2).
     s_qk, s_uv : float
@@ -69,7 +69,7 @@ class Dynamics:
         "N": {"long_name": "width N"}, "seed": {"long_name": "random seed"},
         "beta": {"long_name": "inverse temperature beta (in units of beta_unit)"},
         "beta_abs": {"long_name": "inverse temperature beta"}, "t": {"long_name": "Langevin time eta * step"},
-        "rep": {"long_name": "replica"}, "c": {"long_name": "copy weight"}, "w": {"long_name": "w = g kappa_hat"},
+        "rep": {"long_name": "replica"}, "c": {"long_name": "copy weight"}, "w": {"long_name": "w = g c"},
         "onset": {"long_name": "onset time (half-way to the late mean)"},
         "final": {"long_name": "mean of the observable over the last quarter"}}
 
@@ -116,10 +116,9 @@ def point(design: Dynamics, N: int, beta: float, seed: int) -> xr.Dataset:
     rng = point_rng(seed, N, b)
     C = np.stack([data_statistic(d.L, int(round(b * d.sigma2 * N)))] * d.n_rep)
     tr = langevin(model, prior_draw(model, d.n_rep, rng), C, rng, d.eta, int(round(d.T / d.eta)), d.record_every)
-    x = tr[d.observable]
-    return xr.Dataset({d.observable: (("rep", "t"), x), "onset": ("rep", onset_times(tr["t"], x)),
-                       "final": ("rep", x[:, -len(tr["t"]) // 4:].mean(axis=1)), "beta_abs": b},
-                      coords={"t": tr["t"]})
+    t, x = tr.posterior["t"].values, tr.posterior[d.observable].values
+    return xr.Dataset({d.observable: (("rep", "t"), x), "onset": ("rep", onset_times(t, x)),
+                       "final": ("rep", x[:, -len(t) // 4:].mean(axis=1)), "beta_abs": b}, coords={"t": t})
 
 
 def onset_times(t: np.ndarray, x: np.ndarray) -> np.ndarray:

@@ -73,9 +73,9 @@ def point(design: Equilibrium, N: int, seed: int) -> xr.Dataset:
     """Umbrella windows at one width N, pooled by MBAR: alpha_c(N), its standard error, the split,
     the barrier, k_b, alpha0 (scalars) and the profile over ``kappa_bin``."""
     d = design
-    s = sample_windows(N, n_iter=d.n_iter, seed=seed, L=d.L, s_qk=d.s_qk, s_uv=d.s_uv, chains_per=d.chains_per)
-    r = equal_mass_point(s, n_boot=d.n_boot, seed=seed)
-    return xr.Dataset({**{k: r[k] for k in SCALARS}, "n_windows": len(s.kappa0),
+    run = sample_windows(N, n_iter=d.n_iter, seed=seed, L=d.L, s_qk=d.s_qk, s_uv=d.s_uv, chains_per=d.chains_per)
+    r = equal_mass_point(run, n_boot=d.n_boot, seed=seed)
+    return xr.Dataset({**{k: r[k] for k in SCALARS}, "n_windows": int(run.posterior["window"].values.max()) + 1,
                        "profile": ("kappa_bin", np.array(r["profile"]))},
                       coords={"kappa_bin": np.array(r["profile_kappa"])})
 

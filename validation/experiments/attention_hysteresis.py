@@ -22,12 +22,14 @@ import numpy as np
 import xarray as xr
 
 from grokphase import attention
+from grokphase.results import flag_array
 from grokphase.validation.copy_attention import CopyModel, copy_start, data_statistic, prior_draw
-from grokphase.validation.samplers import effective_sample_size, hmc, split_rhat
+from grokphase.validation.samplers import hmc
 
 ALPHAS = (10.5, 11.5, 12.0, 12.3, 12.6, 12.97, 13.3, 13.6, 13.9, 14.2, 14.5, 15.0, 16.0, 18.0)
 STARTS = ("uniform", "copy")
 OBSERVABLES = ("c", "g", "eps")
+BRANCHES = ("uniform", "copy", "crossover")
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ class Hysteresis:
         "start": {"long_name": "chain start (prior draw / large-N copy state)"},
         "c": {"long_name": "posterior mean copy weight"}, "g": {"long_name": "posterior mean value gain"},
         "eps": {"long_name": "posterior mean error per position"},
-        "branch": {"long_name": "nearest large-N stable branch"},
+        "branch": {"long_name": "nearest large-N stable branch"},   # flag variable: codes of BRANCHES
         "c_theory": {"long_name": "large-N copy weight on that branch"},
         "acceptance": {"long_name": "HMC acceptance rate"}}
 
@@ -91,7 +93,7 @@ def large_n(L: int, s_qk: float, s_uv: float, alphas: tuple[float, ...]):
                          f"needs a first-order one")
     b = attention.trace(np.asarray(alphas, float), L=L, s_qk=s_qk, s_uv=s_uv)
     branches = {n: {k: b.branches[n][k] for k in ("c", "g", "eps")}
-                for n in ("uniform", "copy", "crossover") if n in b.branches}
+                for n in BRANCHES if n in b.branches}
     return t, branches
 
 
@@ -102,7 +104,8 @@ def point(design: Hysteresis, N: int, seed: int) -> xr.Dataset:
     -------
     xarray.Dataset
         Over (alpha, start): c, g, eps (posterior means), their standard errors ``*_se`` and split
-        R-hats ``*_rhat``, acceptance, the nearest large-N stable branch and its c, g, eps
+        R-hats ``*_rhat``, acceptance, the nearest large-N stable branch (a CF flag variable:
+        codes of ``BRANCHES``, ``grokphase.results.flag_labels`` decodes it) and its c, g, eps
         (``*_theory``).
     """
     d = design
@@ -124,20 +127,19 @@ def point(design: Hysteresis, N: int, seed: int) -> xr.Dataset:
     branch = np.empty(shape, dtype=object)
     for si in range(len(STARTS)):
         for a in range(n_a):
-            idx = slice((si * n_a + a) * k, (si * n_a + a + 1) * k)
+            idx = np.arange((si * n_a + a) * k, (si * n_a + a + 1) * k)
             out["acceptance"][a, si] = res.acceptance[idx].mean()
             for o in OBSERVABLES:
-                x = res.draws[o][idx]
-                out[o][a, si] = x.mean()
-                out[o + "_se"][a, si] = x.std(ddof=1) / math.sqrt(effective_sample_size(x))
-                out[o + "_rhat"][a, si] = split_rhat(x)
+                e = res.estimate(o, chains=idx)
+                out[o][a, si], out[o + "_se"][a, si], out[o + "_rhat"][a, si] = e.mean, e.se, e.rhat
             cands = {n: br["c"][a] for n, br in theory.items() if np.isfinite(br["c"][a])}
             name = min(cands, key=lambda n: abs(cands[n] - out["c"][a, si]))
             branch[a, si] = name
             for o in OBSERVABLES:
                 out[o + "_theory"][a, si] = theory[name][o][a]
     dims = ("alpha", "start")
-    return xr.Dataset({**{n: (dims, v) for n, v in out.items()}, "branch": (dims, branch.astype(str))},
+    code = flag_array(branch.astype(str), BRANCHES, dims, long_name=Hysteresis.LABELS["branch"]["long_name"])
+    return xr.Dataset({**{n: (dims, v) for n, v in out.items()}, "branch": code},
                       coords={"alpha": A, "start": list(STARTS)})
 
 

@@ -53,7 +53,7 @@ class LinearFiniteN:
         "N": {"long_name": "width N"}, "seed": {"long_name": "random seed"},
         "sampler": {"long_name": "full HMC or the exact reduced (keys-integrated) posterior"},
         "ratio": {"long_name": "beta / beta_c"}, "beta": {"long_name": "inverse temperature beta"},
-        "w": {"long_name": "posterior mean w = g kappa_hat"}, "w_se": {"long_name": "standard error of w"},
+        "w": {"long_name": "posterior mean w = g c"}, "w_se": {"long_name": "standard error of w"},
         "w_rhat": {"long_name": "split R-hat of w"}, "acceptance": {"long_name": "acceptance rate"},
         "w_large_n": {"long_name": "large-N w on the stable branch"}}
 
@@ -97,7 +97,10 @@ def point(design: LinearFiniteN, N: int, sampler: str, seed: int) -> xr.Dataset:
     rows = [copy_posterior_means(r * bc, N=N, L=d.L, kind="linear", s_qk=d.s_qk, s_uv=d.s_uv, sigma2=d.sigma2,
                                  start="copy", sampler=sampler, n_chains=d.n_chains, n_iter=d.n_iter,
                                  seed=seed + 17 * i) for i, r in enumerate(d.ratios)]
-    data = {k: ("ratio", np.array([r[k] for r in rows], float)) for k in ("w", "w_se", "w_rhat", "acceptance")}
+    # posterior mean of w = g c (the reduced sampler: Rao-Blackwellised)
+    data = {"w": [r["w"].mean for r in rows], "w_se": [r["w"].se for r in rows], "w_rhat": [r["w"].rhat for r in rows],
+            "acceptance": [r.acceptance for r in rows]}
+    data = {k: ("ratio", np.array(v, float)) for k, v in data.items()}
     return xr.Dataset({**data, "beta": ("ratio", np.array(d.ratios) * bc), "w_large_n": ("ratio", large_n_curve(d))},
                       coords={"ratio": np.array(d.ratios, float)})
 

@@ -116,7 +116,7 @@ def point(design: MapTraining, N: int, beta: float, seed: int) -> dict:
         r = adam_train([beta], prior=prior, seed=point_rng(seed, N, beta), **kw)
         out[f"adam_{name}_c"], out[f"adam_{name}_w"] = r["c"][0][-1], r["w"][0][-1]
     th = attention.map_state(beta, L=d.L, kind=d.kind, s_qk=d.s_qk, s_uv=d.s_uv)
-    return {**out, "map_theory_c": th["c"], "map_theory_w": th["w"]}
+    return {**out, "map_theory_c": th.c, "map_theory_w": th.w}
 
 
 def summarize(ds: xr.Dataset) -> xr.Dataset:

@@ -23,13 +23,12 @@ point_rng                  a random Generator from a seed and the point's values
 design_of                  the design a sweep's Dataset was computed with
 design_config, design_from_config, config_diff
                            a design as plain data and back (type-checked), differences between configurations
-write_netcdf, read_netcdf  netCDF files with types intact (atomic writes)
 
 A point is identified by its full configuration (design class and fields, design ``VERSION``,
-point function, grid values, store format); see :mod:`grokphase.sweep.store`.
+point function, grid values, store format); see :mod:`grokphase.sweep.store`.  Save and load a
+sweep's Dataset with ``grokphase.results.save_dataset`` / ``load_dataset`` (types intact).
 """
 
-from grokphase._netcdf import read_netcdf, write_netcdf
 from grokphase.sweep.design import config_diff, design_config, design_from_config, design_of
 from grokphase.sweep.grid import Grid
 from grokphase.sweep.plan import Plan
@@ -37,4 +36,4 @@ from grokphase.sweep.run import Dask, point_dataset, point_rng, run_sweep
 from grokphase.sweep.store import PointStore, StoreError
 
 __all__ = ["Grid", "run_sweep", "Dask", "Plan", "StoreError", "PointStore", "point_dataset", "point_rng",
-           "design_of", "design_config", "design_from_config", "config_diff", "write_netcdf", "read_netcdf"]
+           "design_of", "design_config", "design_from_config", "config_diff"]

@@ -174,9 +174,9 @@ def _attrs(design, point) -> dict:
     config = design_config(design)
     attrs = {}
     for k, v in config.items():
-        if isinstance(v, list):
-            if v and len({type(x) for x in v}) == 1:
-                attrs[k] = np.asarray(v) if not isinstance(v[0], str) else list(v)
+        if isinstance(v, list):   # numeric tuples as arrays (netCDF holds no list of str)
+            if v and len({type(x) for x in v}) == 1 and not isinstance(v[0], (str, bool)):
+                attrs[k] = np.asarray(v)
         elif v is not None:
             attrs[k] = v
     attrs.update(design=qualified_name(design), design_config=dumps_strict(config),
@@ -255,7 +255,8 @@ def run_sweep(point: Callable, grid: Grid, *, design, store=None, executor=None,
     -------
     xarray.Dataset
         The point results stacked over the grid's dimensions (first, in grid order), with the
-        grid's axes as coordinates; attributes: the design's fields (typed; tuples as arrays),
+        grid's axes as coordinates; attributes: the design's fields (typed; numeric tuples as
+        arrays; None and tuples of str only in ``design_config``),
         ``design`` (class name), ``design_config`` (its exact configuration as JSON, see
         :func:`grokphase.sweep.design_of`), ``point_function`` and ``sweep_format``.  The result
         is the same whichever executor ran it and whether or not points came from the store.

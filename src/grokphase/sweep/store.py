@@ -23,7 +23,7 @@ from pathlib import Path
 import xarray as xr
 
 from grokphase._io import atomic_write_json, dumps_strict
-from grokphase._netcdf import read_netcdf, write_netcdf
+from grokphase.results import load_dataset, save_dataset
 from grokphase.sweep.design import config_diff, design_config, qualified_name
 
 __all__ = ["StoreError", "PointStore", "FORMAT", "sweep_identity", "identity_key"]
@@ -125,12 +125,12 @@ class PointStore:
             raise StoreError(f"{done} records another configuration (stored != this point): "
                              f"{'; '.join(diff)}; {remedy}")
         try:
-            return read_netcdf(data)
+            return load_dataset(data)
         except Exception as e:  # h5py/h5netcdf raise assorted types for damaged files
             raise StoreError(f"point file {data} is damaged or missing ({type(e).__name__}: {e}); {remedy}") from e
 
     def save(self, values: dict, ds: xr.Dataset) -> None:
         """Store a finished point: the data atomically, then the done file with its configuration."""
         data, done = self.paths(values)
-        write_netcdf(ds, data)
+        save_dataset(ds, data)
         atomic_write_json(done, self.config(values), indent=1)
