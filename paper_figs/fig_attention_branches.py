@@ -29,7 +29,7 @@ import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 
 from grokphase import attention
-from grokphase.paper_figs._output import save_figure
+from grokphase.paper_figs._output import save_figure, script_main
 from grokphase.numerics import _attention_kernels as K
 from grokphase.numerics import attention_saddle as sd
 
@@ -305,5 +305,4 @@ def main(argv=None) -> list[Path]:
 
 
 if __name__ == "__main__":
-    for p in main():
-        print(p)
+    script_main(main)

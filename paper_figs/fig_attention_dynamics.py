@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grokphase.paper_figs._output import save_figure, stored_numbers
+from grokphase.paper_figs._output import save_figure, script_main, stored_numbers
 
 from grokphase import attention
 
@@ -98,5 +98,4 @@ def main(argv=None) -> list[Path]:
 
 
 if __name__ == "__main__":
-    for p in main():
-        print(p)
+    script_main(main)

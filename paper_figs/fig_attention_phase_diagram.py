@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from grokphase import attention
-from grokphase.paper_figs._output import save_figure
+from grokphase.paper_figs._output import save_figure, script_main
 
 REF = dict(L=8.0, s_qk=0.25, s_uv=9.0)
 
@@ -211,5 +211,4 @@ def main(argv=None) -> list[Path]:
 
 
 if __name__ == "__main__":
-    for p in main():
-        print(p)
+    script_main(main)

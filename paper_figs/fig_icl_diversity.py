@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grokphase.paper_figs._output import save_figure, stored_numbers
+from grokphase.paper_figs._output import FigureUnavailable, save_figure, script_main, stored_numbers
 
 NAME = "fig_icl_diversity"
 SPLITS = ("id_train", "id_val", "ood_train", "ood_val")
@@ -67,10 +67,9 @@ def main(argv=None) -> list[Path]:
     if not data["cells"]:
         data = stored_numbers(args.out, NAME) or data
     if not data["cells"]:
-        print(f"{NAME}: skipped, no grid runs under {args.root} and no stored numbers")
-        return []
+        raise FigureUnavailable(f"{NAME}: cannot draw, no grid runs under {args.root} and no stored numbers")
     return draw(data, args.out)
 
 
 if __name__ == "__main__":
-    main()
+    script_main(main)

@@ -11,6 +11,7 @@ EU-peak time, EU-collapse factor, label-free detection); without the run folders
 
 from __future__ import annotations
 
+from grokphase.paper_figs._output import script_main
 from grokphase.paper_figs._uncertainty import figure_main
 
 
@@ -21,4 +22,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    script_main(main)

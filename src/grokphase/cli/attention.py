@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import sys
+from grokphase.cli._args import add_json, reject
+from grokphase.cli._output import emit
 
 
 def add_parser(sub) -> None:
@@ -16,14 +16,15 @@ def add_parser(sub) -> None:
         q.add_argument("--kind", choices=("softmax", "linear"), default="softmax", help="attention type")
         q.add_argument("--s-qk", type=float, default=0.25, help="query-key prior scale s_q s_k > 0 (default 0.25)")
         q.add_argument("--s-uv", type=float, default=9.0, help="value prior scale s_u s_v > 0 (default 9)")
-        q.add_argument("--json", action="store_true", help="machine-readable output")
+        add_json(q)
 
     q = asub.add_parser("transition", help="order, beta_c, spinodals, jumps, exponents",
                         description="Classify and locate the transition for one or more L.")
     q.add_argument("--L", type=float, nargs="+", default=[8.0], help="sequence length(s) >= 2 (default 8)")
-    q.add_argument("--end-point", action="store_true", help="also locate the softmax critical end point in L")
+    q.add_argument("--end-point", action="store_true",
+                   help="also locate the critical end point in L (softmax only)")
     common(q)
-    q.set_defaults(func=transition)
+    q.set_defaults(func=transition, parser=q)
 
     q = asub.add_parser("phase-diagram", help="order parameters on a (beta, L) or (beta, s_qk) grid",
                         description="Equilibrium order parameters, spinodals and beta_c on a grid.")
@@ -34,21 +35,24 @@ def add_parser(sub) -> None:
     q.add_argument("--beta-min", type=float, help="smallest beta (default 0.5 softmax, 0.01 linear)")
     q.add_argument("--beta-max", type=float, help="largest beta (default 40 softmax, 1 linear)")
     q.add_argument("--n-beta", type=int, default=200, help="points in beta (default 200)")
-    q.add_argument("--L", type=float, default=8.0, help="fixed L when --vary s_qk (default 8)")
+    q.add_argument("--L", type=float, help="fixed L (only with --vary s_qk; default 8)")
     q.add_argument("--save", metavar="PATH", help="save the labelled arrays (.npz, atomic)")
     q.add_argument("--plot", metavar="PATH", help="draw the diagram to PATH (PNG; PDF and JSON beside it)")
     common(q)
-    q.set_defaults(func=phase_diagram)
+    q.set_defaults(func=phase_diagram, parser=q)
 
     q = asub.add_parser("validate", help="finite-N sampling / training experiments (REF parameters)",
                         description="Resumable finite-N experiments: HMC hysteresis, umbrella+MBAR equilibrium, "
                                     "linear attention (reduced posterior), Langevin dynamics, Adam/MAP thresholds.")
     q.add_argument("experiment", choices=("hysteresis", "equilibrium", "linear", "dynamics", "map"))
-    q.add_argument("--N", type=int, nargs="+", help="widths (defaults per experiment)")
-    q.add_argument("--n-iter", type=int, default=2000, help="HMC iterations (first half discarded)")
-    q.add_argument("--out-dir", help="results folder (default runs/attention_<experiment>)")
-    q.add_argument("--json", action="store_true", help="compact JSON")
-    q.set_defaults(func=validate)
+    q.add_argument("--N", type=int, nargs="+",
+                   help="widths (defaults per experiment; dynamics and map take one width)")
+    q.add_argument("--n-iter", type=int,
+                   help="HMC iterations, first half discarded (default 2000; hysteresis, equilibrium, linear)")
+    q.add_argument("--out-dir", help="results folder (default runs/attention_<experiment>; "
+                                     "hysteresis, equilibrium, linear)")
+    add_json(q)
+    q.set_defaults(func=validate, parser=q)
 
 
 def transition(args) -> int:
@@ -57,18 +61,19 @@ def transition(args) -> int:
 
     from grokphase import attention
 
+    if args.end_point and args.kind != "softmax":
+        reject(args, "--end-point", f"to --kind {args.kind} (only softmax attention has a critical end point)")
     rows = []
     for L in args.L:
         t = attention.transition(L=L, kind=args.kind, s_qk=args.s_qk, s_uv=args.s_uv)
         rows.append(asdict(t))
-    if args.kind == "softmax" and args.end_point:
+    if args.end_point:
         cep = attention.critical_end_point(s_qk=args.s_qk, s_uv=args.s_uv)
         out = {"transitions": rows, "critical_end_point": asdict(cep)}
     else:
         out = {"transitions": rows}
     if args.json:
-        json.dump(out, sys.stdout, indent=2, default=float)
-        print()
+        emit(out, args)
         return 0
     print(f"{'L':>6} {'order':>11} {'beta_c':>10} {'beta_sp_lo':>10} {'beta_sp_hi':>10} {'dc':>8} {'dg':>8} {'deps':>8} {'exponent':>8}")
     for r in rows:
@@ -90,6 +95,9 @@ def phase_diagram(args) -> int:
 
     from grokphase import attention
 
+    if args.L is not None and args.vary == "L":
+        reject(args, "--L", "with --vary L (L is the second axis: use --x-min/--x-max/--n-x)")
+    args.L = 8.0 if args.L is None else args.L
     lo, hi = (0.5, 40.0) if args.kind == "softmax" else (0.01, 1.0)
     args.beta_min = lo if args.beta_min is None else args.beta_min
     args.beta_max = hi if args.beta_max is None else args.beta_max
@@ -112,8 +120,7 @@ def phase_diagram(args) -> int:
             out["critical_end_point"] = {"x_c": cep.x_c, "beta_star": cep.beta_star}
         out["figure"] = [str(p) for p in fig.plot_phase_diagram(pd, args.plot, cep)]
     if args.json:
-        json.dump(out, sys.stdout, indent=2, default=float)
-        print()
+        emit(out, args)
         return 0
     first = [i for i, o in enumerate(out["order"]) if o == "first"]
     print(f"{args.kind} attention, {pd.axis} in [{args.x_min}, {args.x_max}] ({args.n_x}) x beta in "
@@ -132,24 +139,31 @@ def phase_diagram(args) -> int:
 
 def validate(args) -> int:
     """``attention validate``: finite-N validation experiments of the attention theory; results in runs/."""
+    if args.experiment in ("dynamics", "map"):
+        for option, value in (("--n-iter", args.n_iter), ("--out-dir", args.out_dir)):
+            if value is not None:
+                reject(args, option, f"to {args.experiment} (it runs no HMC and stores no results)")
+        if args.N is not None and len(args.N) > 1:
+            reject(args, "--N", f"with more than one width to {args.experiment} (it runs at one N)")
+    hmc = {} if args.n_iter is None else {"n_iter": args.n_iter}
     if args.experiment == "hysteresis":
         from grokphase.validation.experiments import attention_hysteresis as exp
 
         res = exp.run(tuple(args.N or (64, 128, 256, 512)), out_dir=args.out_dir or "runs/attention_hysteresis",
-                      n_iter=args.n_iter)
+                      **hmc)
         out = [{k: r[k] for k in ("N", "rms_dc", "max_abs_dc", "n_settled", "n_switching")} for r in res]
     elif args.experiment == "equilibrium":
         from grokphase.validation.experiments import attention_equilibrium as exp
 
         res = exp.run(tuple(args.N or (64, 128, 256)), out_dir=args.out_dir or "runs/attention_equilibrium",
-                      n_iter=args.n_iter)
+                      **hmc)
         out = {k: v for k, v in res.items() if k != "rows"} | {
             "alpha_c": {r["N"]: r["alpha_c"] for r in res["rows"]}, "barrier": {r["N"]: r["barrier"] for r in res["rows"]}}
     elif args.experiment == "linear":
         from grokphase.validation.experiments import attention_linear as exp
 
         plan = ((64, "hmc"), (128, "hmc")) + tuple((N, "reduced") for N in (args.N or (64, 128, 256, 1024, 4096)))
-        res = exp.run(plan, out_dir=args.out_dir or "runs/attention_linear", n_iter=args.n_iter)
+        res = exp.run(plan, out_dir=args.out_dir or "runs/attention_linear", **hmc)
         out = [{"N": r["N"], "sampler": r["sampler"], "w": {x["ratio"]: x["w"] for x in r["rows"]}} for r in res]
     elif args.experiment == "dynamics":
         from grokphase.validation.experiments import attention_dynamics as exp
@@ -166,8 +180,7 @@ def validate(args) -> int:
 
         res = exp.threshold_scan([20.0, 28.0, 31.0, 33.0, 36.0, 45.0], N=args.N[0] if args.N else 64)
         out = {k: v for k, v in res.items() if k != "trajectories"}
-    json.dump(out, sys.stdout, indent=None if args.json else 1, default=float)
-    print()
+    emit(out, args)
     return 0
 
 
