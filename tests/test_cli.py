@@ -63,15 +63,17 @@ def test_attention_transition_json_matches_api(capsys):
 def test_attention_phase_diagram_plot_and_save(tmp_path, capsys):
     target = tmp_path / "pd.png"
     assert main(["attention", "phase-diagram", "--n-x", "6", "--n-beta", "30", "--x-max", "12",
-                 "--plot", str(target), "--save", str(tmp_path / "pd.npz"), "--json"]) == 0
+                 "--plot", str(target), "--save", str(tmp_path / "pd.nc"), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["converged"] and out["order"][0] == "crossover" and out["order"][-1] == "first"
     assert 5.0 < out["critical_end_point"]["x_c"] < 6.0
     for ext in ("png", "pdf", "json"):
         assert (tmp_path / f"pd.{ext}").stat().st_size > 1000
-    from grokphase.attention import PhaseDiagram
+    from grokphase.results import flag_labels, load_dataset
 
-    assert PhaseDiagram.load(tmp_path / "pd.npz").c.shape == (6, 30)
+    back = load_dataset(tmp_path / "pd.nc")
+    assert back.c.shape == (6, 30) and back.attrs["s_uv"] == 9.0 and type(back.attrs["s_uv"]) is float
+    assert flag_labels(back.order).values.tolist() == out["order"] and back.L.values.tolist() == out["x"]
 
 
 def test_attention_bad_parameter_exits_2(capsys):

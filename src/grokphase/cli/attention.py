@@ -36,7 +36,8 @@ def add_parser(sub) -> None:
     q.add_argument("--beta-max", type=float, help="largest beta (default 40 softmax, 1 linear)")
     q.add_argument("--n-beta", type=int, default=200, help="points in beta (default 200)")
     q.add_argument("--L", type=float, help="fixed L (only with --vary s_qk; default 8)")
-    q.add_argument("--save", metavar="PATH", help="save the labelled arrays (.npz, atomic)")
+    q.add_argument("--save", metavar="PATH", help="save the labelled Dataset as netCDF (.nc, atomic; "
+                   "read it with grokphase.results.load_dataset)")
     q.add_argument("--plot", metavar="PATH", help="draw the diagram to PATH (PNG; PDF and JSON beside it)")
     common(q)
     q.set_defaults(func=phase_diagram, parser=q)
@@ -105,11 +106,14 @@ def phase_diagram(args) -> int:
     xs = np.linspace(args.x_min, args.x_max, args.n_x)
     pd = attention.phase_diagram(betas, xs, kind=args.kind, s_qk=args.s_qk, s_uv=args.s_uv,
                                  vary=args.vary, L=args.L)
-    out = {"axis": pd.axis, "params": pd.params, "converged": pd.converged,
-           "x": pd.xs.tolist(), "order": pd.order.tolist(), "beta_c": pd.beta_c.tolist(),
-           "beta_sp_lo": pd.beta_sp_lo.tolist(), "beta_sp_hi": pd.beta_sp_hi.tolist()}
+    from grokphase.results import flag_labels, save_dataset
+
+    axis, converged = pd.attrs["varied"], pd.attrs["converged"]
+    out = {"axis": axis, "params": {k: v for k, v in pd.attrs.items() if k in ("kind", "s_qk", "s_uv", "L")},
+           "converged": converged, "x": pd[axis].values.tolist(), "order": flag_labels(pd.order).values.tolist(),
+           **{k: pd[k].values.tolist() for k in ("beta_c", "beta_sp_lo", "beta_sp_hi")}}
     if args.save:
-        out["saved"] = str(pd.save(args.save))
+        out["saved"] = str(save_dataset(pd, args.save))
     if args.plot:
         from grokphase.paper_figs import fig_attention_phase_diagram as fig
 
@@ -123,14 +127,15 @@ def phase_diagram(args) -> int:
         emit(out, args)
         return 0
     first = [i for i, o in enumerate(out["order"]) if o == "first"]
-    print(f"{args.kind} attention, {pd.axis} in [{args.x_min}, {args.x_max}] ({args.n_x}) x beta in "
-          f"[{args.beta_min}, {args.beta_max}] ({args.n_beta}); all points converged: {pd.converged}")
+    x, bc, lo_, hi_ = (out[k] for k in ("x", "beta_c", "beta_sp_lo", "beta_sp_hi"))
+    print(f"{args.kind} attention, {axis} in [{args.x_min}, {args.x_max}] ({args.n_x}) x beta in "
+          f"[{args.beta_min}, {args.beta_max}] ({args.n_beta}); all points converged: {converged}")
     for i in sorted({first[0], first[-1]} if first else set()):
-        print(f"first order on grid {pd.axis} in [{pd.xs[first[0]]:.4g}, {pd.xs[first[-1]]:.4g}]; at {pd.axis} = "
-              f"{pd.xs[i]:.4g}: beta_c = {pd.beta_c[i]:.5g}, spinodals ({pd.beta_sp_lo[i]:.5g}, {pd.beta_sp_hi[i]:.5g})")
+        print(f"first order on grid {axis} in [{x[first[0]]:.4g}, {x[first[-1]]:.4g}]; at {axis} = "
+              f"{x[i]:.4g}: beta_c = {bc[i]:.5g}, spinodals ({lo_[i]:.5g}, {hi_[i]:.5g})")
     if "critical_end_point" in out:
         c = out["critical_end_point"]
-        print(f"critical end point: {pd.axis}_c = {c['x_c']:.6g}, beta* = {c['beta_star']:.6g}")
+        print(f"critical end point: {axis}_c = {c['x_c']:.6g}, beta* = {c['beta_star']:.6g}")
     for key in ("saved", "figure"):
         for p in np.atleast_1d(out.get(key, [])):
             print(f"wrote {p}")
