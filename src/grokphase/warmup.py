@@ -168,7 +168,7 @@ def warm_kernels() -> WarmupResult:
     _workload()
     repeat = time.perf_counter() - t0
     missing = tuple(sorted(set(kernels) - _reached(kernels)))
-    log.info("warm-up done in %.2f s (%d kernels compiled, the rest loaded from the cache); "
-             "the same calls again took %.2f s", first, len(set(compiled)), repeat)
+    log.info("warm-up done in %.2f s (%d of %d kernels compiled, the others loaded from the on-disk cache); "
+             "the same calls again took %.2f s", first, len(set(compiled)), len(kernels), repeat)
     return WarmupResult(first_seconds=first, repeat_seconds=repeat, compiled=tuple(dict.fromkeys(compiled)),
                         kernels=tuple(kernels), not_exercised=missing)
