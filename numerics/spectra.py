@@ -1,6 +1,6 @@
 """Feature spectra on which the linear-VI risks are evaluated.
 
-Reference: spec ``shared/theory/linear_vi.md`` sections 3-4 and 8.  The delay mechanism is purely
+Reference: ``docs/linear_vi.md`` §3-§4 and §8.  The delay mechanism is purely
 spectral: every curve of the model is a Laplace-type moment E[nu^p exp(-2 (Nbar nu + 1/tau^2) t)]
 of the eigenvalue distribution of X^T X / n.  Two spectra are provided, with one interface:
 

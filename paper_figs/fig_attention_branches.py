@@ -1,6 +1,6 @@
 """Figure: branches of the attention copy task -- first-order softmax vs continuous linear attention.
 
-Large-N saddle point of spec ``shared/theory/attention_copy.md`` §4 at REF (L = 8, s_qk = 0.25,
+Large-N saddle point of ``docs/attention_copy.md`` §4 at REF (L = 8, s_qk = 0.25,
 s_uv = 9; beta = alpha / sigma^2):
 
 (a) softmax free-energy landscape phi(kappa) = min_g f_s(kappa, g; beta) (f_s is convex in g; the

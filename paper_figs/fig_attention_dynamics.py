@@ -1,4 +1,4 @@
-"""Figure: training dynamics of the finite-N copy network (spec §8-§9).
+"""Figure: training dynamics of the finite-N copy network (``docs/attention_copy.md`` §8-§9).
 
 (a) softmax, Langevin (N = 256, eta = 5e-4) from a prior draw: c(t) for beta around the upper
     spinodal: no precursor, an abrupt jump past beta_sp^+ after a delay that grows towards it;

@@ -1,4 +1,4 @@
-"""Figure: the attention theory against finite-N Bayesian sampling (spec §7-§8).
+"""Figure: the attention theory against finite-N Bayesian sampling (``docs/attention_copy.md`` §7-§8).
 
 (a) hysteresis: HMC branch means of c vs alpha (= beta, sigma^2 = 1) from the uniform and the copy
     start for N = 64 ... 1024, on the large-N stable branches and spinodals (softmax, REF);

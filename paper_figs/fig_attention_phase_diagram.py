@@ -1,6 +1,6 @@
 """Figure: phase diagrams of softmax attention on the copy task, and MAP vs Bayesian thresholds.
 
-Large-N saddle point of spec ``shared/theory/attention_copy.md`` (§4-§6, §9), priors s_qk = 0.25,
+Large-N saddle point of ``docs/attention_copy.md`` (§4-§6, §9), priors s_qk = 0.25,
 s_uv = 9 unless varied; beta = alpha / sigma^2:
 
 (a) the (beta, L) plane (L treated as continuous): equilibrium copy weight c as an image, the

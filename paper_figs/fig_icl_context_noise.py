@@ -1,5 +1,5 @@
 """Figure: in-context accuracy, AU and EU against the number of context examples and the
-context-noise probability (spec ``icl_grokking.md`` §4 claims 3 and 4; the paper's Figs. 4-5).
+context-noise probability (``docs/icl_grokking.md`` §4, claims 3 and 4; the paper's Figs. 4-5).
 
 Runs: the in-context study runs (``grokphase uncertainty train icl --optimizer {adamw,ivon} --seed S``,
 S = 0, 1, 2; see ``fig_uncertainty_icl``), evaluated at their last snapshot by

@@ -1,5 +1,5 @@
 """Figure: task diversity T x training fraction alpha -> final accuracy, EU and AU per split
-(spec ``icl_grokking.md`` §4 claim 1; the paper's Figs. 2-3), in-context arithmetic at p = 7.
+(``docs/icl_grokking.md`` §4, claim 1; the paper's Figs. 2-3), in-context arithmetic at p = 7.
 
 Runs: ``grokphase uncertainty diversity --train --n-task 2 6 10 --alpha 0.5 0.8`` (AdamW study preset
 with T = 4 n_task = 8, 24, 40 pretraining tasks, alpha = 0.5, 0.8, 6,000 steps, seed 0), evaluated

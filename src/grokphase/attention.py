@@ -1,8 +1,8 @@
 """Bayesian single-layer attention on the cyclic copy task: saddle points, branches, transitions.
 
-Spec: ``shared/theory/attention_copy.md`` (our exactly solvable model with the phenomenology of
+Model: ``docs/attention_copy.md`` (the package's exactly solvable model with the phenomenology of
 Lavie et al., arXiv 2606.12058).  Large-N theory: the posterior concentrates on the minima of the
-reduced free energy f(kappa, g; beta) (spec §4), with beta = alpha / sigma^2 the amount of data.
+reduced free energy f(kappa, g; beta) (§4), with beta = alpha / sigma^2 the amount of data.
 
 Order parameters: kappa (copy logit gap for softmax, copy score for linear), g (value gain),
 c = A_{l,l-1} (copy weight; = kappa for linear attention, where A = S), eps (per-position population
@@ -163,7 +163,7 @@ def _ansatz_scores(kind: str, kappa: float, L: int) -> np.ndarray:
 
 def solve_full(beta, *, L, kind="softmax", s_qk, s_uv, init="uniform", tol=1e-9,
                max_iter=5000) -> FullSaddleResult:
-    """Minimise the full free energy F(S, g) over all L^2 + 1 order parameters (spec §3, §5.5;
+    """Minimise the full free energy F(S, g) over all L^2 + 1 order parameters (§3, §5.5;
     BFGS with a strong-Wolfe line search, then Newton with a finite-difference Hessian).
 
     Parameters
@@ -225,7 +225,7 @@ class AnsatzCheck:
 
 def check_copy_ansatz(beta, *, L, kind="softmax", s_qk, s_uv, n_random=6, seed=0,
                       tol=1e-6) -> AnsatzCheck:
-    """Spec §5.5: minimise F(S, g) from the uniform start, the copy start and ``n_random`` random
+    """The check of §5.5: minimise F(S, g) from the uniform start, the copy start and ``n_random`` random
     starts (S ~ N(0, 1), g ~ U(0, 2), seeded) and check every minimum is one of the reduced
     (copy-ansatz) minima.
 
@@ -490,7 +490,7 @@ def map_state(beta, *, L, kind="softmax", s_qk, s_uv) -> MapState:
 
 
 def map_transition(*, L, kind="softmax", s_qk, s_uv) -> MapTransition:
-    """MAP (weight decay = prior) thresholds, spec §9: local instability of the uniform point and
+    """MAP (weight decay = prior) thresholds, §9: local instability of the uniform point and
     the global switch to copying.
 
     Parameters

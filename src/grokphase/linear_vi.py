@@ -1,7 +1,7 @@
 """User-level API for the Bayesian linear model of delayed generalisation.
 
 Reference: Qchohi & Rossi, arXiv 2604.12434, Section 5 and Appendix C (bracketed numbers are its
-equations); spec ``shared/theory/linear_vi.md``.
+equations); model: ``docs/linear_vi.md``.
 
 * :class:`LinearVIModel` -- the Marchenko-Pastur limit (aspect ratio ``lam`` = d/n).
 * :class:`SpectralVIModel` -- the same quantities for any feature spectrum (eigenvalues with weights).
@@ -18,7 +18,7 @@ Conventions and choices (documented, tested):
   A curve that starts below the level has crossing time 0.
 * ``delay()`` is the exact numerical delay from the curves (primary); ``delay_asymptotic()`` is
   the leading-order formula [80] (its asymptote as eps -> 0).
-* Regression-level EU [92] needs two more numbers than the spec's constructor carries: the noise
+* Regression-level EU [92] needs two more numbers than the model's constructor carries: the noise
   variance sigma^2 (matched, sigma_eps^2 = sigma^2) and the share of C0 held by the covariance gap;
   they are keyword arguments of :meth:`eu_regression`, with defaults 1.0 and 0.5.
 * Root finding failures raise :class:`ConvergenceError`; the underlying :class:`CrossingResult`

@@ -1,5 +1,6 @@
-"""Training dynamics of the finite-N copy network under overdamped Langevin noise (spec §8):
-noisy full-batch gradient descent whose stationary law is the posterior, from a prior draw.
+"""Training dynamics of the finite-N copy network under overdamped Langevin noise
+(``docs/attention_copy.md`` §8): noisy full-batch gradient descent whose stationary law is the
+posterior, from a prior draw.
 
 softmax: c stays near the uniform branch and jumps abruptly to the copy branch past the upper
 spinodal, after a delay that grows as beta -> beta_sp^+ (saddle-node bottleneck); linear: w rises
@@ -21,7 +22,7 @@ from grokphase.validation.samplers import langevin
 def run(betas, *, kind="softmax", N=256, L=8, s_qk=0.25, s_uv=9.0, sigma2=None, eta=5e-4, T=20.0,
         n_rep=2, seed=0, record_every=200) -> dict:
     """Langevin trajectories for every beta (n_rep replicas each), time t = eta * step up to T.
-    sigma2 defaults to 1 (softmax) or 10 (linear), as in spec §1."""
+    sigma2 defaults to 1 (softmax) or 10 (linear), as in §1."""
     sigma2 = (1.0 if kind == "softmax" else 10.0) if sigma2 is None else sigma2
     model = CopyModel(L=L, N=N, kind=kind, s_q=math.sqrt(s_qk), s_k=math.sqrt(s_qk), s_u=math.sqrt(s_uv),
                       s_v=math.sqrt(s_uv), sigma2=sigma2)

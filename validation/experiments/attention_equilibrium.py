@@ -1,6 +1,7 @@
-"""Finite-N equilibrium of softmax attention (spec §7-§8): alpha_c(N) from umbrella sampling + MBAR
-at several N, its fit alpha_c(N) = alpha_c + a1/N, the one-loop a1 (``validation.one_loop``) and
-the barrier per N.  Per-N results are written atomically to ``out_dir/N{N}.json`` (resumable).
+"""Finite-N equilibrium of softmax attention (``docs/attention_copy.md`` §7-§8): alpha_c(N) from
+umbrella sampling + MBAR at several N, its fit alpha_c(N) = alpha_c + a1/N, the one-loop a1
+(``validation.one_loop``) and the barrier per N.  Per-N results are written atomically to
+``out_dir/N{N}.json`` (resumable).
 """
 
 from __future__ import annotations

@@ -1,12 +1,14 @@
-"""Hysteresis of Bayesian softmax attention at finite N (spec §8): HMC branch means vs the saddle point.
+"""Hysteresis of Bayesian softmax attention at finite N (``docs/attention_copy.md`` §8): HMC branch
+means vs the saddle point.
 
 For each N, every alpha of the grid is sampled from the 'uniform' start (a prior draw) and from the
-'copy' start (kappa0 = 1.15, g0 = 1.89, spec §8), all chains batched in one HMC run (whitened data,
+'copy' start (kappa0 = 1.15, g0 = 1.89, §8), all chains batched in one HMC run (whitened data,
 sigma^2 = 1, so beta = alpha).  Each (alpha, start) is assigned to the large-N stable branch
 (``grokphase.attention.trace``) whose copy weight is nearest to its mean; the rms of c_HMC - c_branch
 over the (alpha, start) pairs whose chains settled (split R-hat < 1.1; chains caught switching
-branch near a spinodal are counted separately) measures the agreement (spec: a few 1e-3 by N ~ 256).  Results are written
-per N, atomically, to ``out_dir/N{N}.json``; finished N are skipped on a rerun (resumable).
+branch near a spinodal are counted separately) measures the agreement (§8: a few 1e-3 by N ~ 256).
+Results are written per N, atomically, to ``out_dir/N{N}.json``; finished N are skipped on a rerun
+(resumable).
 """
 
 from __future__ import annotations

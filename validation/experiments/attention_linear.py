@@ -1,8 +1,8 @@
-"""Linear attention at finite N (spec §7-§8): w(beta) from the exact reduced posterior for growing N
-and from full HMC at small N, against the large-N pitchfork curve.
+"""Linear attention at finite N (``docs/attention_copy.md`` §7-§8): w(beta) from the exact reduced
+posterior for growing N and from full HMC at small N, against the large-N pitchfork curve.
 
-beta in units of beta_c = 1/(sqrt(L) s_qk s_uv); full HMC with sigma^2 = 10 (spec §1), whitened data.
-The spec expects slow ~50/N corrections at REF and w = O(1/N) below beta_c.  Results per N are
+beta in units of beta_c = 1/(sqrt(L) s_qk s_uv); full HMC with sigma^2 = 10 (§1), whitened data.
+§7 expects slow ~50/N corrections at REF and w = O(1/N) below beta_c.  Results per N are
 written atomically to ``out_dir`` and reused on a rerun.
 """
 

@@ -1,10 +1,10 @@
 """MAP training of the finite-N copy network with Adam (weight decay = the Gaussian prior) and plain
-MSE training, from small initialisation (spec §9).
+MSE training, from small initialisation (``docs/attention_copy.md`` §9).
 
 The objective is -log p(theta | D) of ``copy_attention`` (prior terms = L2 weight decay |theta|^2 /
 (2 s^2), i.e. coupled L2, whose minimum is the MAP), or the bare energy (``prior=False``: plain MSE).
 All betas run as one batch of chains; Adam (torch defaults, no decoupled decay: the decay is in the
-gradient) from theta0 = init_scale * prior draw.  The spec's MAP theory (``grokphase.attention.
+gradient) from theta0 = init_scale * prior draw.  The MAP theory of §9 (``grokphase.attention.
 map_transition``): softmax stays uniform (c = 1/L) below beta_local = L/s_qk + 1/s_uv and learns
 above it; linear attention stays at the origin for every beta; bare MSE always learns the copy.
 """

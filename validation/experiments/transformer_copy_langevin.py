@@ -1,4 +1,4 @@
-"""The copy task with the package's NumPy transformer under Langevin noise (issue 4, item 7).
+"""The copy task with the package's NumPy transformer under Langevin noise (``docs/attention_copy.md`` §8).
 
 One layer, one head, position-only attention scores (q, k from the learned positions; values from
 the tokens), softmax or linear, no LayerNorm.  Data: P random sequences of L tokens from a

@@ -9,7 +9,8 @@ from grokphase.cli._output import emit
 def add_parser(sub) -> None:
     """Add the ``attention`` subcommand group (transition, phase-diagram, validate) to ``sub``."""
     p = sub.add_parser("attention", help="Bayesian attention on a copy task: transitions and phase diagrams",
-                       description="Large-N saddle points of single-layer softmax/linear attention (spec attention_copy.md).")
+                       description="Large-N saddle points of single-layer softmax/linear attention "
+                                   "(docs/attention_copy.md).")
     asub = p.add_subparsers(dest="attention_command", required=True)
 
     def common(q):
