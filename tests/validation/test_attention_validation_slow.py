@@ -1,4 +1,4 @@
-"""The issue's acceptance experiments at full size (slow; each a few minutes on 2 cores).
+"""The acceptance experiments of docs/attention_copy.md §8 at full size (slow; minutes each on 2 cores).
 Run with ``pytest -m slow tests/validation/test_attention_validation_slow.py``."""
 
 import numpy as np
