@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, is_dataclass
 from typing import Callable
 
@@ -197,15 +198,28 @@ api("sweep_lam(t=[])", "t", lambda: LV().sweep_lam([0.5], [], n_over_sigma2=5e7)
 api("sweep_lam(n_over_sigma2=0)", "n_over_sigma2", lambda: LV().sweep_lam([0.5], [1e-8], n_over_sigma2=0.0))
 
 
-def _corrupt_npz():
-    p = os.path.join(tempfile.mkdtemp(), "sweep.npz")
-    with open(p, "wb") as f:
-        f.write(b"PK\x03\x04 not a zip file")
-    return LV().LinearVISweep.load(p)
+CORRUPT = os.path.join(tempfile.gettempdir(), "grokphase-tally-corrupt.nc")
 
 
-api("LinearVISweep.load(corrupted file)", "path", _corrupt_npz)
-api("LinearVISweep.load(missing file)", "path", lambda: LV().LinearVISweep.load("/nonexistent/sweep.npz"))
+def _load_corrupt():
+    """A damaged saved result: LinearVISweep.load (.npz) before the result layer, load_dataset after."""
+    with open(CORRUPT, "wb") as f:
+        f.write(b"PK\x03\x04 not a result file")
+    if hasattr(LV(), "LinearVISweep"):
+        return LV().LinearVISweep.load(CORRUPT)
+    from grokphase.results import load_dataset
+    return load_dataset(CORRUPT)
+
+
+def _load_missing():
+    if hasattr(LV(), "LinearVISweep"):
+        return LV().LinearVISweep.load("/nonexistent/sweep.nc")
+    from grokphase.results import load_dataset
+    return load_dataset("/nonexistent/sweep.nc")
+
+
+api("load a saved sweep (corrupted file)", CORRUPT, _load_corrupt)
+api("load a saved sweep (missing file)", "/nonexistent/sweep.nc", _load_missing)
 
 # --------------------------------------------------------------------------- copy posterior, samplers
 def cpm(**kw):
@@ -243,6 +257,12 @@ def SM():
     return samplers
 
 
+def _reduced():
+    """The reduced linear sampler under its name before or after the result-layer rename."""
+    from grokphase.validation import copy_reduced
+    return getattr(copy_reduced, "linear_reduced_hmc", None) or copy_reduced.linear_reduced_w
+
+
 for k, v in (("L", 1), ("N", 0), ("L", 2.5), ("kind", "x"), ("s_q", 0.0), ("sigma2", nan), ("s_u", inf)):
     api(f"CopyModel({k}={v!r})", k, lambda k=k, v=v: CA().CopyModel(**({"L": 4, "N": 8} | {k: v})))
 
@@ -274,10 +294,8 @@ for lab, x in (("1-D", np.ones(10)), ("empty", np.ones((2, 0))), ("nan", np.full
 api("split_rhat(x=(2, 3): 1 draw per half)", "x", lambda: SM().split_rhat(np.arange(6.0).reshape(2, 3)))
 api("split_rhat(one chain) [edge]", "", lambda: SM().split_rhat(np.random.default_rng(0).standard_normal((1, 10))), edge=True)
 api("split_rhat(constant draws) [edge]", "", lambda: SM().split_rhat(np.ones((2, 10))), edge=True)
-api("copy_reduced.linear_reduced_w(N=5)", "N",
-    lambda: __import__("grokphase.validation.copy_reduced", fromlist=["x"]).linear_reduced_w(0.3, N=5, n_iter=20))
-api("copy_reduced.linear_reduced_w(L=1.5)", "L",
-    lambda: __import__("grokphase.validation.copy_reduced", fromlist=["x"]).linear_reduced_w(0.3, N=16, L=1.5, n_iter=20))
+api("copy_reduced.linear_reduced_(w|hmc)(N=5)", "N", lambda: _reduced()(0.3, N=5, n_iter=20))
+api("copy_reduced.linear_reduced_(w|hmc)(L=1.5)", "L", lambda: _reduced()(0.3, N=16, L=1.5, n_iter=20))
 
 
 # --------------------------------------------------------------------------- tasks
@@ -474,14 +492,16 @@ cli("", "command")
 def _has_nan(x, depth=0) -> bool:
     if depth > 6:
         return False
+    if hasattr(x, "data_vars"):       # xarray.Dataset
+        return any(_has_nan(v.values, depth + 1) for v in x.data_vars.values())
+    if isinstance(x, Mapping):
+        return any(_has_nan(v, depth + 1) for v in x.values())
     if isinstance(x, float):
         return math.isnan(x)
     if isinstance(x, np.ndarray):
         return x.dtype.kind in "fc" and bool(np.isnan(x).any())
     if isinstance(x, np.floating):
         return bool(np.isnan(x))
-    if isinstance(x, dict):
-        return any(_has_nan(v, depth + 1) for v in x.values())
     if isinstance(x, (list, tuple)):
         return any(_has_nan(v, depth + 1) for v in x)
     if is_dataclass(x):
@@ -503,9 +523,10 @@ def run_case(i: int) -> dict:
     if c.kind == "api":
         try:
             out = c.call()
-        except ValueError as e:
+        except (ValueError, FileNotFoundError) as e:   # FileNotFoundError: documented for missing files
             msg = str(e)
-            return {"outcome": "clear" if c.param and _names(msg, c.param) else "unnamed", "message": msg[:300]}
+            return {"outcome": "clear" if c.param and _names(msg, c.param) else "unnamed",
+                    "message": f"{type(e).__name__}: {msg[:300]}"}
         except Exception as e:  # noqa: BLE001 -- classified, that is the point
             return {"outcome": "internal", "message": f"{type(e).__name__}: {str(e)[:300]}"}
         if _has_nan(out):

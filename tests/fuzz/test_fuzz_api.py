@@ -28,7 +28,7 @@ from grokphase.validation import samplers as SM
 from grokphase.validation import tasks as T
 from grokphase.validation.bayes import grokking_times as GT
 from grokphase.validation.copy_attention import CopyModel, data_statistic, prior_draw
-from grokphase.validation.copy_reduced import linear_reduced_w
+from grokphase.validation.copy_reduced import linear_reduced_hmc
 from grokphase.validation.nn import Transformer, TransformerConfig
 from grokphase.validation.optim import SGD, AdamW, clip_grad_norm, warmup_cosine
 from grokphase.validation.tasks.icl import SPLITS, max_n_task
@@ -195,7 +195,7 @@ TARGETS = [
                 sampler=invalid_choices(["hmc", "reduced"]), start=invalid_choices(["uniform", "copy"]),
                 s_qk=POS, s_uv=POS, sigma2=POS, n_chains=invalid_integers(2), n_iter=invalid_integers(20),
                 seed=invalid_integers(0), whitened=FLAGS)),
-    Target("linear_reduced_w", lambda beta, **kw: linear_reduced_w(beta, **kw), dict(beta=0.3, N=16, L=8, n_iter=20),
+    Target("linear_reduced_hmc", lambda beta, **kw: linear_reduced_hmc(beta, **kw), dict(beta=0.3, N=16, L=8, n_iter=20),
            dict(beta=NONNEG, N=invalid_integers(10), L=invalid_integers(2), s_qk=POS, n_chains=invalid_integers(2),
                 n_iter=invalid_integers(20), seed=invalid_integers(0))),
     Target("CopyModel", CopyModel, dict(L=4, N=8),
@@ -290,7 +290,7 @@ def test_every_target_is_valid_at_its_base():
     """The base arguments are valid, so each fuzzed failure is due to the fuzzed parameter."""
     for t in TARGETS:
         if t.name not in ("attention.check_copy_ansatz", "attention.solve_full", "copy_posterior_means",
-                          "linear_reduced_w", "attention.critical_end_point", "sweep_lam"):
+                          "linear_reduced_hmc", "attention.critical_end_point", "sweep_lam"):
             t.call(**t.base)                # the expensive ones run in test_fuzz_valid
 
 
@@ -302,3 +302,30 @@ def test_invalid_input_names_the_parameter(target, param, depth, fuzz_run):
         assert_names_parameter(lambda: t.call(**(t.base | {param: value})), t.names.get(param, param))
 
     fuzz_run(depth, t.params[param], check, t.name)
+
+
+def test_grid_axes_reject_non_scalar_values(depth, fuzz_run):
+    from grokphase.sweep import Grid
+
+    bad = st.one_of(st.sampled_from([math.nan, math.inf, None]), st.lists(st.integers(), min_size=1, max_size=2),
+                    st.just(np.ones(2)), st.dictionaries(st.text(max_size=1), st.integers(), max_size=1))
+    fuzz_run(depth, bad, lambda v: assert_names_parameter(lambda: Grid.product(N=[16, v]), "'N'"), "sweep.Grid.product")
+
+
+def test_damaged_result_files_name_the_file(depth, fuzz_run, tmp_path):
+    """Random bytes and truncated netCDF files: a ValueError naming the file and the remedy."""
+    import xarray as xr
+
+    from grokphase.results import load_dataset, save_dataset
+
+    good = save_dataset(xr.Dataset({"c": ("beta", np.linspace(0.0, 1.0, 50))}, attrs={"L": 8}), tmp_path / "good.nc")
+    data = good.read_bytes()
+    path = tmp_path / "bad.nc"
+
+    def check(v):
+        path.write_bytes(data[: v] if isinstance(v, int) else v)
+        msg = assert_names_parameter(lambda: load_dataset(path), str(path))
+        assert "delete it and recompute" in msg
+
+    fuzz_run(depth, st.one_of(st.integers(0, len(data) - 1), st.binary(max_size=2000)), check,
+             "results.load_dataset")
