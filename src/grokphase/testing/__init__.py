@@ -43,14 +43,14 @@ from grokphase.testing.asymptotics import (PowerLawCheck, RateCheck, assert_powe
 from grokphase.testing.statistics import FiniteSizeFit, assert_finite_size_scaling, assert_statistically_equal
 
 _STRATEGIES = {
-    "vi_models": ("aspect_ratios", "n_over_sigma2s", "prior_precisions", "thresholds", "linear_vi_models",
+    "vi_strategies": ("aspect_ratios", "n_over_sigma2s", "prior_precisions", "thresholds", "linear_vi_models",
                   "discrete_spectra"),
-    "attention_params": ("AttentionParams", "AttentionPoint", "attention_kinds", "sequence_lengths",
+    "attention_strategies": ("AttentionParams", "AttentionPoint", "attention_kinds", "sequence_lengths",
                          "prior_scales", "attention_params", "attention_points", "near_end_point",
                          "near_tricritical"),
-    "transformers": ("TransformerProblem", "transformer_configs", "copy_batches", "modular_datasets",
+    "transformer_strategies": ("TransformerProblem", "transformer_configs", "copy_batches", "modular_datasets",
                      "icl_task_sets", "transformer_problems"),
-    "probabilities": ("probability_tensors",),
+    "probability_strategies": ("probability_tensors",),
 }
 _WHERE = {name: module for module, names in _STRATEGIES.items() for name in names}
 
