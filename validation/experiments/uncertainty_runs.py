@@ -1,13 +1,14 @@
-"""The uncertainty study's runs (issue 6): which presets, where their folders are, and one call each
-to train a run and to evaluate every run of a task.
+"""The uncertainty study's runs: which presets, where their folders are, and one call each to train
+a run and to evaluate every run of a task.
 
 Tasks: 'modular' (addition mod 97, train fraction 0.4; presets ``grok97-adamw`` / ``grok97-ivon`` of
 ``modular_grokking``) and 'icl' (in-context arithmetic, p = 7; presets ``study-p7-adamw`` /
-``study-p7-ivon`` of ``icl_training``).  Run folders: ``{root}/{mod|icl}_{optimizer}_s{seed}``.
+``study-p7-ivon`` of ``icl_training``).  Run folders: ``{root}/{mod|icl}_{optimizer}_s{seed}_{id}``
+with ``id`` the run's configuration hash (``config_id``), so runs of other settings never share one.
 In-context sweeps at the end of training (``context_noise_sweeps``): number of context examples
 k = 0..n_ctx-1 and context-noise probability 0, 0.1, ..., 1 on ID-train and OOD-val (claims 3-4).
 Task diversity x training fraction (``diversity_grid``, claim 1): AdamW runs of the study preset
-with n_task and alpha changed, folders ``{root}/icl_div_T{4 n_task}_a{alpha}_s{seed}``, evaluated at
+with n_task and alpha changed, folders ``{root}/icl_div_T{4 n_task}_a{alpha}_s{seed}_{id}``, evaluated at
 their last snapshot on the four splits.
 Evaluation (``uncertainty_study.evaluate_snapshots``) is cached in each folder's uncertainty.json and
 redone only when a newer snapshot exists.
@@ -24,8 +25,8 @@ from grokphase.validation.experiments.uncertainty_study import (evaluate_final, 
                                                                  icl_sweep_sets, modular_setup, snapshot_files,
                                                                  summarise)
 
-TASKS = {"modular": ("mod", modular_grokking.PRESETS, "grok97-{}", modular_grokking.run_modular, modular_setup),
-         "icl": ("icl", icl_training.PRESETS, "study-p7-{}", icl_training.run_icl, icl_setup)}
+TASKS = {"modular": ("mod", modular_grokking, "grok97-{}", modular_grokking.run_modular, modular_setup),
+         "icl": ("icl", icl_training, "study-p7-{}", icl_training.run_icl, icl_setup)}
 OPTIMIZERS = ("adamw", "ivon")
 
 
@@ -35,22 +36,23 @@ def _task(task: str):
     return TASKS[task]
 
 
-def study_run(task: str, optimizer: str, seed: int, root="runs/study"):
-    """(run config, run folder) of one study run."""
-    prefix, presets, name, _, _ = _task(task)
+def study_run(task: str, optimizer: str, seed: int, root="runs/study", *, steps: int | None = None):
+    """(run config, run folder) of one study run (``steps``: another length than the preset's)."""
+    prefix, module, name, _, _ = _task(task)
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
-    return dataclasses.replace(presets[name.format(optimizer)], seed=seed), Path(root) / f"{prefix}_{optimizer}_s{seed}"
+    run = dataclasses.replace(module.PRESETS[name.format(optimizer)], seed=seed)
+    if steps is not None:
+        run = dataclasses.replace(run, steps=steps)
+    return run, Path(root) / f"{prefix}_{optimizer}_s{seed}_{module.config_id(run)}"
 
 
 def train_study_run(task: str, optimizer: str, seed: int, root="runs/study", *, steps: int | None = None,
-                    progress: bool = True) -> dict:
-    """Train (resumable) and return the run summary.  ``steps`` changes the preset's length; resuming
-    a run with a new length continues on the new schedule (the in-context cosine decay is stretched
-    from the resumed step on; the mod-p schedule is constant after warm-up)."""
-    run, run_dir = study_run(task, optimizer, seed, root)
-    if steps is not None:
-        run = dataclasses.replace(run, steps=steps)
+                    progress: bool | None = None) -> dict:
+    """Train (resumable) and return the run summary.  ``steps`` changes the preset's length: a longer
+    mod-p run extends the preset's run (its schedule is constant after warm-up); an in-context run
+    decays its learning rate over its steps, so another length is another run (its own folder)."""
+    run, run_dir = study_run(task, optimizer, seed, root, steps=steps)
     return _task(task)[3](run, run_dir, progress=progress)
 
 
@@ -75,7 +77,10 @@ def evaluate_study(task: str, seeds=(0, 1, 2), root="runs/study", *, samples: in
                 continue
             setup = setup_fn(run)
             cache = run_dir / "uncertainty.json"
-            stored = json.loads(cache.read_text()) if cache.exists() else None
+            try:
+                stored = json.loads(cache.read_text()) if cache.exists() else None
+            except ValueError:       # a damaged cache is recomputed (and rewritten atomically)
+                stored = None
             if (isinstance(stored, dict) and (stored["samples"], stored["every"], stored["seed"]) == (samples, every, seed)
                     and cache.stat().st_mtime > snapshot_files(run_dir)[-1].stat().st_mtime):
                 rows = stored["rows"]
@@ -108,11 +113,11 @@ def diversity_run(n_task: int, alpha: float, seed: int, root="runs/study", *, st
     """(run config, folder) of one task-diversity grid run (AdamW study preset, n_task, alpha, steps)."""
     run, _ = study_run("icl", "adamw", seed, root)
     run = dataclasses.replace(run, n_task=n_task, alpha=alpha, steps=steps)
-    return run, Path(root) / f"icl_div_T{4 * n_task}_a{alpha:g}_s{seed}"
+    return run, Path(root) / f"icl_div_T{4 * n_task}_a{alpha:g}_s{seed}_{icl_training.config_id(run)}"
 
 
 def diversity_grid(n_tasks=(2, 6, 10), alphas=(0.5, 0.8), seed: int = 0, root="runs/study", *, steps: int = 6000,
-                   train: bool = False, samples: int = 16, progress: bool = False) -> dict:
+                   train: bool = False, samples: int = 16, progress: bool | None = None) -> dict:
     """Final accuracy and TU/AU/EU per split (Laplace, SWAG) on the (T = 4 n_task) x alpha grid;
     ``train=True`` trains (resumably) the missing runs first, otherwise absent runs are skipped."""
     cells = []
@@ -129,7 +134,7 @@ def diversity_grid(n_tasks=(2, 6, 10), alphas=(0.5, 0.8), seed: int = 0, root="r
     return {"cells": cells}
 
 
-def run_full_study(root="runs/study", seeds=(0, 1, 2), *, progress: bool = True) -> None:
+def run_full_study(root="runs/study", seeds=(0, 1, 2), *, progress: bool | None = None) -> None:
     """Everything the study's figures read, one run after another (resumable; about 5 CPU-hours on
     one core): the mod-97 and in-context runs for both optimisers and all seeds, and the task-
     diversity grid.  ``grokphase figs`` then evaluates (cached) and draws."""
