@@ -62,15 +62,17 @@ def test_attention_transition_json_matches_api(capsys):
 def test_attention_phase_diagram_plot_and_save(tmp_path, capsys):
     target = tmp_path / "pd.png"
     assert main(["attention", "phase-diagram", "--n-x", "6", "--n-beta", "30", "--x-max", "12",
-                 "--plot", str(target), "--save", str(tmp_path / "pd.npz"), "--json"]) == 0
+                 "--plot", str(target), "--save", str(tmp_path / "pd.nc"), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["converged"] and out["order"][0] == "crossover" and out["order"][-1] == "first"
     assert 5.0 < out["critical_end_point"]["x_c"] < 6.0
     for ext in ("png", "pdf", "json"):
         assert (tmp_path / f"pd.{ext}").stat().st_size > 1000
-    from grokphase.attention import PhaseDiagram
+    from grokphase.results import flag_labels, load_dataset
 
-    assert PhaseDiagram.load(tmp_path / "pd.npz").c.shape == (6, 30)
+    back = load_dataset(tmp_path / "pd.nc")
+    assert back.c.shape == (6, 30) and back.attrs["s_uv"] == 9.0 and type(back.attrs["s_uv"]) is float
+    assert flag_labels(back.order).values.tolist() == out["order"] and back.L.values.tolist() == out["x"]
 
 
 def test_attention_bad_parameter_exits_2(capsys):
@@ -100,3 +102,22 @@ def test_uncertainty_evaluate_without_runs_and_bad_task(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["uncertainty", "evaluate", "cifar"])
     assert e.value.code == 2
+
+
+def test_parser_imports_only_the_standard_library():
+    """Building the parser (what ``grokphase --help`` does) imports none of the heavy dependencies."""
+    import subprocess
+    import sys
+
+    code = ("import sys, grokphase.cli; grokphase.cli.build_parser(); "
+            "print(sorted(m for m in ('numpy', 'numba', 'scipy', 'sympy', 'matplotlib', 'xarray') if m in sys.modules))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.strip() == "[]"
+
+
+def test_train_unknown_preset_exits_2_with_the_valid_names(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["train", "modular", "--preset", "bogus", "--steps", "1"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "bogus" in err and "nanda97" in err and "smoke31" in err

@@ -20,8 +20,9 @@ from scipy.special import logsumexp
 
 from grokphase import attention
 from grokphase.numerics.errors import ConvergenceError
-from grokphase.validation.copy_attention import CopyModel, copy_start, data_statistic, prior_draw, umbrella_bias
-from grokphase.validation.samplers import hmc
+from grokphase.validation.copy_attention import (OBSERVABLE_NAMES, CopyModel, copy_start, data_statistic, prior_draw,
+                                                  umbrella_bias)
+from grokphase.validation.samplers import HMCResult, hmc
 
 
 def profile_curvature_bound(L=8, s_qk=0.25, s_uv=9.0, beta=None) -> float:
@@ -40,7 +41,8 @@ def profile_curvature_bound(L=8, s_qk=0.25, s_uv=9.0, beta=None) -> float:
 
 @dataclass(frozen=True)
 class UmbrellaSamples:
-    """Pooled draws: kappa_hat (M,), loss l (M,), window index (M,); kappa0 (K,), k_b, alpha0, N."""
+    """Pooled draws, the input of MBAR: kappa_hat (M,), loss l (M,), window index (M,); kappa0 (K,),
+    k_b, alpha0, N (``UmbrellaRun.pooled()``, or a block-bootstrap resample of it)."""
 
     kappa_hat: np.ndarray
     loss: np.ndarray
@@ -51,13 +53,40 @@ class UmbrellaSamples:
     N: int
 
 
+@dataclass(frozen=True, eq=False)
+class UmbrellaRun(HMCResult):
+    """The biased HMC run of ``sample_windows`` in ArviZ's layout.
+
+    ``posterior`` holds every observable plus ``loss`` = L eps, (chain, draw), with the chain
+    coordinates ``window`` (index) and ``kappa0`` (its bias centre); attributes k_b, alpha0 (the
+    sampled alpha, P / N) and the model's parameters.  ``sample_stats`` as for :class:`HMCResult`
+    (``lp`` includes the bias).  :meth:`pooled` gives the MBAR input."""
+
+    def pooled(self) -> UmbrellaSamples:
+        """All draws pooled, chain-major (the order MBAR and the block bootstrap use)."""
+        p = self.posterior
+        kh = p["kappa_hat"].values
+        return UmbrellaSamples(kappa_hat=kh.ravel(), loss=p["loss"].values.ravel(),
+                               window=np.repeat(p["window"].values, kh.shape[1]),
+                               kappa0=_window_centres(p),
+                               k_b=p.attrs["k_b"], alpha0=p.attrs["alpha0"], N=p.attrs["N"])
+
+
+def _window_centres(posterior) -> np.ndarray:
+    """kappa0 per window (K,), from the per-chain coordinates."""
+    K = int(posterior["window"].values.max()) + 1
+    out = np.empty(K)
+    out[posterior["window"].values] = posterior["kappa0"].values
+    return out
+
+
 def sample_windows(N: int, *, alpha0=None, kappa0=None, k_b=None, chains_per=1, n_iter=2000, seed=0, L=8,
-                   s_qk=0.25, s_uv=9.0) -> UmbrellaSamples:
+                   s_qk=0.25, s_uv=9.0) -> UmbrellaRun:
     """One batched HMC run over all windows (alternate chains start uniform / copy).
 
     kappa0 None: windows over -0.15 .. 1.65 spaced by at most 2 / sqrt(N k_b), twice the width of a
     biased window, so that neighbouring windows overlap (MBAR needs it; the spacing shrinks like
-    N^-1/2)."""
+    N^-1/2).  Returns an :class:`UmbrellaRun` (``equal_mass_point`` takes it)."""
     t = attention.transition(L=L, s_qk=s_qk, s_uv=s_uv)
     alpha0 = t.beta_c if alpha0 is None else alpha0
     k_b = 1.5 * profile_curvature_bound(L, s_qk, s_uv, alpha0) if k_b is None else k_b
@@ -74,10 +103,12 @@ def sample_windows(N: int, *, alpha0=None, kappa0=None, k_b=None, chains_per=1, 
     theta = tuple(np.where(use_copy.reshape((-1,) + (1,) * (a.ndim - 1)), b, a) for a, b in zip(th_u, th_c))
     C = data_statistic(L, int(round(alpha0 * N)))
     res = hmc(model, theta, C, rng, n_iter=n_iter, bias=lambda th: umbrella_bias(model, th, k0, k_b))
-    kh = res.draws["kappa_hat"]
-    return UmbrellaSamples(kappa_hat=kh.ravel(), loss=(L * res.draws["eps"]).ravel(),
-                           window=np.repeat(np.repeat(np.arange(K), chains_per), kh.shape[1]),
-                           kappa0=np.asarray(kappa0, float), k_b=k_b, alpha0=int(round(alpha0 * N)) / N, N=N)
+    post = res.posterior.assign(loss=L * res.posterior["eps"])
+    post["loss"].attrs["long_name"] = OBSERVABLE_NAMES["loss"]
+    post = post.assign_coords(window=("chain", np.repeat(np.arange(K), chains_per)), kappa0=("chain", k0))
+    post.attrs.update(k_b=float(k_b), alpha0=int(round(alpha0 * N)) / N)
+    return UmbrellaRun(posterior=post, sample_stats=res.sample_stats, acceptance=res.acceptance,
+                       step_size=res.step_size, final=res.final)
 
 
 def mbar_free_energies(u_kn: np.ndarray, N_k: np.ndarray, tol: float = 1e-8, max_iter: int = 100) -> np.ndarray:
@@ -164,9 +195,10 @@ def _block_bootstrap(s: UmbrellaSamples, rng, n_blocks=10) -> UmbrellaSamples:
                            k_b=s.k_b, alpha0=s.alpha0, N=s.N)
 
 
-def equal_mass_point(s: UmbrellaSamples, bins=np.linspace(-0.3, 1.8, 85), n_boot: int = 20, seed: int = 0) -> dict:
+def equal_mass_point(run: UmbrellaRun, bins=np.linspace(-0.3, 1.8, 85), n_boot: int = 20, seed: int = 0) -> dict:
     """alpha_c(N) (equal basin masses), the split point and the barrier per N at alpha_c(N);
     alpha_c_se from a block bootstrap over each window's draws (n_boot resamples)."""
+    s = run.pooled()
     rw = Reweighter(s)
     centres, prof = rw.profile(s.alpha0, bins)
     ok = np.isfinite(prof)

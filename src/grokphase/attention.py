@@ -33,13 +33,13 @@ from grokphase.numerics import attention_saddle as _sd
 from grokphase.numerics import attention_transition as _tr
 from grokphase.numerics import attention_full as _full
 from grokphase.numerics.attention_full import FullSaddleResult
-from grokphase.numerics.attention_map import MapTransition
-from grokphase.numerics.attention_phase_diagram import CriticalEndPoint, PhaseDiagram
+from grokphase.numerics.attention_map import MapState, MapTransition
+from grokphase.numerics.attention_phase_diagram import CriticalEndPoint
 from grokphase.numerics.attention_transition import BranchState
 from grokphase.numerics.attention_transition import TransitionResult as Transition
 
 __all__ = ["SaddleResult", "FullSaddleResult", "AnsatzCheck", "Branches", "Transition",
-           "CriticalEndPoint", "PhaseDiagram", "MapTransition", "solve", "solve_full",
+           "CriticalEndPoint", "MapTransition", "MapState", "solve", "solve_full",
            "check_copy_ansatz", "trace", "transition", "critical_end_point", "phase_diagram",
            "map_transition", "map_state"]
 
@@ -258,9 +258,39 @@ def critical_end_point(*, kind="softmax", s_qk, s_uv, vary="L", L=8.0, bracket=N
     return _pd.critical_end_point(vary, L, s_qk, s_uv, tuple(float(b) for b in bracket), fit_exponents)
 
 
-def phase_diagram(betas, Ls, *, kind="softmax", s_qk, s_uv, vary="L", L=8.0) -> PhaseDiagram:
-    """Order parameters on the (beta, L) grid (or (beta, s_qk) with vary='s_qk' and ``Ls`` the
-    s_qk values) and the transition lines; see ``PhaseDiagram``."""
+def phase_diagram(betas, Ls, *, kind="softmax", s_qk, s_uv, vary="L", L=8.0) -> "xarray.Dataset":
+    """Order parameters on the (L, beta) grid (or (s_qk, beta) with vary='s_qk' and ``Ls`` the
+    s_qk values) and the transition lines, as a labelled Dataset.
+
+    Parameters
+    ----------
+    betas : array-like, shape (nb,)
+        Finite values >= 0.
+    Ls : array-like, shape (nx,)
+        Values of the varied parameter: L >= 2 (vary='L') or s_qk > 0 (vary='s_qk').
+    kind : {'softmax', 'linear'}
+    s_qk, s_uv : float
+        Prior scales (> 0); s_qk is ignored as a fixed value when vary='s_qk'.
+    vary : {'L', 's_qk'}
+    L : float
+        The fixed L when vary='s_qk'.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dimensions (``vary``, ``beta``); per ``vary`` value the ``order`` (CF flag variable: decode
+        with ``grokphase.results.flag_labels``), ``beta_c`` and the spinodals ``beta_sp_lo/hi``; on
+        the grid the equilibrium ``kappa, g, c, eps, w, free_energy, min_hessian_eig, residual``,
+        its ``branch`` (flag) and ``c_metastable``.  Attributes: ``kind``, ``varied``, the fixed
+        parameters (typed), ``residual_tol`` and ``converged``.  Save with
+        ``grokphase.results.save_dataset`` (netCDF).
+
+    Examples
+    --------
+    >>> pd = phase_diagram(np.linspace(1, 30, 25), [4, 8, 12], s_qk=0.25, s_uv=9.0)
+    >>> round(float(pd.c.sel(L=8, beta=13, method="nearest")), 4), pd.converged   # copy branch (1/L uniform)
+    (0.3153, True)
+    """
     k = _kind(kind)
     if vary not in ("L", "s_qk"):
         raise ValueError(f"vary must be 'L' or 's_qk', got {vary!r}")
@@ -276,14 +306,18 @@ def phase_diagram(betas, Ls, *, kind="softmax", s_qk, s_uv, vary="L", L=8.0) -> 
     return _pd.compute_phase_diagram(k, betas, xs, axis=vary, L=L, s_qk=s_qk, s_uv=s_uv)
 
 
-def map_state(beta, *, L, kind="softmax", s_qk, s_uv) -> dict:
-    """The MAP copy state (best point with kappa > 0) at beta: kappa, g, c, w and its MAP objective;
-    compare ``objective`` with that of the uniform/trivial point to see which is global."""
+def map_state(beta, *, L, kind="softmax", s_qk, s_uv) -> MapState:
+    """The MAP copy state (best point with kappa > 0) at beta.
+
+    Returns
+    -------
+    MapState
+        kappa, g, c, w = g c (as in ``solve``), its MAP ``objective`` and that of the uniform /
+        trivial point (``objective_uniform``; ``copy_is_global`` compares them), ``converged``.
+    """
     k = _kind(kind)
     L, s_qk, s_uv = _check(L, s_qk, s_uv)
-    kap, g, c, f = _map.map_copy_minimum(k, _beta(beta), L, s_qk, s_uv)
-    f0 = _map.map_profile(k, 0.0, float(beta), L, s_qk, s_uv)[0]
-    return {"kappa": kap, "g": g, "c": c, "w": g * c, "objective": f, "objective_uniform": f0}
+    return _map.map_copy_minimum(k, _beta(beta), L, s_qk, s_uv)
 
 
 def map_transition(*, L, kind="softmax", s_qk, s_uv) -> MapTransition:

@@ -28,11 +28,8 @@ Conventions and choices (documented, tested):
 
 from __future__ import annotations
 
-import json
 import math
-import os
-from dataclasses import dataclass, fields
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -45,7 +42,7 @@ from grokphase.numerics.spectra import DiscreteSpectrum, MarchenkoPastur
 from grokphase.numerics.vi_curves import (accuracy_closure, eu_regression, eu_threshold,
                                           log_excess_risks)
 
-__all__ = ["LinearVIModel", "SpectralVIModel", "ConvergenceError", "LinearVISweep", "sweep_lam"]
+__all__ = ["LinearVIModel", "SpectralVIModel", "ConvergenceError", "sweep_lam"]
 
 
 def _check_eu_regression_args(sigma2: float, cov_share: float) -> None:
@@ -234,48 +231,52 @@ class SpectralVIModel(_SpectralCurves):
         self._validate_common()
 
 
-@dataclass(frozen=True, eq=False)
-class LinearVISweep:
-    """Curves of the MP-limit model on a (lam, t) grid: labelled arrays with their parameters.
-
-    lams : (Lam,); t : (T,); every curve array has shape (Lam, T) (keys as in ``curves``).
-    ``save(path)`` writes an ``.npz`` (arrays + a JSON ``params`` entry) atomically.
-    """
-
-    lams: np.ndarray
-    t: np.ndarray
-    params: dict
-    excess_emp: np.ndarray
-    excess_gen: np.ndarray
-    acc_emp: np.ndarray
-    acc_gen: np.ndarray
-    eu_th_emp: np.ndarray
-    eu_th_gen: np.ndarray
-    eu_reg_emp: np.ndarray
-    eu_reg_gen: np.ndarray
-
-    def save(self, path: str | os.PathLike) -> Path:
-        path = Path(path).with_suffix(".npz")
-        tmp = path.with_name(path.name + ".tmp.npz")
-        arrays = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "params"}
-        np.savez_compressed(tmp, params=json.dumps(self.params), **arrays)
-        os.replace(tmp, path)
-        return path
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> "LinearVISweep":
-        with np.load(Path(path), allow_pickle=False) as z:
-            kw = {k: z[k] for k in z.files if k != "params"}
-            return cls(params=json.loads(str(z["params"])), **kw)
+_SWEEP_VARS = {  # name: (long_name, units)
+    "excess_emp": ("training excess risk L_emp(t) [73]", "1"),
+    "excess_gen": ("generalisation excess risk L_gen(t) [74]", "1"),
+    "acc_emp": ("training accuracy, closure [95]", "1"),
+    "acc_gen": ("test accuracy, closure [95]", "1"),
+    "eu_th_emp": ("thresholded epistemic uncertainty [11], training", "nats"),
+    "eu_th_gen": ("thresholded epistemic uncertainty [11], test", "nats"),
+    "eu_reg_emp": ("regression-level epistemic uncertainty [92], training", "nats"),
+    "eu_reg_gen": ("regression-level epistemic uncertainty [92], test", "nats"),
+}
 
 
 def sweep_lam(lams, t, *, n_over_sigma2: float, inv_tau2: float = 0.0, eps: float = 1e-3,
-              C0: float = 1.0, sigma2: float = 1.0, cov_share: float = 0.5) -> LinearVISweep:
-    """Evaluate every curve of :class:`LinearVIModel` for all lam (shape (Lam,)) and t (shape (T,)).
+              C0: float = 1.0, sigma2: float = 1.0, cov_share: float = 0.5) -> "xarray.Dataset":
+    """Evaluate every curve of :class:`LinearVIModel` for all lam and t, as a labelled Dataset.
 
     One parallel pass of the MP quadrature over the whole grid (the fast path measured in
     ``benchmarks/bench_linear_vi_curves.py``); parameters are validated as in the model.
+
+    Parameters
+    ----------
+    lams : array-like, shape (Lam,)
+        Aspect ratios d/n in (0, 1).
+    t : array-like, shape (T,)
+        Flow times >= 0.
+    n_over_sigma2, inv_tau2, eps, C0 : float
+        As in :class:`LinearVIModel`.
+    sigma2, cov_share : float
+        As in :meth:`LinearVIModel.eu_regression`.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dimensions (``lam``, ``t``); variables excess_emp, excess_gen, acc_emp, acc_gen, eu_th_emp,
+        eu_th_gen, eu_reg_emp, eu_reg_gen (each (Lam, T), with ``long_name``/``units``) and
+        ``kappa`` (Lam,), the rate of the late-time exponential; the parameters as float attributes.
+        Save with ``grokphase.results.save_dataset``.
+
+    Examples
+    --------
+    >>> sw = sweep_lam([0.2, 0.6], np.logspace(-9, -4, 5), n_over_sigma2=5e7)
+    >>> sw.acc_gen.dims, sw.attrs["n_over_sigma2"]
+    (('lam', 't'), 50000000.0)
     """
+    import xarray as xr  # lazily: ``import grokphase`` (and the CLI) stay fast
+
     lams = np.atleast_1d(np.asarray(lams, dtype=np.float64))
     t = np.atleast_1d(np.asarray(t, dtype=np.float64))
     if lams.ndim != 1 or t.ndim != 1:
@@ -294,6 +295,12 @@ def sweep_lam(lams, t, *, n_over_sigma2: float, inv_tau2: float = 0.0, eps: floa
                                      inv_tau2, eps, sigma2, cov_share)
         for k, v in row.items():
             out[k][i] = v
-    params = dict(n_over_sigma2=n_over_sigma2, inv_tau2=inv_tau2, eps=eps, C0=C0, sigma2=sigma2,
-                  cov_share=cov_share, model="LinearVIModel (MP limit), arXiv 2604.12434 [73]/[74]")
-    return LinearVISweep(lams=lams, t=t, params=params, **out)
+    attrs = {k: float(v) for k, v in dict(n_over_sigma2=n_over_sigma2, inv_tau2=inv_tau2, eps=eps, C0=C0,
+                                          sigma2=sigma2, cov_share=cov_share).items()}
+    attrs["model"] = "LinearVIModel (MP limit), arXiv 2604.12434 [73]/[74]"
+    data = {k: (("lam", "t"), v, {"long_name": _SWEEP_VARS[k][0], "units": _SWEEP_VARS[k][1]})
+            for k, v in out.items()}
+    data["kappa"] = ("lam", kappas[:, 0], {"long_name": "late-time rate kappa of the excess risk", "units": "1"})
+    coords = {"lam": ("lam", lams, {"long_name": "aspect ratio lam = d/n", "units": "1"}),
+              "t": ("t", t, {"long_name": "Bures-Wasserstein flow time t", "units": "1"})}
+    return xr.Dataset(data, coords=coords, attrs=attrs)

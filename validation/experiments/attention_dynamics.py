@@ -29,10 +29,10 @@ def run(betas, *, kind="softmax", N=256, L=8, s_qk=0.25, s_uv=9.0, sigma2=None, 
     betas = np.repeat(np.asarray(betas, float), n_rep)
     C = np.stack([data_statistic(L, int(round(b * sigma2 * N))) for b in betas])
     tr = langevin(model, prior_draw(model, len(betas), rng), C, rng, eta, int(round(T / eta)), record_every)
-    obs = "c" if kind == "softmax" else "w"
-    return {"kind": kind, "N": N, "eta": eta, "betas": betas.tolist(), "t": tr["t"].tolist(),
-            obs: tr[obs].tolist(), "onset": onset_times(tr["t"], tr[obs]).tolist(),
-            "final": tr[obs][:, -len(tr["t"]) // 4:].mean(axis=1).tolist()}
+    obs = "c" if kind == "softmax" else "w"   # linear: w = g c (sign-invariant)
+    t, x = tr.posterior["t"].values, tr.posterior[obs].values
+    return {"kind": kind, "N": N, "eta": eta, "betas": betas.tolist(), "t": t.tolist(),
+            obs: x.tolist(), "onset": onset_times(t, x).tolist(), "final": x[:, -len(t) // 4:].mean(axis=1).tolist()}
 
 
 def onset_times(t: np.ndarray, x: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ import numpy as np
 
 from grokphase import attention
 from grokphase.validation.copy_attention import CopyModel, copy_start, data_statistic, prior_draw
-from grokphase.validation.samplers import effective_sample_size, hmc, split_rhat
+from grokphase.validation.samplers import hmc
 
 ALPHAS = (10.5, 11.5, 12.0, 12.3, 12.6, 12.97, 13.3, 13.6, 13.9, 14.2, 14.5, 15.0, 16.0, 18.0)
 REF = dict(L=8, s_qk=0.25, s_uv=9.0)
@@ -57,10 +57,8 @@ def run_N(N: int, alphas=ALPHAS, *, chains_per: int = 2, n_iter: int = 2000, see
             idx = [i for i, (aa, ss) in enumerate(labels) if aa == a and ss == start]
             row = {"alpha": float(A[a]), "start": start, "acceptance": float(res.acceptance[idx].mean())}
             for k in ("c", "g", "eps"):
-                x = res.draws[k][idx]
-                row[k] = float(x.mean())
-                row[k + "_se"] = float(x.std(ddof=1) / math.sqrt(effective_sample_size(x)))
-                row[k + "_rhat"] = split_rhat(x)
+                e = res.estimate(k, chains=idx)
+                row[k], row[k + "_se"], row[k + "_rhat"] = e.mean, e.se, e.rhat
             cands = {n: br["c"][a] for n, br in theory.items() if br["c"][a] is not None and np.isfinite(br["c"][a])}
             branch = min(cands, key=lambda n: abs(cands[n] - row["c"]))
             row["branch"], row["c_theory"] = branch, cands[branch]

@@ -31,8 +31,9 @@ def run_N(N: int, sampler: str, ratios=RATIOS, *, L=8, s_qk=0.25, s_uv=9.0, n_ch
         out = copy_posterior_means(r * bc, N=N, L=L, kind="linear", s_qk=s_qk, s_uv=s_uv, sigma2=10.0,
                                    start="copy", sampler=sampler, n_chains=n_chains, n_iter=n_iter,
                                    seed=seed + 17 * i)
-        rows.append({"ratio": r, "beta": r * bc, "w": out["w"], "w_se": out["w_se"], "w_rhat": out["w_rhat"],
-                     "acceptance": out["acceptance"]})
+        w = out["w"]   # posterior mean of w = g c (the reduced sampler: Rao-Blackwellised)
+        rows.append({"ratio": r, "beta": r * bc, "w": w.mean, "w_se": w.se, "w_rhat": w.rhat,
+                     "acceptance": out.acceptance})
     return {"N": N, "sampler": sampler, "rows": rows, "w_large_n": large_n_curve(ratios, L, s_qk, s_uv)}
 
 

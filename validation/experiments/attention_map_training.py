@@ -57,6 +57,6 @@ def threshold_scan(betas, *, N=64, L=8, kind="softmax", s_qk=0.25, s_uv=9.0, ste
     theory = [attention.map_state(b, L=L, kind=kind, s_qk=s_qk, s_uv=s_uv) for b in betas]
     return {"betas": list(map(float, betas)), "adam_map_c": [c[-1] for c in mp["c"]],
             "adam_map_w": [w[-1] for w in mp["w"]], "adam_mse_c": [c[-1] for c in mse["c"]],
-            "adam_mse_w": [w[-1] for w in mse["w"]], "map_theory_c": [t["c"] for t in theory],
-            "map_theory_w": [t["w"] for t in theory], "beta_local": tr.beta_local, "beta_switch": tr.beta_switch,
+            "adam_mse_w": [w[-1] for w in mse["w"]], "map_theory_c": [t.c for t in theory],
+            "map_theory_w": [t.w for t in theory], "beta_local": tr.beta_local, "beta_switch": tr.beta_switch,
             "trajectories": mp}
