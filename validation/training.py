@@ -64,10 +64,10 @@ from typing import Callable, Mapping
 import numpy as np
 
 from grokphase._checks import integer, positive
-from grokphase._io import (atomic_path, atomic_write_json, atomic_write_text, dumps_strict, read_jsonl, read_npz,
-                           strict_json_value)
+from grokphase._io import atomic_path, atomic_write_json, atomic_write_text, dumps_strict, read_npz, strict_json_value
 from grokphase.config import config_hash, to_dict
 from grokphase.validation.optim import clip_grad_norm
+from grokphase.validation.run_metrics import read_rows
 
 __all__ = ["TrainConfig", "NonFiniteError", "train", "log_steps", "read_metrics", "run_identity"]
 
@@ -220,16 +220,13 @@ def read_metrics(path) -> list[dict]:
     """The rows of a run's metrics.jsonl (``path``: the file or its run folder).
 
     An incomplete last line (a run killed while writing) is dropped with a warning; any other invalid
-    line is a ValueError naming the file and line.
+    line is a ValueError naming the file and line (``run_metrics.read_rows``; ``run_metrics.load_metrics``
+    gives the same rows as a Dataset).
     """
     path = Path(path)
     if path.is_dir():
         path = path / "metrics.jsonl"
-    rows = read_jsonl(path, what="metrics file")
-    for i, r in enumerate(rows, 1):
-        if not isinstance(r.get("step"), int):
-            raise ValueError(f"metrics file {path}, row {i}, has no integer 'step': {r!r}; repair or delete it")
-    return rows
+    return [row for _, row in read_rows(path)[0]]
 
 
 def _truncate_log(path: Path, step: int, logged: set[int]) -> None:
@@ -365,7 +362,8 @@ def train(model, optimizer, batch_fn: Callable, cfg: TrainConfig, *, run_dir,
             snapshot()
         row = {"step": step, "time": time.perf_counter() - t0, "lr": lr, "batch_loss": batch_loss}
         if evaluate is not None:
-            row.update(evaluate(model))
+            with np.errstate(over="ignore", invalid="ignore"):  # diverging weights: the next loss stops the run
+                row.update(evaluate(model))
         with open(log_path, "a", encoding="utf-8") as fh:
             fh.write(dumps_strict(row) + "\n")
         shown = {k: f"{v:.4g}" for k, v in row.items() if isinstance(v, float) and k not in ("time", "lr")

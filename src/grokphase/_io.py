@@ -9,8 +9,8 @@ JSON written by the package is strict (RFC 8259): NaN and +-inf become ``null``
 (:func:`strict_json_value`); ``json.dumps(..., allow_nan=False)`` then guarantees that nothing else
 slips through.
 
-The readers :func:`read_npz` and :func:`read_jsonl` are the other side: a damaged file is a
-``ValueError`` that names the file, what is wrong and what to do, never a bare zipfile/JSON error.
+The reader :func:`read_npz` is the other side: a damaged archive is a ``ValueError`` that names the
+file, what is wrong and what to do, never a bare zipfile/pickle error.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any, Iterator
 import numpy as np
 
 __all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "atomic_write_json",
-           "strict_json_value", "dumps_strict", "read_npz", "read_jsonl"]
+           "strict_json_value", "dumps_strict", "read_npz"]
 
 
 @contextlib.contextmanager
@@ -148,34 +148,3 @@ def read_npz(path: str | os.PathLike, *, what: str = "data file", remedy: str = 
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as e:
         raise ValueError(f"{what} {path} is corrupted or not an .npz archive "
                          f"({type(e).__name__}: {e}); {remedy}") from e
-
-
-def read_jsonl(path: str | os.PathLike, *, what: str = "JSON-lines file") -> list[dict]:
-    """The JSON objects of a JSON-lines file, one per line.
-
-    A last line that is not valid JSON (a writer killed mid-line) is dropped with a warning on the
-    ``grokphase._io`` logger; an invalid line elsewhere is a ``ValueError`` naming the file and the
-    line number.
-    """
-    import logging
-
-    path = Path(path)
-    lines = path.read_text(encoding="utf-8").splitlines()
-    while lines and not lines[-1].strip():
-        lines.pop()
-    rows = []
-    for i, line in enumerate(lines, 1):
-        try:
-            row = json.loads(line)
-            if not isinstance(row, dict):
-                raise ValueError(f"expected a JSON object, got {type(row).__name__}")
-        except ValueError as e:
-            if i == len(lines):
-                logging.getLogger(__name__).warning(
-                    "%s %s: dropped its incomplete last line %d (a writer stopped mid-line): %r",
-                    what, path, i, line[:80])
-                break
-            raise ValueError(f"{what} {path}, line {i}, is not a JSON object ({e}): {line[:80]!r}; "
-                             "repair or delete the file") from e
-        rows.append(row)
-    return rows

@@ -150,7 +150,7 @@ def test_partial_last_metrics_line_is_dropped_with_a_warning(tmp_path, caplog):
         fh.write('{"step": 15, "time": 0.1, "lr"')                     # a writer killed mid-line
     with caplog.at_level(logging.WARNING):
         resumed, res = _copy_run(tmp_path / "part", 20)
-    assert "incomplete last line" in caplog.text and "metrics.jsonl" in caplog.text
+    assert "ignoring the partial last line" in caplog.text and "metrics.jsonl" in caplog.text
     assert all(np.array_equal(full.params[k], resumed.params[k]) for k in full.params)
     assert _rows(tmp_path / "part") == _rows(tmp_path / "full")
 
@@ -161,7 +161,7 @@ def test_corrupt_middle_metrics_line_is_an_error_naming_file_and_line(tmp_path):
     lines = path.read_text().splitlines()
     lines[1] = lines[1][:10]
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(ValueError, match=rf"metrics file {path}, line 2, is not a JSON object"):
+    with pytest.raises(ValueError, match=rf"{path}, line 2: not valid JSON.*--fresh"):
         _copy_run(tmp_path, 20)
 
 

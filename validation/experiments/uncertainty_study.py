@@ -199,6 +199,8 @@ def evaluate_snapshots(setup: StudySetup, run_dir, *, samples: int = 16, swag_wi
     "swag_window", "every", "seed", "rows"}); returns the rows."""
     if samples < 2:
         raise ValueError(f"samples must be >= 2, got {samples}")
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise ValueError(f"every must be an integer >= 1 (evaluate every k-th snapshot), got {every!r}")
     files = snapshot_files(run_dir)
     rng = np.random.default_rng(seed)
     swag_hist: list[dict] = []

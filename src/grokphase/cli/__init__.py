@@ -47,10 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    """Run the command line; returns the exit status (2 for invalid input, with the message on stderr)."""
+    """Run the command line; returns the exit status (2 for invalid input, 1 for a file or folder that
+    cannot be written or read; the message on stderr)."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except ValueError as err:
         print(f"grokphase: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:      # a folder or file that cannot be written/read: the message names it
+        print(f"grokphase: error: {err}", file=sys.stderr)
+        return 1

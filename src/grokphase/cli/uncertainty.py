@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 
 
 def add_parser(sub) -> None:
@@ -21,7 +19,9 @@ def add_parser(sub) -> None:
     q.add_argument("task", choices=("modular", "icl"))
     q.add_argument("--optimizer", choices=("adamw", "ivon"), default="adamw")
     q.add_argument("--seed", type=int, default=0)
-    q.add_argument("--steps", type=int, help="override the preset's steps (a longer run resumes)")
+    q.add_argument("--steps", type=int, help="override the preset's steps (modular: a longer run extends the "
+                                             "preset's; icl: its learning rate decays over the steps, so "
+                                             "another length is a new run in its own folder)")
     q.add_argument("--root", default="runs/study", help="parent folder of the run folders")
     q.add_argument("--json", action="store_true", help="no progress lines")
     q.set_defaults(func=run)
@@ -54,36 +54,32 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     """Run the chosen ``uncertainty`` subcommand."""
+    from grokphase._io import atomic_write_json, dumps_strict
     from grokphase.validation.experiments import uncertainty_runs as ur
 
     if args.uncertainty_command == "study":
-        ur.run_full_study(args.root, progress=not args.json)
+        ur.run_full_study(args.root, progress=False if args.json else None)
         from grokphase.cli import figs
 
         return figs.run(argparse.Namespace(out=args.out, json=args.json))
     if args.uncertainty_command == "train":
         summary = ur.train_study_run(args.task, args.optimizer, args.seed, args.root, steps=args.steps,
-                                     progress=not args.json)
-        print(json.dumps({k: v for k, v in summary.items() if k != "run"}, indent=1, default=float))
+                                     progress=False if args.json else None)
+        print(dumps_strict({k: v for k, v in summary.items() if k != "run"}, indent=1))
         return 0
     if args.uncertainty_command == "sweeps":
         res = ur.context_noise_sweeps(tuple(args.seeds), args.root, samples=args.samples)
     elif args.uncertainty_command == "diversity":
         res = ur.diversity_grid(tuple(args.n_task), tuple(args.alpha), args.seed, args.root, steps=args.steps,
-                                train=args.train, samples=args.samples, progress=not args.json)
+                                train=args.train, samples=args.samples, progress=False if args.json else None)
     else:
         res = ur.evaluate_study(args.task, tuple(args.seeds), args.root, samples=args.samples, every=args.every)
     if args.out:
-        from pathlib import Path
-
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(res, default=float))
+        atomic_write_json(args.out, res)
     if args.uncertainty_command != "evaluate":
-        json.dump(res, sys.stdout, default=float)
-        print()
+        print(dumps_strict(res))
         return 0
     table = [{"optimizer": r["optimizer"], "seed": r["seed"], **{k: v for k, v in r["summary"].items() if k != "estimators"},
               "estimators": r["summary"]["estimators"]} for r in res["runs"]]
-    json.dump(table, sys.stdout, indent=1, default=float)
-    print()
+    print(dumps_strict(table, indent=1))
     return 0
