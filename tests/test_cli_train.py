@@ -34,9 +34,9 @@ def test_explicit_folder_with_another_configuration_is_refused(tmp_path, capsys)
     d = ["--run-dir", str(tmp_path / "r")]
     assert _run(capsys, *d, "--frac", "0.5")[0] == 0
     code, _, err = _run(capsys, *d, "--frac", "0.3", "--steps", "12")
-    assert code == 2 and "run.frac (stored 0.5, requested 0.3)" in err and "--fresh" in err
+    assert code == 2 and "run.frac: 0.5 != 0.3" in err and "--fresh" in err
     code, _, err = _run(capsys, *d, "--frac", "0.5", "--lr", "0.01")
-    assert code == 2 and "run.lr (stored 0.003, requested 0.01)" in err
+    assert code == 2 and "run.lr: 0.003 != 0.01" in err
     code, s, _ = _run(capsys, *d, "--frac", "0.3", "--steps", "12", "--fresh")
     assert code == 0 and s["run"]["frac"] == 0.3 and s["steps"] == 12
 
@@ -47,8 +47,9 @@ def test_explicit_folder_with_another_configuration_is_refused(tmp_path, capsys)
     (["--steps", "-5"], "steps must be an integer >= 1; got -5"),
     (["--preset", "grok97-ivon", "--lr", "0.01"], "option --lr: lr does not apply: optimizer is 'ivon', "
                                                   "whose learning rate is ivon.lr"),
-    (["--set", "ivon.lr=1"], "ivon does not apply: optimizer is 'adamw'"),
-    (["--set", "learning_rate=1"], "unknown key 'learning_rate' for ModularRun; valid keys: betas,"),
+    (["--set", "ivon.lr=1"], "--set: ivon does not apply: optimizer is 'adamw'"),
+    (["--set", "learning_rate=1"], "--set: ModularRun has no field(s) ['learning_rate']; valid fields: ['betas',"),
+    (["--set", "steps=0.5"], "--set: steps must be int, got 0.5"),
     (["--set", "lr"], "--set expects key=value"),
     (["--set", "lr=0.1", "--lr", "0.2"], "['lr'] given both as options and with --set"),
     (["--lr", "1e30"], "stopped at step"),
@@ -67,9 +68,12 @@ def test_config_file_set_and_write_config_round_trip(tmp_path, capsys):
     assert second.read_text() == text and capsys.readouterr().out.strip() == f"wrote {second}"
     code, s, _ = _run(capsys, "--config", str(first), "--run-dir", str(tmp_path / "r"))
     assert code == 0 and s["run"]["lr"] == 1e-3 and s["run"]["frac"] == 0.5
-    (tmp_path / "bad.toml").write_text("frac = 0.5\nlearning_rate = 1\n")
+    (tmp_path / "bad.toml").write_text("[design]\nfrac = 0.5\nlearning_rate = 1\n")
     code, _, err = _run(capsys, "--config", str(tmp_path / "bad.toml"))
-    assert code == 2 and "bad.toml: unknown key 'learning_rate'" in err
+    assert code == 2 and "bad.toml: ModularRun has no field(s) ['learning_rate']" in err
+    (tmp_path / "flat.toml").write_text("frac = 0.5\n")
+    code, _, err = _run(capsys, "--config", str(tmp_path / "flat.toml"))
+    assert code == 2 and "expected one [design] table" in err
 
 
 def test_damaged_checkpoint_and_unwritable_folder_are_named(tmp_path, capsys):
@@ -82,3 +86,8 @@ def test_damaged_checkpoint_and_unwritable_folder_are_named(tmp_path, capsys):
     (tmp_path / "file").write_text("")
     code, _, err = _run(capsys, "--run-dir", str(tmp_path / "file" / "run"))
     assert code == 1 and f"cannot create the run folder {tmp_path / 'file' / 'run'}" in err
+
+
+def test_uncertainty_workers_need_dask(tmp_path, capsys):
+    assert main(["uncertainty", "diversity", "--workers", "2", "--root", str(tmp_path)]) == 2
+    assert "--workers applies to --executor dask only" in capsys.readouterr().err

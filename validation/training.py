@@ -17,7 +17,7 @@ Files in ``run_dir``
     None, so describe it in ``run``) and ``train`` (:meth:`TrainConfig.identity`).  Keys ``steps``
     and ``checkpoint_every`` of the caller's description must equal the TrainConfig's and are left
     out (a run's length is recorded as ``steps``; the checkpoint interval does not change results).  ``config_hash``
-    is :func:`grokphase.config.config_hash` of ``config``.
+    is :func:`config_hash` of ``config``.
 ``metrics.jsonl``
     At the logged steps (log-spaced up to ``log_every``, then every ``log_every`` steps, and the
     last one) a strict-JSON row {"step", "time", "lr", "batch_loss", **evaluate(model)}; the row of
@@ -65,11 +65,12 @@ import numpy as np
 
 from grokphase._checks import integer, positive
 from grokphase._io import atomic_path, atomic_write_json, atomic_write_text, dumps_strict, read_npz, strict_json_value
-from grokphase.config import config_hash, to_dict
+from grokphase.sweep.design import config_diff, design_config
+from grokphase.sweep.store import identity_key
 from grokphase.validation.optim import clip_grad_norm
 from grokphase.validation.run_metrics import read_rows
 
-__all__ = ["TrainConfig", "NonFiniteError", "train", "log_steps", "read_metrics", "run_identity"]
+__all__ = ["TrainConfig", "NonFiniteError", "train", "log_steps", "read_metrics", "run_identity", "config_hash"]
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +137,7 @@ def run_identity(model, optimizer, cfg: TrainConfig, schedule, config: Mapping |
     if not callable(getattr(optimizer, "config", None)):
         raise TypeError(f"{type(optimizer).__name__} has no config() method: a run records its optimiser's "
                         "hyper-parameters")
-    sched = ({"name": type(schedule).__name__, **to_dict(schedule)} if dataclasses.is_dataclass(schedule)
+    sched = ({"name": type(schedule).__name__, **design_config(schedule)} if dataclasses.is_dataclass(schedule)
              else None)
     model_cfg = getattr(model, "config", None)
     run = dict(config or {})
@@ -145,41 +146,36 @@ def run_identity(model, optimizer, cfg: TrainConfig, schedule, config: Mapping |
             raise ValueError(f"config[{key!r}] = {config[key]!r} differs from the TrainConfig's {key} = "
                              f"{getattr(cfg, key)!r}")
     return strict_json_value({"run": run,
-                              "model": to_dict(model_cfg) if dataclasses.is_dataclass(model_cfg) else None,
+                              "model": design_config(model_cfg) if dataclasses.is_dataclass(model_cfg) else None,
                               "optimizer": optimizer.config(), "schedule": sched, "train": cfg.identity()})
 
 
-def _flat(d, prefix=""):
-    if isinstance(d, dict):
-        out = {}
-        for k, v in d.items():
-            out |= _flat(v, f"{prefix}{k}.")
-        return out or {prefix[:-1]: {}}
-    return {prefix[:-1]: d}
+def config_hash(identity: dict) -> str:
+    """The 10-hex-digit hash of a run identity (names run folders; ``config_hash`` in config.json)."""
+    return identity_key(identity, 10)
 
 
 _SECTIONS = ("run", "train", "schedule", "optimizer", "model")
 
 
-def _user_first(key: str):
+def _user_first(line: str):
     """Sort key: the caller's settings (``run.*``) first, then the derived sections."""
-    head = key.split(".")[0]
-    return (_SECTIONS.index(head) if head in _SECTIONS else len(_SECTIONS), key)
+    head = line.split(".")[0]
+    return (_SECTIONS.index(head) if head in _SECTIONS else len(_SECTIONS), line)
 
 
 def _check_same(stored: dict, requested: dict, source: Path) -> None:
     """ValueError naming every field where the stored identity differs from the requested one."""
-    a, b = _flat(stored), _flat(requested)
-    diff = [f"{k} (stored {a.get(k, '<absent>')!r}, requested {b.get(k, '<absent>')!r})"
-            for k in sorted(set(a) | set(b), key=_user_first) if a.get(k, "<absent>") != b.get(k, "<absent>")]
+    diff = sorted(config_diff(stored, requested), key=_user_first)
     if not diff:
         return
     hint = ""
     if any(d.startswith("schedule.total") for d in diff):
         hint = (" The learning-rate schedule decays over the run's length, so a run with other steps is "
                 "a different run, not an extension.")
-    raise ValueError(f"{source} belongs to a run with a different configuration: {'; '.join(diff)}.{hint} "
-                     f"Resume needs the same configuration (only steps may grow); {REMEDY}.")
+    raise ValueError(f"{source} belongs to a run with a different configuration (stored != requested): "
+                     f"{'; '.join(diff)}.{hint} Resume needs the same configuration (only steps may grow); "
+                     f"{REMEDY}.")
 
 
 def _read_config_json(path: Path) -> dict:

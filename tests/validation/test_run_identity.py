@@ -11,7 +11,11 @@ import zipfile
 import numpy as np
 import pytest
 
-from grokphase.config import config_hash, read_toml, resolved, updated, write_toml
+
+def updated(cfg, changes):
+    return design_from_config(type(cfg), changes, base=cfg)
+
+from grokphase.sweep.design import design_from_config, read_toml, resolved_config, write_toml
 from grokphase.validation.bayes import SWAG
 from grokphase.validation.bayes.ivon import IVON, IVONSettings
 from grokphase.validation.experiments import icl_training, modular_grokking
@@ -19,7 +23,7 @@ from grokphase.validation.experiments.modular_grokking import ModularRun, run_mo
 from grokphase.validation.nn import Transformer, TransformerConfig
 from grokphase.validation.optim import AdamW, WarmupCosine
 from grokphase.validation.tasks import copy_batch
-from grokphase.validation.training import NonFiniteError, TrainConfig, log_steps, read_metrics, train
+from grokphase.validation.training import NonFiniteError, TrainConfig, config_hash, log_steps, read_metrics, train
 
 TINY = ModularRun(p=11, frac=0.5, d_model=16, n_heads=2, d_mlp=32, steps=20, log_every=5, checkpoint_every=7,
                   warmup=2, lr=3e-3)
@@ -48,7 +52,7 @@ def test_config_json_records_the_resolved_configuration(tmp_path):
     assert cfg["schedule"] == {"name": "WarmupCosine", "warmup": 2, "total": None, "start": 0.0, "final": 1.0}
     assert cfg["train"] == {"log_every": 5, "clip": None, "seed": 0, "snapshots": False}
     assert "ivon" not in cfg["run"] and "k" not in cfg["run"]            # do not apply to this run
-    assert s["run"] == resolved(TINY) and s["run"]["steps"] == 20
+    assert s["run"] == resolved_config(TINY) and s["run"]["steps"] == 20
     # the checkpoint stores the same configuration
     with np.load(tmp_path / "checkpoint.npz") as z:
         assert json.loads(str(z["config"])) == cfg and str(z["config_hash"]) == rec["config_hash"]
@@ -57,7 +61,7 @@ def test_config_json_records_the_resolved_configuration(tmp_path):
 def test_other_learning_rate_is_refused_naming_the_field(tmp_path):
     run_modular(TINY, tmp_path, progress=False)
     before = (tmp_path / "summary.json").read_text()
-    with pytest.raises(ValueError, match=r"run\.lr \(stored 0\.003, requested 0\.01\).*optimizer\.lr.*--fresh"):
+    with pytest.raises(ValueError, match=r"\(stored != requested\): run\.lr: 0\.003 != 0\.01; optimizer\.lr.*--fresh"):
         run_modular(dataclasses.replace(TINY, lr=0.01), tmp_path, progress=False)
     assert (tmp_path / "summary.json").read_text() == before                 # nothing recorded
     assert modular_grokking.config_id(dataclasses.replace(TINY, lr=0.01)) != modular_grokking.config_id(TINY)
@@ -67,7 +71,7 @@ def test_other_learning_rate_is_refused_naming_the_field(tmp_path):
 
 def test_other_split_with_more_steps_is_refused(tmp_path):
     run_modular(dataclasses.replace(TINY, frac=0.5), tmp_path, progress=False)
-    with pytest.raises(ValueError, match=r"run\.frac \(stored 0\.5, requested 0\.3\)"):
+    with pytest.raises(ValueError, match=r"run\.frac: 0\.5 != 0\.3"):
         run_modular(dataclasses.replace(TINY, frac=0.3, steps=40), tmp_path, progress=False)
 
 
@@ -75,7 +79,7 @@ def test_refused_before_the_first_checkpoint_too(tmp_path):
     """A folder with config.json but no checkpoint yet still belongs to its configuration."""
     run_modular(TINY, tmp_path, progress=False)
     (tmp_path / "checkpoint.npz").unlink()
-    with pytest.raises(ValueError, match=r"config\.json belongs to a run with a different configuration: run\.seed"):
+    with pytest.raises(ValueError, match=r"config\.json belongs to a run with a different configuration \(stored != requested\): run\.seed"):
         run_modular(dataclasses.replace(TINY, seed=1), tmp_path, progress=False)
 
 
@@ -97,7 +101,7 @@ def test_decaying_schedule_makes_other_steps_a_new_run(tmp_path):
     assert icl_training.config_id(TINY_ICL) != icl_training.config_id(dataclasses.replace(TINY_ICL, steps=40))
     assert modular_grokking.config_id(TINY) == modular_grokking.config_id(dataclasses.replace(TINY, steps=40))
     icl_training.run_icl(TINY_ICL, tmp_path, progress=False)
-    with pytest.raises(ValueError, match=r"schedule\.total \(stored 30, requested 40\).*a different run, not an extension"):
+    with pytest.raises(ValueError, match=r"schedule\.total: 30 != 40.*a different run, not an extension"):
         icl_training.run_icl(dataclasses.replace(TINY_ICL, steps=40), tmp_path, progress=False)
 
 
@@ -232,23 +236,27 @@ def test_unwritable_run_folder_names_the_users_path(tmp_path):
 def test_toml_round_trip_and_overrides(tmp_path):
     for module, name, other in ((modular_grokking, "grok97-ivon", "smoke31"), (icl_training, "study-p7-ivon", "smoke")):
         run = module.PRESETS[name]
-        write_toml(tmp_path / "run.toml", resolved(run))
-        back = updated(module.PRESETS[other], read_toml(tmp_path / "run.toml"))
-        assert resolved(back) == resolved(run) and module.config_id(back) == module.config_id(run)
-        assert updated(run, read_toml(tmp_path / "run.toml")) == run
+        write_toml(tmp_path / "run.toml", {"design": resolved_config(run)})
+        stored = read_toml(tmp_path / "run.toml")["design"]
+        back = updated(module.PRESETS[other], stored)
+        assert resolved_config(back) == resolved_config(run) and module.config_id(back) == module.config_id(run)
+        assert updated(run, stored) == run
     assert icl_training.PRESETS["study-p7-ivon"].clip is None                # None survived (as "none")
     run = updated(modular_grokking.PRESETS["smoke31"], {"lr": 1e-3, "frac": 0.5, "betas": [0.9, 0.99]})
     assert (run.lr, run.frac, run.betas) == (1e-3, 0.5, (0.9, 0.99))
+    run = updated(icl_training.PRESETS["smoke"], {"clip": "none", "ivon.lr": 2, "optimizer": "ivon"})
+    assert run.clip is None and run.ivon.lr == 2.0 and type(run.ivon.lr) is float
 
 
 @pytest.mark.parametrize("changes, message", [
     ({"lr": 0.01}, r"lr does not apply: optimizer is 'ivon', whose learning rate is ivon\.lr"),
     ({"betas": [0.9, 0.9]}, r"betas does not apply"),
-    ({"lr_": 0.01}, r"unknown key 'lr_' for ModularRun; valid keys: betas, checkpoint_every, "),
-    ({"ivon.eta": 0.01}, r"unknown key 'ivon\.eta' for IVONSettings; valid keys: ivon\.beta1"),
-    ({"steps": 0.5}, r"steps must be an integer, got 0\.5"),
-    ({"frac": "half"}, r"frac must be a number, got 'half'"),
-    ({"ivon": 1.0}, r"ivon is a table of settings; set its keys \(ivon\.lr"),
+    ({"lr_": 0.01}, r"ModularRun has no field\(s\) \['lr_'\]; valid fields: \['betas', 'checkpoint_every', "),
+    ({"ivon.eta": 0.01}, r"IVONSettings has no field\(s\) \['ivon\.eta'\]; valid fields: \['ivon\.beta1'"),
+    ({"ivon": {"eta": 0.01}}, r"IVONSettings has no field\(s\) \['ivon\.eta'\]"),
+    ({"steps": 0.5}, r"steps must be int, got 0\.5"),
+    ({"frac": "half"}, r"frac must be float, got 'half'"),
+    ({"ivon": 1.0}, r"ivon is a table of settings; set its keys \['ivon\.lr'"),
     ({"ivon.lr": math.nan}, r"lr must be finite and > 0, got nan"),
 ])
 def test_inapplicable_unknown_and_mistyped_keys_are_errors(changes, message):
@@ -262,4 +270,4 @@ def test_ivon_settings_do_not_apply_to_adamw():
     with pytest.raises(ValueError, match=r"k does not apply: split is 'random'"):
         updated(modular_grokking.PRESETS["smoke31"], {"k": 3})
     ivon = updated(modular_grokking.PRESETS["smoke31"], {"optimizer": "ivon", "ivon.lr": 2.0, "weight_decay": 1e-3})
-    assert ivon.ivon.lr == 2.0 and "lr" not in resolved(ivon)
+    assert ivon.ivon.lr == 2.0 and "lr" not in resolved_config(ivon)

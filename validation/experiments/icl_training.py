@@ -38,13 +38,13 @@ import numpy as np
 
 from grokphase._checks import integer, nonnegative, positive
 from grokphase._io import atomic_write_json
-from grokphase.config import config_hash, resolved
+from grokphase.sweep.design import resolved_config
 from grokphase.validation.bayes.ivon import IVON, IVONSettings
 from grokphase.validation.nn import Transformer, TransformerConfig
 from grokphase.validation.nn.loss import cross_entropy
 from grokphase.validation.optim import AdamW, WarmupCosine
 from grokphase.validation.tasks.icl import SPLITS, make_icl_tasks
-from grokphase.validation.training import TrainConfig, run_identity, train
+from grokphase.validation.training import TrainConfig, config_hash, run_identity, train
 
 
 @dataclass(frozen=True)
@@ -159,7 +159,7 @@ def config_id(run: ICLRun) -> str:
     """The hash of the run's identity (``config_hash`` in its config.json; it depends on ``steps``
     through the decaying schedule)."""
     model, opt, _, tcfg, schedule, _, _ = _build(run)
-    return config_hash(run_identity(model, opt, tcfg, schedule, resolved(run)))
+    return config_hash(run_identity(model, opt, tcfg, schedule, resolved_config(run)))
 
 
 def run_icl(run: ICLRun, run_dir, *, resume: bool = True, progress: bool | None = None) -> dict:
@@ -168,8 +168,8 @@ def run_icl(run: ICLRun, run_dir, *, resume: bool = True, progress: bool | None 
     "final"}) in summary.json."""
     model, opt, batch_fn, tcfg, schedule, evaluate, tasks = _build(run)
     res = train(model, opt, batch_fn, tcfg, run_dir=run_dir, evaluate=evaluate, resume=resume,
-                schedule=schedule, config=resolved(run), progress=progress)
-    summary = {"run": resolved(run), "config_hash": res["config_hash"], "n_train_tasks": int(len(tasks.train_tasks)),
+                schedule=schedule, config=resolved_config(run), progress=progress)
+    summary = {"run": resolved_config(run), "config_hash": res["config_hash"], "n_train_tasks": int(len(tasks.train_tasks)),
                "wall_time": res["wall_time"], "steps": res["step"], "final": res["metrics"][-1]}
     atomic_write_json(Path(run_dir) / "summary.json", summary, indent=2)
     return summary

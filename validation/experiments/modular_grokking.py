@@ -9,7 +9,7 @@ Fourier sparsity of the embedding, per-token embedding norms.
 Milestones (``milestones``): memorisation = first logged step with train accuracy >= 0.99;
 grokking = first logged step with test accuracy >= 0.95 (the logging grid bounds their resolution).
 
-A run is identified by its resolved configuration (:func:`grokphase.config.resolved` of the
+A run is identified by its resolved configuration (:func:`grokphase.sweep.design.resolved_config` of the
 ``ModularRun``: the fields that apply to its optimiser) together with the model, optimiser, schedule
 and loop settings derived from it (``validation.training``); :func:`config_id` is its hash, which
 names default run folders.  The schedule is constant after warm-up, so a run resumed with more
@@ -25,14 +25,14 @@ import numpy as np
 
 from grokphase._checks import integer, nonnegative, positive
 from grokphase._io import atomic_write_json
-from grokphase.config import config_hash, resolved
+from grokphase.sweep.design import resolved_config
 from grokphase.validation.bayes.ivon import IVON, IVONSettings
 from grokphase.validation.nn import Transformer, TransformerConfig
 from grokphase.validation.nn.loss import cross_entropy
 from grokphase.validation.optim import AdamW, WarmupCosine
 from grokphase.validation.progress import fourier_sparsity, med, token_norms, weight_norm
 from grokphase.validation.tasks import modular_dataset
-from grokphase.validation.training import TrainConfig, run_identity, train
+from grokphase.validation.training import TrainConfig, config_hash, run_identity, train
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class ModularRun:
     'ivon', whose learning rate is ``ivon.lr``); ``weight_decay`` is AdamW's decoupled decay or
     IVON's prior precision; ``k`` applies to the 'strip' and 'rectangle' splits only.  Fields that
     do not apply are listed by :meth:`inapplicable` and cannot be set through
-    :func:`grokphase.config.updated` (the command line's options, ``--set``, ``--config``).
+    :func:`grokphase.sweep.design_from_config` (the command line's options, ``--set``, ``--config``).
     """
 
     p: int = 97
@@ -57,7 +57,7 @@ class ModularRun:
     d_mlp: int = 512
     lr: float = 1e-3
     weight_decay: float = 1.0
-    betas: tuple = (0.9, 0.98)
+    betas: tuple[float, ...] = (0.9, 0.98)
     warmup: int = 10
     log_every: int = 50
     checkpoint_every: int = 500
@@ -162,7 +162,7 @@ def _build(run: ModularRun):
 def config_id(run: ModularRun) -> str:
     """The hash of the run's identity (``config_hash`` in its config.json; independent of ``steps``)."""
     model, opt, _, tcfg, schedule, _ = _build(run)
-    return config_hash(run_identity(model, opt, tcfg, schedule, resolved(run)))
+    return config_hash(run_identity(model, opt, tcfg, schedule, resolved_config(run)))
 
 
 def run_modular(run: ModularRun, run_dir, *, resume: bool = True, progress: bool | None = None) -> dict:
@@ -173,8 +173,8 @@ def run_modular(run: ModularRun, run_dir, *, resume: bool = True, progress: bool
     """
     model, opt, batch_fn, tcfg, schedule, evaluate = _build(run)
     res = train(model, opt, batch_fn, tcfg, run_dir=run_dir, schedule=schedule, evaluate=evaluate,
-                resume=resume, config=resolved(run), progress=progress)
-    summary = {"run": resolved(run), "config_hash": res["config_hash"], **milestones(res["metrics"]),
+                resume=resume, config=resolved_config(run), progress=progress)
+    summary = {"run": resolved_config(run), "config_hash": res["config_hash"], **milestones(res["metrics"]),
                "wall_time": res["wall_time"], "steps": res["step"],
                "final": {k: v for k, v in res["metrics"][-1].items() if k != "token_norms"},
                "seconds_per_step": res["wall_time"] / max(1, res["step"])}

@@ -4,8 +4,8 @@ The run's configuration is built in layers: the ``--preset`` (a documented confi
 ``--config`` TOML file (the keys it holds), then ``--set key=value`` items, then the named options
 (``--lr``, ``--steps``, ...).  A key that the configuration does not have, a value of the wrong type
 and an option that does not apply to the result (``--lr`` with an IVON preset, whose learning rate
-is ``ivon.lr``) are errors.  ``--write-config PATH`` writes the resolved configuration as TOML and
-exits; ``--config PATH`` reads it back.
+is ``ivon.lr``) are errors.  ``--write-config PATH`` writes the resolved configuration as TOML (a
+``[design]`` table, as the other experiments' files) and exits; ``--config PATH`` reads it back.
 
 The default run folder is ``runs/<task>_<preset>_seed<seed>_<id>``, with ``id`` the hash of the
 run's configuration, so runs of different configurations never share a folder.  Rerunning resumes
@@ -65,36 +65,41 @@ def add_parser(sub) -> None:
 
 def resolve(args, exp):
     """The run configuration from the preset, ``--config``, ``--set`` and the named options."""
-    from grokphase.config import parse_assignments, read_toml, updated
+    from grokphase.sweep.design import design_from_config, parse_assignments, read_toml
 
     if args.preset not in exp.PRESETS:
         args.parser.error(f"argument --preset: invalid choice: {args.preset!r} "
                           f"(choose from {', '.join(sorted(exp.PRESETS))})")
     cfg = exp.PRESETS[args.preset]
-    if args.config:
+
+    def update(changes, where):
         try:
-            cfg = updated(cfg, read_toml(args.config))
+            return design_from_config(type(cfg), changes, base=cfg)
         except ValueError as e:
-            raise ValueError(f"--config {args.config}: {e}") from e
+            raise ValueError(f"{where}: {e}") from e
+
+    if args.config:
+        tables = read_toml(args.config)
+        if set(tables) != {"design"} or not isinstance(tables["design"], dict):
+            raise ValueError(f"--config {args.config}: expected one [design] table (the run's settings), "
+                             f"got {sorted(tables)}")
+        cfg = update(tables["design"], f"--config {args.config}")
     sets = parse_assignments(args.set)
     if sets:
-        cfg = updated(cfg, sets)
+        cfg = update(sets, "--set")
     options = {k: getattr(args, k) for k in _OPTIONS[args.task] if getattr(args, k, None) is not None}
     both = sorted(set(options) & set(sets))
     if both:
         raise ValueError(f"{both} given both as options and with --set; give each once")
     for key, value in options.items():
-        try:
-            cfg = updated(cfg, {key: value})
-        except ValueError as e:
-            raise ValueError(f"option --{key.replace('_', '-')}: {e}") from e
+        cfg = update({key: value}, f"option --{key.replace('_', '-')}")
     return cfg
 
 
 def run(args) -> int:
     """Train (or resume) one run of ``args.task`` with the resolved configuration."""
     from grokphase._io import dumps_strict
-    from grokphase.config import resolved, write_toml
+    from grokphase.sweep.design import qualified_name, resolved_config, write_toml
 
     if args.task == "modular":
         from grokphase.validation.experiments import modular_grokking as exp
@@ -106,7 +111,8 @@ def run(args) -> int:
         run_fn = exp.run_icl
     cfg = resolve(args, exp)
     if args.write_config:
-        path = write_toml(args.write_config, resolved(cfg))
+        path = write_toml(args.write_config, {"design": resolved_config(cfg)},
+                          comment=f"{qualified_name(cfg)} (grokphase train {args.task} --config FILE)")
         print(dumps_strict({"config": str(path)}) if args.json else f"wrote {path}")
         return 0
     run_dir = args.run_dir or f"runs/{args.task}_{args.preset}_seed{cfg.seed}_{exp.config_id(cfg)}"

@@ -11,6 +11,7 @@ def add_parser(sub) -> None:
                        description="Train the study's runs (parameter snapshots) and evaluate posteriors on them.")
     usub = p.add_subparsers(dest="uncertainty_command", required=True)
     q = usub.add_parser("study", help="train every study run (resumable, ~5 CPU-hours), then redraw all figures")
+    _executor_options(q)
     q.add_argument("--root", default="runs/study", help="parent folder of the run folders")
     q.add_argument("--out", default="figures", help="figure folder (default ./figures)")
     q.add_argument("--json", action="store_true", help="no progress lines")
@@ -45,11 +46,27 @@ def add_parser(sub) -> None:
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--steps", type=int, default=6000, help="steps per grid run")
     q.add_argument("--train", action="store_true", help="train missing grid runs first (resumable)")
+    _executor_options(q)
     q.add_argument("--root", default="runs/study", help="parent folder of the run folders")
     q.add_argument("--samples", type=int, default=16, help="posterior samples per estimator (>= 2)")
     q.add_argument("--json", action="store_true", help="no progress lines")
     q.add_argument("--out", help="write the results as JSON here")
     q.set_defaults(func=run)
+
+
+def _executor_options(q) -> None:
+    q.add_argument("--executor", default="serial",
+                   help="where the runs go: serial (default), dask (a LocalCluster of --workers processes) "
+                        "or a scheduler address")
+    q.add_argument("--workers", type=int, help="LocalCluster workers (default: one per core)")
+
+
+def _executor(args):
+    from grokphase.sweep import Dask
+
+    if args.workers is not None and args.executor != "dask":
+        raise ValueError(f"--workers applies to --executor dask only, got --executor {args.executor}")
+    return Dask(n_workers=args.workers) if args.executor == "dask" else args.executor
 
 
 def run(args) -> int:
@@ -58,7 +75,7 @@ def run(args) -> int:
     from grokphase.validation.experiments import uncertainty_runs as ur
 
     if args.uncertainty_command == "study":
-        ur.run_full_study(args.root, progress=False if args.json else None)
+        ur.run_full_study(args.root, executor=_executor(args), progress=False if args.json else None)
         from grokphase.cli import figs
 
         return figs.run(argparse.Namespace(out=args.out, json=args.json))
@@ -71,7 +88,8 @@ def run(args) -> int:
         res = ur.context_noise_sweeps(tuple(args.seeds), args.root, samples=args.samples)
     elif args.uncertainty_command == "diversity":
         res = ur.diversity_grid(tuple(args.n_task), tuple(args.alpha), args.seed, args.root, steps=args.steps,
-                                train=args.train, samples=args.samples, progress=False if args.json else None)
+                                train=args.train, samples=args.samples, executor=_executor(args),
+                                progress=False if args.json else None)
     else:
         res = ur.evaluate_study(args.task, tuple(args.seeds), args.root, samples=args.samples, every=args.every)
     if args.out:
