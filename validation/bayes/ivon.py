@@ -1,6 +1,6 @@
 """IVON: improved variational online Newton (Shen et al., ICML 2024) as an optimiser.
 
-Spec ``shared/theory/icl_grokking.md`` §3.  A diagonal Gaussian q = N(mu, diag sigma^2) over every
+Spec ``docs/icl_grokking.md`` §3.  A diagonal Gaussian q = N(mu, diag sigma^2) over every
 weight, sigma = 1 / sqrt(lambda_ess (h + delta)), trained from one sample per step:
 
     w = mu + eps,  eps ~ N(0, sigma^2)                  (``perturb``: the loop's parameters become w)
