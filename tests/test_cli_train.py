@@ -89,5 +89,7 @@ def test_damaged_checkpoint_and_unwritable_folder_are_named(tmp_path, capsys):
 
 
 def test_uncertainty_workers_need_dask(tmp_path, capsys):
-    assert main(["uncertainty", "diversity", "--workers", "2", "--root", str(tmp_path)]) == 2
-    assert "--workers applies to --executor dask only" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["uncertainty", "diversity", "--workers", "2", "--root", str(tmp_path)])
+    assert e.value.code == 2
+    assert "--workers: does not apply with --executor serial" in capsys.readouterr().err
