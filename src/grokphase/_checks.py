@@ -198,4 +198,4 @@ def finite_params(name: str, params: dict) -> None:
         a = np.asarray(v)
         if a.dtype.kind in "fc" and not np.all(np.isfinite(a)):
             n = int(np.size(a) - np.count_nonzero(np.isfinite(a)))
-            raise ValueError(f"{name}[{key!r}] must be finite; got {n} non-finite entr{'y' if n == 1 else 'ies'}")
+            raise ValueError(f"{name}[{key!r}] has non-finite entries (NaN or inf: {n} of {a.size}); it must be finite")

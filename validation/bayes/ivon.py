@@ -45,6 +45,19 @@ class IVONSettings:
     hess_init: float = 1.0
     clip_radius: float = 1e-3
 
+    def __post_init__(self):
+        _check_settings(self.lr, self.beta1, self.beta2, self.hess_init, self.clip_radius)
+
+
+def _check_settings(lr, beta1, beta2, hess_init, clip_radius) -> None:
+    """ValueError naming the first IVON hyper-parameter out of range (NaN is never in range)."""
+    chk.positive("lr", lr)
+    chk.real("beta1", beta1, 0.0, 1.0, hi_open=True)
+    chk.real("beta2", beta2, 0.0, 1.0, hi_open=True)
+    chk.positive("hess_init", hess_init)
+    if clip_radius != math.inf:
+        chk.positive("clip_radius", clip_radius, note="or inf: no clipping")
+
 
 def _check_grads(grads: dict, like: dict) -> None:
     """grads must have the keys and shapes of the parameters and be finite (a NaN gradient would
@@ -68,14 +81,9 @@ class IVON:
 
     def __init__(self, params: dict, lr: float, ess: float, weight_decay: float = 1e-4, beta1: float = 0.9,
                  beta2: float = 0.99999, hess_init: float = 1.0, clip_radius: float = math.inf):
-        lr = chk.positive("lr", lr)
+        _check_settings(lr, beta1, beta2, hess_init, clip_radius)
         ess = chk.positive("ess", ess, note="the number of training points")
         weight_decay = chk.positive("weight_decay", weight_decay, note="it is the prior precision")
-        beta1 = chk.real("beta1", beta1, 0.0, 1.0, hi_open=True)
-        beta2 = chk.real("beta2", beta2, 0.0, 1.0, hi_open=True)
-        hess_init = chk.positive("hess_init", hess_init)
-        if clip_radius != math.inf:
-            clip_radius = chk.positive("clip_radius", clip_radius, note="or inf: no clipping")
         chk.finite_params("params", params)
         self.lr, self.ess, self.weight_decay = float(lr), float(ess), float(weight_decay)
         self.beta1, self.beta2, self.hess_init, self.clip_radius = float(beta1), float(beta2), float(hess_init), float(clip_radius)
@@ -122,6 +130,12 @@ class IVON:
                 np.clip(upd, -self.clip_radius, self.clip_radius, out=upd)
             p[...] = mu - lr * upd
         self._mean = self._eps = None
+
+    def config(self) -> dict:
+        """The hyper-parameters (what a run records to identify itself)."""
+        return {"name": "IVON", "lr": self.lr, "ess": self.ess, "weight_decay": self.weight_decay,
+                "beta1": self.beta1, "beta2": self.beta2, "hess_init": self.hess_init,
+                "clip_radius": self.clip_radius}
 
     def posterior_state(self) -> dict:
         """What q needs besides the mean: the Hessian estimate h (sigma follows with ess, delta)."""

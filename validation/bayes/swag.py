@@ -35,11 +35,12 @@ class SWAG:
         if self._keys is None:
             self._keys = [(k, np.shape(v), np.asarray(v).dtype) for k, v in params.items()]
         if set(params) != {k for k, _, _ in self._keys}:
-            raise ValueError(f"params must have the keys of the first snapshot {sorted(k for k, _, _ in self._keys)}; "
+            raise ValueError(f"params must have the keys and shapes of the first snapshot {sorted(k for k, _, _ in self._keys)}; "
                              f"got {sorted(params)}")
         for k, shape, _ in self._keys:
             if np.shape(params[k]) != shape:
-                raise ValueError(f"params[{k!r}] must have the shape of the first snapshot {shape}; got {np.shape(params[k])}")
+                raise ValueError(f"params[{k!r}] must have the keys and shapes of the first snapshot ({shape}); "
+                             f"got {np.shape(params[k])}")
         chk.finite_params("params", params)
         return np.concatenate([np.asarray(params[k], np.float64).ravel() for k, _, _ in self._keys])
 

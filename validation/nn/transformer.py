@@ -71,6 +71,8 @@ class TransformerConfig:
         chk.choice("attention", self.attention, ("softmax", "linear"))
         chk.choice("dtype", self.dtype, ("float32", "float64"))
         chk.real("dropout", self.dropout, 0.0, 1.0, hi_open=True)
+        if self.init_std is not None:
+            chk.positive("init_std", self.init_std, note="or None: 1/sqrt(d_model)")
         if self.tie_embeddings and self.n_out not in (None, self.vocab_size):
             raise ValueError("n_out must equal vocab_size with tie_embeddings")
         if self.position_only and not self.pos_embed:

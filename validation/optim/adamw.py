@@ -66,6 +66,11 @@ class AdamW:
             denom += self.eps
             p -= step * (m / denom)
 
+    def config(self) -> dict:
+        """The hyper-parameters (what a run records to identify itself)."""
+        return {"name": "AdamW", "lr": self.lr, "betas": list(self.betas), "eps": self.eps,
+                "weight_decay": self.weight_decay}
+
     def state(self) -> dict:
         """Arrays and scalars to checkpoint (restore with ``load_state``)."""
         out = {f"m/{k}": v for k, v in self.m.items()} | {f"v/{k}": v for k, v in self.v.items()}
@@ -84,7 +89,7 @@ class SGD:
 
     def __init__(self, params: dict, lr: float = 1e-2, momentum: float = 0.0, weight_decay: float = 0.0):
         self.lr = chk.nonnegative("lr", lr)
-        self.momentum = chk.real("momentum", momentum, 0.0, 1.0, hi_open=True)
+        self.momentum = chk.nonnegative("momentum", momentum)
         self.weight_decay = chk.nonnegative("weight_decay", weight_decay)
         self.t = 0
         self.buf = {k: np.zeros_like(v) for k, v in params.items()}
@@ -103,6 +108,10 @@ class SGD:
                     b += d
                 d = b
             p -= lr * d
+
+    def config(self) -> dict:
+        """The hyper-parameters (what a run records to identify itself)."""
+        return {"name": "SGD", "lr": self.lr, "momentum": self.momentum, "weight_decay": self.weight_decay}
 
     def state(self) -> dict:
         return {f"buf/{k}": v for k, v in self.buf.items()} | {"t": np.asarray(self.t)}

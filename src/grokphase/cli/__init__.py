@@ -53,8 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    """Run the command line; returns the exit status (2 for invalid input, 1 for a solver that did not
-    converge, each with its message on stderr)."""
+    """Run the command line; returns the exit status (2 for invalid input; 1 for a file or folder that
+    cannot be written or read, or a solver that did not converge; the message on stderr)."""
     from grokphase.numerics.errors import ConvergenceError
 
     args = build_parser().parse_args(argv)
@@ -64,6 +64,6 @@ def main(argv=None) -> int:
     except ValueError as err:
         print(f"grokphase: error: {err}", file=sys.stderr)
         return 2
-    except ConvergenceError as err:
+    except (OSError, ConvergenceError) as err:  # the message names the file or the solver and why
         print(f"grokphase: error: {err}", file=sys.stderr)
         return 1
