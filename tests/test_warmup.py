@@ -30,7 +30,7 @@ def test_kernel_dispatchers_finds_the_known_kernels():
     from grokphase.warmup import kernel_dispatchers
 
     names = kernel_dispatchers()
-    assert "grokphase.numerics.mp_quadrature._mp_moments_one" in names
+    assert "grokphase.numerics.mp_quadrature._mp_log_moments_one" in names
     assert "grokphase.numerics._attention_kernels.softmax_f" in names
     assert not any(n.startswith("grokphase.numerics.attention_codegen") for n in names)
 

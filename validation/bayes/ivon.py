@@ -115,7 +115,7 @@ class IVON:
         if self._mean is None:
             raise ValueError("IVON.step needs perturb(params, rng) before the gradient")
         _check_grads(grads, self._mean)
-        lr = self.lr if lr is None else chk.positive("lr", lr)
+        lr = self.lr if lr is None else chk.nonnegative("lr", lr, note="a schedule may start at 0")
         b1, b2, delta = self.beta1, self.beta2, self.weight_decay
         self.t += 1
         debias = 1.0 - b1 ** self.t
