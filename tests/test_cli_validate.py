@@ -25,8 +25,10 @@ def test_validate_json_and_stores_keyed_by_configuration(tmp_path, capsys):
 def test_validate_rejects_options_that_do_not_apply(capsys):
     assert main(["attention", "validate", "dynamics-softmax", "--n-iter", "30"]) == 2
     assert "'n_iter' is neither a field of Dynamics nor a grid axis" in capsys.readouterr().err
-    assert main(TINY + ["--workers", "2"]) == 2
-    assert "--workers applies to --executor dask" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(TINY + ["--workers", "2"])
+    assert e.value.code == 2
+    assert "--workers: does not apply with --executor serial" in capsys.readouterr().err
 
 
 def test_validate_config_round_trip(tmp_path, capsys):
