@@ -3,6 +3,8 @@ for the same configuration; options that do not apply are errors; --config/--wri
 
 import json
 
+import pytest
+
 from grokphase.cli import main
 
 TINY = ["attention", "validate", "hysteresis", "--N", "8", "--set", "alphas=[11.0, 13.0]"]
