@@ -28,7 +28,6 @@ lists the grids of the claims; :func:`plan_runs` expands one into runs.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +42,7 @@ from grokphase.validation.nn.loss import cross_entropy, mse_one_hot
 from grokphase.validation.nn.mlp import EmbedMLP, MLPConfig
 from grokphase.validation.optim import AdamW, warmup_cosine
 from grokphase.validation.progress import progress_measures, uniformity_on, weight_norm
+from grokphase.validation.run_identity import check_run_config, config_hash
 from grokphase.validation.tasks import modular_dataset
 from grokphase.validation.tasks.split_categories import (category_accuracy, collapsed_ceiling, never_seen_ids,
                                                          pair_categories)
@@ -102,8 +102,7 @@ class SplitRun:
 
 def config_key(run: SplitRun) -> str:
     """Folder name of a run: its readable coordinates plus a hash of the full configuration."""
-    cfg = {k: v for k, v in dataclasses.asdict(run).items() if k != "run_root"}
-    h = hashlib.sha256(dumps_strict(cfg, sort_keys=True).encode()).hexdigest()[:10]
+    h = config_hash(_run_config(run))
     parts = [run.model, run.split, f"k{run.k}", f"d{run.offset}", f"wd{run.weight_decay:g}", run.loss,
              *(["onehot"] if run.one_hot else []), f"s{run.seed}"]
     return "_".join(map(str, parts)) + "_" + h
@@ -184,18 +183,6 @@ def _evaluator(run: SplitRun, ds, init_rows: np.ndarray):
     return ev
 
 
-def _check_config(run_dir: Path, cfg: dict, resume: bool) -> None:
-    path = run_dir / "config.json"
-    if resume and path.exists():
-        stored = json.loads(path.read_text())
-        diff = [f"{k}: stored {stored.get(k, '<absent>')!r} != {cfg.get(k, '<absent>')!r}"
-                for k in sorted(set(stored) | set(cfg)) if stored.get(k, "<absent>") != cfg.get(k, "<absent>")]
-        if diff:
-            raise ValueError(f"{run_dir} holds a run with another configuration ({'; '.join(diff)}); "
-                             "use another run_dir or resume=False to start afresh")
-    atomic_write_json(path, cfg, indent=1)
-
-
 def _run_config(run: SplitRun) -> dict:
     return json.loads(dumps_strict({k: v for k, v in dataclasses.asdict(run).items() if k != "run_root"}))
 
@@ -204,7 +191,7 @@ def run_split(run: SplitRun, run_dir, *, resume: bool = True, progress: bool = F
     """Train one run (module docstring); returns :func:`summarize` of it, also in run_dir/summary.json."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    _check_config(run_dir, _run_config(run), resume)
+    check_run_config(run_dir, _run_config(run), resume=resume)
     ds, model = build(run)
     never = never_seen_ids(ds)
     init_rows = _token_rows(model, never).astype(np.float64).copy() if never.size else np.zeros((0, 1))
