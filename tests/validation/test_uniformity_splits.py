@@ -98,3 +98,25 @@ def test_plans_expand_and_validate():
         plan_runs("nope")
     with pytest.raises(ValueError, match="need model='mlp'"):
         SplitRun(loss="mse")
+
+
+def test_quadratic_analytic_solution_is_exact_and_uniform(tmp_path):
+    run = SplitRun(**{**TINY, "offset": 0, "steps": 2, "lr": 0.0, "k": None}, model="quadratic", init="analytic",
+                   width=18, freqs=(1, 4), split="random")
+    run_split(run, tmp_path)
+    r = _rows(tmp_path)[-1]
+    assert r["train_acc"] == r["test_acc"] == 1.0
+    assert r["spacing_spread"] < 1e-12 and r["token_norm_spread"] < 1e-12
+    assert r["med"] == pytest.approx(r["rms_adjacent"], rel=1e-12)
+    assert sorted(r["key_frequencies"][:2]) == [1, 4]
+    with pytest.raises(ValueError, match="width = 9 len"):
+        SplitRun(model="quadratic", init="analytic", width=10, offset=0)
+
+
+def test_quadratic_strip_rows_follow_the_decay_law(tmp_path):
+    run = SplitRun(**{**TINY, "offset": 0, "k": 3}, model="quadratic", width=16, split="strip")
+    s = run_split(run, tmp_path)
+    assert s["untrained_ids"] == [0, 1, 2, 3] and s["never_seen_ids"] == []
+    assert s["decay_law_max_rel_err"] < 1e-6
+    assert {r.split for r in plan_runs("quadratic_random")} == {"random", "strip"}
+    assert all(r.k == 40 for r in plan_runs("quadratic_random") if r.split == "strip")

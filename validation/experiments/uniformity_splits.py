@@ -15,8 +15,11 @@ betas (0.9, 0.98), 10-step linear warm-up, then constant) and logs, at each logg
   which the derived law F(n) = prod_s (1 - lr_s wd) predicts exactly (their gradient is zero).
 
 Models: ``transformer`` (1 layer, d 128, 4 heads, d_mlp 512, no LayerNorm; cross-entropy only,
-the transformer's backward being fixed to it) and ``mlp`` (concatenated embeddings -> 512 -> 512 ->
-p; ``loss`` 'ce' or 'mse' on one-hot targets; ``one_hot``: frozen one-hot embeddings).
+the transformer's backward being fixed to it), ``mlp`` (concatenated embeddings -> 512 -> 512 ->
+p; ``loss`` 'ce' or 'mse' on one-hot targets; ``one_hot``: frozen one-hot embeddings) and
+``quadratic`` (Gromov's network, ``width`` units; ``init='analytic'``: the exact 3 x 3 phase-grid
+solution at frequencies ``freqs`` and amplitude ``amp``, perturbed by ``init_noise`` amp N(0, 1);
+its token embedding is the first-operand table U, offset 0).
 
 :func:`run_split` trains one run (resumable; ``run_dir/config.json`` holds the resolved config and
 a rerun with another config in the same folder is an error naming the differing fields) and
@@ -35,11 +38,12 @@ from pathlib import Path
 import numpy as np
 
 from grokphase._io import atomic_write_json, dumps_strict
-from grokphase.numerics.uniformity import untrained_row_factor
+from grokphase.numerics.uniformity import quadratic_fourier_network, untrained_row_factor
 from grokphase.validation.fourier_ablation import excluded_logits, final_logits, restricted_logits
 from grokphase.validation.nn import Transformer, TransformerConfig
 from grokphase.validation.nn.loss import cross_entropy, mse_one_hot
 from grokphase.validation.nn.mlp import EmbedMLP, MLPConfig
+from grokphase.validation.nn.quadratic import QuadraticConfig, QuadraticNet
 from grokphase.validation.optim import AdamW, warmup_cosine
 from grokphase.validation.progress import progress_measures, uniformity_on, weight_norm
 from grokphase.validation.run_identity import check_run_config, config_hash
@@ -77,14 +81,28 @@ class SplitRun:
     n_heads: int = 4
     d_mlp: int = 512
     mlp_hidden: tuple[int, ...] = (512, 512)
+    width: int = 512
+    init: str = "random"
+    freqs: tuple[int, ...] = (1, 2, 3)
+    amp: float = 1.0
+    init_noise: float = 0.0
     dtype: str = "float32"
     log_every: int = 100
     checkpoint_every: int = 1000
     run_root: str = "runs/uniformity"
 
     def __post_init__(self):
-        if self.model not in ("transformer", "mlp"):
-            raise ValueError(f"model must be 'transformer' or 'mlp', got {self.model!r}")
+        if self.model not in ("transformer", "mlp", "quadratic"):
+            raise ValueError(f"model must be 'transformer', 'mlp' or 'quadratic', got {self.model!r}")
+        if self.model == "quadratic" and (self.offset != 0 or self.one_hot):
+            raise ValueError(f"model='quadratic' has separate operand tables: needs offset=0 and one_hot=False, "
+                             f"got offset={self.offset}, one_hot={self.one_hot}")
+        if self.init not in ("random", "analytic"):
+            raise ValueError(f"init must be 'random' or 'analytic', got {self.init!r}")
+        if self.init == "analytic" and not (self.model == "quadratic" and self.width == 9 * len(self.freqs)):
+            raise ValueError("init='analytic' is the quadratic network's 3 x 3 phase-grid solution: needs "
+                             f"model='quadratic' and width = 9 len(freqs) = {9 * len(self.freqs)}, got "
+                             f"model={self.model!r}, width={self.width}")
         if self.loss not in ("ce", "mse"):
             raise ValueError(f"loss must be 'ce' or 'mse', got {self.loss!r}")
         if self.model == "transformer" and (self.loss != "ce" or self.one_hot):
@@ -115,11 +133,28 @@ def build(run: SplitRun):
         model = Transformer(TransformerConfig(vocab_size=ds.vocab_size, d_model=run.d_model, n_layers=run.n_layers,
                                               n_heads=run.n_heads, d_mlp=run.d_mlp, max_len=3, n_out=run.p,
                                               seed=run.seed, dtype=run.dtype))
-    else:
+    elif run.model == "mlp":
         model = EmbedMLP(MLPConfig(vocab_size=ds.vocab_size, n_out=run.p, n_inputs=3, d_embed=run.d_model,
                                    hidden=tuple(run.mlp_hidden), one_hot=run.one_hot, loss=run.loss,
                                    dtype=run.dtype, seed=run.seed))
+    else:
+        cfg = QuadraticConfig(p=run.p, width=run.width, loss=run.loss, dtype=run.dtype, seed=run.seed)
+        params = None
+        if run.init == "analytic":   # the exact solution, optionally perturbed (seeded)
+            w = quadratic_fourier_network(run.p, np.array(run.freqs), run.amp, m=3)
+            rng = np.random.default_rng(run.seed)
+            params = {name: (w[key] + run.init_noise * run.amp * rng.standard_normal(w[key].shape)).astype(run.dtype)
+                      for name, key in (("embed", "U"), ("embed_b", "V"), ("unembed", "W"))}
+        model = QuadraticNet(cfg, params)
     return ds, model
+
+
+def _untrained_ids(model, ds) -> np.ndarray:
+    """Ids whose rows of :func:`_token_rows` get no gradient: never seen in training (any role);
+    for the quadratic network, whose first-operand table U is separate, never seen as first operand."""
+    if isinstance(model, QuadraticNet):
+        return np.setdiff1d(np.arange(ds.p), ds.tokens[ds.train_idx, 0])
+    return never_seen_ids(ds)
 
 
 def _token_rows(model, ids: np.ndarray) -> np.ndarray:
@@ -149,9 +184,9 @@ def _loss_and_correct(kind: str, z: np.ndarray, y: np.ndarray):
     return loss, correct
 
 
-def _evaluator(run: SplitRun, ds, init_rows: np.ndarray):
+def _evaluator(run: SplitRun, ds, model, init_rows: np.ndarray):
     cats = pair_categories(ds)
-    never = never_seen_ids(ds)
+    never = _untrained_ids(model, ds)
     operand_ids = np.arange(ds.p + ds.offset)
     seen_ids = np.setdiff1d(operand_ids, never)
     n0 = np.linalg.norm(init_rows, axis=1)
@@ -193,7 +228,7 @@ def run_split(run: SplitRun, run_dir, *, resume: bool = True, progress: bool = F
     run_dir.mkdir(parents=True, exist_ok=True)
     check_run_config(run_dir, _run_config(run), resume=resume)
     ds, model = build(run)
-    never = never_seen_ids(ds)
+    never = _untrained_ids(model, ds)
     init_rows = _token_rows(model, never).astype(np.float64).copy() if never.size else np.zeros((0, 1))
     opt = AdamW(model.params, lr=run.lr, betas=(run.beta1, run.beta2), weight_decay=run.weight_decay)
     tok, lab = ds.split("train")
@@ -209,7 +244,7 @@ def run_split(run: SplitRun, run_dir, *, resume: bool = True, progress: bool = F
                 TrainConfig(steps=run.steps, log_every=run.log_every, checkpoint_every=run.checkpoint_every,
                             seed=run.seed, progress=progress),
                 run_dir=run_dir, schedule=lambda s: warmup_cosine(s, warmup=run.warmup, total=run.steps),
-                evaluate=_evaluator(run, ds, init_rows), resume=resume)
+                evaluate=_evaluator(run, ds, model, init_rows), resume=resume)
     summary = summarize(run, res["metrics"], ds)
     summary["wall_time"] = res["wall_time"]
     summary["seconds_per_step"] = res["wall_time"] / max(1, res["step"])
@@ -224,10 +259,11 @@ def summarize(run: SplitRun, metrics: list[dict], ds=None) -> dict:
     test accuracy >= 0.95; grokking_step_seen: first with accuracy >= 0.95 on the test pairs whose
     ids were both seen (``acc_seen``); decay_law_max_rel_err: max over logged steps of
     |untrained ratio / F(step) - 1| (None without never-seen ids)."""
-    ds = build(run)[0] if ds is None else ds
+    ds_model = build(run)
+    ds = ds_model[0] if ds is None else ds
     first = lambda key, thr: next((r["step"] for r in metrics if (r.get(key) or 0) >= thr), None)  # noqa: E731
     final = metrics[-1]
-    never = never_seen_ids(ds)
+    never = _untrained_ids(ds_model[1], ds)
     err = None
     if never.size and "untrained_ratio_min" in final:
         steps = np.array([r["step"] for r in metrics])
@@ -243,7 +279,7 @@ def summarize(run: SplitRun, metrics: list[dict], ds=None) -> dict:
         "ceiling": ds.ceiling(), "collapsed_ceiling": collapsed_ceiling(ds),
         "category_counts": {k: v for k, v in category_accuracy(np.zeros(cats.size, bool), cats).items()
                             if k.startswith("n_")},
-        "never_seen_ids": never.tolist(),
+        "never_seen_ids": never_seen_ids(ds).tolist(), "untrained_ids": never.tolist(),
         "final": {k: v for k, v in final.items() if not isinstance(v, list)},
         "decay_law_max_rel_err": err, "steps": final["step"],
     }
@@ -270,6 +306,13 @@ PLANS = {
     "mlp_random": (SplitRun(model="mlp", split="random", k=None, offset=0), {"seed": [0]}),
     "mse": (SplitRun(model="mlp", loss="mse", split="random", k=None, offset=0), {"seed": [0]}),
     "one_hot": (SplitRun(model="mlp", one_hot=True, split="random", k=None, offset=0), {"seed": [0]}),
+    # theory check: weight decay from a perturbed analytic solution, and from random init with the
+    # full (random split) or a strip-restricted training distribution
+    "quadratic_perturbed": (SplitRun(model="quadratic", init="analytic", width=27, freqs=(1, 2, 3), amp=1.0,
+                                     split="random", k=None, offset=0, steps=10000),
+                            {"init_noise": [0.1, 0.3], "weight_decay": [0.1, 1.0]}),
+    "quadratic_random": (SplitRun(model="quadratic", width=512, split="random", k=None, offset=0, steps=10000),
+                         {"split": ["random", "strip"], "seed": [0]}),
 }
 
 
@@ -282,4 +325,4 @@ def plan_runs(name: str, **overrides) -> list[SplitRun]:
     runs = [design]
     for key, values in axes.items():
         runs = [dataclasses.replace(r, **{key: v}) for r in runs for v in values]
-    return runs
+    return [dataclasses.replace(r, k=40) if r.split != "random" and r.k is None else r for r in runs]
