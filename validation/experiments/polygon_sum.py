@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from grokphase._io import atomic_write_json, dumps_strict
+from grokphase.validation.experiments.plans import expand
 from grokphase.validation.nn.cnn import CNNConfig, SmallCNN
 from grokphase.validation.nn.loss import cross_entropy
 from grokphase.validation.nn.mlp import EmbedMLP, MLPConfig
@@ -37,7 +38,7 @@ from grokphase.validation.run_identity import check_run_config, config_hash
 from grokphase.validation.tasks.polygons import N_SLOTS, N_SYMBOLS, polygon_dataset, render
 from grokphase.validation.training import TrainConfig, train
 
-__all__ = ["PolygonRun", "build", "run_polygon", "point", "config_key"]
+__all__ = ["load_run", "PolygonRun", "build", "run_polygon", "point", "config_key", "PLANS", "plan_runs"]
 
 
 @dataclass(frozen=True)
@@ -166,3 +167,30 @@ def point(design: PolygonRun, **axes) -> dict:
     out = {k: s[k] for k in ("memorisation_step", "grokking_step", "seconds_per_step")}
     out.update({f"final_{k}": v for k, v in s["final"].items() if k != "step"})
     return out
+
+
+def load_run(run: PolygonRun) -> dict | None:
+    """The finished run of ``run`` under ``run.run_root``: {"summary", "rows"} (logged rows), or
+    None when its summary is missing (not run yet, or still running)."""
+    d = Path(run.run_root) / config_key(run)
+    if not (d / "summary.json").exists():
+        return None
+    rows = [json.loads(ln) for ln in (d / "metrics.jsonl").read_text().splitlines() if ln.strip()]
+    return {"summary": json.loads((d / "summary.json").read_text()), "rows": rows}
+
+
+#: symbolic (full batch) and rendered (minibatch 200, as the paper's batch size) runs at two
+#: weight decays; steps sized to the measured CPU cost (docs/uniformity_med.md).
+PLANS = {
+    "symbolic": (PolygonRun(version="symbolic", steps=20000), {"weight_decay": [0.1, 1.0], "seed": [0, 1]}),
+    "rendered": (PolygonRun(version="rendered", batch_size=200, steps=20000, log_every=250),
+                 {"weight_decay": [0.1, 1.0], "seed": [0]}),
+}
+
+
+def plan_runs(name: str, **overrides) -> list[PolygonRun]:
+    """The runs of ``PLANS[name]``, with ``overrides`` applied to the design."""
+    if name not in PLANS:
+        raise ValueError(f"plan must be one of {sorted(PLANS)}, got {name!r}")
+    design, axes = PLANS[name]
+    return expand(dataclasses.replace(design, **overrides), axes)

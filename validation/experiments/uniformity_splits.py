@@ -40,6 +40,7 @@ import numpy as np
 from grokphase._io import atomic_write_json, dumps_strict
 from grokphase.numerics.uniformity import quadratic_fourier_network, untrained_row_factor
 from grokphase.validation.fourier_ablation import excluded_logits, final_logits, restricted_logits
+from grokphase.validation.experiments.plans import expand
 from grokphase.validation.nn import Transformer, TransformerConfig
 from grokphase.validation.nn.loss import cross_entropy, mse_one_hot
 from grokphase.validation.nn.mlp import EmbedMLP, MLPConfig
@@ -52,7 +53,7 @@ from grokphase.validation.tasks.split_categories import (category_accuracy, coll
                                                          pair_categories)
 from grokphase.validation.training import TrainConfig, train
 
-__all__ = ["SplitRun", "build", "run_split", "point", "summarize", "config_key", "PLANS", "plan_runs"]
+__all__ = ["load_run", "SplitRun", "build", "run_split", "point", "summarize", "config_key", "PLANS", "plan_runs"]
 
 
 @dataclass(frozen=True)
@@ -257,17 +258,18 @@ def summarize(run: SplitRun, metrics: list[dict], ds=None) -> dict:
 
     memorisation_step: first logged step with train accuracy >= 0.99; grokking_step: first with
     test accuracy >= 0.95; grokking_step_seen: first with accuracy >= 0.95 on the test pairs whose
-    ids were both seen (``acc_seen``); decay_law_max_rel_err: max over logged steps of
-    |untrained ratio / F(step) - 1| (None without never-seen ids)."""
+    ids were both seen (``acc_seen``); decay_law: the derived factor F at the logged steps;
+    decay_law_max_rel_err: max over logged steps of |untrained ratio / F(step) - 1| (None without
+    untrained ids)."""
     ds_model = build(run)
     ds = ds_model[0] if ds is None else ds
     first = lambda key, thr: next((r["step"] for r in metrics if (r.get(key) or 0) >= thr), None)  # noqa: E731
     final = metrics[-1]
     never = _untrained_ids(ds_model[1], ds)
     err = None
+    steps = np.array([r["step"] for r in metrics])
+    F = untrained_row_factor(steps, run.lr, run.weight_decay, run.warmup)
     if never.size and "untrained_ratio_min" in final:
-        steps = np.array([r["step"] for r in metrics])
-        F = untrained_row_factor(steps, run.lr, run.weight_decay, run.warmup)
         lo = np.array([r["untrained_ratio_min"] for r in metrics])
         hi = np.array([r["untrained_ratio_max"] for r in metrics])
         err = float(max(np.abs(lo / F - 1).max(), np.abs(hi / F - 1).max()))
@@ -281,7 +283,8 @@ def summarize(run: SplitRun, metrics: list[dict], ds=None) -> dict:
                             if k.startswith("n_")},
         "never_seen_ids": never_seen_ids(ds).tolist(), "untrained_ids": never.tolist(),
         "final": {k: v for k, v in final.items() if not isinstance(v, list)},
-        "decay_law_max_rel_err": err, "steps": final["step"],
+        "decay_law_max_rel_err": err, "decay_law": {"step": steps.tolist(), "factor": F.tolist()},
+        "steps": final["step"],
     }
 
 
@@ -310,7 +313,7 @@ PLANS = {
     # full (random split) or a strip-restricted training distribution
     "quadratic_perturbed": (SplitRun(model="quadratic", init="analytic", width=27, freqs=(1, 2, 3), amp=1.0,
                                      split="random", k=None, offset=0, steps=10000),
-                            {"init_noise": [0.1, 0.3], "weight_decay": [0.1, 1.0]}),
+                            {"init_noise": [0.03, 0.1, 0.3], "weight_decay": [0.1, 1.0]}),
     "quadratic_random": (SplitRun(model="quadratic", width=512, split="random", k=None, offset=0, steps=10000),
                          {"split": ["random", "strip"], "seed": [0]}),
 }
@@ -321,8 +324,15 @@ def plan_runs(name: str, **overrides) -> list[SplitRun]:
     if name not in PLANS:
         raise ValueError(f"plan must be one of {sorted(PLANS)}, got {name!r}")
     design, axes = PLANS[name]
-    design = dataclasses.replace(design, **overrides)
-    runs = [design]
-    for key, values in axes.items():
-        runs = [dataclasses.replace(r, **{key: v}) for r in runs for v in values]
+    runs = expand(dataclasses.replace(design, **overrides), axes)
     return [dataclasses.replace(r, k=40) if r.split != "random" and r.k is None else r for r in runs]
+
+
+def load_run(run: SplitRun) -> dict | None:
+    """The finished run of ``run`` under ``run.run_root``: {"summary", "rows"} (logged rows), or
+    None when its summary is missing (not run yet, or still running)."""
+    d = Path(run.run_root) / config_key(run)
+    if not (d / "summary.json").exists():
+        return None
+    rows = [json.loads(ln) for ln in (d / "metrics.jsonl").read_text().splitlines() if ln.strip()]
+    return {"summary": json.loads((d / "summary.json").read_text()), "rows": rows}
