@@ -51,6 +51,8 @@ def _compiled():
     return dict(
         weight=sp.lambdify((_S["f"], _S["p"]), T.adjacent_spectral_weight(), "numpy"),
         plane_distance2=sp.lambdify((A1[0], k1[0], _S["p"], m), T.clock_distance2_closed(1, m), "numpy"),
+        plane_norm2=sp.lambdify((A1[0],), T.clock_norm2(1), "numpy"),
+        quad_norm2=sp.lambdify((_S["p"], m, A1[0]), T.quadratic_param_norm2(1, m), "numpy"),
         logit=sp.lambdify((ta, tb, tc, _S["A"]), logit_k, "numpy"),
         decay=sp.lambdify((_S["n"], _S["eta"], _S["lam"], _S["W"]), T.untrained_row_factor(), "scipy"),
         decay_const=sp.lambdify((_S["n"], _S["eta"], _S["lam"]), T.untrained_row_factor(warmup=False), "numpy"),
@@ -109,7 +111,7 @@ def clock_spacing(p: int, freqs, amps=1.0, m: int = 1) -> float:
 
 def clock_norm(amps) -> float:
     """|e_t| of the clock embedding: sqrt(sum A^2)."""
-    return float(np.sqrt(np.sum(np.asarray(amps, dtype=np.float64) ** 2)))
+    return float(np.sqrt(np.sum(_compiled()["plane_norm2"](np.asarray(amps, dtype=np.float64)))))
 
 
 def quadratic_fourier_network(p: int, freqs, amps=1.0, m: int = 3) -> dict[str, np.ndarray]:
@@ -148,7 +150,7 @@ def quadratic_logits_closed(p: int, freqs, amps=1.0, m: int = 3) -> np.ndarray:
 def quadratic_param_norm2(p: int, amps, m: int = 3) -> float:
     """|U|^2 + |V|^2 + |W|^2 of :func:`quadratic_fourier_network`: 3 p m^2 sum A_k^2 / 2."""
     p = _check_p(p)
-    return 1.5 * p * m**2 * float(np.sum(np.asarray(amps, dtype=np.float64) ** 2))
+    return float(np.sum(_compiled()["quad_norm2"](float(p), m, np.asarray(amps, dtype=np.float64))))
 
 
 def untrained_row_factor(n, lr: float, weight_decay: float, warmup: int = 0) -> np.ndarray:
