@@ -27,7 +27,6 @@ Run:  python benchmarks/bench_attention_solver.py [--json PATH] [--pairs N]
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -229,12 +228,9 @@ def main(argv=None):
     print(f"phase diagram 200 x 60: median {pd_med:.3f} s ({betas.size * Ls.size / pd_med:.0f} points/s), "
           f"first call {pd_first:.3f} s, converged {pd.converged}")
     if args.json:
-        path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(out, indent=2))
-        os.replace(tmp, path)
-        print(f"wrote {path}")
+        from grokphase._io import atomic_write_json
+
+        print(f"wrote {atomic_write_json(args.json, out, indent=2)}")
     return out
 
 

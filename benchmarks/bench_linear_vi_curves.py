@@ -81,9 +81,9 @@ def main(argv=None):
                baseline_points=args.baseline_points)
     print(json.dumps(out, indent=2))
     if args.json:
-        with open(args.json + ".tmp", "w") as f:
-            json.dump(out, f, indent=2)
-        os.replace(args.json + ".tmp", args.json)
+        from grokphase._io import atomic_write_json
+
+        atomic_write_json(args.json, out, indent=2)
     return out
 
 

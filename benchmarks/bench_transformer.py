@@ -19,7 +19,6 @@ Run:  python benchmarks/bench_transformer.py [--threads N] [--repeats R] [--json
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -218,11 +217,9 @@ def main():
         par = r.get("parity_float64", {}).get("max_grad_rel_err", float("nan"))
         print(f"{name:>6} {r['step_seconds_numpy']:>12.4f} {tt:>12.4f} {ratio:>10.2f} {r['step_gflops_numpy']:>10.1f} {par:>11.2e}")
         print("       numpy parts: " + ", ".join(f"{k} {v:.4f} s" for k, v in r["numpy_parts"].items()))
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(args.json).with_suffix(".tmp")
-    tmp.write_text(json.dumps(out, indent=2))
-    tmp.replace(args.json)
-    print(f"wrote {args.json}")
+    from grokphase._io import atomic_write_json  # numpy is imported (after the thread settings) by now
+
+    print(f"wrote {atomic_write_json(args.json, out, indent=2)}")
     return 0
 
 

@@ -41,15 +41,33 @@ def add_parser(sub) -> None:
     common(q)
     q.set_defaults(func=phase_diagram)
 
-    q = asub.add_parser("validate", help="finite-N sampling / training experiments (REF parameters)",
-                        description="Resumable finite-N experiments: HMC hysteresis, umbrella+MBAR equilibrium, "
-                                    "linear attention (reduced posterior), Langevin dynamics, Adam/MAP thresholds.")
-    q.add_argument("experiment", choices=("hysteresis", "equilibrium", "linear", "dynamics", "map"))
-    q.add_argument("--N", type=int, nargs="+", help="widths (defaults per experiment)")
-    q.add_argument("--n-iter", type=int, default=2000, help="HMC iterations (first half discarded)")
-    q.add_argument("--out-dir", help="results folder (default runs/attention_<experiment>)")
-    q.add_argument("--json", action="store_true", help="compact JSON")
+    q = asub.add_parser("validate", help="finite-N sampling / training experiments (named presets)",
+                        description="Finite-N experiments as resumable sweeps (one stored file per point, keyed by the "
+                                    "full configuration): HMC hysteresis, umbrella+MBAR equilibrium, linear attention "
+                                    "(reduced posterior), Langevin dynamics, Adam/MAP thresholds, the transformer copy "
+                                    "task under SGLD.  The presets are the paper figures' designs; change them with "
+                                    "--config run.toml and --set key=value (design fields or grid axes).")
+    q.add_argument("experiment", choices=VALIDATE_PRESETS, help="preset name")
+    q.add_argument("--config", metavar="TOML", help="plan file ([design], [grid] tables; see --write-config)")
+    q.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], dest="overrides",
+                   help="override a design field or grid axis, value as TOML (n_iter=100, N=[64,128]); repeatable")
+    q.add_argument("--N", type=int, nargs="+", help="widths: shorthand for --set N=[...]")
+    q.add_argument("--n-iter", type=int, help="HMC iterations: shorthand for --set n_iter=...")
+    q.add_argument("--seed", type=int, nargs="+", help="seeds: shorthand for --set seed=[...]")
+    q.add_argument("--runs", default="runs", help="parent folder of the stores (default runs): runs/<preset>-<key>")
+    q.add_argument("--store", help="store folder (instead of the one under --runs); refused if made by another design")
+    q.add_argument("--executor", default="serial",
+                   help="serial (default), dask (a LocalCluster of --workers processes) or a scheduler address")
+    q.add_argument("--workers", type=int, help="LocalCluster workers (default: one per core)")
+    q.add_argument("--chunk", type=int, default=1, help="grid points per task (default 1)")
+    q.add_argument("--retries", type=int, default=0, help="resubmissions of a failed task (default 0)")
+    q.add_argument("--write-config", metavar="TOML", help="write the resolved plan to TOML and exit")
+    q.add_argument("--json", action="store_true", help="machine-readable result on stdout, no progress bar")
     q.set_defaults(func=validate)
+
+
+VALIDATE_PRESETS = ("hysteresis", "equilibrium", "linear", "dynamics-softmax", "dynamics-linear", "map",
+                    "transformer-copy-langevin")
 
 
 def transition(args) -> int:
@@ -137,43 +155,30 @@ def phase_diagram(args) -> int:
 
 
 def validate(args) -> int:
-    """``attention validate``: finite-N validation experiments of the attention theory; results in runs/."""
-    if args.experiment == "hysteresis":
-        from grokphase.validation.experiments import attention_hysteresis as exp
+    """``attention validate``: run (or resume) a finite-N experiment preset; print its summary."""
+    import importlib
 
-        res = exp.run(tuple(args.N or (64, 128, 256, 512)), out_dir=args.out_dir or "runs/attention_hysteresis",
-                      n_iter=args.n_iter)
-        out = [{k: r[k] for k in ("N", "rms_dc", "max_abs_dc", "n_settled", "n_switching")} for r in res]
-    elif args.experiment == "equilibrium":
-        from grokphase.validation.experiments import attention_equilibrium as exp
+    from grokphase._io import dumps_strict
+    from grokphase.sweep import Dask
+    from grokphase.validation.experiments import presets
 
-        res = exp.run(tuple(args.N or (64, 128, 256)), out_dir=args.out_dir or "runs/attention_equilibrium",
-                      n_iter=args.n_iter)
-        out = {k: v for k, v in res.items() if k != "rows"} | {
-            "alpha_c": {r["N"]: r["alpha_c"] for r in res["rows"]}, "barrier": {r["N"]: r["barrier"] for r in res["rows"]}}
-    elif args.experiment == "linear":
-        from grokphase.validation.experiments import attention_linear as exp
-
-        plan = ((64, "hmc"), (128, "hmc")) + tuple((N, "reduced") for N in (args.N or (64, 128, 256, 1024, 4096)))
-        res = exp.run(plan, out_dir=args.out_dir or "runs/attention_linear", n_iter=args.n_iter)
-        out = [{"N": r["N"], "sampler": r["sampler"], "w": {x["ratio"]: x["w"] for x in r["rows"]}} for r in res]
-    elif args.experiment == "dynamics":
-        from grokphase.validation.experiments import attention_dynamics as exp
-
-        from grokphase import attention
-
-        bc = attention.transition(L=8, kind="linear", s_qk=0.25, s_uv=9.0).beta_c
-        out = {"softmax": exp.run([13.5, 14.0, 14.5, 15.0, 16.0], N=args.N[0] if args.N else 256, n_rep=1),
-               "linear": exp.run([r * bc for r in (1.5, 2.0, 3.0)], kind="linear",
-                                 N=args.N[0] if args.N else 256, T=40.0, n_rep=1)}
-        out = {k: {"betas": v["betas"], "onset": v["onset"], "final": v["final"]} for k, v in out.items()}
+    shorthands = [f"{k}={v}" for k, v in (("N", args.N), ("n_iter", args.n_iter), ("seed", args.seed))
+                  if v is not None]
+    plan = presets.plan(args.experiment, args.config, shorthands + args.overrides)
+    if args.write_config:
+        print(plan.to_toml(args.write_config))
+        return 0
+    store = args.store or presets.store(args.experiment, plan, args.runs)
+    executor = Dask(n_workers=args.workers) if args.executor == "dask" else args.executor
+    if args.workers is not None and args.executor != "dask":
+        raise ValueError(f"--workers applies to --executor dask only, got --executor {args.executor}")
+    ds = plan.run(store=store, executor=executor, chunk=args.chunk, retries=args.retries,
+                  progress=False if args.json else None)
+    summary = importlib.import_module(plan.point.__module__).summarize(ds)
+    if args.json:
+        print(dumps_strict({"experiment": args.experiment, "store": str(store), "plan": plan.config(),
+                            "summary": summary.drop_attrs().to_dict(data="list")}))
     else:
-        from grokphase.validation.experiments import attention_map_training as exp
-
-        res = exp.threshold_scan([20.0, 28.0, 31.0, 33.0, 36.0, 45.0], N=args.N[0] if args.N else 64)
-        out = {k: v for k, v in res.items() if k != "trajectories"}
-    json.dump(out, sys.stdout, indent=None if args.json else 1, default=float)
-    print()
+        print(summary.drop_attrs())
+        print(f"store: {store}")
     return 0
-
-
