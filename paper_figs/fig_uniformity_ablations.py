@@ -2,8 +2,8 @@
 -> p) on strip splits and the random split, MSE loss on one-hot targets, frozen one-hot embeddings
 (MED on the first hidden layer): test accuracy on the seen pairs and MED through training.
 
-Runs: ``plan_runs("mlp")``, ``("mlp_random")``, ``("mse")``, ``("one_hot")`` of
-``grokphase.validation.experiments.uniformity_splits``.  Model: ``docs/uniformity_med.md``.
+Runs: the presets ``uniformity-mlp-strip``, ``uniformity-mlp``, ``uniformity-mse`` and
+``uniformity-one-hot`` of ``grokphase.validation.experiments.uniformity_presets``.  Model: ``docs/uniformity_med.md``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from pathlib import Path
 
 from grokphase.paper_figs._output import stored_numbers
 from grokphase.paper_figs._uniformity import curves, draw_curves, finished, skip
-from grokphase.validation.experiments.uniformity_splits import load_run, plan_runs
+from grokphase.validation.experiments.uniformity_presets import runs_of
+from grokphase.validation.experiments.uniformity_splits import load_run
 
 NAME = "fig_uniformity_ablations"
 KEYS = ("train_acc", "test_acc", "acc_seen", "med", "spacing_spread", "test_loss")
@@ -24,7 +25,8 @@ PANELS = (("(a) accuracy on seen pairs", ["acc_seen", "train_acc"], "accuracy (s
 
 
 def default_runs() -> list:
-    return [r for name in ("mlp", "mlp_random", "mse", "one_hot") for r in plan_runs(name)]
+    return [r for name in ("uniformity-mlp-strip", "uniformity-mlp", "uniformity-mse", "uniformity-one-hot")
+            for r in runs_of(name)]
 
 
 def _label(run) -> str:
@@ -49,7 +51,7 @@ def main(argv=None, runs=None) -> list[Path]:
     data = compute(default_runs() if runs is None else runs)
     if not data["runs"]:
         data = stored_numbers(args.out, NAME) or data
-    return draw(data, args.out) if data["runs"] else skip(NAME, "the mlp / mse / one_hot plans")
+    return draw(data, args.out) if data["runs"] else skip(NAME, "the MLP and ablation presets")
 
 
 if __name__ == "__main__":

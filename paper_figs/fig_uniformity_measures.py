@@ -1,8 +1,8 @@
 """Figure: which progress measure tracks the test loss — correlation with log test loss after
 memorisation and lead time of each measure's half-change before the test loss's, per run.
 
-Runs: every finished run of the plans of ``grokphase.validation.experiments.uniformity_splits``
-(strip, rectangle, weight_decay, mlp, mlp_random, mse, one_hot).  The table is
+Runs: every finished run of the presets ``PLAN_NAMES`` of
+``grokphase.validation.experiments.uniformity_presets``.  The table is
 ``grokphase.validation.progress_compare.compare_run`` of each run's log; drawn as two heat maps
 (correlation; lead time in steps, positive = the measure moves first).  Model:
 ``docs/uniformity_med.md`` (section "Progress-measure comparison").
@@ -18,15 +18,17 @@ import numpy as np
 
 from grokphase.paper_figs._output import save_figure, stored_numbers
 from grokphase.paper_figs._uniformity import finished, skip
-from grokphase.validation.experiments.uniformity_splits import config_key, load_run, plan_runs
+from grokphase.validation.experiments.uniformity_presets import runs_of
+from grokphase.validation.experiments.uniformity_splits import config_key, load_run
 from grokphase.validation.progress_compare import MEASURES, compare_run
 
 NAME = "fig_uniformity_measures"
-PLAN_NAMES = ("strip", "rectangle", "weight_decay", "mlp", "mlp_random", "mse", "one_hot")
+PLAN_NAMES = ("uniformity-strip", "uniformity-rectangle", "uniformity-weight-decay", "uniformity-mlp-strip",
+              "uniformity-mlp", "uniformity-mse", "uniformity-one-hot")
 
 
 def default_runs() -> list:
-    return [r for name in PLAN_NAMES for r in plan_runs(name)]
+    return [r for name in PLAN_NAMES for r in runs_of(name)]
 
 
 def compute(runs) -> dict:

@@ -2,8 +2,8 @@
 rendered (2 x 2 grids of outlines, small NumPy CNN): accuracy, test loss and the uniformity of the
 slot embeddings of the polygons 3..12 (chain MED and spacing spread).
 
-Runs: ``plan_runs("symbolic")`` and ``plan_runs("rendered")`` of
-``grokphase.validation.experiments.polygon_sum``, trained into ``runs/polygon/<key>``.  The paper's
+Runs: the presets ``polygon-symbolic`` and ``polygon-rendered`` of
+``grokphase.validation.experiments.uniformity_presets``, trained into ``runs/polygon/<key>``.  The paper's
 ImageNet-pretrained ResNet-18 on 224 x 224 images is out of reach on CPU.  Model:
 ``docs/uniformity_med.md`` (section "Beyond transformers").
 """
@@ -15,7 +15,8 @@ from pathlib import Path
 
 from grokphase.paper_figs._output import stored_numbers
 from grokphase.paper_figs._uniformity import curves, draw_curves, finished, skip
-from grokphase.validation.experiments.polygon_sum import load_run, plan_runs
+from grokphase.validation.experiments.polygon_sum import load_run
+from grokphase.validation.experiments.uniformity_presets import runs_of
 
 NAME = "fig_uniformity_polygon"
 KEYS = ("train_acc", "test_acc", "test_loss", "chain_spacing_mean", "chain_spacing_spread", "chain_norm_spread")
@@ -39,10 +40,10 @@ def main(argv=None, runs=None) -> list[Path]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=f"figures/{NAME}.png", help="output PNG (PDF, JSON beside)")
     args = ap.parse_args(argv)
-    data = compute(plan_runs("symbolic") + plan_runs("rendered") if runs is None else runs)
+    data = compute(runs_of("polygon-symbolic") + runs_of("polygon-rendered") if runs is None else runs)
     if not data["runs"]:
         data = stored_numbers(args.out, NAME) or data
-    return draw(data, args.out) if data["runs"] else skip(NAME, "the polygon plans")
+    return draw(data, args.out) if data["runs"] else skip(NAME, "the polygon presets")
 
 
 if __name__ == "__main__":

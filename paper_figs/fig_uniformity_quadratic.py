@@ -2,8 +2,8 @@
 init with the full (random split) or a strip-restricted training distribution: test accuracy,
 spacing spread over all ids and over the seen ids.
 
-Runs: ``plan_runs("quadratic_perturbed")`` and ``("quadratic_random")`` of
-``grokphase.validation.experiments.uniformity_splits``.  Model: ``docs/uniformity_med.md``
+Runs: the presets ``uniformity-quadratic-perturbed``, ``-random`` and ``-strip`` of
+``grokphase.validation.experiments.uniformity_presets``.  Model: ``docs/uniformity_med.md``
 (section "Theory", result 3).
 """
 
@@ -14,7 +14,8 @@ from pathlib import Path
 
 from grokphase.paper_figs._output import stored_numbers
 from grokphase.paper_figs._uniformity import curves, draw_curves, finished, skip
-from grokphase.validation.experiments.uniformity_splits import load_run, plan_runs
+from grokphase.validation.experiments.uniformity_presets import runs_of
+from grokphase.validation.experiments.uniformity_splits import load_run
 
 NAME = "fig_uniformity_quadratic"
 KEYS = ("train_acc", "test_acc", "spacing_spread", "seen_spacing_spread", "token_norm_spread", "fourier_sparsity")
@@ -42,10 +43,11 @@ def main(argv=None, runs=None) -> list[Path]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=f"figures/{NAME}.png", help="output PNG (PDF, JSON beside)")
     args = ap.parse_args(argv)
-    data = compute(plan_runs("quadratic_perturbed") + plan_runs("quadratic_random") if runs is None else runs)
+    data = compute([r for n in ("uniformity-quadratic-perturbed", "uniformity-quadratic-random",
+                           "uniformity-quadratic-strip") for r in runs_of(n)] if runs is None else runs)
     if not data["runs"]:
         data = stored_numbers(args.out, NAME) or data
-    return draw(data, args.out) if data["runs"] else skip(NAME, "the quadratic plans")
+    return draw(data, args.out) if data["runs"] else skip(NAME, "the quadratic presets")
 
 
 if __name__ == "__main__":

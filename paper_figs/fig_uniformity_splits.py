@@ -1,10 +1,10 @@
 """Figure: strip (d = 60) and rectangle (d = 0) splits: test accuracy per category against the
 ceilings, and the uniformity measures through training.
 
-Runs: ``plan_runs("strip")`` and ``plan_runs("rectangle")`` of
-``grokphase.validation.experiments.uniformity_splits`` (1-layer transformer, p = 97, frac 0.3,
-AdamW wd 1, full batch, k in {40, 50, 60, 67}, seeds 0-2), each trained with ``run_split`` /
-``point`` into ``runs/uniformity/<key>``.  Rows: per family, (1) test accuracy on both-seen /
+Runs: the presets ``uniformity-strip`` and ``uniformity-rectangle`` of
+``grokphase.validation.experiments.uniformity_presets`` (1-layer transformer, p = 97, frac 0.3,
+AdamW wd 1, full batch, k in {40, 50, 60, 67}, seeds 0-2; ``uniformity_presets.run(name)``), each
+training run in ``runs/uniformity/<key>``.  Rows: per family, (1) test accuracy on both-seen /
 other-role / never-seen pairs, overall, with the ceiling (dashed) and the collapsed-row bound
 (dotted); (2) spacing spread over all ids and over the seen ids, and the never-seen rows' norm
 ratio against the derived decay law (log scale, right).  The JSON holds the table: split, k, d,
@@ -21,7 +21,8 @@ import numpy as np
 
 from grokphase.paper_figs._output import save_figure, stored_numbers
 from grokphase.paper_figs._uniformity import curves, finished, skip
-from grokphase.validation.experiments.uniformity_splits import load_run, plan_runs
+from grokphase.validation.experiments.uniformity_presets import runs_of
+from grokphase.validation.experiments.uniformity_splits import load_run
 
 NAME = "fig_uniformity_splits"
 KEYS = ("test_acc", "acc_both_seen", "acc_other_role", "acc_never_seen", "acc_seen", "spacing_spread",
@@ -29,7 +30,7 @@ KEYS = ("test_acc", "acc_both_seen", "acc_other_role", "acc_never_seen", "acc_se
 
 
 def default_runs() -> list:
-    return plan_runs("strip") + plan_runs("rectangle")
+    return runs_of("uniformity-strip") + runs_of("uniformity-rectangle")
 
 
 def compute(runs) -> dict:

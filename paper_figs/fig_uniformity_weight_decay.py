@@ -1,7 +1,7 @@
 """Figure: weight decay drives the embedding towards uniformity (claim i) — spacing spread,
 token-norm spread, MED and test accuracy through training for wd in {0, 0.1, 1} (random split).
 
-Runs: ``plan_runs("weight_decay")`` of ``grokphase.validation.experiments.uniformity_splits``
+Runs: the preset ``uniformity-weight-decay`` of ``grokphase.validation.experiments.uniformity_presets``
 (1-layer transformer, p = 97, frac 0.3, d = 0, full batch), trained into ``runs/uniformity/<key>``.
 Model: ``docs/uniformity_med.md`` (section "Claims tested").
 """
@@ -13,7 +13,8 @@ from pathlib import Path
 
 from grokphase.paper_figs._output import stored_numbers
 from grokphase.paper_figs._uniformity import curves, draw_curves, finished, skip
-from grokphase.validation.experiments.uniformity_splits import load_run, plan_runs
+from grokphase.validation.experiments.uniformity_presets import runs_of
+from grokphase.validation.experiments.uniformity_splits import load_run
 
 NAME = "fig_uniformity_weight_decay"
 KEYS = ("train_acc", "test_acc", "spacing_spread", "token_norm_spread", "med", "weight_norm")
@@ -37,10 +38,10 @@ def main(argv=None, runs=None) -> list[Path]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=f"figures/{NAME}.png", help="output PNG (PDF, JSON beside)")
     args = ap.parse_args(argv)
-    data = compute(plan_runs("weight_decay") if runs is None else runs)
+    data = compute(runs_of("uniformity-weight-decay") if runs is None else runs)
     if not data["runs"]:
         data = stored_numbers(args.out, NAME) or data
-    return draw(data, args.out) if data["runs"] else skip(NAME, "the weight_decay plan")
+    return draw(data, args.out) if data["runs"] else skip(NAME, "the uniformity-weight-decay preset")
 
 
 if __name__ == "__main__":

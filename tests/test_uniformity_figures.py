@@ -11,7 +11,7 @@ from grokphase.paper_figs import (fig_uniformity_ablations, fig_uniformity_fouri
 from grokphase.validation.experiments.fourier_identity import FourierIdentity, compute
 from grokphase.validation.experiments.polygon_sum import PolygonRun
 from grokphase.validation.experiments.polygon_sum import point as polygon_point
-from grokphase.validation.experiments.uniformity_splits import SplitRun, point
+from grokphase.validation.experiments.uniformity_splits import SplitRun, point, point_random
 
 TINY = dict(p=11, d_model=8, n_heads=2, d_mlp=16, mlp_hidden=(16, 16), steps=4, log_every=1, lr=0.05,
             dtype="float64", frac=0.5)
@@ -27,9 +27,12 @@ def runs(tmp_path_factory):
     made = [dataclasses.replace(strip, seed=s) for s in (0, 1)] + [dataclasses.replace(rand, weight_decay=w)
                                                                   for w in (0.0, 1.0)] + [quad]
     for r in made:
-        point(r)
+        if r.split == "random":
+            point_random(r, weight_decay=r.weight_decay, init_noise=r.init_noise, seed=r.seed)
+        else:
+            point(r, k=r.k, weight_decay=r.weight_decay, seed=r.seed)
     poly = PolygonRun(steps=2, log_every=1, d_embed=4, hidden=(8,), run_root=root)
-    polygon_point(poly)
+    polygon_point(poly, weight_decay=poly.weight_decay, seed=poly.seed)
     return {"split": made, "polygon": [poly], "root": root}
 
 

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from grokphase._io import atomic_write_json, dumps_strict
+from grokphase.sweep import config_diff
 
 __all__ = ["config_hash", "check_run_config"]
 
@@ -29,11 +30,8 @@ def check_run_config(run_dir, config: dict, *, resume: bool) -> None:
     path = Path(run_dir) / CONFIG_FILE
     config = json.loads(dumps_strict(config))
     if resume and path.exists():
-        stored = json.loads(path.read_text())
-        keys = sorted(set(stored) | set(config))
-        diff = [f"{k}: stored {stored.get(k, '<absent>')!r} != {config.get(k, '<absent>')!r}"
-                for k in keys if stored.get(k, "<absent>") != config.get(k, "<absent>")]
+        diff = config_diff(json.loads(path.read_text()), config)
         if diff:
-            raise ValueError(f"{run_dir} holds a run with another configuration ({'; '.join(diff)}); "
+            raise ValueError(f"{run_dir} holds a run with another configuration (stored != now: {'; '.join(diff)}); "
                              "use another run folder, or resume=False to start afresh")
     atomic_write_json(path, config, indent=1)

@@ -28,7 +28,6 @@ from pathlib import Path
 import numpy as np
 
 from grokphase._io import atomic_write_json, dumps_strict
-from grokphase.validation.experiments.plans import expand
 from grokphase.validation.nn.cnn import CNNConfig, SmallCNN
 from grokphase.validation.nn.loss import cross_entropy
 from grokphase.validation.nn.mlp import EmbedMLP, MLPConfig
@@ -38,7 +37,7 @@ from grokphase.validation.run_identity import check_run_config, config_hash
 from grokphase.validation.tasks.polygons import N_SLOTS, N_SYMBOLS, polygon_dataset, render
 from grokphase.validation.training import TrainConfig, train
 
-__all__ = ["load_run", "PolygonRun", "build", "run_polygon", "point", "config_key", "PLANS", "plan_runs"]
+__all__ = ["PolygonRun", "build", "run_polygon", "point", "config_key", "load_run"]
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,7 @@ class PolygonRun:
     weight_decay: float = 1.0
     beta1: float = 0.9
     beta2: float = 0.98
-    warmup: int = 10
+    warmup_steps: int = 10   # linear lr warm-up (not "warmup": the sweep layer calls design.warmup())
     batch_size: int = 0
     d_embed: int = 32
     hidden: tuple[int, ...] = (256, 256)
@@ -147,7 +146,7 @@ def run_polygon(run: PolygonRun, run_dir, *, resume: bool = True, progress: bool
     res = train(model, opt, batch_fn,
                 TrainConfig(steps=run.steps, log_every=run.log_every, checkpoint_every=run.checkpoint_every,
                             seed=run.seed, progress=progress),
-                run_dir=run_dir, schedule=lambda s: warmup_cosine(s, warmup=run.warmup, total=run.steps),
+                run_dir=run_dir, schedule=lambda s: warmup_cosine(s, warmup=run.warmup_steps, total=run.steps),
                 evaluate=_evaluator(ds, inputs), resume=resume)
     rows = res["metrics"]
     first = lambda key, thr: next((r["step"] for r in rows if (r.get(key) or 0) >= thr), None)  # noqa: E731
@@ -159,14 +158,15 @@ def run_polygon(run: PolygonRun, run_dir, *, resume: bool = True, progress: bool
     return summary
 
 
-def point(design: PolygonRun, **axes) -> dict:
-    """Sweep-style point function: ``design`` with ``axes`` replaced, trained in
-    ``design.run_root/config_key(run)``; returns the summary's scalars."""
-    run = dataclasses.replace(design, **axes)
+def point(design: PolygonRun, weight_decay: float, seed: int) -> dict:
+    """Point function (``grokphase.sweep``): ``design`` with weight_decay and seed replaced,
+    trained (resumably) in ``design.run_root/config_key(run)``; returns the summary's scalars
+    (None -> NaN): milestones, seconds per step and ``final_<metric>``."""
+    run = dataclasses.replace(design, weight_decay=weight_decay, seed=seed)
     s = run_polygon(run, Path(run.run_root) / config_key(run))
     out = {k: s[k] for k in ("memorisation_step", "grokking_step", "seconds_per_step")}
     out.update({f"final_{k}": v for k, v in s["final"].items() if k != "step"})
-    return out
+    return {k: np.nan if v is None else float(v) for k, v in out.items()}
 
 
 def load_run(run: PolygonRun) -> dict | None:
@@ -177,20 +177,3 @@ def load_run(run: PolygonRun) -> dict | None:
         return None
     rows = [json.loads(ln) for ln in (d / "metrics.jsonl").read_text().splitlines() if ln.strip()]
     return {"summary": json.loads((d / "summary.json").read_text()), "rows": rows}
-
-
-#: symbolic (full batch) and rendered (minibatch 200, as the paper's batch size) runs at two
-#: weight decays; steps sized to the measured CPU cost (docs/uniformity_med.md).
-PLANS = {
-    "symbolic": (PolygonRun(version="symbolic", steps=20000), {"weight_decay": [0.1, 1.0], "seed": [0, 1]}),
-    "rendered": (PolygonRun(version="rendered", batch_size=200, steps=20000, log_every=250),
-                 {"weight_decay": [0.1, 1.0], "seed": [0]}),
-}
-
-
-def plan_runs(name: str, **overrides) -> list[PolygonRun]:
-    """The runs of ``PLANS[name]``, with ``overrides`` applied to the design."""
-    if name not in PLANS:
-        raise ValueError(f"plan must be one of {sorted(PLANS)}, got {name!r}")
-    design, axes = PLANS[name]
-    return expand(dataclasses.replace(design, **overrides), axes)

@@ -24,8 +24,10 @@ its token embedding is the first-operand table U, offset 0).
 :func:`run_split` trains one run (resumable; ``run_dir/config.json`` holds the resolved config and
 a rerun with another config in the same folder is an error naming the differing fields) and
 writes ``run_dir/summary.json``.  :func:`point` is the sweep-style point function
-(``point(design, **axes)``: the run's folder is ``design.run_root/<config key>``).  :data:`PLANS`
-lists the grids of the claims; :func:`plan_runs` expands one into runs.
+(:func:`point` for strip/rectangle grids over k, weight_decay, seed; :func:`point_random` for
+random-split grids over weight_decay, init_noise, seed; the run's folder is
+``design.run_root/<config key>``).  The named grids of the claims are in
+``validation.experiments.uniformity_presets``.
 """
 
 from __future__ import annotations
@@ -40,7 +42,6 @@ import numpy as np
 from grokphase._io import atomic_write_json, dumps_strict
 from grokphase.numerics.uniformity import quadratic_fourier_network, untrained_row_factor
 from grokphase.validation.fourier_ablation import excluded_logits, final_logits, restricted_logits
-from grokphase.validation.experiments.plans import expand
 from grokphase.validation.nn import Transformer, TransformerConfig
 from grokphase.validation.nn.loss import cross_entropy, mse_one_hot
 from grokphase.validation.nn.mlp import EmbedMLP, MLPConfig
@@ -53,7 +54,7 @@ from grokphase.validation.tasks.split_categories import (category_accuracy, coll
                                                          pair_categories)
 from grokphase.validation.training import TrainConfig, train
 
-__all__ = ["load_run", "SplitRun", "build", "run_split", "point", "summarize", "config_key", "PLANS", "plan_runs"]
+__all__ = ["SplitRun", "build", "run_split", "summarize", "point", "point_random", "config_key", "load_run"]
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ class SplitRun:
     weight_decay: float = 1.0
     beta1: float = 0.9
     beta2: float = 0.98
-    warmup: int = 10
+    warmup_steps: int = 10   # linear lr warm-up (not "warmup": the sweep layer calls design.warmup())
     d_model: int = 128
     n_layers: int = 1
     n_heads: int = 4
@@ -115,8 +116,14 @@ class SplitRun:
         for name in ("steps", "log_every", "checkpoint_every"):
             if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
                 raise ValueError(f"{name} must be an integer >= 1, got {getattr(self, name)!r}")
-        if not (isinstance(self.warmup, int) and self.warmup >= 0):
-            raise ValueError(f"warmup must be an integer >= 0, got {self.warmup!r}")
+        if (self.split == "random") != (self.k is None):
+            raise ValueError(f"k must be None for the random split and an integer for strip/rectangle, got "
+                             f"split={self.split!r}, k={self.k!r}")
+        if self.init_noise and self.init != "analytic":
+            raise ValueError(f"init_noise perturbs the analytic init only, got init={self.init!r}, "
+                             f"init_noise={self.init_noise}")
+        if not (isinstance(self.warmup_steps, int) and self.warmup_steps >= 0):
+            raise ValueError(f"warmup_steps must be an integer >= 0, got {self.warmup_steps!r}")
 
 
 def config_key(run: SplitRun) -> str:
@@ -244,7 +251,7 @@ def run_split(run: SplitRun, run_dir, *, resume: bool = True, progress: bool = F
     res = train(model, opt, lambda step, rng: batch,
                 TrainConfig(steps=run.steps, log_every=run.log_every, checkpoint_every=run.checkpoint_every,
                             seed=run.seed, progress=progress),
-                run_dir=run_dir, schedule=lambda s: warmup_cosine(s, warmup=run.warmup, total=run.steps),
+                run_dir=run_dir, schedule=lambda s: warmup_cosine(s, warmup=run.warmup_steps, total=run.steps),
                 evaluate=_evaluator(run, ds, model, init_rows), resume=resume)
     summary = summarize(run, res["metrics"], ds)
     summary["wall_time"] = res["wall_time"]
@@ -268,7 +275,7 @@ def summarize(run: SplitRun, metrics: list[dict], ds=None) -> dict:
     never = _untrained_ids(ds_model[1], ds)
     err = None
     steps = np.array([r["step"] for r in metrics])
-    F = untrained_row_factor(steps, run.lr, run.weight_decay, run.warmup)
+    F = untrained_row_factor(steps, run.lr, run.weight_decay, run.warmup_steps)
     if never.size and "untrained_ratio_min" in final:
         lo = np.array([r["untrained_ratio_min"] for r in metrics])
         hi = np.array([r["untrained_ratio_max"] for r in metrics])
@@ -288,44 +295,31 @@ def summarize(run: SplitRun, metrics: list[dict], ds=None) -> dict:
     }
 
 
-def point(design: SplitRun, **axes) -> dict:
-    """Sweep-style point function: the run ``design`` with ``axes`` replaced, trained in
-    ``design.run_root/config_key(run)``; returns the summary's scalars (final metrics flattened)."""
+def _point(design: SplitRun, **axes) -> dict:
     run = dataclasses.replace(design, **axes)
     s = run_split(run, Path(run.run_root) / config_key(run))
     out = {k: s[k] for k in ("memorisation_step", "grokking_step", "grokking_step_seen", "ceiling",
                              "collapsed_ceiling", "decay_law_max_rel_err", "seconds_per_step")}
     out.update({f"final_{k}": v for k, v in s["final"].items() if k != "step"})
-    return out
+    return {k: np.nan if v is None else float(v) for k, v in out.items()}
 
 
-#: The claims' grids: name -> (design, axes).  Steps: 30k for the paper's budget (issue: 3 seeds
-#: where the budget allows).
-PLANS = {
-    "strip": (SplitRun(split="strip", offset=60), {"k": [40, 50, 60, 67], "seed": [0, 1, 2]}),
-    "rectangle": (SplitRun(split="rectangle", offset=0), {"k": [40, 50, 60, 67], "seed": [0, 1, 2]}),
-    "weight_decay": (SplitRun(split="random", k=None, offset=0), {"weight_decay": [0.0, 0.1, 1.0], "seed": [0]}),
-    "mlp": (SplitRun(model="mlp", split="strip", offset=60), {"k": [40, 50, 60, 67, 70], "seed": [0]}),
-    "mlp_random": (SplitRun(model="mlp", split="random", k=None, offset=0), {"seed": [0]}),
-    "mse": (SplitRun(model="mlp", loss="mse", split="random", k=None, offset=0), {"seed": [0]}),
-    "one_hot": (SplitRun(model="mlp", one_hot=True, split="random", k=None, offset=0), {"seed": [0]}),
-    # theory check: weight decay from a perturbed analytic solution, and from random init with the
-    # full (random split) or a strip-restricted training distribution
-    "quadratic_perturbed": (SplitRun(model="quadratic", init="analytic", width=27, freqs=(1, 2, 3), amp=1.0,
-                                     split="random", k=None, offset=0, steps=10000),
-                            {"init_noise": [0.03, 0.1, 0.3], "weight_decay": [0.1, 1.0]}),
-    "quadratic_random": (SplitRun(model="quadratic", width=512, split="random", k=None, offset=0, steps=10000),
-                         {"split": ["random", "strip"], "seed": [0]}),
-}
+def point(design: SplitRun, k: int, weight_decay: float, seed: int) -> dict:
+    """Point function of the strip / rectangle grids (``grokphase.sweep``): the run ``design`` with
+    k, weight_decay and seed replaced, trained (resumably) in ``design.run_root/config_key(run)``;
+    returns the summary's scalars (None -> NaN): milestones, ceilings, the decay-law error,
+    seconds per step and ``final_<metric>``."""
+    if design.split == "random":
+        raise ValueError("point sweeps k of a strip/rectangle design; use point_random for split='random'")
+    return _point(design, k=k, weight_decay=weight_decay, seed=seed)
 
 
-def plan_runs(name: str, **overrides) -> list[SplitRun]:
-    """The runs of ``PLANS[name]`` (product of its axes), with ``overrides`` applied to the design."""
-    if name not in PLANS:
-        raise ValueError(f"plan must be one of {sorted(PLANS)}, got {name!r}")
-    design, axes = PLANS[name]
-    runs = expand(dataclasses.replace(design, **overrides), axes)
-    return [dataclasses.replace(r, k=40) if r.split != "random" and r.k is None else r for r in runs]
+def point_random(design: SplitRun, weight_decay: float, init_noise: float, seed: int) -> dict:
+    """Point function of the random-split grids (weight decay, ablations, quadratic network);
+    as :func:`point` with weight_decay, init_noise (quadratic analytic init only) and seed."""
+    if design.split != "random":
+        raise ValueError(f"point_random needs a split='random' design, got split={design.split!r}")
+    return _point(design, weight_decay=weight_decay, init_noise=init_noise, seed=seed)
 
 
 def load_run(run: SplitRun) -> dict | None:
