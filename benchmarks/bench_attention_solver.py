@@ -19,7 +19,7 @@
 (ii) The 200 (beta) x 60 (L) softmax phase diagram at REF priors: wall time (warm; median of 3)
      and grid points per second.
 
-Targets (issue): >= 50x per solve vs the SciPy path; phase diagram < 10 s.
+Targets: >= 50x per solve vs the SciPy path; phase diagram < 10 s.
 
 Run:  python benchmarks/bench_attention_solver.py [--json PATH] [--pairs N]
 """

@@ -1,7 +1,7 @@
 """Benchmark: the NumPy transformer's training step vs PyTorch CPU, a float32 GEMM roofline, and a
 float64 parity check against a PyTorch twin built from the same weights.
 
-Configs (issue "NumPy transformer"):
+Configs:
   mod97 - Nanda's 1-layer model (d 128, 4 heads, d_mlp 512, no LayerNorm, learned positions,
           untied unembedding, 97 classes) on the full training batch of mod-97 addition at train
           fraction 0.3 (2822 sequences of 3 tokens; loss at the last position);

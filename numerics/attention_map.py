@@ -1,4 +1,4 @@
-"""MAP (weight decay = prior) thresholds of the attention copy task (spec §9).
+"""MAP (weight decay = prior) thresholds of the attention copy task (``docs/attention_copy.md`` §9).
 
 The large-N MAP objective (generated kernel ``{kind}_map_f``) has no log-det entropy; it is
 quadratic in g, so phi(kappa) = min_{g >= 0} f_MAP(kappa, g) uses the closed-form minimiser

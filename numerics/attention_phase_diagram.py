@@ -1,4 +1,5 @@
-"""Phase diagrams and the critical end point of the attention copy task (spec §5.3, §6).
+"""Phase diagrams and the critical end point of the attention copy task
+(``docs/attention_copy.md`` §5.3, §6).
 
 * ``compute_phase_diagram``: for each L (treated as continuous) the transition lines (beta_c and
   both spinodals, from ``attention_transition``) and, on a beta grid, the equilibrium (global

@@ -9,6 +9,27 @@ from pathlib import Path
 from grokphase._io import atomic_path, atomic_write_json
 
 
+class FigureUnavailable(RuntimeError):
+    """A figure script cannot draw its figure because the numbers it plots are missing.
+
+    The message names the figure, the data it looked for and how to produce them; ``grokphase figs``
+    reports it and exits non-zero.
+    """
+
+
+def script_main(main) -> None:
+    """Entry point of ``python -m grokphase.paper_figs.<name>``: print the written paths, or the reason
+    the figure cannot be drawn (on stderr, exit status 1)."""
+    import sys
+
+    try:
+        paths = main()
+    except FigureUnavailable as e:
+        sys.exit(f"{e}")
+    for p in paths:
+        print(p)
+
+
 def save_figure(fig, data: dict, path) -> list[Path]:
     """Write ``fig`` to path's stem .png and .pdf (150 dpi) and ``data`` to .json (NaN/inf as
     null); close the figure.  Returns the three paths."""

@@ -1,4 +1,4 @@
-"""Figure: training dynamics of the finite-N copy network (spec §8-§9).
+"""Figure: training dynamics of the finite-N copy network (``docs/attention_copy.md`` §8-§9).
 
 (a) softmax, Langevin (N = 256, eta = 5e-4) from a prior draw: c(t) for beta around the upper
     spinodal: no precursor, an abrupt jump past beta_sp^+ after a delay that grows towards it;
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grokphase.paper_figs._output import save_figure, stored_numbers
+from grokphase.paper_figs._output import save_figure, script_main, stored_numbers
 
 from grokphase import attention
 
@@ -128,5 +128,4 @@ def main(argv=None) -> list[Path]:
 
 
 if __name__ == "__main__":
-    for p in main():
-        print(p)
+    script_main(main)

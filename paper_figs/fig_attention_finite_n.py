@@ -1,4 +1,4 @@
-"""Figure: the attention theory against finite-N Bayesian sampling (spec §7-§8).
+"""Figure: the attention theory against finite-N Bayesian sampling (``docs/attention_copy.md`` §7-§8).
 
 (a) hysteresis: HMC branch means of c vs alpha (= beta, sigma^2 = 1) from the uniform and the copy
     start for N = 64 ... 1024, on the large-N stable branches and spinodals (softmax, REF);
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grokphase.paper_figs._output import save_figure, stored_numbers
+from grokphase.paper_figs._output import FigureUnavailable, save_figure, script_main, stored_numbers
 
 from grokphase import attention
 
@@ -147,11 +147,10 @@ def main(argv=None) -> list[Path]:
     if not data:  # no runs here: redraw the committed numbers
         data = stored_numbers(args.out, "fig_attention_finite_n") or {}
     if not data:
-        print("fig_attention_finite_n: skipped, no runs (see the module docstring)")
-        return []
+        raise FigureUnavailable(f"fig_attention_finite_n: cannot draw, no runs under {args.runs}/attention_* and no "
+                                "stored numbers (see the module docstring)")
     return draw(data, args.out)
 
 
 if __name__ == "__main__":
-    for p in main():
-        print(p)
+    script_main(main)

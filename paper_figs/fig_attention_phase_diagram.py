@@ -1,6 +1,6 @@
 """Figure: phase diagrams of softmax attention on the copy task, and MAP vs Bayesian thresholds.
 
-Large-N saddle point of spec ``shared/theory/attention_copy.md`` (§4-§6, §9), priors s_qk = 0.25,
+Large-N saddle point of ``docs/attention_copy.md`` (§4-§6, §9), priors s_qk = 0.25,
 s_uv = 9 unless varied; beta = alpha / sigma^2:
 
 (a) the (beta, L) plane (L treated as continuous): equilibrium copy weight c as an image, the
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from grokphase import attention
-from grokphase.paper_figs._output import save_figure
+from grokphase.paper_figs._output import save_figure, script_main
 from grokphase.results import flag_labels
 
 REF = dict(L=8.0, s_qk=0.25, s_uv=9.0)
@@ -216,5 +216,4 @@ def main(argv=None) -> list[Path]:
 
 
 if __name__ == "__main__":
-    for p in main():
-        print(p)
+    script_main(main)

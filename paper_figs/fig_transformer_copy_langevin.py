@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grokphase.paper_figs._output import save_figure, stored_numbers
+from grokphase.paper_figs._output import FigureUnavailable, save_figure, script_main, stored_numbers
 
 
 PLAN = "transformer-copy-langevin"
@@ -74,10 +74,9 @@ def main(argv=None) -> list[Path]:
     data = compute(args.runs, recompute=args.recompute) or stored_numbers(args.out, "fig_transformer_copy_langevin")
     if data:
         return draw(data, args.out)
-    print("fig_transformer_copy_langevin: skipped, no sweep results (see the module docstring)")
-    return []
+    raise FigureUnavailable(f"fig_transformer_copy_langevin: cannot draw, no sweep results in {args.runs} and no "
+                            "stored numbers (see the module docstring)")
 
 
 if __name__ == "__main__":
-    for p in main():
-        print(p)
+    script_main(main)

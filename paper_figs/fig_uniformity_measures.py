@@ -5,7 +5,7 @@ Runs: every finished run of the presets ``PLAN_NAMES`` of
 ``grokphase.validation.experiments.uniformity_presets``.  The table is
 ``grokphase.validation.progress_compare.compare_run`` of each run's log; drawn as two heat maps
 (correlation; lead time in steps, positive = the measure moves first).  Model:
-``docs/uniformity_med.md`` (section "Progress-measure comparison").
+``docs/uniformity_med.md`` (§1, claim 3).
 """
 
 from __future__ import annotations

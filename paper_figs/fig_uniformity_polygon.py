@@ -5,7 +5,7 @@ slot embeddings of the polygons 3..12 (chain MED and spacing spread).
 Runs: the presets ``polygon-symbolic`` and ``polygon-rendered`` of
 ``grokphase.validation.experiments.uniformity_presets``, trained into ``runs/polygon/<key>``.  The paper's
 ImageNet-pretrained ResNet-18 on 224 x 224 images is out of reach on CPU.  Model:
-``docs/uniformity_med.md`` (section "Beyond transformers").
+``docs/uniformity_med.md`` (§5).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ token-norm spread, MED and test accuracy through training for wd in {0, 0.1, 1} 
 
 Runs: the preset ``uniformity-weight-decay`` of ``grokphase.validation.experiments.uniformity_presets``
 (1-layer transformer, p = 97, frac 0.3, d = 0, full batch), trained into ``runs/uniformity/<key>``.
-Model: ``docs/uniformity_med.md`` (section "Claims tested").
+Model: ``docs/uniformity_med.md`` (§1).
 """
 
 from __future__ import annotations

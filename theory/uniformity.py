@@ -1,6 +1,6 @@
 """SymPy derivations for token uniformity in grokking on Z_p (the MED paper, arXiv 2504.03162).
 
-Model specification: ``docs/uniformity_med.md`` (sections "Progress measures" and "Theory").  The
+Model specification: ``docs/uniformity_med.md`` (§4 and §7).  The
 paper's theorems were not available; everything here is derived in this package and each result
 comes with an independent check in ``tests/theory/test_uniformity_derivations.py`` (exact
 arithmetic at small p in the cyclotomic field Q(omega), a NumPy twin, and hypothesis properties).

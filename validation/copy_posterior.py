@@ -1,4 +1,4 @@
-"""Posterior means of the copy-task observables at finite N (spec §8), by batched HMC.
+"""Posterior means of the copy-task observables at finite N (``docs/attention_copy.md`` §8), by batched HMC.
 
 ``copy_posterior_means`` is the public entry point.  Priors: s_q = s_k = sqrt(s_qk),
 s_u = s_v = sqrt(s_uv) (only the products enter the large-N theory).  alpha = beta sigma2 and
@@ -80,9 +80,9 @@ def copy_posterior_means(beta, *, N, L, kind="softmax", s_qk=0.25, s_uv=9.0, sig
     """Posterior means (with standard errors and split R-hat) of c, g, eps, w = g c, kappa_hat and
     g_kappa_hat = g kappa_hat; see :class:`CopyPosteriorMeans`.
 
-    sampler 'reduced': softmax — the value path integrated out exactly (spec §2.3; HMC over Q, K and
+    sampler 'reduced': softmax — the value path integrated out exactly (§2.3; HMC over Q, K and
     rho = |u|^2/N, with g, eps, w, g_kappa_hat as conditional expectations); linear (whitened data)
-    — the exact keys-integrated posterior of spec §2.4, which gives w only (Rao-Blackwellised
+    — the exact keys-integrated posterior of §2.4, which gives w only (Rao-Blackwellised
     E[w | lam, g]; for linear attention its mean is also that of g_kappa_hat; ``start`` does not
     apply, its chains start near the large-N branch)."""
     if sampler not in ("hmc", "reduced"):
@@ -93,7 +93,8 @@ def copy_posterior_means(beta, *, N, L, kind="softmax", s_qk=0.25, s_uv=9.0, sig
     request = dict(beta=float(beta), N=int(N), L=int(L), kind=kind, sampler=sampler, P=P)
     if sampler == "reduced" and kind == "linear":
         if not whitened:
-            raise ValueError("whitened: the keys-integrated linear posterior (spec §2.4) needs whitened data")
+            raise ValueError("whitened: the keys-integrated linear posterior (docs/attention_copy.md §2.4) needs "
+                             "whitened data")
         from grokphase.validation.copy_reduced import linear_reduced_hmc
 
         run = linear_reduced_hmc(beta, N=int(N), L=int(L), s_qk=s_qk, s_uv=s_uv, n_chains=n_chains, n_iter=n_iter,
@@ -114,7 +115,7 @@ def copy_posterior_means(beta, *, N, L, kind="softmax", s_qk=0.25, s_uv=9.0, sig
 
         r = attention.solve(beta, L=L, kind=kind, s_qk=s_qk, s_uv=s_uv, init="copy")
         theta = copy_start(model, n_chains, rng, r.kappa, r.g)
-    if sampler == "reduced":  # softmax: value path integrated out (spec §2.3)
+    if sampler == "reduced":  # softmax: value path integrated out (§2.3)
         from grokphase.validation.copy_reduced import value_integrated_hmc
 
         Q, K, u, _ = theta

@@ -1,4 +1,5 @@
-"""Exact reduced posterior of linear attention with the keys integrated out (spec §2.4).
+"""Exact reduced posterior of linear attention with the keys integrated out
+(``docs/attention_copy.md`` §2.4).
 
 With whitened data (C = P I), beta = alpha / sigma^2, eigenvalues lam_i of G_Q = Q Q^T / N,
 rho = |u|^2 / N and the value gain g, the exact (L + 2)-dimensional posterior is
@@ -102,7 +103,7 @@ def linear_reduced_hmc(beta, *, N, L=8, s_qk=0.25, s_uv=9.0, n_chains=8, n_iter=
 # --------------------------------------------------------------------------- value path out (§2.3)
 
 def value_integrated_neg_log_posterior(model, z, C):
-    """-log p(Q, K, rho | D) with the value gain integrated out (spec §2.3), any kind.
+    """-log p(Q, K, rho | D) with the value gain integrated out (§2.3), any kind.
 
     z = (Q (n, L, N), K (n, L, N), r (n,)) with r = log rho (Jacobian included):
     log p = prior(Q, K) + (N/2) r - N rho/(2 s_u^2) - 1/2 log(1 + tau^2 q/sigma^2)

@@ -1,5 +1,5 @@
 """Which progress measure tracks the test loss: correlation and lead time, as pure functions of
-logged curves.  Definitions: ``docs/uniformity_med.md`` (section "Progress-measure comparison").
+logged curves.  Definitions: ``docs/uniformity_med.md`` (§1, claim 3).
 
 For one run with logged steps t_i, a measure x_i and the test loss L_i, from the memorisation step
 on (first step with train accuracy >= 0.99):

@@ -1,5 +1,5 @@
 """Umbrella sampling + MBAR for the finite-N free-energy profile along kappa_hat and the finite-N
-equal-mass point alpha_c(N) of softmax attention (spec §8).
+equal-mass point alpha_c(N) of softmax attention (``docs/attention_copy.md`` §8).
 
 Windows: HMC at alpha0 with the bias (N k_b / 2)(kappa_hat - kappa0)^2, kappa0 spanning the two
 basins (default kappa_uniform - 0.33 .. kappa_copy + 0.5 of the large-N states at beta_c, i.e.

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from grokphase.testing import assert_statistically_equal
 from grokphase.validation.copy_attention import (CopyModel, data_statistic, neg_log_posterior, observables,
                                                   prior_draw)
 from grokphase.validation.copy_posterior import copy_posterior_means
@@ -44,8 +45,8 @@ def test_hmc_samples_the_prior_at_beta_zero():
     N, s_uv = 16, 9.0
     r = copy_posterior_means(0.0, N=N, L=4, s_qk=0.25, s_uv=s_uv, n_chains=8, n_iter=600, seed=1)
     assert r.acceptance > 0.6
-    assert abs(r["g"].mean) < 4 * r["g"].se
-    assert abs(r["kappa_hat"].mean) < 4 * r["kappa_hat"].se
+    assert_statistically_equal(r["g"].mean, r["g"].se, 0.0, z=4)
+    assert_statistically_equal(r["kappa_hat"].mean, r["kappa_hat"].se, 0.0, z=4)
     assert r["g"].rhat < 1.1
 
 
@@ -60,7 +61,7 @@ def test_hmc_variance_of_g_under_the_prior():
     var = float((g**2).mean())
     # standard error of the second moment from its own effective sample size
     se = float((g**2).std() / np.sqrt(effective_sample_size(g**2)))
-    assert var == pytest.approx(81.0 / N, abs=4 * se)
+    assert_statistically_equal(var, se, 81.0 / N, z=4)
     assert split_rhat(g) < 1.1
 
 
@@ -104,11 +105,11 @@ def test_linear_reduced_sampler_agrees_with_full_hmc():
     full = copy_posterior_means(beta, N=24, L=4, kind="linear", sigma2=10.0, start="copy", n_chains=8,
                                 n_iter=1000, seed=4)
     assert red["w"].rhat < 1.1 and full["w"].rhat < 1.1
-    assert abs(red["w"].mean - full["w"].mean) < 4 * np.hypot(red["w"].se, full["w"].se)
+    assert_statistically_equal(red["w"].mean, red["w"].se, full["w"].mean, value_stderr=full["w"].se, z=4)
     # linear attention: w = g c and g kappa_hat have the same posterior mean (the off-copy scores
     # average to zero), which is why the reduced sampler's w also estimates g_kappa_hat
     g_kh = full["g_kappa_hat"]
-    assert abs(g_kh.mean - full["w"].mean) < 4 * np.hypot(g_kh.se, full["w"].se)
+    assert_statistically_equal(g_kh.mean, g_kh.se, full["w"].mean, value_stderr=full["w"].se, z=4)
     assert set(red.estimates) == {"w"} and set(full.estimates) == {"c", "g", "eps", "w", "kappa_hat", "g_kappa_hat"}
     with pytest.raises(ValueError, match="sampler"):
         copy_posterior_means(beta, N=24, L=4, kind="softmax", sampler="gibbs")
@@ -138,8 +139,9 @@ def test_value_integrated_gradient_and_agreement_with_full_hmc(rng):
             assert (up - um) / (2 * h) == pytest.approx(gt.reshape(-1)[idx], rel=1e-6, abs=1e-7)
     full = copy_posterior_means(16.0, N=16, L=4, start="copy", n_chains=8, n_iter=800, seed=5)
     red = copy_posterior_means(16.0, N=16, L=4, start="copy", sampler="reduced", n_chains=8, n_iter=800, seed=6)
-    for k in ("c", "g", "eps", "w"):
-        assert abs(full[k].mean - red[k].mean) < 4 * np.hypot(full[k].se, red[k].se), k
+    keys = ("c", "g", "eps", "w")
+    assert_statistically_equal([full[k].mean for k in keys], [full[k].se for k in keys], [red[k].mean for k in keys],
+                               value_stderr=[red[k].se for k in keys], z=4)
 
 
 def test_posterior_means_is_a_frozen_result_with_its_draws():

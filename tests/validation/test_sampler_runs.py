@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 import pytest
 
+from grokphase.testing import assert_statistically_equal
 from grokphase.validation.copy_attention import CopyModel, data_statistic, neg_log_posterior, prior_draw
 from grokphase.validation.samplers import (HMCResult, SamplerRun, effective_sample_size, estimate, hmc, langevin,
                                            split_rhat)
@@ -108,7 +109,7 @@ def test_estimate_combines_mean_se_and_rhat(rng):
     assert e.mean == x.mean() and e.rhat == split_rhat(x) and e.ess == effective_sample_size(x)
     assert e.se == pytest.approx(x.std(ddof=1) / np.sqrt(e.ess), rel=1e-15)
     # the standard error is honest: |mean - 3| within 4 se
-    assert abs(e.mean - 3.0) < 4 * e.se
+    assert_statistically_equal(e.mean, e.se, 3.0, z=4)
 
 
 def test_langevin_trajectory_layout_and_time():

@@ -1,6 +1,6 @@
 """IVON: improved variational online Newton (Shen et al., ICML 2024) as an optimiser.
 
-Spec ``shared/theory/icl_grokking.md`` §3.  A diagonal Gaussian q = N(mu, diag sigma^2) over every
+``docs/icl_grokking.md`` §3.  A diagonal Gaussian q = N(mu, diag sigma^2) over every
 weight, sigma = 1 / sqrt(lambda_ess (h + delta)), trained from one sample per step:
 
     w = mu + eps,  eps ~ N(0, sigma^2)                  (``perturb``: the loop's parameters become w)
@@ -10,7 +10,7 @@ weight, sigma = 1 / sqrt(lambda_ess (h + delta)), trained from one sample per st
     mu <- mu - lr clip((g / (1 - beta1^t) + delta mu) / (h + delta), +-clip_radius)
 
 delta = weight decay = prior precision, lambda_ess = effective sample size (the number of training
-points).  Choices the spec leaves open, as in the authors' implementation: the bias-corrected
+points).  Choices that §3 leaves open, as in the authors' implementation: the bias-corrected
 momentum g / (1 - beta1^t); the mean step uses the updated h; the elementwise clip (radius
 ``clip_radius``, inf = none) acts on the preconditioned update before the learning rate; no
 learning-rate rescaling by (h0 + delta).  The h update keeps h > 0 whenever h0 > 0.
@@ -35,7 +35,7 @@ import numpy as np
 @dataclass(frozen=True)
 class IVONSettings:
     """IVON hyperparameters besides the weight decay (prior precision) and ess (set by the run).
-    Defaults: the paper's (spec §3), except the learning rate, chosen per task by the runs."""
+    Defaults: the paper's (§3), except the learning rate, chosen per task by the runs."""
 
     lr: float = 0.5
     beta1: float = 0.9

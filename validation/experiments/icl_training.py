@@ -1,4 +1,4 @@
-"""Training on in-context modular arithmetic (spec ``shared/theory/icl_grokking.md`` §1-§2).
+"""Training on in-context modular arithmetic (``docs/icl_grokking.md`` §1-§2).
 
 Model as in the paper, scaled down: pre-LayerNorm, RoPE over the full head dimension, no absolute
 positions, tied embeddings, no biases, ReLU MLP of width 4 d, init N(0, 0.02^2) with the residual
@@ -8,22 +8,10 @@ final-z accuracy/loss (headline) and all-z accuracy.  With ``snapshots=True`` th
 logged step are kept for posteriors fitted after the fact (``uncertainty_study``); ``optimizer =
 'ivon'`` trains with IVON instead (ess = training pairs x tasks, prior precision = weight decay).
 
-CPU preset search (the issue's question: where does OOD generalisation appear at CPU scale?).
-Before this module's study presets (issue notes, PyTorch and this package): p = 7, T = 24, 2 layers,
-d 64, 8 examples memorised the training tasks (ID-train 0.99) without OOD generalisation in 10k
-steps; T = 40, alpha 0.5 reached OOD-train 0.38-0.47 while ID-val and OOD-val stayed at chance
-(24k-40k steps, weight decay 0.1, or 0.1 then 1); weight decay 1 from the start never left the
-initial plateau in 8k steps; p = 11 stayed on the plateau for 2.5k steps.  Study presets
-(``study-p7-adamw`` / ``study-p7-ivon``, 2026-11-30, 2 threads shared by 4-5 runs): alpha raised to
-0.8 and batch 128.  Results are in the closing note of the uncertainty issue and in
-figures/fig_uncertainty_icl.json: with AdamW (3 seeds), 15k steps left the plateau on ID-train
-only (final-z accuracy 0.19-0.24 on 64 query pairs; this module's log, one batch and so one query
-pair per split, reads 0.13-0.46) while ID-val, OOD-train and OOD-val stayed within noise of chance
-(1/7); IVON (lr 1, h0 1, delta 1e-3) stayed on the plateau.  The T x alpha grid
-(figures/fig_icl_diversity.json, 6k steps) memorises at T = 8, alpha 0.5 (ID-train 0.94) and
-generalises nowhere (OOD-val 0.14-0.19).  So none of
-these presets groks in-context at this budget: a result, kept as the study's presets so that
-longer runs can resume them (``grokphase uncertainty train icl --steps N``).
+Presets: ``p7-T40`` (the feasibility setting: p = 7, T = 40 tasks, 2 layers, d = 64, 8 examples), the
+uncertainty study's ``study-p7-adamw`` / ``study-p7-ivon`` (alpha 0.8, batch 128, snapshots) and
+``smoke``.  What they give at CPU scale (none groks in context within the study's budget):
+``docs/icl_grokking.md`` §5.
 """
 
 from __future__ import annotations
@@ -71,10 +59,10 @@ class ICLRun:
 
 
 PRESETS = {
-    # the feasibility notes of the spec/issue: p = 7, T = 40 tasks, 2 layers, d = 64, 8 examples
+    # the feasibility setting: p = 7, T = 40 tasks, 2 layers, d = 64, 8 examples
     "p7-T40": ICLRun(),
-    # the uncertainty study (issue 6): alpha = 0.8 (the issue's suggestion after alpha = 0.5 runs
-    # memorised input pairs: ID-val and OOD-val stayed at chance), batch 128, snapshots for posteriors
+    # the uncertainty study: alpha = 0.8 (alpha = 0.5 runs memorised the input pairs: ID-val and
+    # OOD-val stayed at chance), batch 128, snapshots for posteriors
     "study-p7-adamw": ICLRun(alpha=0.8, batch=128, steps=15000, log_every=250, eval_batch=256, snapshots=True),
     # IVON with the mod-97 study's settings (lr 1, h0 1, delta 1e-3, beta2 0.9999, update clip 1e-2)
     # and no gradient-norm clip (it would bias the Hessian estimate)

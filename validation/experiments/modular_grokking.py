@@ -1,6 +1,6 @@
-"""Classic grokking of a binary operation mod p with the NumPy transformer (issue: transformer).
+"""Classic grokking of a binary operation mod p with the NumPy transformer.
 
-Setting (``shared/theory/uniformity_med.md``; Nanda et al. 2023): [a, b, "="] -> op(a, b) mod p,
+Setting (``docs/uniformity_med.md`` §2-§3; Nanda et al. 2023): [a, b, "="] -> op(a, b) mod p,
 1-layer transformer without LayerNorm (d 128, 4 heads, d_mlp 512, learned positions, untied
 unembedding, p output classes), full-batch AdamW (lr 1e-3, wd 1, betas (0.9, 0.98)), 10-step linear
 warm-up, cross-entropy in float64.  Logged: train/test loss and accuracy, the progress measures of
@@ -30,7 +30,7 @@ from grokphase.validation.training import TrainConfig, train
 
 @dataclass(frozen=True)
 class ModularRun:
-    """One run's settings (defaults: the issue's mod-97 configuration at train fraction 0.3)."""
+    """One run's settings (defaults: addition mod 97 at train fraction 0.3, ``docs/uniformity_med.md``)."""
 
     p: int = 97
     op: str = "add"
@@ -63,12 +63,9 @@ PRESETS = {
     "nanda97": ModularRun(),
     "nanda97-frac04": ModularRun(frac=0.4),
     "smoke31": ModularRun(p=31, frac=0.5, d_model=64, d_mlp=256, steps=1200, log_every=25, lr=3e-3),
-    # the uncertainty study (issue 6): parameter snapshots at every logged step for post-hoc posteriors
+    # the uncertainty study: parameter snapshots at every logged step for post-hoc posteriors
     "grok97-adamw": ModularRun(frac=0.4, steps=3500, snapshots=True),
-    # IVON: a 1200-step search at p = 31 (lr 0.5, h0 1, delta 1: the decay term lr delta / (h + delta)
-    # shrinks the weights to 0; h0 0.01-0.1: sigma = 1/sqrt(N h0) exceeds the init scale and nothing
-    # is learned) led to lr 1, h0 1, delta 1e-3, beta2 0.9999, clip 1e-2: memorised by step 400,
-    # test accuracy 0.93 at step 800; with 30 x ess (less noise) the test accuracy stalled at 0.5.
+    # IVON settings from a short search at p = 31 (why these values: docs/icl_grokking.md §5)
     "grok97-ivon": ModularRun(frac=0.4, steps=3500, snapshots=True, optimizer="ivon", weight_decay=1e-3,
                               ivon=IVONSettings(lr=1.0, hess_init=1.0, beta2=0.9999, clip_radius=1e-2)),
 }

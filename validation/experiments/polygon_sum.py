@@ -1,6 +1,6 @@
 """Grokking beyond transformers: the 4-slot polygon-sum task, design + point function for one run.
 
-Specification: ``docs/uniformity_med.md`` (section "Beyond transformers").  The paper trains an
+Specification: ``docs/uniformity_med.md`` (§5).  The paper trains an
 ImageNet-pretrained ResNet-18 on 224 x 224 renders for 20k epochs; that is out of reach on a CPU,
 so two stand-ins are trained from scratch with AdamW (decoupled weight decay):
 

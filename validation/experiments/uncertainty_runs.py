@@ -1,5 +1,5 @@
-"""The uncertainty study's runs (issue 6): which presets, where their folders are, and one call each
-to train a run and to evaluate every run of a task.
+"""The uncertainty study's runs (``docs/icl_grokking.md`` §4-§5): which presets, where their folders
+are, and one call each to train a run and to evaluate every run of a task.
 
 Tasks: 'modular' (addition mod 97, train fraction 0.4; presets ``grok97-adamw`` / ``grok97-ivon`` of
 ``modular_grokking``) and 'icl' (in-context arithmetic, p = 7; presets ``study-p7-adamw`` /

@@ -1,6 +1,6 @@
 """Epistemic uncertainty through grokking: posteriors fitted after the fact on parameter snapshots.
 
-Spec ``shared/theory/icl_grokking.md`` §3-§4 (Qchohi & Rossi, arXiv 2604.12434).  A run trained with
+``docs/icl_grokking.md`` §3-§4 (Qchohi & Rossi, arXiv 2604.12434).  A run trained with
 ``snapshots=True`` (``modular_grokking`` or ``icl_training``; AdamW or IVON) leaves the weights of
 every logged step.  For each snapshot and each evaluation set this module computes the accuracy at
 the snapshot weights and, for each posterior, S predictive samples at the scored position and their
@@ -10,7 +10,7 @@ TU / AU / EU (nats, ``uncertainty_decomposition``), averaged over the set:
 - ``laplace``: last-layer Laplace at the snapshot weights (``bayes.laplace``), GGN over the training
   inputs scaled to ``ess`` points, prior precision maximising the Laplace evidence; KFAC for the
   mod-97 model (D K = 12,416), full for the in-context model;
-- ``laplace_wd``: the same with the spec's prior precision = the run's weight decay (with training
+- ``laplace_wd``: the same with the paper's prior precision = the run's weight decay (with training
   probabilities ~1 the GGN vanishes and this posterior is nearly the prior: EU ~ log K throughout);
 - ``swag``: SWAG (diagonal + low rank) from the last ``swag_window`` snapshots up to this one: a
   moving-window SWAG along the logged trajectory (snapshots 50-250 steps apart, so its covariance
@@ -273,7 +273,7 @@ def summarise(rows: list[dict], setup: StudySetup) -> dict:
     return out
 def icl_sweep_sets(run, *, splits=("id_train", "ood_val"), ks=(), noises=(), n: int = 256,
                    seed: int = 50_000) -> dict:
-    """Evaluation sets for the in-context sweeps (spec §1, claims 3-4), for each split:
+    """Evaluation sets for the in-context sweeps (§1, claims 3-4), for each split:
     '{split}/k{k}' -> k context examples before the query (k = 0..n_ctx-1), and '{split}/noise{p}'
     -> n_ctx examples whose context labels are replaced by uniform tokens with probability p.
     The run's tasks and pairs; fixed seeds."""

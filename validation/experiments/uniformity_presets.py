@@ -1,5 +1,5 @@
-"""The named grids of the uniformity experiments (``docs/uniformity_med.md``, "Running the
-experiments"): each a :class:`grokphase.sweep.Plan` over a design of
+"""The named grids of the uniformity experiments (``docs/uniformity_med.md`` §1-§3, §5):
+each a :class:`grokphase.sweep.Plan` over a design of
 ``validation.experiments.uniformity_splits`` (point / point_random) or
 ``validation.experiments.polygon_sum`` (point).
 

@@ -1,6 +1,6 @@
 """Split experiments of the uniformity paper: design (frozen config) + point function for one run.
 
-Specification: ``docs/uniformity_med.md`` (sections "Splits and ceilings", "Claims tested").
+Specification: ``docs/uniformity_med.md`` (§1-§3).
 One run trains a model on [a, b + d, "="] -> a + b mod p with full-batch AdamW (lr 1e-3, wd 1,
 betas (0.9, 0.98), 10-step linear warm-up, then constant) and logs, at each logged step:
 

@@ -2,7 +2,7 @@
 
 Shapes: x (B, T, D); W_Q, W_K, W_V (D, H*dh); W_O (H*dh, D).  Scores S = q k^T / sqrt(dh) with a
 causal mask; softmax attention A = rowsoftmax(S), linear attention A = S (masked, unnormalised:
-the copy-task model of ``shared/theory/attention_copy.md`` §1).  Optional RoPE on q and k over the
+the copy-task model of ``docs/attention_copy.md`` §1).  Optional RoPE on q and k over the
 full head dimension.  ``qk_input`` (T, D): position-only scores — q and k are computed from it
 (shared over the batch, e.g. the learned positional embedding) while v comes from x.
 ``rows`` (R,) sorted query positions: only those outputs are computed (keys and values still

@@ -1,6 +1,6 @@
 """A small convolutional network in NumPy: convolution by im2col with a hand-written backward.
 
-Model: ``docs/uniformity_med.md`` (the rendered polygon-sum task; the paper's ImageNet ResNet-18
+Model: ``docs/uniformity_med.md`` §5 (the rendered polygon-sum task; the paper's ImageNet ResNet-18
 is out of reach on CPU, so a small CNN is trained from scratch).  Shapes: images (B, C, H, W),
 kernels (F, C, k, k).  Layers (each a pure forward -> (out, cache) and backward):
 

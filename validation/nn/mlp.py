@@ -1,6 +1,6 @@
 """An embedding + ReLU MLP over a few input tokens, with a hand-written backward (NumPy only).
 
-Model: ``docs/uniformity_med.md`` (the uniformity paper's MLP variant and its ablations; the
+Model: ``docs/uniformity_med.md`` §3 (the uniformity paper's MLP variant and its ablations; the
 4-slot polygon task uses it as the symbolic model).  For tokens (B, n_inputs):
 
     x = concat_j E[tokens[:, j]]            (B, n_inputs d_embed); E = identity when one_hot

@@ -1,4 +1,4 @@
-"""Batched HMC and overdamped Langevin for ``copy_attention`` posteriors (spec §8).
+"""Batched HMC and overdamped Langevin for ``copy_attention`` posteriors (``docs/attention_copy.md`` §8).
 
 HMC runs in whitened coordinates z = theta / s (identity mass), ``n_leapfrog`` leapfrog steps, a
 per-chain step size adapted during the first half (every 10 iterations eps <- eps exp(0.5 (acc -

@@ -1,6 +1,6 @@
 """The 4-slot polygon-sum task (the uniformity paper's image dataset, in small).
 
-Task: ``docs/uniformity_med.md`` (section "Beyond transformers").  Each of 4 slots holds one of 11
+Task: ``docs/uniformity_med.md`` (§5).  Each of 4 slots holds one of 11
 symbols: 0 = empty, s = 1..10 a regular polygon with s + 2 sides (3..12); the label is the total
 number of sides (0..48; the values 1 and 2 never occur), so ``n_classes`` = 49.  All 11^4 = 14,641
 combinations; a seeded shuffle puts ``floor(frac 11^4)`` of them (25% by default) in training.

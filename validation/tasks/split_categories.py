@@ -1,6 +1,6 @@
 """Test pairs of a ``ModularDataset`` by what training showed of their two ids.
 
-Definitions: ``docs/uniformity_med.md`` (section "Splits and ceilings").  With S1 / S2 the ids
+Definitions: ``docs/uniformity_med.md`` (§2).  With S1 / S2 the ids
 that appear in training as first / second operand, a test pair (a, t) (t = b + d) is
 
 * ``both_seen``  : a in S1 and t in S2 (each id seen in its own role);

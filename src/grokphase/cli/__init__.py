@@ -11,7 +11,12 @@ train       train the NumPy transformer: ``modular`` (grokking mod p) or ``icl``
 uncertainty the grokking / epistemic-uncertainty study: ``study`` (everything, then the figures),
             ``train`` one run (modular or icl, adamw or ivon, a seed), ``evaluate`` the posteriors
             of every run, ``sweeps``, ``diversity``.
-figs        regenerate every paper figure into a folder.
+figs        draw the paper figures (all or the ones named) into a folder; says which it could not draw.
+warmup      compile (and cache) the Numba kernels ahead of use; reports cold and warm times.
+
+``--json`` means the same in every subcommand: the result as strict JSON on stdout and nothing else
+there (see ``grokphase.cli._output``).  Options that do not apply to the chosen variant are usage
+errors (exit status 2).  Messages of the package (``grokphase.*`` loggers) go to stderr.
 
 One module per subcommand group; each adds its parser with ``add_parser(subparsers)`` and imports
 the package's numerical code only inside its command functions, so that building the parser (and
@@ -23,11 +28,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from grokphase.cli import attention, figs, linear_vi, train, uncertainty
+from grokphase.cli import attention, figs, linear_vi, train, uncertainty, warmup
+from grokphase.cli._output import configure_logging
 
 __all__ = ["build_parser", "main"]
 
-_GROUPS = (linear_vi, attention, train, uncertainty, figs)
+_GROUPS = (linear_vi, attention, train, uncertainty, figs, warmup)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     """Run the command line; returns the exit status (2 for invalid input, with the message on stderr)."""
     args = build_parser().parse_args(argv)
+    configure_logging()
     try:
         return args.func(args)
     except ValueError as err:

@@ -2,28 +2,30 @@
 
 from __future__ import annotations
 
-import json
-import sys
+from grokphase.cli._args import add_json, reject
+from grokphase.cli._output import emit
 
 
 def add_parser(sub) -> None:
     """Add the ``attention`` subcommand group (transition, phase-diagram, validate) to ``sub``."""
     p = sub.add_parser("attention", help="Bayesian attention on a copy task: transitions and phase diagrams",
-                       description="Large-N saddle points of single-layer softmax/linear attention (spec attention_copy.md).")
+                       description="Large-N saddle points of single-layer softmax/linear attention "
+                                   "(docs/attention_copy.md).")
     asub = p.add_subparsers(dest="attention_command", required=True)
 
     def common(q):
         q.add_argument("--kind", choices=("softmax", "linear"), default="softmax", help="attention type")
         q.add_argument("--s-qk", type=float, default=0.25, help="query-key prior scale s_q s_k > 0 (default 0.25)")
         q.add_argument("--s-uv", type=float, default=9.0, help="value prior scale s_u s_v > 0 (default 9)")
-        q.add_argument("--json", action="store_true", help="machine-readable output")
+        add_json(q)
 
     q = asub.add_parser("transition", help="order, beta_c, spinodals, jumps, exponents",
                         description="Classify and locate the transition for one or more L.")
     q.add_argument("--L", type=float, nargs="+", default=[8.0], help="sequence length(s) >= 2 (default 8)")
-    q.add_argument("--end-point", action="store_true", help="also locate the softmax critical end point in L")
+    q.add_argument("--end-point", action="store_true",
+                   help="also locate the critical end point in L (softmax only)")
     common(q)
-    q.set_defaults(func=transition)
+    q.set_defaults(func=transition, parser=q)
 
     q = asub.add_parser("phase-diagram", help="order parameters on a (beta, L) or (beta, s_qk) grid",
                         description="Equilibrium order parameters, spinodals and beta_c on a grid.")
@@ -34,12 +36,12 @@ def add_parser(sub) -> None:
     q.add_argument("--beta-min", type=float, help="smallest beta (default 0.5 softmax, 0.01 linear)")
     q.add_argument("--beta-max", type=float, help="largest beta (default 40 softmax, 1 linear)")
     q.add_argument("--n-beta", type=int, default=200, help="points in beta (default 200)")
-    q.add_argument("--L", type=float, default=8.0, help="fixed L when --vary s_qk (default 8)")
+    q.add_argument("--L", type=float, help="fixed L (only with --vary s_qk; default 8)")
     q.add_argument("--save", metavar="PATH", help="save the labelled Dataset as netCDF (.nc, atomic; "
                    "read it with grokphase.results.load_dataset)")
     q.add_argument("--plot", metavar="PATH", help="draw the diagram to PATH (PNG; PDF and JSON beside it)")
     common(q)
-    q.set_defaults(func=phase_diagram)
+    q.set_defaults(func=phase_diagram, parser=q)
 
     q = asub.add_parser("validate", help="finite-N sampling / training experiments (named presets)",
                         description="Finite-N experiments as resumable sweeps (one stored file per point, keyed by the "
@@ -62,8 +64,8 @@ def add_parser(sub) -> None:
     q.add_argument("--chunk", type=int, default=1, help="grid points per task (default 1)")
     q.add_argument("--retries", type=int, default=0, help="resubmissions of a failed task (default 0)")
     q.add_argument("--write-config", metavar="TOML", help="write the resolved plan to TOML and exit")
-    q.add_argument("--json", action="store_true", help="machine-readable result on stdout, no progress bar")
-    q.set_defaults(func=validate)
+    add_json(q)
+    q.set_defaults(func=validate, parser=q)
 
 
 VALIDATE_PRESETS = ("hysteresis", "equilibrium", "linear", "dynamics-softmax", "dynamics-linear", "map",
@@ -76,18 +78,19 @@ def transition(args) -> int:
 
     from grokphase import attention
 
+    if args.end_point and args.kind != "softmax":
+        reject(args, "--end-point", f"to --kind {args.kind} (only softmax attention has a critical end point)")
     rows = []
     for L in args.L:
         t = attention.transition(L=L, kind=args.kind, s_qk=args.s_qk, s_uv=args.s_uv)
         rows.append(asdict(t))
-    if args.kind == "softmax" and args.end_point:
+    if args.end_point:
         cep = attention.critical_end_point(s_qk=args.s_qk, s_uv=args.s_uv)
         out = {"transitions": rows, "critical_end_point": asdict(cep)}
     else:
         out = {"transitions": rows}
     if args.json:
-        json.dump(out, sys.stdout, indent=2, default=float)
-        print()
+        emit(out, args)
         return 0
     print(f"{'L':>6} {'order':>11} {'beta_c':>10} {'beta_sp_lo':>10} {'beta_sp_hi':>10} {'dc':>8} {'dg':>8} {'deps':>8} {'exponent':>8}")
     for r in rows:
@@ -109,6 +112,9 @@ def phase_diagram(args) -> int:
 
     from grokphase import attention
 
+    if args.L is not None and args.vary == "L":
+        reject(args, "--L", "with --vary L (L is the second axis: use --x-min/--x-max/--n-x)")
+    args.L = 8.0 if args.L is None else args.L
     lo, hi = (0.5, 40.0) if args.kind == "softmax" else (0.01, 1.0)
     args.beta_min = lo if args.beta_min is None else args.beta_min
     args.beta_max = hi if args.beta_max is None else args.beta_max
@@ -116,7 +122,6 @@ def phase_diagram(args) -> int:
     xs = np.linspace(args.x_min, args.x_max, args.n_x)
     pd = attention.phase_diagram(betas, xs, kind=args.kind, s_qk=args.s_qk, s_uv=args.s_uv,
                                  vary=args.vary, L=args.L)
-    from grokphase._io import strict_json_value
     from grokphase.results import flag_labels, save_dataset
 
     axis, converged = pd.attrs["varied"], pd.attrs["converged"]
@@ -135,8 +140,7 @@ def phase_diagram(args) -> int:
             out["critical_end_point"] = {"x_c": cep.x_c, "beta_star": cep.beta_star}
         out["figure"] = [str(p) for p in fig.plot_phase_diagram(pd, args.plot, cep)]
     if args.json:
-        json.dump(strict_json_value(out), sys.stdout, indent=2, allow_nan=False)
-        print()
+        emit(out, args)
         return 0
     first = [i for i, o in enumerate(out["order"]) if o == "first"]
     x, bc, lo_, hi_ = (out[k] for k in ("x", "beta_c", "beta_sp_lo", "beta_sp_hi"))
@@ -158,7 +162,6 @@ def validate(args) -> int:
     """``attention validate``: run (or resume) a finite-N experiment preset; print its summary."""
     import importlib
 
-    from grokphase._io import dumps_strict
     from grokphase.sweep import Dask
     from grokphase.validation.experiments import presets
 
@@ -171,13 +174,13 @@ def validate(args) -> int:
     store = args.store or presets.store(args.experiment, plan, args.runs)
     executor = Dask(n_workers=args.workers) if args.executor == "dask" else args.executor
     if args.workers is not None and args.executor != "dask":
-        raise ValueError(f"--workers applies to --executor dask only, got --executor {args.executor}")
+        reject(args, "--workers", f"with --executor {args.executor} (only with --executor dask)")
     ds = plan.run(store=store, executor=executor, chunk=args.chunk, retries=args.retries,
                   progress=False if args.json else None)
     summary = importlib.import_module(plan.point.__module__).summarize(ds)
     if args.json:
-        print(dumps_strict({"experiment": args.experiment, "store": str(store), "plan": plan.config(),
-                            "summary": summary.drop_attrs().to_dict(data="list")}))
+        emit({"experiment": args.experiment, "store": str(store), "plan": plan.config(),
+              "summary": summary.drop_attrs().to_dict(data="list")}, args)
     else:
         print(summary.drop_attrs())
         print(f"store: {store}")

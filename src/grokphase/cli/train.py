@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import sys
+from grokphase.cli._args import add_json, reject, show_progress
+from grokphase.cli._output import emit
 
 # Default presets; the full lists live with the experiments (imported only when a command runs, so
 # an unknown --preset is reported then, with the valid names).
@@ -23,11 +23,12 @@ def add_parser(sub) -> None:
                             "an unknown name lists the valid ones)")
         q.add_argument("--seed", type=int, help="seed (data split, init, batches)")
         q.add_argument("--steps", type=int, help="optimiser steps")
-        q.add_argument("--lr", type=float, help="AdamW learning rate")
-        q.add_argument("--weight-decay", type=float, help="AdamW weight decay")
+        q.add_argument("--lr", type=float, help="AdamW learning rate (AdamW presets only)")
+        q.add_argument("--weight-decay", type=float,
+                       help="AdamW weight decay, or the prior precision of an IVON preset")
         q.add_argument("--run-dir", help="output folder (default runs/<task>_<preset>_seed<seed>)")
         q.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint and start over")
-        q.add_argument("--json", action="store_true", help="machine-readable summary, no progress lines")
+        add_json(q)
         q.set_defaults(func=run, parser=q)
 
     q = tsub.add_parser("modular", help="grokking of a op b mod p (Nanda-style 1-layer model)")
@@ -60,14 +61,16 @@ def run(args) -> int:
     if args.preset not in exp.PRESETS:
         args.parser.error(f"argument --preset: invalid choice: {args.preset!r} "
                           f"(choose from {', '.join(sorted(exp.PRESETS))})")
+    preset = exp.PRESETS[args.preset]
+    if args.lr is not None and preset.optimizer != "adamw":
+        reject(args, "--lr", f"to preset {args.preset} (optimizer {preset.optimizer}: its step size is a preset "
+                             "setting, not the AdamW learning rate)")
     overrides = {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
-    cfg = dataclasses.replace(exp.PRESETS[args.preset], **overrides)
+    cfg = dataclasses.replace(preset, **overrides)
     run_dir = args.run_dir or f"runs/{args.task}_{args.preset}_seed{cfg.seed}"
-    summary = run_fn(cfg, run_dir, resume=not args.fresh, progress=not args.json)
+    summary = run_fn(cfg, run_dir, resume=not args.fresh, progress=show_progress(args))
     if args.json:
-        json.dump(summary, sys.stdout, indent=2, default=float)
-        print()
+        emit(summary, args)
     else:
-        print(json.dumps({k: v for k, v in summary.items() if k != "run"}, indent=1, default=float))
-        print(f"run directory: {run_dir}")
+        emit({k: v for k, v in summary.items() if k != "run"} | {"run directory": str(run_dir)}, args)
     return 0
