@@ -3,7 +3,7 @@ init with the full (random split) or a strip-restricted training distribution: t
 spacing spread over all ids and over the seen ids.
 
 Runs: the presets ``uniformity-quadratic-perturbed``, ``-random`` and ``-strip`` of
-``grokphase.validation.experiments.uniformity_presets``.  Model: ``docs/uniformity_med.md`` §7.3.
+``grokphase.validation.experiments.uniformity_presets``.  Model: ``docs/uniformity_med.md`` §7 (item 3).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Nanda et al.'s excluded and restricted losses (arXiv 2301.05217), with key frequencies taken from
-the embedding's spectrum.  Definitions: ``docs/uniformity_med.md`` (§4 and §7.1).
+the embedding's spectrum.  Definitions: ``docs/uniformity_med.md`` (§4 and §7 (item 1)).
 
 The logits of all p^2 pairs, z[(a, b), c] with row a p + b (the order of ``modular_dataset``), are
 decomposed per output class c over the input grid.  For a frequency f (w = 2 pi f / p) the two

@@ -1,6 +1,6 @@
 """Progress measures of grokking runs, one family computed from one snapshot.
 
-Definitions: ``docs/uniformity_med.md`` (§4 and §7.1).  With e_t the embedding row
+Definitions: ``docs/uniformity_med.md`` (§4 and §7 (item 1)).  With e_t the embedding row
 of token id t, ids 0..p-1 read as residues t in Z_p:
 
 * ``med``: the uniformity paper's mean embedding distance of numerically adjacent tokens (the

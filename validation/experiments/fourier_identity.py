@@ -1,6 +1,6 @@
 """The Fourier (Parseval) identity of adjacent distances, checked on embeddings with known answers.
 
-Specification: ``docs/uniformity_med.md`` (§7.1).  No training: for each
+Specification: ``docs/uniformity_med.md`` (§7 (item 1)).  No training: for each
 embedding the rms cyclic adjacent distance is computed directly and from the merged spectrum
 (weights 4 sin^2(pi f/p)/p^2 from ``grokphase.theory.uniformity``), with MED, the cyclic mean and the
 spacing spread.  Embeddings: Gaussian ones over primes p and widths D; clock embeddings with

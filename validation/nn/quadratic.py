@@ -1,6 +1,6 @@
 """The two-layer quadratic network for modular arithmetic (Gromov 2023, arXiv 2301.02679).
 
-Model: ``docs/uniformity_med.md`` (§7.3).  For a pair (a, b) with first-operand table
+Model: ``docs/uniformity_med.md`` (§7 (item 3)).  For a pair (a, b) with first-operand table
 U (p, N), second-operand table V (p, N) and output weights W (N, p):
 
     h = (U[a] + V[b])^2    (elementwise),   z = h W    (p logits)
