@@ -88,7 +88,7 @@ def test_sigkill_then_resume_gives_the_uninterrupted_dataset(reference, tmp_path
     store = tmp_path / "store"
     proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(KILLED_SWEEP), str(store)])
     deadline = time.monotonic() + 120
-    done = lambda: len(list((store / "points").glob("*.json"))) if (store / "points").exists() else 0
+    done = lambda: len(list((store / "points").glob("[!.]*.json"))) if (store / "points").exists() else 0
     while done() < 3 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     os.kill(proc.pid, signal.SIGKILL)

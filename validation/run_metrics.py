@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-__all__ = ["load_metrics", "METRICS_FILE"]
+__all__ = ["load_metrics", "read_rows", "METRICS_FILE"]
 
 METRICS_FILE = "metrics.jsonl"
 log = logging.getLogger(__name__)
@@ -44,8 +44,10 @@ def _flatten(row: dict, prefix: str = "") -> dict:
     return out
 
 
-def _read_rows(path: Path) -> tuple[list[tuple[int, dict]], bool]:
-    """(line number, row) for every complete line, and whether a partial last line was dropped."""
+def read_rows(path: str | os.PathLike) -> tuple[list[tuple[int, dict]], bool]:
+    """(line number, row) for every complete line of a metrics file, and whether a partial last line
+    was dropped (the rules of the module docstring; the training loop resumes through this)."""
+    path = Path(path)
     text = path.read_bytes().decode("utf-8", errors="replace")
     lines = text.split("\n")
     terminated = lines[:-1]          # every line followed by a newline
@@ -70,7 +72,7 @@ def _read_rows(path: Path) -> tuple[list[tuple[int, dict]], bool]:
         step = row.get("step")
         if isinstance(step, bool) or not isinstance(step, int):
             raise ValueError(f"{path}, line {i}: 'step' must be an integer, got {step!r}")
-        rows.append((i, _flatten(row)))
+        rows.append((i, row))
     return rows, partial
 
 
@@ -166,7 +168,8 @@ def load_metrics(run_dir: str | os.PathLike) -> xr.Dataset:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no metrics file (is {Path(run_dir)} a training run folder? the "
                                 f"training loop writes {METRICS_FILE} at its first logged step)")
-    rows, partial = _read_rows(path)
+    rows, partial = read_rows(path)
+    rows = [(line, _flatten(row)) for line, row in rows]
     seen = {}
     for line, row in rows:
         if row["step"] in seen:

@@ -81,8 +81,11 @@ def test_rerun_with_another_config_is_an_error_and_resume_is_exact(tmp_path):
     s1 = run_split(run, tmp_path)
     s2 = run_split(run, tmp_path)          # resume: nothing left to train, same numbers
     assert s2["final"] == s1["final"]
-    with pytest.raises(ValueError, match="lr: 0.05 != 0.1"):
+    with pytest.raises(ValueError, match="run.lr: 0.05 != 0.1"):
         run_split(dataclasses.replace(run, lr=0.1), tmp_path)
+    longer = dataclasses.replace(run, steps=run.steps + 2)        # more steps extend the same folder
+    assert config_key(longer) == config_key(run)
+    assert run_split(longer, tmp_path)["steps"] == run.steps + 2
 
 
 def test_point_places_the_run_by_its_configuration(tmp_path):

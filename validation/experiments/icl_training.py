@@ -12,26 +12,37 @@ Presets: ``p7-T40`` (the feasibility setting: p = 7, T = 40 tasks, 2 layers, d =
 uncertainty study's ``study-p7-adamw`` / ``study-p7-ivon`` (alpha 0.8, batch 128, snapshots) and
 ``smoke``.  What they give at CPU scale (none groks in context within the study's budget):
 ``docs/icl_grokking.md`` §5.
+
+Run identity: as in ``modular_grokking`` (:func:`config_id`).  The learning rate decays by a cosine
+over the run's ``steps``, so the schedule (and the identity) records them: a run with other
+``steps`` is a new run (a new default folder), never an extension of a shorter one.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from grokphase._checks import integer, nonnegative, positive
+from grokphase._io import atomic_write_json
+from grokphase.sweep.design import resolved_config
 from grokphase.validation.bayes.ivon import IVON, IVONSettings
 from grokphase.validation.nn import Transformer, TransformerConfig
 from grokphase.validation.nn.loss import cross_entropy
-from grokphase.validation.optim import AdamW, warmup_cosine
+from grokphase.validation.optim import AdamW, WarmupCosine
 from grokphase.validation.tasks.icl import SPLITS, make_icl_tasks
-from grokphase.validation.training import TrainConfig, train
+from grokphase.validation.training import TrainConfig, config_hash, run_identity, train
 
 
 @dataclass(frozen=True)
 class ICLRun:
+    """One run's settings.  ``lr`` is AdamW's (betas 0.9/0.98, eps 1e-8); ``ivon`` holds IVON's
+    settings (optimizer 'ivon', learning rate ``ivon.lr``); ``weight_decay`` is AdamW's decay or
+    IVON's prior precision; ``clip`` the gradient-norm clip (None: off).  Fields that do not apply
+    are listed by :meth:`inapplicable`."""
+
     p: int = 7
     n_task: int = 10            # T = 4 n_task pretraining tasks
     alpha: float = 0.5
@@ -56,6 +67,27 @@ class ICLRun:
     def __post_init__(self):
         if self.optimizer not in ("adamw", "ivon"):
             raise ValueError(f"optimizer must be 'adamw' or 'ivon', got {self.optimizer!r}")
+        integer("p", self.p, 3)
+        for name, low in (("n_task", 1), ("n_ctx", 1), ("d_model", 1), ("n_layers", 1), ("n_heads", 1),
+                          ("batch", 1), ("steps", 1), ("warmup", 0), ("seed", 0), ("log_every", 1),
+                          ("checkpoint_every", 1), ("eval_batch", 1)):
+            integer(name, getattr(self, name), low)
+        if not (0.0 < self.alpha < 1.0):
+            raise ValueError(f"alpha must be in (0, 1), got {self.alpha}")
+        positive("lr", self.lr)
+        nonnegative("weight_decay", self.weight_decay)
+        if self.clip is not None:
+            positive("clip", self.clip)
+        if self.steps <= self.warmup:
+            raise ValueError(f"steps must exceed warmup ({self.warmup}) for the cosine decay, got {self.steps}")
+        if not isinstance(self.ivon, IVONSettings):
+            raise ValueError(f"ivon must be IVONSettings, got {self.ivon!r}")
+
+    def inapplicable(self) -> dict[str, str]:
+        """{field: why it does not apply to this run}."""
+        if self.optimizer == "ivon":
+            return {"lr": "optimizer is 'ivon', whose learning rate is ivon.lr"}
+        return {"ivon": "optimizer is 'adamw' (IVON settings need optimizer='ivon')"}
 
 
 PRESETS = {
@@ -81,8 +113,8 @@ def model_config(run: ICLRun) -> TransformerConfig:
                              scale_residual=True, seed=run.seed)
 
 
-def run_icl(run: ICLRun, run_dir, *, resume: bool = True, progress: bool = True) -> dict:
-    """Train (resumable); metrics per split in run_dir/metrics.jsonl, summary in summary.json."""
+def _build(run: ICLRun):
+    """(model, optimizer, batch_fn, train config, schedule, evaluate, tasks) of a run."""
     tasks = make_icl_tasks(run.p, run.n_task, run.alpha, seed=run.seed)
     model = Transformer(model_config(run))
     if run.optimizer == "ivon":  # ess = training points (pairs x tasks); prior precision = weight decay
@@ -106,15 +138,27 @@ def run_icl(run: ICLRun, run_dir, *, resume: bool = True, progress: bool = True)
         tok, tg, m_all, _ = tasks.batch(rng, "id_train", run.batch, run.n_ctx)
         return tok, tg, m_all
 
-    res = train(model, opt, batch_fn, TrainConfig(steps=run.steps, log_every=run.log_every,
-                                                  checkpoint_every=run.checkpoint_every, clip=run.clip,
-                                                  seed=run.seed, progress=progress, snapshots=run.snapshots),
-                run_dir=run_dir, evaluate=evaluate, resume=resume,
-                schedule=lambda s: warmup_cosine(s, warmup=run.warmup, total=run.steps, start=0.01, final=0.1))
-    summary = {"run": asdict(run), "n_train_tasks": int(len(tasks.train_tasks)), "wall_time": res["wall_time"],
-               "steps": res["step"], "final": res["metrics"][-1]}
-    path = Path(run_dir) / "summary.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(summary, indent=2))
-    tmp.replace(path)
+    tcfg = TrainConfig(steps=run.steps, log_every=run.log_every, checkpoint_every=run.checkpoint_every,
+                       clip=run.clip, seed=run.seed, snapshots=run.snapshots)
+    schedule = WarmupCosine(warmup=run.warmup, total=run.steps, start=0.01, final=0.1)
+    return model, opt, batch_fn, tcfg, schedule, evaluate, tasks
+
+
+def config_id(run: ICLRun) -> str:
+    """The hash of the run's identity (``config_hash`` in its config.json; it depends on ``steps``
+    through the decaying schedule)."""
+    model, opt, _, tcfg, schedule, _, _ = _build(run)
+    return config_hash(run_identity(model, opt, tcfg, schedule, resolved_config(run)))
+
+
+def run_icl(run: ICLRun, run_dir, *, resume: bool = True, progress: bool | None = None) -> dict:
+    """Train (resumable, checked against the stored configuration); metrics per split in
+    run_dir/metrics.jsonl, summary ({"run", "config_hash", "n_train_tasks", "wall_time", "steps",
+    "final"}) in summary.json."""
+    model, opt, batch_fn, tcfg, schedule, evaluate, tasks = _build(run)
+    res = train(model, opt, batch_fn, tcfg, run_dir=run_dir, evaluate=evaluate, resume=resume,
+                schedule=schedule, config=resolved_config(run), progress=progress)
+    summary = {"run": resolved_config(run), "config_hash": res["config_hash"], "n_train_tasks": int(len(tasks.train_tasks)),
+               "wall_time": res["wall_time"], "steps": res["step"], "final": res["metrics"][-1]}
+    atomic_write_json(Path(run_dir) / "summary.json", summary, indent=2)
     return summary

@@ -31,11 +31,10 @@ from grokphase._io import atomic_write_json, dumps_strict
 from grokphase.validation.nn.cnn import CNNConfig, SmallCNN
 from grokphase.validation.nn.loss import cross_entropy
 from grokphase.validation.nn.mlp import EmbedMLP, MLPConfig
-from grokphase.validation.optim import AdamW, warmup_cosine
+from grokphase.validation.optim import AdamW, WarmupCosine
 from grokphase.validation.progress import uniformity_on, weight_norm
-from grokphase.validation.run_identity import check_run_config, config_hash
 from grokphase.validation.tasks.polygons import N_SLOTS, N_SYMBOLS, polygon_dataset, render
-from grokphase.validation.training import TrainConfig, train
+from grokphase.validation.training import TrainConfig, config_hash, train
 
 __all__ = ["PolygonRun", "build", "run_polygon", "point", "config_key", "load_run"]
 
@@ -74,13 +73,19 @@ class PolygonRun:
                 raise ValueError(f"{name} must be an integer >= 1, got {getattr(self, name)!r}")
 
 
+def _identity(run) -> dict:
+    """The configuration without the run's length and checkpoint interval: a longer run of the same
+    configuration extends the same folder (the training loop allows steps to grow on resume)."""
+    return {k: v for k, v in _run_config(run).items() if k not in ("steps", "checkpoint_every")}
+
+
 def _run_config(run: PolygonRun) -> dict:
     return json.loads(dumps_strict({k: v for k, v in dataclasses.asdict(run).items() if k != "run_root"}))
 
 
 def config_key(run: PolygonRun) -> str:
-    """Folder name: readable coordinates plus a hash of the full configuration."""
-    return f"{run.version}_wd{run.weight_decay:g}_s{run.seed}_{config_hash(_run_config(run))}"
+    """Folder name: readable coordinates plus a hash of the configuration (without steps)."""
+    return f"{run.version}_wd{run.weight_decay:g}_s{run.seed}_{config_hash(_identity(run))}"
 
 
 def build(run: PolygonRun):
@@ -128,11 +133,11 @@ def _evaluator(ds, inputs, chunk: int = 2048):
     return ev
 
 
-def run_polygon(run: PolygonRun, run_dir, *, resume: bool = True, progress: bool = False) -> dict:
-    """Train one run (resumable; config checked on rerun); writes and returns run_dir/summary.json."""
+def run_polygon(run: PolygonRun, run_dir, *, resume: bool = True, progress: bool | None = False) -> dict:
+    """Train one run (resumable through ``validation.training.train``, configuration checked on
+    rerun); writes and returns run_dir/summary.json."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    check_run_config(run_dir, _run_config(run), resume=resume)
     ds, model, inputs = build(run)
     x, y = inputs["train"], ds.labels[ds.train_idx]
     opt = AdamW(model.params, lr=run.lr, betas=(run.beta1, run.beta2), weight_decay=run.weight_decay)
@@ -145,12 +150,13 @@ def run_polygon(run: PolygonRun, run_dir, *, resume: bool = True, progress: bool
 
     res = train(model, opt, batch_fn,
                 TrainConfig(steps=run.steps, log_every=run.log_every, checkpoint_every=run.checkpoint_every,
-                            seed=run.seed, progress=progress),
-                run_dir=run_dir, schedule=lambda s: warmup_cosine(s, warmup=run.warmup_steps, total=run.steps),
+                            seed=run.seed),
+                run_dir=run_dir, schedule=WarmupCosine(warmup=run.warmup_steps), config=_run_config(run),
+                progress=progress,
                 evaluate=_evaluator(ds, inputs), resume=resume)
     rows = res["metrics"]
     first = lambda key, thr: next((r["step"] for r in rows if (r.get(key) or 0) >= thr), None)  # noqa: E731
-    summary = {"config": _run_config(run), "key": config_key(run),
+    summary = {"config": _run_config(run), "key": config_key(run), "config_hash": res["config_hash"],
                "memorisation_step": first("train_acc", 0.99), "grokking_step": first("test_acc", 0.95),
                "final": rows[-1], "steps": res["step"], "wall_time": res["wall_time"],
                "seconds_per_step": res["wall_time"] / max(1, res["step"])}

@@ -32,15 +32,13 @@ pair order, so its accuracies measure a single query pair and jump between 0 and
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from grokphase._io import atomic_write_json, read_npz
 from grokphase.validation.bayes import SWAG, uncertainty_decomposition
 from grokphase.validation.bayes.grokking_times import detect, eu_peak, threshold_time
 from grokphase.validation.bayes.ivon import ivon_sigma
@@ -139,10 +137,12 @@ def _summ(probs: np.ndarray, labels) -> dict:
 
 
 def _load(path: Path) -> tuple[int, dict, dict]:
-    with np.load(path) as z:
-        params = {k[6:]: z[k] for k in z.files if k.startswith("param/")}
-        opt = {k[4:]: z[k] for k in z.files if k.startswith("opt/")}
-        return int(z["step"]), params, opt
+    z = read_npz(path, what="snapshot", remedy="delete it (and the later ones), or retrain the run")
+    if "step" not in z:
+        raise ValueError(f"snapshot {path} has no 'step'; delete it, or retrain the run")
+    params = {k[6:]: v for k, v in z.items() if k.startswith("param/")}
+    opt = {k[4:]: v for k, v in z.items() if k.startswith("opt/")}
+    return int(z["step"]), params, opt
 
 
 def predictive(setup: StudySetup, params: dict, opt: dict, swag_hist: list[dict], sets: dict, *,
@@ -199,6 +199,8 @@ def evaluate_snapshots(setup: StudySetup, run_dir, *, samples: int = 16, swag_wi
     "swag_window", "every", "seed", "rows"}); returns the rows."""
     if samples < 2:
         raise ValueError(f"samples must be >= 2, got {samples}")
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise ValueError(f"every must be an integer >= 1 (evaluate every k-th snapshot), got {every!r}")
     files = snapshot_files(run_dir)
     rng = np.random.default_rng(seed)
     swag_hist: list[dict] = []
@@ -210,8 +212,8 @@ def evaluate_snapshots(setup: StudySetup, run_dir, *, samples: int = 16, swag_wi
             continue
         pred = predictive(setup, params, opt, swag_hist, setup.sets, rng=rng, samples=samples)
         rows.append({"step": step, **_summ_all(pred, setup.sets)})
-    _atomic_json(Path(run_dir) / "uncertainty.json",
-                 {"samples": samples, "swag_window": swag_window, "every": every, "seed": seed, "rows": rows})
+    atomic_write_json(Path(run_dir) / "uncertainty.json",
+                      {"samples": samples, "swag_window": swag_window, "every": every, "seed": seed, "rows": rows})
     return rows
 
 
@@ -225,13 +227,6 @@ def evaluate_final(setup: StudySetup, run_dir, sets: dict, *, samples: int = 16,
     pred = predictive(setup, params, opt, [p for _, p, _ in loaded], sets,
                       rng=np.random.default_rng(seed), samples=samples)
     return {"step": step, **_summ_all(pred, sets)}
-
-
-def _atomic_json(path: Path, obj) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(obj, fh)
-    os.replace(tmp, path)
 
 
 def summarise(rows: list[dict], setup: StudySetup) -> dict:

@@ -21,9 +21,10 @@ p; ``loss`` 'ce' or 'mse' on one-hot targets; ``one_hot``: frozen one-hot embedd
 solution at frequencies ``freqs`` and amplitude ``amp``, perturbed by ``init_noise`` amp N(0, 1);
 its token embedding is the first-operand table U, offset 0).
 
-:func:`run_split` trains one run (resumable; ``run_dir/config.json`` holds the resolved config and
-a rerun with another config in the same folder is an error naming the differing fields) and
-writes ``run_dir/summary.json``.  :func:`point` is the sweep-style point function
+:func:`run_split` trains one run through ``validation.training.train`` (resumable; the run's
+settings are recorded in ``run_dir/config.json`` and a rerun with another configuration in the
+same folder is an error naming the differing fields; more steps extend the run) and writes
+``run_dir/summary.json``.  :func:`point` is the sweep-style point function
 (:func:`point` for strip/rectangle grids over k, weight_decay, seed; :func:`point_random` for
 random-split grids over weight_decay, init_noise, seed; the run's folder is
 ``design.run_root/<config key>``).  The named grids of the claims are in
@@ -46,13 +47,12 @@ from grokphase.validation.nn import Transformer, TransformerConfig
 from grokphase.validation.nn.loss import cross_entropy, mse_one_hot
 from grokphase.validation.nn.mlp import EmbedMLP, MLPConfig
 from grokphase.validation.nn.quadratic import QuadraticConfig, QuadraticNet
-from grokphase.validation.optim import AdamW, warmup_cosine
+from grokphase.validation.optim import AdamW, WarmupCosine
 from grokphase.validation.progress import progress_measures, uniformity_on, weight_norm
-from grokphase.validation.run_identity import check_run_config, config_hash
 from grokphase.validation.tasks import modular_dataset
 from grokphase.validation.tasks.split_categories import (category_accuracy, collapsed_ceiling, never_seen_ids,
                                                          pair_categories)
-from grokphase.validation.training import TrainConfig, train
+from grokphase.validation.training import TrainConfig, config_hash, train
 
 __all__ = ["SplitRun", "build", "run_split", "summarize", "point", "point_random", "config_key", "load_run"]
 
@@ -127,8 +127,9 @@ class SplitRun:
 
 
 def config_key(run: SplitRun) -> str:
-    """Folder name of a run: its readable coordinates plus a hash of the full configuration."""
-    h = config_hash(_run_config(run))
+    """Folder name of a run: its readable coordinates plus a hash of its configuration (without
+    steps: a longer run extends the folder)."""
+    h = config_hash(_identity(run))
     parts = [run.model, run.split, f"k{run.k}", f"d{run.offset}", f"wd{run.weight_decay:g}", run.loss,
              *(["onehot"] if run.one_hot else []), f"s{run.seed}"]
     return "_".join(map(str, parts)) + "_" + h
@@ -226,15 +227,20 @@ def _evaluator(run: SplitRun, ds, model, init_rows: np.ndarray):
     return ev
 
 
+def _identity(run) -> dict:
+    """The configuration without the run's length and checkpoint interval: a longer run of the same
+    configuration extends the same folder (the training loop allows steps to grow on resume)."""
+    return {k: v for k, v in _run_config(run).items() if k not in ("steps", "checkpoint_every")}
+
+
 def _run_config(run: SplitRun) -> dict:
     return json.loads(dumps_strict({k: v for k, v in dataclasses.asdict(run).items() if k != "run_root"}))
 
 
-def run_split(run: SplitRun, run_dir, *, resume: bool = True, progress: bool = False) -> dict:
+def run_split(run: SplitRun, run_dir, *, resume: bool = True, progress: bool | None = False) -> dict:
     """Train one run (module docstring); returns :func:`summarize` of it, also in run_dir/summary.json."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    check_run_config(run_dir, _run_config(run), resume=resume)
     ds, model = build(run)
     never = _untrained_ids(model, ds)
     init_rows = _token_rows(model, never).astype(np.float64).copy() if never.size else np.zeros((0, 1))
@@ -250,10 +256,12 @@ def run_split(run: SplitRun, run_dir, *, resume: bool = True, progress: bool = F
         batch = (tok, lab, None)
     res = train(model, opt, lambda step, rng: batch,
                 TrainConfig(steps=run.steps, log_every=run.log_every, checkpoint_every=run.checkpoint_every,
-                            seed=run.seed, progress=progress),
-                run_dir=run_dir, schedule=lambda s: warmup_cosine(s, warmup=run.warmup_steps, total=run.steps),
+                            seed=run.seed),
+                run_dir=run_dir, schedule=WarmupCosine(warmup=run.warmup_steps), config=_run_config(run),
+                progress=progress,
                 evaluate=_evaluator(run, ds, model, init_rows), resume=resume)
     summary = summarize(run, res["metrics"], ds)
+    summary["config_hash"] = res["config_hash"]
     summary["wall_time"] = res["wall_time"]
     summary["seconds_per_step"] = res["wall_time"] / max(1, res["step"])
     atomic_write_json(run_dir / "summary.json", summary, indent=1)

@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    """Run the command line; returns the exit status (2 for invalid input, with the message on stderr)."""
+    """Run the command line; returns the exit status (2 for invalid input, 1 for a file or folder that
+    cannot be written or read; the message on stderr)."""
     args = build_parser().parse_args(argv)
     configure_logging()
     try:
@@ -61,3 +62,6 @@ def main(argv=None) -> int:
     except ValueError as err:
         print(f"grokphase: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:      # a folder or file that cannot be written/read: the message names it
+        print(f"grokphase: error: {err}", file=sys.stderr)
+        return 1

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import tomllib
 from pathlib import Path
 from typing import Callable
 
 import xarray as xr
 
-from grokphase.sweep.design import parse_value, design_config, design_from_config, qualified_name
+from grokphase.sweep.design import (design_config, design_from_config, parse_assignments, qualified_name, read_toml,
+                                    write_toml)
 from grokphase.sweep.grid import Grid, grid_value
 from grokphase.sweep.run import run_sweep
 from grokphase.sweep.store import identity_key, sweep_identity
@@ -105,15 +105,11 @@ class Plan:
         axes = {n for n, _ in self.axes}
         fields = {f.name for f in dataclasses.fields(self.design)}
         design, grid = {}, {}
-        for a in assignments:
-            key, sep, text = a.partition("=")
-            key = key.strip()
-            if not sep or not key:
-                raise ValueError(f"--set expects key=value, got {a!r}")
-            if key not in axes | fields:
+        for key, value in parse_assignments(assignments).items():
+            if key not in axes and key.split(".")[0] not in fields:
                 raise ValueError(f"{key!r} is neither a field of {type(self.design).__name__} nor a grid axis; "
                                  f"fields: {sorted(fields)}; axes: {sorted(axes)}")
-            (grid if key in axes else design)[key] = parse_value(text.strip())
+            (grid if key in axes else design)[key] = value
         return self.replace(design, grid)
 
     def config(self) -> dict:
@@ -124,10 +120,7 @@ class Plan:
     def from_toml(self, path) -> "Plan":
         """This plan updated from the TOML file at ``path`` (module docstring); errors name the file."""
         path = Path(path)
-        try:
-            cfg = tomllib.loads(path.read_text())
-        except (OSError, tomllib.TOMLDecodeError) as e:
-            raise ValueError(f"cannot read the configuration {path}: {e}") from e
+        cfg = read_toml(path)
         extra = sorted(set(cfg) - {"zipped", "design", "grid"})
         try:
             if extra:
@@ -139,13 +132,5 @@ class Plan:
 
     def to_toml(self, path) -> Path:
         """Write the plan to ``path`` as TOML (atomically); :meth:`from_toml` reads it back."""
-        import tomli_w
-
-        from grokphase._io import atomic_write_text
-
-        cfg = self.config()
-        nulls = [k for k, v in cfg["design"].items() if v is None]
-        if nulls:
-            raise ValueError(f"design fields {nulls} are None, which TOML cannot hold; set them first")
-        return atomic_write_text(path, f"# {qualified_name(self.design)} swept by "
-                                       f"{qualified_name(self.point)}\n" + tomli_w.dumps(cfg))
+        return write_toml(path, self.config(),
+                          comment=f"{qualified_name(self.design)} swept by {qualified_name(self.point)}")

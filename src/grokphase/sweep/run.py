@@ -177,7 +177,7 @@ def _attrs(design, point) -> dict:
         if isinstance(v, list):   # numeric tuples as arrays (netCDF holds no list of str)
             if v and len({type(x) for x in v}) == 1 and not isinstance(v[0], (str, bool)):
                 attrs[k] = np.asarray(v)
-        elif v is not None:
+        elif v is not None and not isinstance(v, dict):     # nested settings: in design_config only
             attrs[k] = v
     attrs.update(design=qualified_name(design), design_config=dumps_strict(config),
                  point_function=qualified_name(point), sweep_format=FORMAT)
