@@ -3,8 +3,9 @@
 Setting (``docs/uniformity_med.md`` §2-§3; Nanda et al. 2023): [a, b, "="] -> op(a, b) mod p,
 1-layer transformer without LayerNorm (d 128, 4 heads, d_mlp 512, learned positions, untied
 unembedding, p output classes), full-batch AdamW (lr 1e-3, wd 1, betas (0.9, 0.98)), 10-step linear
-warm-up, cross-entropy in float64.  Logged: train/test loss and accuracy, total weight norm, MED,
-Fourier sparsity of the embedding, per-token embedding norms.
+warm-up, cross-entropy in float64.  Logged: train/test loss and accuracy, the progress measures of
+``grokphase.validation.progress.snapshot_measures`` (total weight norm, MED, rms adjacent distance,
+spacing spread, Fourier power and sparsity, ...), per-token embedding norms.
 
 Milestones (``milestones``): memorisation = first logged step with train accuracy >= 0.99;
 grokking = first logged step with test accuracy >= 0.95 (the logging grid bounds their resolution).
@@ -30,7 +31,7 @@ from grokphase.validation.bayes.ivon import IVON, IVONSettings
 from grokphase.validation.nn import Transformer, TransformerConfig
 from grokphase.validation.nn.loss import cross_entropy
 from grokphase.validation.optim import AdamW, WarmupCosine
-from grokphase.validation.progress import fourier_sparsity, med, token_norms, weight_norm
+from grokphase.validation.progress import snapshot_measures, token_norms
 from grokphase.validation.tasks import modular_dataset
 from grokphase.validation.training import TrainConfig, config_hash, run_identity, train
 
@@ -116,11 +117,8 @@ def _evaluate(model, ds):
             logits = m.logits(tok)[:, -1]
             loss, _, _, correct = cross_entropy(logits, lab)
             out[f"{split}_loss"], out[f"{split}_acc"] = loss, float(correct.mean())
-        E = m.params["embed"]
-        out["weight_norm"] = weight_norm(m.params)
-        out["med"] = med(E, ds.p, ds.offset)
-        out["fourier_sparsity"] = fourier_sparsity(E, ds.p)
-        out["token_norms"] = token_norms(E, ds.p + ds.offset).round(5).tolist()
+        out.update(snapshot_measures(m, ds))   # med, rms_adjacent, spacing_spread, fourier_power, ...
+        out["token_norms"] = token_norms(m.params["embed"], ds.p + ds.offset).round(5).tolist()
         return out
     return ev
 

@@ -23,3 +23,16 @@ def cross_entropy(logits: np.ndarray, targets: np.ndarray, float64: bool = True)
     d[rows, targets] -= 1.0
     d /= M
     return loss, d.astype(logits.dtype, copy=False), probs, logits.argmax(axis=-1) == targets
+
+
+def mse_one_hot(logits: np.ndarray, targets: np.ndarray):
+    """Mean squared error between logits (M, V) and one-hot targets (M,), averaged over all M V
+    entries (``torch.nn.functional.mse_loss(logits, one_hot)``), computed in float64.
+
+    Returns (loss: float, dlogits (M, V) in the dtype of ``logits``, correct (M,) bool: argmax)."""
+    z = logits.astype(np.float64)
+    M, V = z.shape
+    diff = z.copy()
+    diff[np.arange(M), targets] -= 1.0
+    loss = float(np.mean(diff * diff))
+    return loss, (2.0 / (M * V) * diff).astype(logits.dtype, copy=False), logits.argmax(axis=-1) == targets

@@ -1,0 +1,50 @@
+"""Figure: grokking beyond transformers — the 4-slot polygon-sum task, symbolic (embedding + MLP) and
+rendered (2 x 2 grids of outlines, small NumPy CNN): accuracy, test loss and the uniformity of the
+slot embeddings of the polygons 3..12 (chain MED and spacing spread).
+
+Runs: the presets ``polygon-symbolic`` and ``polygon-rendered`` of
+``grokphase.validation.experiments.uniformity_presets``, trained into ``runs/polygon/<key>``.  The paper's
+ImageNet-pretrained ResNet-18 on 224 x 224 images is out of reach on CPU.  Model:
+``docs/uniformity_med.md`` (§5).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from grokphase.paper_figs._output import stored_numbers
+from grokphase.paper_figs._uniformity import curves, draw_curves, finished, skip
+from grokphase.validation.experiments.polygon_sum import load_run
+from grokphase.validation.experiments.uniformity_presets import runs_of
+
+NAME = "fig_uniformity_polygon"
+KEYS = ("train_acc", "test_acc", "test_loss", "chain_spacing_mean", "chain_spacing_spread", "chain_norm_spread")
+PANELS = (("(a) accuracy", ["test_acc", "train_acc"], "accuracy (solid test, dashed train)", False),
+          ("(b) test loss", ["test_loss"], "test cross-entropy", True),
+          ("(c) chain MED", ["chain_spacing_mean"], "mean distance of adjacent polygons", False),
+          ("(d) uniformity defect", ["chain_spacing_spread", "chain_norm_spread"], "spread (solid spacing, dashed norms)", True))
+
+
+def compute(runs) -> dict:
+    return {"runs": [{"label": f"{run.version}, wd {run.weight_decay:g}, seed {run.seed}",
+                      "summary": {k: got["summary"][k] for k in ("memorisation_step", "grokking_step")},
+                      "curves": curves(got["rows"], KEYS)} for run, got in finished(runs, load_run)]}
+
+
+def draw(data, path):
+    return draw_curves(data, PANELS, "4-slot polygon sum (11^4 combinations, 25% for training)", path)
+
+
+def main(argv=None, runs=None) -> list[Path]:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=f"figures/{NAME}.png", help="output PNG (PDF, JSON beside)")
+    args = ap.parse_args(argv)
+    data = compute(runs_of("polygon-symbolic") + runs_of("polygon-rendered") if runs is None else runs)
+    if not data["runs"]:
+        data = stored_numbers(args.out, NAME) or data
+    return draw(data, args.out) if data["runs"] else skip(NAME, "the polygon presets")
+
+
+if __name__ == "__main__":
+    main()
