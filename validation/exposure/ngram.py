@@ -22,7 +22,28 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["KneserNeyLM"]
+__all__ = ["KneserNeyLM", "ngram_counts"]
+
+
+def _check(vocab_size, order, bos):
+    if not (isinstance(order, int) and order >= 1):
+        raise ValueError(f"order must be an integer >= 1; got {order!r}")
+    if not (isinstance(vocab_size, int) and vocab_size >= 1):
+        raise ValueError(f"vocab_size must be an integer >= 1; got {vocab_size!r}")
+    if not (isinstance(bos, int) and 0 <= bos < vocab_size):
+        raise ValueError(f"bos must be an id in [0, {vocab_size}); got {bos!r}")
+
+
+def ngram_counts(sequences: Iterable[Sequence[int]], order: int, bos: int = 0) -> Counter:
+    """Counts of the ``order``-grams of the sequences, each left-padded with order - 1 ``bos``."""
+    pad = (bos,) * (order - 1)
+    top = Counter()
+    for seq in sequences:
+        s = pad + tuple(int(t) for t in seq)
+        if s and min(s) < 0:
+            raise ValueError(f"training ids must be >= 0; got {list(seq)}")
+        top.update(s[i:i + order] for i in range(len(s) - order + 1))
+    return top
 
 
 class KneserNeyLM:
@@ -41,20 +62,26 @@ class KneserNeyLM:
     """
 
     def __init__(self, sequences: Iterable[Sequence[int]], vocab_size: int, order: int = 3, bos: int = 0):
-        if not (isinstance(order, int) and order >= 1):
-            raise ValueError(f"order must be an integer >= 1; got {order!r}")
-        if not (isinstance(vocab_size, int) and vocab_size >= 1):
-            raise ValueError(f"vocab_size must be an integer >= 1; got {vocab_size!r}")
-        if not (isinstance(bos, int) and 0 <= bos < vocab_size):
-            raise ValueError(f"bos must be an id in [0, {vocab_size}); got {bos!r}")
+        _check(vocab_size, order, bos)
+        self._build(ngram_counts(sequences, order, bos), vocab_size, order, bos)
+
+    @classmethod
+    def from_counts(cls, counts: Counter, vocab_size: int, order: int, bos: int = 0) -> "KneserNeyLM":
+        """The model of top-order counts from :func:`ngram_counts` (counts may be added/subtracted
+        across corpora first, e.g. for leave-one-out training); non-positive counts are ignored."""
+        _check(vocab_size, order, bos)
+        lm = cls.__new__(cls)
+        lm._build(counts, vocab_size, order, bos)
+        return lm
+
+    def _build(self, top: Counter, vocab_size: int, order: int, bos: int):
         self.order, self.vocab_size, self.bos = order, vocab_size, bos
-        pad = (bos,) * (order - 1)
-        top = Counter()
-        for seq in sequences:
-            s = pad + tuple(int(t) for t in seq)
-            if any(t < 0 or t >= vocab_size for t in s):
-                raise ValueError(f"training ids must lie in [0, {vocab_size}); got {list(seq)}")
-            top.update(s[i:i + order] for i in range(len(s) - order + 1))
+        top = {g: c for g, c in top.items() if c > 0}
+        if any(len(g) != order for g in top):
+            raise ValueError(f"counts must be of {order}-grams")
+        hi = max((max(g) for g in top), default=0)
+        if hi >= vocab_size:
+            raise ValueError(f"ids must lie in [0, {vocab_size}); the counts hold id {hi}")
         counts = {order: top}
         for k in range(order - 1, 0, -1):            # continuation counts from the (k+1)-gram types
             counts[k] = Counter(g[1:] for g in counts[k + 1])
@@ -64,7 +91,7 @@ class KneserNeyLM:
         for k, ck in counts.items():
             n1 = sum(1 for c in ck.values() if c == 1)
             n2 = sum(1 for c in ck.values() if c == 2)
-            self._discount[k] = n1 / (n1 + 2 * n2) if n1 + 2 * n2 > 0 and n1 > 0 else 0.5
+            self._discount[k] = n1 / (n1 + 2 * n2) if n1 > 0 else 0.5
             ctx = defaultdict(lambda: [0, 0])
             for g, c in ck.items():
                 e = ctx[g[:-1]]

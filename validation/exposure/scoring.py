@@ -29,7 +29,8 @@ import numpy as np
 
 from .minimal_pairs import MinimalPair, word_spans
 
-__all__ = ["METHODS", "TERM_ALIASES", "ScoreResult", "score_pairs", "pairs_for_method", "models_summary"]
+__all__ = ["METHODS", "TERM_ALIASES", "ScoreResult", "score_pairs", "pairs_for_method", "models_summary",
+           "concat_results"]
 
 METHODS = ("sum", "mean", "one_prefix", "two_prefix", "critical_margin")
 
@@ -78,6 +79,16 @@ class ScoreResult:
                                  "n_ties": int(self.tie[m].sum()),
                                  "linguistics_term": str(self.linguistics_term[m][0])}
         return out
+
+
+def concat_results(results: Sequence[ScoreResult]) -> ScoreResult:
+    """One result holding the pairs of several (all scored by the same method)."""
+    methods = {r.method for r in results}
+    if len(methods) != 1:
+        raise ValueError(f"results must share one method; got {sorted(methods)}")
+    cat = {k: np.concatenate([getattr(r, k) for r in results])
+           for k in ("uid", "pair_id", "linguistics_term", "score_good", "score_bad", "correct", "tie")}
+    return ScoreResult(method=methods.pop(), **cat)
 
 
 def models_summary(results: Mapping[str, ScoreResult], *, aliases: Mapping[str, str] = TERM_ALIASES) -> list[dict]:
