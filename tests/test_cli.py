@@ -100,3 +100,22 @@ def test_uncertainty_evaluate_without_runs_and_bad_task(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["uncertainty", "evaluate", "cifar"])
     assert e.value.code == 2
+
+
+def test_parser_imports_only_the_standard_library():
+    """Building the parser (what ``grokphase --help`` does) imports none of the heavy dependencies."""
+    import subprocess
+    import sys
+
+    code = ("import sys, grokphase.cli; grokphase.cli.build_parser(); "
+            "print(sorted(m for m in ('numpy', 'numba', 'scipy', 'sympy', 'matplotlib', 'xarray') if m in sys.modules))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.strip() == "[]"
+
+
+def test_train_unknown_preset_exits_2_with_the_valid_names(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["train", "modular", "--preset", "bogus", "--steps", "1"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "bogus" in err and "nanda97" in err and "smoke31" in err

@@ -6,12 +6,37 @@ LinearVIModel, SpectralVIModel   Bayesian linear model of grokking under Gaussia
 sweep_lam, LinearVISweep          all curves on a (lam, t) grid, labelled and saveable
 MarchenkoPastur, DiscreteSpectrum feature spectra for the above
 ConvergenceError                  raised when a solver does not converge
+
+The entry points are imported on first access, so that ``import grokphase.cli`` (and
+``grokphase --help``) does not pay for NumPy, Numba and SciPy.
 """
 
-from grokphase.linear_vi import (ConvergenceError, LinearVIModel, LinearVISweep, SpectralVIModel,
-                                 sweep_lam)
-from grokphase.numerics.spectra import DiscreteSpectrum, MarchenkoPastur
+from importlib import import_module
 
 __version__ = "0.1.0"
+
+_ENTRY_POINTS = {
+    "LinearVIModel": "grokphase.linear_vi", "SpectralVIModel": "grokphase.linear_vi",
+    "ConvergenceError": "grokphase.linear_vi", "LinearVISweep": "grokphase.linear_vi",
+    "sweep_lam": "grokphase.linear_vi",
+    "MarchenkoPastur": "grokphase.numerics.spectra", "DiscreteSpectrum": "grokphase.numerics.spectra",
+}
 __all__ = ["LinearVIModel", "SpectralVIModel", "MarchenkoPastur", "DiscreteSpectrum",
            "ConvergenceError", "LinearVISweep", "sweep_lam", "__version__"]
+
+
+_SUBPACKAGES = ("attention", "linear_vi", "testing", "theory", "numerics", "validation", "paper_figs", "cli")
+
+
+def __getattr__(name):
+    if name in _SUBPACKAGES:
+        return import_module(f"grokphase.{name}")
+    if name in _ENTRY_POINTS:
+        value = getattr(import_module(_ENTRY_POINTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'grokphase' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,56 @@
+"""Command line interface: ``grokphase <subcommand> --help``.
+
+Subcommands
+-----------
+linear-vi   milestones of the linear-VI model for one or more lam; optional Fig. 6 plot.
+attention   copy-task attention: ``transition`` (order, beta_c, spinodals, jumps),
+            ``phase-diagram`` (order parameters on a (beta, L) grid, optional plot) and
+            ``validate`` (finite-N experiments).
+train       train the NumPy transformer: ``modular`` (grokking mod p) or ``icl`` (in-context
+            modular arithmetic); resumable runs in --run-dir.
+uncertainty the grokking / epistemic-uncertainty study: ``study`` (everything, then the figures),
+            ``train`` one run (modular or icl, adamw or ivon, a seed), ``evaluate`` the posteriors
+            of every run, ``sweeps``, ``diversity``.
+figs        regenerate every paper figure into a folder.
+
+One module per subcommand group; each adds its parser with ``add_parser(subparsers)`` and imports
+the package's numerical code only inside its command functions, so that building the parser (and
+``grokphase --help``) imports nothing but the standard library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from grokphase.cli import attention, figs, linear_vi, train, uncertainty
+
+__all__ = ["build_parser", "main"]
+
+_GROUPS = (linear_vi, attention, train, uncertainty, figs)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``grokphase`` argument parser, one subparser per subcommand group.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        Parsed arguments carry ``func``, the command function to call with them.
+    """
+    ap = argparse.ArgumentParser(prog="grokphase",
+                                 description="Physics of grokking and of attention phase transitions.")
+    sub = ap.add_subparsers(dest="command", required=True)
+    for group in _GROUPS:
+        group.add_parser(sub)
+    return ap
+
+
+def main(argv=None) -> int:
+    """Run the command line; returns the exit status (2 for invalid input, with the message on stderr)."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ValueError as err:
+        print(f"grokphase: error: {err}", file=sys.stderr)
+        return 2
