@@ -12,6 +12,8 @@ uncertainty the grokking / epistemic-uncertainty study: ``study`` (everything, t
             ``train`` one run (modular or icl, adamw or ivon, a seed), ``evaluate`` the posteriors
             of every run, ``sweeps``, ``diversity``.
 figs        regenerate every paper figure into a folder.
+blimp       ``score``: minimal-pair accuracy per BLiMP paradigm of a user's model (a log-prob
+            callback) or of the built-in n-gram.
 
 One module per subcommand group; each adds its parser with ``add_parser(subparsers)`` and imports
 the package's numerical code only inside its command functions, so that building the parser (and
@@ -23,11 +25,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from grokphase.cli import attention, figs, linear_vi, train, uncertainty
+from grokphase.cli import attention, blimp, figs, linear_vi, train, uncertainty
 
 __all__ = ["build_parser", "main"]
 
-_GROUPS = (linear_vi, attention, train, uncertainty, figs)
+_GROUPS = (linear_vi, attention, train, uncertainty, figs, blimp)
 
 
 def build_parser() -> argparse.ArgumentParser:
