@@ -25,7 +25,7 @@ __all__ = ["LinearVIModel", "SpectralVIModel", "MarchenkoPastur", "DiscreteSpect
            "ConvergenceError", "LinearVISweep", "sweep_lam", "__version__"]
 
 
-_SUBPACKAGES = ("attention", "linear_vi", "testing", "theory", "numerics", "validation", "paper_figs", "cli")
+_SUBPACKAGES = ("attention", "linear_vi", "exposure", "testing", "theory", "numerics", "validation", "paper_figs", "cli")
 
 
 def __getattr__(name):

@@ -12,6 +12,8 @@ uncertainty the grokking / epistemic-uncertainty study: ``study`` (everything, t
             ``train`` one run (modular or icl, adamw or ivon, a seed), ``evaluate`` the posteriors
             of every run, ``sweeps``, ``diversity``.
 figs        regenerate every paper figure into a folder.
+exposure    ``count`` phrase occurrences per checkpoint in a token stream (JSON/CSV); ``corpus``
+            generates the grammar corpus with its exposure schedule.
 blimp       ``score``: minimal-pair accuracy per BLiMP paradigm of a user's model (a log-prob
             callback) or of the built-in n-gram.
 
@@ -25,11 +27,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from grokphase.cli import attention, blimp, figs, linear_vi, train, uncertainty
+from grokphase.cli import attention, blimp, exposure, figs, linear_vi, train, uncertainty
 
 __all__ = ["build_parser", "main"]
 
-_GROUPS = (linear_vi, attention, train, uncertainty, figs, blimp)
+_GROUPS = (linear_vi, attention, train, uncertainty, figs, exposure, blimp)
 
 
 def build_parser() -> argparse.ArgumentParser:

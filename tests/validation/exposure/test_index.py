@@ -148,3 +148,11 @@ def test_aho_backend_missing_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "ahocorasick", None)
     with pytest.raises(ImportError, match="pyahocorasick"):
         ExposureIndex(np.array([1, 2]), backend="aho")
+
+
+def test_docstring_examples():
+    import doctest
+
+    import grokphase.exposure
+    for mod in (index_mod, grokphase.exposure):
+        assert doctest.testmod(mod).failed == 0
