@@ -16,6 +16,7 @@ exposure    ``count`` phrase occurrences per checkpoint in a token stream (JSON/
             generates the grammar corpus with its exposure schedule.
 blimp       ``score``: minimal-pair accuracy per BLiMP paradigm of a user's model (a log-prob
             callback) or of the built-in n-gram.
+lm          ``train``: single-pass pre-training of the NumPy transformer on the grammar corpus.
 
 One module per subcommand group; each adds its parser with ``add_parser(subparsers)`` and imports
 the package's numerical code only inside its command functions, so that building the parser (and
@@ -27,11 +28,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from grokphase.cli import attention, blimp, exposure, figs, linear_vi, train, uncertainty
+from grokphase.cli import attention, blimp, exposure, figs, linear_vi, lm, train, uncertainty
 
 __all__ = ["build_parser", "main"]
 
-_GROUPS = (linear_vi, attention, train, uncertainty, figs, exposure, blimp)
+_GROUPS = (linear_vi, attention, train, uncertainty, figs, exposure, blimp, lm)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -89,3 +89,15 @@ def test_corpus_command(blimp_dir, tmp_path, capsys):
     (tmp_path / "p.txt").write_text("this man\n")
     assert main(["exposure", "count", "--stream", str(tmp_path / "c"), "--phrases", str(tmp_path / "p.txt")]) == 0
     assert json.loads(capsys.readouterr().out)["rows"][0]["ids"] != []
+
+
+def test_lm_train_cli(toy_lexicon, tmp_path, capsys):
+    from grokphase.validation.exposure.corpus import GrammarConfig, generate_corpus, write_corpus
+
+    write_corpus(generate_corpus(toy_lexicon, GrammarConfig(n_tokens=20_000, pairs_per_group=2, block=8,
+                                                            rare_counts=(1,))), tmp_path / "c")
+    assert main(["lm", "train", "--corpus", str(tmp_path / "c"), "--preset", "small", "--batch", "2",
+                 "--context", "8", "--max-steps", "3", "--run-dir", str(tmp_path / "r"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["steps"] == 3 and out["tokens_per_step"] == 16
+    assert main(["lm", "train", "--corpus", str(tmp_path / "c"), "--preset", "huge"]) == 2

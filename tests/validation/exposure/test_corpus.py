@@ -7,20 +7,15 @@ import pytest
 
 from grokphase.validation.exposure.corpus import GROUPS, GrammarConfig, generate_corpus, load_corpus, write_corpus
 from grokphase.validation.exposure.index import ExposureIndex
-from grokphase.validation.exposure.lexicon import Lexicon, extract_lexicon, is_regular_plural
+from grokphase.validation.exposure.lexicon import extract_lexicon, is_regular_plural
 from grokphase.validation.exposure.minimal_pairs import load_blimp, split_words
 
-NOUNS = [(f"n{i}", f"n{i}s") for i in range(24)] + [("man", "men"), ("ox", "oxen"), ("foot", "feet"),
-                                                      ("child", "children"), ("mouse", "mice"), ("goose", "geese"),
-                                                      ("tooth", "teeth"), ("woman", "women")]
-LEX = Lexicon(nouns=tuple(sorted(NOUNS)), names=tuple((f"Name{i}", "fm"[i % 2]) for i in range(12)),
-              verbs=tuple((f"v{i}s", f"v{i}") for i in range(20)), adjectives=tuple(f"adj{i}" for i in range(6)))
 CFG = GrammarConfig(n_tokens=120_000, seed=3, pairs_per_group=40, rare_counts=(1, 2), block=8)
 
 
 @pytest.fixture(scope="module")
-def corpus():
-    return generate_corpus(LEX, CFG)
+def corpus(toy_lexicon):
+    return generate_corpus(toy_lexicon, CFG)
 
 
 def sentences(tokens, tok):
@@ -28,7 +23,7 @@ def sentences(tokens, tok):
     return [w.split() for w in words]
 
 
-def test_design_holds_exactly(corpus):
+def test_design_holds_exactly(corpus, toy_lexicon):
     tok, stream = corpus.tokenizer, corpus.tokens
     idx = ExposureIndex(stream, eos_id=0, vocab_size=len(tok))
     by = {}
@@ -50,23 +45,23 @@ def test_design_holds_exactly(corpus):
         if group == "often":
             assert good[:, 0].sum() > 0, uid
     # the negative control's irregular nouns never occur in any form
-    ctrl = [w for s, p in NOUNS if s in corpus.design["control_irregulars"] for w in (s, p)]
+    ctrl = [w for s, p in toy_lexicon.nouns if s in corpus.design["control_irregulars"] for w in (s, p)]
     assert len(ctrl) == 4 and np.isin(stream, tok.encode(" ".join(ctrl))).sum() == 0
 
 
-def test_rare_combinations_occur_exactly_their_count(corpus):
+def test_rare_combinations_occur_exactly_their_count(corpus, toy_lexicon):
     tok, idx = corpus.tokenizer, ExposureIndex(corpus.tokens, eos_id=0)
     rare = np.array(corpus.design["det_noun"]["rare"])
-    reg = [p for p in LEX.regular_nouns]
+    reg = list(toy_lexicon.regular_nouns)
     for c, k in zip(*np.nonzero(rare)):
         sg_dem, pl_dem = ("this", "these") if c == 0 else ("that", "those")
         n = idx.counts([tok.encode(f"{sg_dem} {reg[k][0]}"), tok.encode(f"{pl_dem} {reg[k][1]}")], [len(corpus.tokens)])
         assert n.sum() == rare[c, k]
 
 
-def test_documents_frames_and_forbidden_sentences():
+def test_documents_frames_and_forbidden_sentences(toy_lexicon):
     forbidden = {("name1", "v3s", "this", "n2", "."), ("name0", "v1s", "these", "n5s", ".")}
-    c = generate_corpus(LEX, GrammarConfig(n_tokens=20_000, seed=1, pairs_per_group=5, block=8, rare_counts=(1,)),
+    c = generate_corpus(toy_lexicon, GrammarConfig(n_tokens=20_000, seed=1, pairs_per_group=5, block=8, rare_counts=(1,)),
                         forbidden=forbidden)
     tok = c.tokenizer
     docs = np.split(c.tokens, np.flatnonzero(c.tokens == 0) + 1)[:-1]
@@ -75,7 +70,7 @@ def test_documents_frames_and_forbidden_sentences():
     assert all(tuple(s) + (".",) not in forbidden for s in sentences(c.tokens, tok))
 
 
-def test_write_load_and_config_identity(tmp_path, corpus):
+def test_write_load_and_config_identity(tmp_path, corpus, toy_lexicon):
     write_corpus(corpus, tmp_path)
     tokens, tok, meta = load_corpus(tmp_path)
     assert np.array_equal(tokens, corpus.tokens) and tok.vocab == corpus.tokenizer.vocab
@@ -83,7 +78,7 @@ def test_write_load_and_config_identity(tmp_path, corpus):
     pairs = load_blimp(tmp_path / "pairs")
     assert len(pairs) == len(corpus.pairs) and pairs[0].critical_index is not None
     write_corpus(corpus, tmp_path)                            # same configuration: fine
-    other = generate_corpus(LEX, GrammarConfig(n_tokens=5_000, seed=4, pairs_per_group=5, block=8, rare_counts=(1,)))
+    other = generate_corpus(toy_lexicon, GrammarConfig(n_tokens=5_000, seed=4, pairs_per_group=5, block=8, rare_counts=(1,)))
     with pytest.raises(ValueError, match=r"differs in \['n_tokens', 'pairs_per_group', 'rare_counts', 'seed'\]"):
         write_corpus(other, tmp_path)
 
