@@ -1,6 +1,6 @@
 """Exposure-based delayed generalisation in language-model pre-training: the public tools.
 
-Model and conventions: ``docs/exposure.md``.
+Model and conventions: ``docs/exposure_grokking.md``.
 
 Exposure counting
     ExposureIndex(tokens, eos_id=None, backend="numpy" | "aho") over a token stream (array or

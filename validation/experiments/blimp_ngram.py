@@ -1,6 +1,6 @@
 """The minimal-pair harness end to end: a Kneser-Ney word n-gram scored on BLiMP paradigms.
 
-Design (``docs/exposure.md`` §2): a closed word vocabulary over every sentence of the paradigm files
+Design (``docs/exposure_grokking.md`` §2): a closed word vocabulary over every sentence of the paradigm files
 (good and bad; lower-cased words of ``split_words``); for each paradigm, an interpolated Kneser-Ney
 model of order ``order`` trained on the *good* sentences of every other paradigm (each followed by the
 end token; ``holdout="paradigm"``), or on the good sentences of a JSON-lines text corpus

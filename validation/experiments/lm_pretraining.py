@@ -1,6 +1,6 @@
 """Single-pass causal-LM pre-training of the NumPy transformer on the grammar corpus.
 
-Design (``docs/exposure.md`` §4-§5): the stream of a corpus folder (``exposure.corpus``) is read
+Design (``docs/exposure_grokking.md`` §4-§5): the stream of a corpus folder (``exposure.corpus``) is read
 once, in order: step s trains on the B rows starting at tokens (s B + r) T, r = 0..B-1 (inputs
 T tokens, targets shifted by one; documents packed, the end id kept), so after s steps exactly
 s B T tokens have been seen (``tokens_per_step`` = B T for ``ExposureIndex``).  Model: pre-LN,

@@ -1,4 +1,4 @@
-"""Exposure-based delayed generalisation in language-model pre-training (``docs/exposure.md``).
+"""Exposure-based delayed generalisation in language-model pre-training (``docs/exposure_grokking.md``).
 
 Modules: ``index`` (exact phrase exposure over a token stream), ``minimal_pairs`` (BLiMP-schema
 records, critical-token rules, writers), ``scoring`` (minimal-pair accuracy from any model's

@@ -1,4 +1,4 @@
-"""Exposure analyses of minimal-pair accuracy over training (``docs/exposure.md`` §5).
+"""Exposure analyses of minimal-pair accuracy over training (``docs/exposure_grokking.md`` §5).
 
 Inputs are plain arrays: ``correct`` (n_checkpoints, n_pairs) bool, whether each pair was scored
 correctly at each checkpoint; ``counts`` (n_pairs, n_checkpoints) int, occurrences of each pair's

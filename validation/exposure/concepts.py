@@ -1,4 +1,4 @@
-"""Grammatical concept vectors in a model's residual stream (``docs/exposure.md`` §5).
+"""Grammatical concept vectors in a model's residual stream (``docs/exposure_grokking.md`` §5).
 
 For n minimal pairs, h_good and h_bad (n, d) are the residual-stream vectors at the critical token
 (or at the position predicting it) of the good and the bad sentence, and x_i = h_good_i - h_bad_i

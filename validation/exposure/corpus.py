@@ -1,4 +1,4 @@
-"""A grammar-generated English fragment with a designed exposure schedule (``docs/exposure.md`` §4).
+"""A grammar-generated English fragment with a designed exposure schedule (``docs/exposure_grokking.md`` §4).
 
 The stream is one pass of documents (5-20 sentences, then the end-of-document id), lower-cased
 word tokens.  Sentence frames (fixed length, every agreement correct):

@@ -1,4 +1,4 @@
-"""Which attention heads carry critical-token -> context-token attention (``docs/exposure.md`` §5).
+"""Which attention heads carry critical-token -> context-token attention (``docs/exposure_grokking.md`` §5).
 
 ``attn`` is a sequence over layers of attention patterns (B, H, T, T) (row = query, column = key,
 rows summing to 1), e.g. from the transformer's attention hook; each of the B sequences has one

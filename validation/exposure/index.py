@@ -5,7 +5,7 @@ offset i with ``tokens[i:i+L] == phrase``; overlapping occurrences count separat
 twice in "aaa") and, since no phrase may contain the end-of-document id, no occurrence spans two
 documents.  An occurrence lies *inside* ``tokens[:u]`` when i + L <= u, and it has been *seen after
 step s* when i + L <= offset(s), the number of tokens consumed by the first s optimiser steps
-(``tokens_per_step * s`` or a user-given map; see ``docs/exposure.md`` §3).
+(``tokens_per_step * s`` or a user-given map; see ``docs/exposure_grokking.md`` §3).
 
 Two backends return identical occurrences:
 

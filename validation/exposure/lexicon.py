@@ -1,4 +1,4 @@
-"""The lexicon of the grammar corpus, read from BLiMP's own sentences (``docs/exposure.md`` §4).
+"""The lexicon of the grammar corpus, read from BLiMP's own sentences (``docs/exposure_grokking.md`` §4).
 
 From a folder of BLiMP files (read at run time, never stored in the package):
 

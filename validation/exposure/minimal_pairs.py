@@ -11,7 +11,7 @@ Indices count *words* of :func:`split_words`: maximal runs of letters/digits joi
 apostrophes or hyphens ("hasn't", "Lisa's", "well-known"), and every other non-space character
 alone ("." "?" ",").
 
-Critical-token rules (``RULES``; ``docs/exposure.md`` §2)
+Critical-token rules (``RULES``; ``docs/exposure_grokking.md`` §2)
 ---------------------------------------------------------
 The *critical token* is where a left-to-right model can first see the violation; the *context
 token* is the word it must agree with; the *critical phrase* is the span context .. critical

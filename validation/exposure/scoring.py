@@ -1,6 +1,6 @@
 """Minimal-pair accuracy of any language model, given only its per-token log-probabilities.
 
-Conventions (``docs/exposure.md`` §2).  A model is a callback ``logprob_fn(seqs)``: for each token-id
+Conventions (``docs/exposure_grokking.md`` §2).  A model is a callback ``logprob_fn(seqs)``: for each token-id
 sequence s it returns an array of length len(s) - 1 holding log p(s[t] | s[:t]), t = 1 .. len(s) - 1.
 Every scored sequence starts with one ``prefix_id`` (BOS, or EOS for models without one, as
 lm-evaluation-harness does for GPT-2).  A *conditional score* lp(c | x) of a continuation text c
