@@ -18,7 +18,6 @@ import re
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from grokphase.validation.exposure.minimal_pairs import load_blimp
 from grokphase.validation.exposure.ngram import KneserNeyLM, ngram_counts

@@ -9,7 +9,6 @@ Kneser-Ney n-gram (``--model ngram``: trained leave-one-paradigm-out on the good
 
 from __future__ import annotations
 
-import json
 import sys
 
 

@@ -1,10 +1,8 @@
 """grokphase exposure count / corpus and grokphase blimp score, end to end on small inputs."""
 
 import json
-import sys
 
 import numpy as np
-import pytest
 
 from grokphase.cli import main
 from grokphase.validation.exposure.tokenizer import WordTokenizer

@@ -1,6 +1,5 @@
 """Grammar corpus: the exposure design holds exactly in the generated stream; lexicon from BLiMP."""
 
-import json
 
 import numpy as np
 import pytest
@@ -8,7 +7,7 @@ import pytest
 from grokphase.validation.exposure.corpus import GROUPS, GrammarConfig, generate_corpus, load_corpus, write_corpus
 from grokphase.validation.exposure.index import ExposureIndex
 from grokphase.validation.exposure.lexicon import extract_lexicon, is_regular_plural
-from grokphase.validation.exposure.minimal_pairs import load_blimp, split_words
+from grokphase.validation.exposure.minimal_pairs import load_blimp
 
 CFG = GrammarConfig(n_tokens=120_000, seed=3, pairs_per_group=40, rare_counts=(1, 2), block=8)
 
