@@ -21,8 +21,9 @@ gender; N' any regular or shown irregular noun, either number, as in filler's N:
 slots give every noun a unigram frequency of its own.)  Names are the only preverbal subjects outside subj_verb and
 attractor, so a (noun, verb) adjacency occurs only where the design puts it.
 
-Exposure design.  For each phenomenon and each context c, the critical items k are ranked by their
-Zipf weight and cut into consecutive blocks; inside each block the groups are dealt in the
+Exposure design.  For each phenomenon and each context c, the critical items k (for subj_verb,
+attractor and anaphor only ``partners`` of them, drawn at random; the other combinations are never
+generated) are ranked by their Zipf weight and cut into consecutive blocks; inside each block the groups are dealt in the
 proportions of ``groups`` (in a random order), so every group has the same unigram-frequency
 profile and only the combination differs:
 
@@ -67,6 +68,7 @@ __all__ = ["GrammarConfig", "GrammarCorpus", "PHENOMENA", "GROUPS", "generate_co
            "write_corpus", "load_corpus"]
 
 GROUPS = ("often", "rare", "scheduled", "held_out")
+ABSENT = -1          # a (context, item) combination outside the design: never generated, never tested
 PHENOMENA = ("det_noun", "subj_verb", "attractor", "anaphor", "irregular")
 _FRAME_LEN = {"det_noun": 5, "subj_verb": 6, "attractor": 9, "anaphor": 7, "irregular": 5, "filler": 6}
 _PAIR_META = {   # UID -> (linguistics_term, the BLiMP paradigms it mirrors)
@@ -89,7 +91,9 @@ class GrammarConfig:
     rare_counts: the possible occurrence counts of a rare combination; onset: scheduled combinations
     start after this fraction of the stream; control_fraction: irregular nouns never shown;
     pairs_per_group: generated pairs per phenomenon and group; block: size of the stratification
-    blocks; max_words: use at most this many words of each lexical class (small test corpora)."""
+    blocks; partners: critical items per context in the design of subj_verb, attractor and anaphor
+    (None: all; the others are never generated, so "often" combinations are seen often); max_words:
+    use at most this many words of each lexical class (small test corpora)."""
 
     n_tokens: int = 12_000_000
     seed: int = 0
@@ -103,6 +107,7 @@ class GrammarConfig:
     control_fraction: float = 0.25
     pairs_per_group: int = 100
     block: int = 20
+    partners: int | None = 24
     max_words: int | None = None
 
     def __post_init__(self):
@@ -126,6 +131,8 @@ class GrammarConfig:
             raise ValueError(f"control_fraction must be in [0, 1); got {self.control_fraction}")
         if not (isinstance(self.block, int) and self.block >= 4):
             raise ValueError(f"block must be an integer >= 4; got {self.block!r}")
+        if self.partners is not None and not (isinstance(self.partners, int) and self.partners >= 4):
+            raise ValueError(f"partners must be None or an integer >= 4; got {self.partners!r}")
         if self.max_words is not None and not (isinstance(self.max_words, int) and self.max_words >= 4):
             raise ValueError(f"max_words must be None or an integer >= 4; got {self.max_words!r}")
 
@@ -158,17 +165,21 @@ def _zipf(rng, n, a):
     return rng.permutation(w / w.sum())
 
 
-def _assign_groups(rng, weights: np.ndarray, n_ctx: int, shares, block: int) -> np.ndarray:
-    """(n_ctx, n_items) group codes: per context, frequency-ranked blocks dealt in proportion."""
+def _assign_groups(rng, weights: np.ndarray, n_ctx: int, shares, block: int,
+                   partners: int | None = None) -> np.ndarray:
+    """(n_ctx, n_items) group codes 0-3 (GROUPS), or ABSENT for items outside a context's
+    ``partners`` (drawn uniformly, so their frequency profile is the whole class's): per context,
+    the partners ranked by weight are cut into blocks, and each block deals the groups in proportion."""
     n = len(weights)
     counts = np.floor(np.asarray(shares) * block).astype(int)
     counts[0] += block - counts.sum()
     template = np.repeat(np.arange(4), counts)
-    order = np.argsort(-weights, kind="stable")
-    out = np.empty((n_ctx, n), dtype=np.int8)
+    out = np.full((n_ctx, n), ABSENT, dtype=np.int8)
     for c in range(n_ctx):
-        codes = np.concatenate([rng.permutation(template) for _ in range(-(-n // block))])[:n]
-        out[c, order] = codes
+        items = np.arange(n) if partners is None or partners >= n else rng.choice(n, partners, replace=False)
+        items = items[np.argsort(-weights[items], kind="stable")]
+        codes = np.concatenate([rng.permutation(template) for _ in range(-(-len(items) // block))])[:len(items)]
+        out[c, items] = codes
     return out
 
 
@@ -221,7 +232,8 @@ def generate_corpus(lex: Lexicon, cfg: GrammarConfig, *, forbidden: set[tuple[st
                  "anaphor": (z_name, z_verb), "irregular": (z_dem, z_irr)}
     design = {}
     for ph, (zc, zk) in ctx_items.items():
-        g = _assign_groups(rng, zk, len(zc), cfg.groups, cfg.block)
+        g = _assign_groups(rng, zk, len(zc), cfg.groups, cfg.block,
+                           None if ph in ("det_noun", "irregular") else cfg.partners)
         rare = np.where(g == 1, rng.choice(cfg.rare_counts, size=g.shape), 0)
         design[ph] = {"groups": g, "rare": rare, "zc": zc, "zk": zk}
     attr = rng.integers(0, len(sg) - 1, size=(len(sg), len(v3)))
