@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from ._profile import lap
 from .layers import rope_backward, rope_forward, wgrad
 
 
@@ -51,10 +52,13 @@ def attention_forward(x, W_Q, W_K, W_V, W_O, n_heads: int, kind: str = "softmax"
         q = _heads(qk_input[rows] @ W_Q, 1, R, H)
         k = _heads(qk_input[:T] @ W_K, 1, T, H)
         v = _heads(x2 @ W_V, B, T, H)
+    lap("attn.qkv", 2.0 * (B * R + 2 * B * T) * D * HD)
     if rope is not None:
         q = rope_forward(q, rope[0][rows], rope[1][rows])
         k = rope_forward(k, rope[0][:T], rope[1][:T])
+        lap("attn.rope")
     A = q @ k.swapaxes(-1, -2)
+    lap("attn.scores", 2.0 * B * R * T * HD)
     A *= scale
     if kind == "softmax":
         A += np.where(rows[:, None] >= np.arange(T)[None, :], 0.0, -np.inf).astype(A.dtype)
@@ -63,8 +67,11 @@ def attention_forward(x, W_Q, W_K, W_V, W_O, n_heads: int, kind: str = "softmax"
         A /= A.sum(axis=-1, keepdims=True)
     else:
         A *= rows[:, None] >= np.arange(T)[None, :]
+    lap("attn.softmax")
     z2 = _merge(A @ v)
+    lap("attn.av", 2.0 * B * R * T * HD)
     out = (z2 @ W_O).reshape(B, R, D)
+    lap("attn.out", 2.0 * B * R * HD * D)
     return out, (x2, xq, q, k, v, A, z2, scale, kind, rope, qk_input, rows, W_Q, W_K, W_V, W_O, B, T, H)
 
 
@@ -75,8 +82,11 @@ def attention_backward(d_out, cache):
     d2 = d_out.reshape(B * R, -1)
     grads = {"W_O": wgrad(z2, d2)}
     dz = _heads(d2 @ W_O.T, B, R, H)
+    HD, D = W_O.shape
+    lap("attn.out.bwd", 4.0 * B * R * HD * D)
     dS = dz @ v.swapaxes(-1, -2)                     # dA, overwritten in place into dS below
     dv = A.swapaxes(-1, -2) @ dz
+    lap("attn.av.bwd", 4.0 * B * R * T * HD)
     if A.shape[0] == 1 and B > 1:  # position-only scores are shared over the batch
         dS = dS.sum(axis=0, keepdims=True)
     if kind == "softmax":
@@ -85,11 +95,14 @@ def attention_backward(d_out, cache):
     else:
         dS *= rows[:, None] >= np.arange(T)[None, :]
     dS *= scale
+    lap("attn.softmax.bwd")
     dq = dS @ k
     dk = dS.swapaxes(-1, -2) @ q
+    lap("attn.scores.bwd", 4.0 * B * R * T * HD)
     if rope is not None:
         dq = rope_backward(dq, rope[0][rows], rope[1][rows])
         dk = rope_backward(dk, rope[0][:T], rope[1][:T])
+        lap("attn.rope.bwd")
     dq2, dk2, dv2 = _merge(dq), _merge(dk), _merge(dv)
     if qk_input is None:
         dkv = np.concatenate([dk2, dv2], axis=1)
@@ -112,4 +125,5 @@ def attention_backward(d_out, cache):
         d_qk = np.zeros_like(qk_input[:T])
         d_qk[rows] += dq2 @ W_Q.T
         d_qk += dk2 @ W_K.T
+    lap("attn.qkv.bwd", 4.0 * (B * R + 2 * B * T) * W_Q.shape[0] * W_Q.shape[1])
     return dx, grads, d_qk

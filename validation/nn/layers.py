@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._profile import lap
+
 
 def wgrad(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a.T @ b for tall a (N, m), b (N, n): computed as (b.T @ a).T when n > m, which OpenBLAS runs
@@ -34,7 +36,9 @@ def layernorm_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float = 
     xc = x - mu
     inv = 1.0 / np.sqrt((xc * xc).mean(axis=-1, keepdims=True) + eps)
     xhat = xc * inv
-    return xhat * w + b, (xhat, inv, w)
+    out = xhat * w + b
+    lap("ln")
+    return out, (xhat, inv, w)
 
 
 def layernorm_backward(d_out: np.ndarray, cache):
@@ -45,7 +49,9 @@ def layernorm_backward(d_out: np.ndarray, cache):
     dx = inv * (dxhat - dxhat.mean(axis=-1, keepdims=True)
                 - xhat * (dxhat * xhat).sum(axis=-1, keepdims=True) / D)
     red = tuple(range(d_out.ndim - 1))
-    return dx, (d_out * xhat).sum(axis=red), d_out.sum(axis=red)
+    out = dx, (d_out * xhat).sum(axis=red), d_out.sum(axis=red)
+    lap("ln.bwd")
+    return out
 
 
 def mlp_forward(x: np.ndarray, W_in, b_in, W_out, b_out):
@@ -53,12 +59,15 @@ def mlp_forward(x: np.ndarray, W_in, b_in, W_out, b_out):
     shape = x.shape
     x2 = x.reshape(-1, shape[-1])
     pre = x2 @ W_in
+    lap("mlp.in", 2.0 * x2.shape[0] * W_in.shape[0] * W_in.shape[1])
     if b_in is not None:
         pre += b_in
     act = np.maximum(pre, 0)
+    lap("mlp.relu")
     out = act @ W_out
     if b_out is not None:
         out += b_out
+    lap("mlp.out", 2.0 * x2.shape[0] * W_in.shape[1] * W_out.shape[1])
     return out.reshape(*shape[:-1], W_out.shape[1]), (x2, pre, act, W_in, W_out, shape, b_in is not None)
 
 
@@ -68,10 +77,15 @@ def mlp_backward(d_out: np.ndarray, cache):
     d2 = d_out.reshape(-1, d_out.shape[-1])
     dW_out = wgrad(act, d2)
     dpre = d2 @ W_out.T
+    lap("mlp.out.bwd", 4.0 * x2.shape[0] * W_in.shape[1] * W_out.shape[1])
     dpre *= pre > 0
+    lap("mlp.relu.bwd")
     dW_in = wgrad(x2, dpre)
     dx = (dpre @ W_in.T).reshape(shape)
-    return dx, dW_in, (dpre.sum(axis=0) if bias else None), dW_out, (d2.sum(axis=0) if bias else None)
+    lap("mlp.in.bwd", 4.0 * x2.shape[0] * W_in.shape[0] * W_in.shape[1])
+    out = dx, dW_in, (dpre.sum(axis=0) if bias else None), dW_out, (d2.sum(axis=0) if bias else None)
+    lap("mlp.bias.bwd")
+    return out
 
 
 def dropout_forward(x: np.ndarray, rate: float, rng: np.random.Generator | None):

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._profile import lap
 from .attention import attention_backward, attention_forward
 from .layers import (dropout_backward, dropout_forward, embedding_backward, embedding_forward,
                      layernorm_backward, layernorm_forward, mlp_backward, mlp_forward, rope_tables)
@@ -147,6 +148,7 @@ class Transformer:
         x, emb_cache = embedding_forward(p["embed"], tokens)
         if c.pos_embed and not c.position_only:
             x = x + p["pos_embed"][:T]
+        lap("embed")
         qk = p["pos_embed"] if c.position_only else None
         caches = []
         for i in range(c.n_layers):
@@ -161,6 +163,7 @@ class Transformer:
                                               last_rows)
             a, lc["drop1"] = dropout_forward(a, c.dropout, rng)
             x = (x if last_rows is None else x[:, last_rows]) + a
+            lap("residual")
             h = x
             if c.layernorm:
                 h, lc["ln2"] = layernorm_forward(x, p[b + "ln2.w"], p[b + "ln2.b"])
@@ -168,6 +171,7 @@ class Transformer:
                                        p.get(b + "mlp.b_out"))
             m, lc["drop2"] = dropout_forward(m, c.dropout, rng)
             x = x + m
+            lap("residual")
             caches.append(lc)
         fin = None
         if c.layernorm:
@@ -210,11 +214,15 @@ class Transformer:
         mask_r = mask if rows is None else mask[:, rows]
         sel = x[mask_r]                                 # (M, D)
         W_U = self._unembed()
-        loss, dlogits, _, _ = cross_entropy(sel @ W_U, targets[mask])
+        logits = sel @ W_U
+        lap("unembed", 2.0 * sel.shape[0] * W_U.shape[0] * W_U.shape[1])
+        loss, dlogits, _, _ = cross_entropy(logits, targets[mask])
+        lap("loss")
         grads = {}
         dW_U = sel.T @ dlogits
         dx = np.zeros_like(x)
         dx[mask_r] = dlogits @ W_U.T
+        lap("unembed.bwd", 4.0 * sel.shape[0] * W_U.shape[0] * W_U.shape[1])
         if c.layernorm:
             dx, grads["ln_final.w"], grads["ln_final.b"] = layernorm_backward(dx, fin)
         d_pos = np.zeros_like(p["pos_embed"]) if c.pos_embed else None
@@ -227,6 +235,7 @@ class Transformer:
             if c.layernorm:
                 dh, grads[b + "ln2.w"], grads[b + "ln2.b"] = layernorm_backward(dh, lc["ln2"])
             dx = dx + dh
+            lap("residual.bwd")
             da = dropout_backward(dx, lc["drop1"])
             dh, ag, d_qk = attention_backward(da, lc["attn"])
             for k, v in ag.items():
@@ -240,6 +249,7 @@ class Transformer:
             else:  # the residual of the restricted last block feeds only its rows
                 dh[:, lc["rows"]] += dx
                 dx = dh
+            lap("residual.bwd")
         if c.pos_embed and not c.position_only:
             d_pos[:T] += dx.sum(axis=0)
         if c.pos_embed:
@@ -250,4 +260,5 @@ class Transformer:
         else:
             grads["unembed"] = dW_U
         grads["embed"] = d_embed
+        lap("embed.bwd")
         return loss, grads
