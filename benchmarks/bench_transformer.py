@@ -18,7 +18,8 @@ matmul FLOPs of the full step (every row of every block, the whole T x T score m
 GEMM in the same run.  The profile table charges each operation of the NumPy step its wall time
 and the FLOPs it executes (``grokphase.validation.nn._profile``).  Peak memory: each config's step
 runs in a fresh subprocess without PyTorch (``ru_maxrss``; ``baseline`` is the process before the
-model is built).  The machine load (1-minute load average) is recorded before and after.  PyTorch
+model is built).  Hooks: the LM forward with hooks off and on, relative to plain ``logits``.  The
+machine load (1-minute load average) is recorded before and after.  PyTorch
 is optional (``pip install torch==2.13.0``); without it the PyTorch column and parity are skipped.
 
 Run:  python benchmarks/bench_transformer.py [--threads N] [--repeats R] [--json PATH] [--configs ...]
@@ -251,6 +252,18 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def hook_costs(repeats: int) -> dict:
+    """LM evaluation forward: plain ``logits`` vs ``run_with_hooks`` with nothing requested (the
+    hooks off: must cost nothing) and with every residual stream and attention pattern recorded."""
+    cfg, tok, _, _ = workload("lm")
+    model = Transformer(cfg)
+    runs = {"logits": lambda: model.logits(tok), "hooks_off": lambda: model.run_with_hooks(tok),
+            "hooks_on": lambda: model.run_with_hooks(tok, resid=True, attention=True)}
+    t = time_steps(runs, repeats)
+    return {"forward_seconds": t, "hooks_off_over_logits": t["hooks_off"] / t["logits"],
+            "hooks_on_over_logits": t["hooks_on"] / t["logits"]}
+
+
 def memory_of(name: str) -> dict:
     """Peak resident memory (MiB) of a fresh process running three steps of ``name``."""
     cfg, tok, tg, mask = workload(name)
@@ -305,6 +318,8 @@ def main():
         row["profile"] = profile_table(steppers["numpy"], max(3, args.repeats // 2), gemm)
         row["memory"] = measure_memory(name, args.threads)
         out["configs"][name] = row
+    if "lm" in args.configs:
+        out["configs"]["lm"]["hooks"] = hook_costs(args.repeats)
     out["load_average_1min_after"] = os.getloadavg()[0]
     print(f"threads {args.threads}; float32 GEMM {gemm:.1f} GFLOP/s; torch {out['torch']}; load "
           f"{out['load_average_1min_before']:.2f} -> {out['load_average_1min_after']:.2f}")
@@ -316,6 +331,10 @@ def main():
         par = r.get("parity_float64", {}).get("max_grad_rel_err", float("nan"))
         print(f"{name:>6} {r['step_seconds_numpy']:>12.4f} {tt:>12.4f} {ratio:>10.2f} {r['step_gflops_numpy']:>10.1f} "
               f"{100 * r['gemm_fraction']:>6.0f}% {par:>11.2e} {r['memory']['peak_rss_mib']:>8.0f}")
+    if "lm" in out["configs"]:
+        h = out["configs"]["lm"]["hooks"]
+        print(f"lm forward: hooks off / logits {h['hooks_off_over_logits']:.3f}, all hooks on / logits "
+              f"{h['hooks_on_over_logits']:.3f}")
     for name, r in out["configs"].items():
         print_profile(name, r["profile"], gemm)
     atomic_write_json(args.json, out, indent=2)
