@@ -29,8 +29,8 @@ import numpy as np
 
 from .minimal_pairs import MinimalPair, word_spans
 
-__all__ = ["METHODS", "TERM_ALIASES", "ScoreResult", "score_pairs", "pairs_for_method", "models_summary",
-           "concat_results"]
+__all__ = ["METHODS", "TERM_ALIASES", "ScoreResult", "score_pairs", "score_methods", "pairs_for_method",
+           "models_summary", "concat_results"]
 
 METHODS = ("sum", "mean", "one_prefix", "two_prefix", "critical_margin")
 
@@ -190,7 +190,9 @@ def score_pairs(pairs: Sequence[MinimalPair], logprob_fn: Callable[[list[list[in
         Every pair must support ``method`` (see :func:`pairs_for_method`).
     logprob_fn : callable
         ``logprob_fn(list of m id lists) -> m arrays``, array i of length len(seq_i) - 1 with
-        log p(seq_i[t] | seq_i[:t]).  Called on distinct sequences, at most ``batch_size`` at a time.
+        log p(seq_i[t] | seq_i[:t]).  Called on distinct sequences, at most ``batch_size`` at a
+        time; a sequence that is a prefix of another requested one is not asked for (its log-probs
+        are the first ones of the longer sequence: log p(s[t] | s[:t]) does not see later tokens).
     tokenize : callable
         ``tokenize(text) -> list[int]``.
     prefix_id : int
@@ -208,37 +210,64 @@ def score_pairs(pairs: Sequence[MinimalPair], logprob_fn: Callable[[list[list[in
         Unknown method; a pair the method does not apply to; a continuation without tokens;
         logprob_fn returning the wrong number of arrays, wrong lengths or non-finite values.
     """
-    _check_method(method)
+    return score_methods(pairs, logprob_fn, tokenize, prefix_id=prefix_id, methods=(method,),
+                         batch_size=batch_size, progress=progress)[method]
+
+
+def score_methods(pairs: Sequence[MinimalPair], logprob_fn, tokenize, *, prefix_id: int,
+                  methods: Sequence[str] = ("sum",), batch_size: int = 1024,
+                  progress: bool = False) -> dict[str, ScoreResult]:
+    """:func:`score_pairs` for several methods with one pass of the model: ``{method: ScoreResult}``."""
+    for method in methods:
+        _check_method(method)
     if not (isinstance(batch_size, int) and batch_size >= 1):
         raise ValueError(f"batch_size must be an integer >= 1; got {batch_size!r}")
     if isinstance(prefix_id, bool) or not isinstance(prefix_id, (int, np.integer)) or prefix_id < 0:
         raise ValueError(f"prefix_id must be an integer id >= 0; got {prefix_id!r}")
     pairs = list(pairs)
     seq_index: dict[tuple[int, ...], int] = {}
-    plan = []                                   # per pair: ((seq id, n_ctx), (seq id, n_ctx))
-    for p in pairs:
-        where = f"{p.source or 'pair'} (UID {p.UID}, pairID {p.pairID})"
-        if not _applies(p, method):
-            raise ValueError(f"{where}: method {method!r} does not apply to this pair "
-                             f"(filter with pairs_for_method)")
-        row = []
-        for ctx, cont in _queries(p, method):
-            whole, n_ctx = _encode(tokenize, ctx, cont, where)
-            seq = (int(prefix_id),) + whole
-            row.append((seq_index.setdefault(seq, len(seq_index)), n_ctx))
-        plan.append(row)
-    seqs = list(seq_index)
-    lps = _run(logprob_fn, seqs, batch_size, progress)
-    scores = np.empty((len(pairs), 2))
-    for i, row in enumerate(plan):
-        for j, (k, n_ctx) in enumerate(row):
-            cont = lps[k][n_ctx:]
-            scores[i, j] = cont.sum() / (len(cont) if method == "mean" else 1)
-    good, bad = scores[:, 0], scores[:, 1]
-    return ScoreResult(method=method, uid=np.array([p.UID for p in pairs], dtype=str),
-                       pair_id=np.array([p.pairID for p in pairs], dtype=str),
-                       linguistics_term=np.array([p.linguistics_term for p in pairs], dtype=str),
-                       score_good=good, score_bad=bad, correct=good > bad, tie=good == bad)
+    plans = {}                                  # method -> per pair: ((seq id, n_ctx), (seq id, n_ctx))
+    for method in methods:
+        plan = []
+        for p in pairs:
+            where = f"{p.source or 'pair'} (UID {p.UID}, pairID {p.pairID})"
+            if not _applies(p, method):
+                raise ValueError(f"{where}: method {method!r} does not apply to this pair "
+                                 f"(filter with pairs_for_method)")
+            row = []
+            for ctx, cont in _queries(p, method):
+                whole, n_ctx = _encode(tokenize, ctx, cont, where)
+                seq = (int(prefix_id),) + whole
+                row.append((seq_index.setdefault(seq, len(seq_index)), n_ctx))
+            plan.append(row)
+        plans[method] = plan
+    lps = _run_shared(logprob_fn, list(seq_index), batch_size, progress)
+    meta = dict(uid=np.array([p.UID for p in pairs], dtype=str), pair_id=np.array([p.pairID for p in pairs], dtype=str),
+                linguistics_term=np.array([p.linguistics_term for p in pairs], dtype=str))
+    out = {}
+    for method, plan in plans.items():
+        scores = np.empty((len(pairs), 2))
+        for i, row in enumerate(plan):
+            for j, (k, n_ctx) in enumerate(row):
+                cont = lps[k][n_ctx:]
+                scores[i, j] = cont.sum() / (len(cont) if method == "mean" else 1)
+        good, bad = scores[:, 0], scores[:, 1]
+        out[method] = ScoreResult(method=method, **meta, score_good=good, score_bad=bad, correct=good > bad,
+                                  tie=good == bad)
+    return out
+
+
+def _run_shared(logprob_fn, seqs: list[tuple], batch_size, progress) -> list[np.ndarray]:
+    """Log-probs of every sequence, asking logprob_fn only for those that are no prefix of another
+    (in lexicographic order a prefix's successor starts with it)."""
+    order = sorted(range(len(seqs)), key=lambda i: seqs[i])
+    root = {}                                   # sequence index -> index of the longest extension
+    for a, b in zip(order[::-1][1:], order[::-1][:-1]):
+        if seqs[b][:len(seqs[a])] == seqs[a]:
+            root[a] = root.get(b, b)
+    need = [i for i in range(len(seqs)) if i not in root]
+    got = dict(zip(need, _run(logprob_fn, [seqs[i] for i in need], batch_size, progress)))
+    return [got[i] if i in got else got[root[i]][:len(seqs[i]) - 1] for i in range(len(seqs))]
 
 
 def _run(logprob_fn, seqs, batch_size, progress) -> list[np.ndarray]:

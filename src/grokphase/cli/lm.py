@@ -1,5 +1,7 @@
-"""``grokphase lm train``: single-pass pre-training of the NumPy transformer on a grammar corpus
-(resumable; parameter snapshots at log-spaced then regular steps in RUN_DIR/snapshots)."""
+"""``grokphase lm``: ``train`` single-pass pre-training of the NumPy transformer on a grammar corpus
+(resumable; parameter snapshots at log-spaced then regular steps in RUN_DIR/snapshots);
+``evaluate`` scores every snapshot (RUN_DIR/eval/) and summarises splits, delays, heads and
+concept vectors (RUN_DIR/summary_eval.json)."""
 
 from __future__ import annotations
 
@@ -24,6 +26,12 @@ def add_parser(sub) -> None:
     q.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint and start over")
     q.add_argument("--json", action="store_true", help="machine-readable summary, no progress lines")
     q.set_defaults(func=train)
+    e = lsub.add_parser("evaluate", help="score every checkpoint of a run; heads, concept vectors, delays")
+    e.add_argument("--run-dir", required=True, help="a run folder of grokphase lm train")
+    e.add_argument("--blimp", help="BLiMP folder: also score the real pairs of the mirrored paradigms")
+    e.add_argument("--n-concept", type=int, default=40, help="pairs per concept-vector fit (default 40)")
+    e.add_argument("--json", action="store_true", help="machine-readable summary, no progress bar")
+    e.set_defaults(func=evaluate)
 
 
 def train(args) -> int:
@@ -46,4 +54,26 @@ def train(args) -> int:
     else:
         print(f"{run_dir}: {out['steps']}/{out['planned_steps']} steps of {out['tokens_per_step']} tokens, "
               f"{out['wall_time']:.0f} s, batch loss {out['final']['batch_loss']:.4g}")
+    return 0
+
+
+def evaluate(args) -> int:
+    """Evaluate every checkpoint of one run and print the delays per phenomenon."""
+    from grokphase._io import dumps_strict
+    from grokphase.validation.experiments.lm_evaluation import LMEvaluation, evaluate_run, summarize_run
+
+    evaluate_run(LMEvaluation(run_dir=args.run_dir, blimp=args.blimp, n_concept=args.n_concept),
+                 progress=not args.json and sys.stderr.isatty())
+    s = summarize_run(args.run_dir)
+    if args.json:
+        print(dumps_strict(s, indent=1))
+        return 0
+    print(f"{'phenomenon':<20} {'acc train':>9} {'acc val':>8} {'t_train':>10} {'t_val':>10} {'Delta 95%':>24} {'top-2':>6}")
+    num = lambda x, none: none if x is None else x
+    for u, ph in s["phenomena"].items():
+        d = ph["delays"]["0.8"]
+        fx = ph["splits"]["fixed"]
+        print(f"{u:<20} {num(fx['train']['acc'][-1], float('nan')):>9.3f} {num(fx['val']['acc'][-1], float('nan')):>8.3f} "
+              f"{d['t_train']:>10.4g} {d['t_val']:>10.4g} "
+              f"{str(d['delta_ci']):>24} {ph['head_concentration'][-1]['top_k_share']:>6.3f}")
     return 0

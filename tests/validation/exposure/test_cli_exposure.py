@@ -99,3 +99,16 @@ def test_lm_train_cli(toy_lexicon, tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["steps"] == 3 and out["tokens_per_step"] == 16
     assert main(["lm", "train", "--corpus", str(tmp_path / "c"), "--preset", "huge"]) == 2
+
+
+def test_lm_evaluate_cli(toy_lexicon, tmp_path, capsys):
+    from grokphase.validation.exposure.corpus import GrammarConfig, generate_corpus, write_corpus
+
+    write_corpus(generate_corpus(toy_lexicon, GrammarConfig(n_tokens=20_000, pairs_per_group=8, block=8,
+                                                            rare_counts=(1,))), tmp_path / "c")
+    assert main(["lm", "train", "--corpus", str(tmp_path / "c"), "--preset", "small", "--batch", "4",
+                 "--context", "16", "--tokens", "640", "--run-dir", str(tmp_path / "r"), "--json"]) == 0
+    capsys.readouterr()
+    assert main(["lm", "evaluate", "--run-dir", str(tmp_path / "r"), "--n-concept", "4"]) == 0
+    text = capsys.readouterr().out
+    assert "grammar_det_noun" in text and "Delta 95%" in text

@@ -100,3 +100,17 @@ def test_by_uid_and_summary_layout(blimp_dir):
     assert [(r["UID"], r["linguistics_term"]) for r in ours] == [(r["UID"], r["linguistics_term"]) for r in rows]
     for a, b in zip(ours, rows):
         assert math.isclose(a["ngram"], b["ngram"], abs_tol=1e-9), (a, b)
+
+
+def test_methods_share_one_pass_and_prefixes():
+    from grokphase.validation.exposure.scoring import score_methods
+
+    SEEN.clear()
+    p = mk("the dogs run.", "the dogs runs.", critical_index=2, context_index=1, one_prefix_prefix="the dogs",
+           one_prefix_word_good="run", one_prefix_word_bad="runs")
+    out = score_methods([p], lp_fn, TOK, prefix_id=0, methods=("sum", "one_prefix", "critical_margin"))
+    # the prefix queries ([0, the, dogs, run] ...) are prefixes of the sentences: only these are asked for
+    assert sorted(map(tuple, SEEN)) == sorted([(0, ID["the"], ID["dogs"], ID["run"], ID["."]),
+                                               (0, ID["the"], ID["dogs"], ID["runs"], ID["."])])
+    assert out["one_prefix"].score_good[0] == -1.5 and out["critical_margin"].margin[0] == 3.0
+    assert out["sum"].score_good[0] == score_pairs([p], lp_fn, TOK, prefix_id=0).score_good[0]
