@@ -1,6 +1,6 @@
 """Benchmark: exposure counting, NumPy rolling-hash backend vs Aho-Corasick (pyahocorasick) backend.
 
-Workload (issue "exposure"): a 10 M token stream (Zipfian unigrams over 2,500 ids, documents of
+Workload: a 10 M token stream (Zipfian unigrams over 2,500 ids, documents of
 50-500 tokens ended by an eos id) and 10,000 phrases: 9,000 substrings of the stream of length 2-8
 with the eos removed (so many cross a document end and must not match there) and 1,000 random
 phrases of length 1-4.  Each backend answers ``occurrences`` (every start offset) and the counts at

@@ -1,5 +1,5 @@
 """Branch tracking for the attention copy task: trace the stationary curve in beta and split it
-into its stable and unstable pieces (spec §5.1-§5.2).
+into its stable and unstable pieces (``docs/attention_copy.md`` §5.1-§5.2).
 
 The curve is followed by pseudo-arclength continuation in log beta (``continuation``) from small
 beta on the uniform branch (softmax; the exact point kappa = g = beta = 0 is prepended) or from the

@@ -1,6 +1,6 @@
 """The full order-parameter problem of the attention copy task: all L^2 scores plus the value gain.
 
-Spec: ``shared/theory/attention_copy.md``, §3 (large-N free energy) and §5.5 (check of the copy
+Model: ``docs/attention_copy.md``, §3 (large-N free energy) and §5.5 (check of the copy
 ansatz).  The large-N free energy per N, minimised over every Gram entry except (S, g), is (§3)
 
     F(S, g) = sum_i h(sigma_i(S); s_qk) + h(g; s_uv) + (beta/2) l(S, g),

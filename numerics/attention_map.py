@@ -1,4 +1,4 @@
-"""MAP (weight decay = prior) thresholds of the attention copy task (spec §9).
+"""MAP (weight decay = prior) thresholds of the attention copy task (``docs/attention_copy.md`` §9).
 
 The large-N MAP objective (generated kernel ``{kind}_map_f``) has no log-det entropy; it is
 quadratic in g, so phi(kappa) = min_{g >= 0} f_MAP(kappa, g) uses the closed-form minimiser
@@ -40,15 +40,17 @@ def map_profile(kind, k, b, L, sqk, suv):
 
 
 @njit(cache=True)
-def map_min_positive(kind, b, L, sqk, suv, k_hi, n_grid):
-    """argmin over kappa in (0, k_hi] of phi: returns (kappa, phi)."""
+def map_min_positive_info(kind, b, L, sqk, suv, k_hi, n_grid):
+    """argmin over kappa in (0, k_hi] of phi: returns (kappa, phi, golden-section iterations,
+    grid index of the best grid point, 1..n_grid)."""
     best, ib = np.inf, 1
     for i in range(1, n_grid + 1):
         f = map_profile(kind, k_hi * i / n_grid, b, L, sqk, suv)[0]
         if f < best:
             best, ib = f, i
     a, c = k_hi * (ib - 1) / n_grid, k_hi * min(ib + 1, n_grid) / n_grid
-    for _ in range(200):
+    it = 0
+    while it < 200:
         if c - a <= 1e-12 * (1.0 + c):
             break
         x1, x2 = a + GOLDEN * (c - a), c - GOLDEN * (c - a)
@@ -56,15 +58,28 @@ def map_min_positive(kind, b, L, sqk, suv, k_hi, n_grid):
             c = x2
         else:
             a = x1
+        it += 1
     k = 0.5 * (a + c)
     f = map_profile(kind, k, b, L, sqk, suv)[0]
-    return (k, f) if f < best else (k_hi * ib / n_grid, best)
+    if f < best:
+        return k, f, it, ib
+    return k_hi * ib / n_grid, best, it, ib
+
+
+@njit(cache=True)
+def map_min_positive(kind, b, L, sqk, suv, k_hi, n_grid):
+    """argmin over kappa in (0, k_hi] of phi: returns (kappa, phi)."""
+    k, f, _, _ = map_min_positive_info(kind, b, L, sqk, suv, k_hi, n_grid)
+    return k, f
 
 
 @dataclass(frozen=True)
 class MapTransition:
     """MAP thresholds: beta_local (uniform/trivial point stops being a local minimum; inf for
-    linear), beta_switch (the copy minimum becomes global) with kappa, g, c there."""
+    linear), beta_switch (the copy minimum becomes global) with kappa, g, c there.
+
+    converged / iterations refer to Brent's method for beta_switch; residual is the objective gap
+    |min_{kappa>0} phi - phi(0)| at beta_switch (0 at the exact switch)."""
 
     kind: str
     beta_local: float
@@ -72,6 +87,37 @@ class MapTransition:
     kappa_switch: float
     g_switch: float
     c_switch: float
+    converged: bool
+    iterations: int
+    residual: float
+
+
+@dataclass(frozen=True)
+class MapState:
+    """The best MAP point with kappa > 0 at beta (result of ``attention.map_state``).
+
+    kappa, g, c and w = g c (the same observable as the saddle point's w) of that point, its MAP
+    objective ``objective`` and that of the uniform/trivial point ``objective_uniform``;
+    ``copy_is_global``: objective < objective_uniform.  ``converged``: the minimiser is not on the
+    upper end of the search interval (0, kappa_max] and the golden section reached a relative width
+    of 1e-12 (in ``iterations`` steps) after a grid scan.  Where the profile has no minimum with
+    kappa > 0, kappa tends to 0 (the uniform point itself)."""
+
+    kind: str
+    beta: float
+    kappa: float
+    g: float
+    c: float
+    w: float
+    objective: float
+    objective_uniform: float
+    converged: bool
+    iterations: int
+    kappa_max: float
+
+    @property
+    def copy_is_global(self) -> bool:
+        return self.objective < self.objective_uniform
 
 
 def _k_hi(kind: int, L: float, s_qk: float, s_uv: float) -> float:
@@ -79,13 +125,15 @@ def _k_hi(kind: int, L: float, s_qk: float, s_uv: float) -> float:
     return (2.0 * math.log(L - 1.0) + 30.0) if kind == SOFTMAX else 10.0 * max(s_qk, math.sqrt(s_qk / (L * s_uv)))
 
 
-def map_copy_minimum(kind: int, beta: float, L: float, s_qk: float, s_uv: float) -> tuple[float, float, float, float]:
-    """(kappa, g, c, f) of the best MAP point with kappa > 0 at beta (the learned state above the
-    MAP thresholds)."""
-    k_hi = _k_hi(kind, L, s_qk, s_uv)
-    k, f = map_min_positive(kind, beta, L, s_qk, s_uv, k_hi, 2000)
+def map_copy_minimum(kind: int, beta: float, L: float, s_qk: float, s_uv: float) -> MapState:
+    """The best MAP point with kappa > 0 at beta (the learned state above the MAP thresholds)."""
+    k_hi, n_grid = _k_hi(kind, L, s_qk, s_uv), 2000
+    k, f, it, ib = map_min_positive_info(kind, beta, L, s_qk, s_uv, k_hi, n_grid)
     g = map_profile(kind, k, beta, L, s_qk, s_uv)[1]
-    return k, g, copy_weight(kind, k, L), f
+    c = copy_weight(kind, k, L)
+    return MapState(kind="softmax" if kind == SOFTMAX else "linear", beta=float(beta), kappa=k, g=g, c=c,
+                    w=g * c, objective=f, objective_uniform=map_profile(kind, 0.0, beta, L, s_qk, s_uv)[0],
+                    converged=bool(ib < n_grid and it < 200), iterations=int(it), kappa_max=k_hi)
 
 
 def map_transition(kind: int, L: float, s_qk: float, s_uv: float) -> MapTransition:
@@ -98,7 +146,7 @@ def map_transition(kind: int, L: float, s_qk: float, s_uv: float) -> MapTransiti
     lo, hi = 1e-9, 1.0 / s_uv  # no copying is worth its norm cost at beta -> 0: gap(lo) > 0
     while gap(hi) > 0.0:
         lo, hi = hi, 2.0 * hi
-    b_sw = brentq(gap, lo, hi, xtol=1e-13 * hi, rtol=1e-14)
+    b_sw, info = brentq(gap, lo, hi, xtol=1e-13 * hi, rtol=1e-14, full_output=True, disp=False)
     k_sw = map_min_positive(kind, b_sw, L, s_qk, s_uv, k_hi, n_grid)[0]
     if k_sw >= k_hi * (1.0 - 1.0 / n_grid):
         raise ConvergenceError(f"MAP switch: the copy minimum sits on the search bound kappa = {k_hi:g} "
@@ -107,4 +155,5 @@ def map_transition(kind: int, L: float, s_qk: float, s_uv: float) -> MapTransiti
     local = K.softmax_map_threshold(L, s_qk, s_uv) if kind == SOFTMAX else math.inf
     return MapTransition(kind="softmax" if kind == SOFTMAX else "linear", beta_local=local,
                          beta_switch=b_sw, kappa_switch=k_sw, g_switch=g_sw,
-                         c_switch=copy_weight(kind, k_sw, L))
+                         c_switch=copy_weight(kind, k_sw, L), converged=bool(info.converged),
+                         iterations=int(info.iterations), residual=abs(float(gap(b_sw))))

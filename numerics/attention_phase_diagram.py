@@ -1,9 +1,11 @@
-"""Phase diagrams and the critical end point of the attention copy task (spec §5.3, §6).
+"""Phase diagrams and the critical end point of the attention copy task
+(``docs/attention_copy.md`` §5.3, §6).
 
 * ``compute_phase_diagram``: for each L (treated as continuous) the transition lines (beta_c and
   both spinodals, from ``attention_transition``) and, on a beta grid, the equilibrium (global
   minimum) order parameters plus the metastable minimum where one exists.  The branches come from
-  pseudo-arclength continuation (``attention_branches``), then Newton at each grid beta.
+  pseudo-arclength continuation (``attention_branches``), then Newton at each grid beta.  The
+  result is a labelled ``xarray.Dataset`` (see ``compute_phase_diagram``).
 * ``critical_end_point``: the softmax S-curve exists iff m = min_kappa beta'(kappa) < 0; m = 0 at
   the end point.  Brent's method on m in L (or in s_qk) brackets it; beta* = beta(argmin beta').
   Near it the mean-field laws jump ~ (x - x_c)^{1/2}, spinodal width ~ (x - x_c)^{3/2} are fitted.
@@ -11,13 +13,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
-from dataclasses import dataclass, field, fields
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
+import xarray as xr
 from scipy.optimize import brentq
+
+from grokphase.results import flag_array
 
 from grokphase.numerics.attention_branches import COLUMNS, points_on_piece, trace_curve, trivial_points
 from grokphase.numerics.attention_saddle import SOFTMAX, branch_point_at_kappa
@@ -88,60 +90,6 @@ def critical_end_point(vary: str, L: float, s_qk: float, s_uv: float, bracket: t
     return CriticalEndPoint(**out)
 
 
-@dataclass(frozen=True)
-class PhaseDiagram:
-    """Labelled arrays of a (beta, L) phase diagram (or (beta, s_qk): then ``axis`` = 's_qk').
-
-    Coordinates: ``betas`` (nb,), ``xs`` (nx,) the values of ``axis``.  Per x, shape (nx,):
-    ``order`` (str), ``beta_c``, ``beta_sp_lo``, ``beta_sp_hi`` (nan without spinodals).
-    On the grid, shape (nx, nb): equilibrium ``kappa, g, c, eps, w, free_energy``, its
-    ``min_hessian_eig`` and Newton ``residual``; ``c_metastable`` the copy weight of the other local
-    minimum where there is one (nan otherwise).  ``params`` holds kind and the fixed scales."""
-
-    axis: str
-    betas: np.ndarray
-    xs: np.ndarray
-    order: np.ndarray
-    beta_c: np.ndarray
-    beta_sp_lo: np.ndarray
-    beta_sp_hi: np.ndarray
-    kappa: np.ndarray
-    g: np.ndarray
-    c: np.ndarray
-    eps: np.ndarray
-    w: np.ndarray
-    free_energy: np.ndarray
-    min_hessian_eig: np.ndarray
-    residual: np.ndarray
-    c_metastable: np.ndarray
-    params: dict = field(default_factory=dict)
-
-    @property
-    def converged(self) -> bool:
-        """All grid points solved to the Newton tolerance (residual <= 1e-10 relative)."""
-        return bool(np.all(self.residual <= 1e-10))
-
-    def save(self, path) -> Path:
-        """Write atomically to ``path`` (.npz; load with ``PhaseDiagram.load``)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        arrays = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("axis", "params")}
-        arrays["order"] = np.asarray(self.order, dtype="U16")
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-        os.close(fd)
-        np.savez(tmp, axis=np.asarray(self.axis), params_keys=np.asarray(list(self.params), dtype="U32"),
-                 params_values=np.asarray([str(v) for v in self.params.values()], dtype="U64"), **arrays)
-        os.replace(tmp, path)
-        return path
-
-    @classmethod
-    def load(cls, path) -> "PhaseDiagram":
-        with np.load(path) as z:
-            kw = {f.name: z[f.name] for f in fields(cls) if f.name not in ("axis", "params")}
-            params = dict(zip(z["params_keys"].tolist(), z["params_values"].tolist()))
-            return cls(axis=str(z["axis"]), params=params, **kw)
-
-
 def _column(a: np.ndarray, name: str) -> np.ndarray:
     return a[:, COLUMNS.index(name)]
 
@@ -164,36 +112,85 @@ def _row(kind: int, betas: np.ndarray, L: float, s_qk: float, s_uv: float):
         lower = points_on_piece(curve, names[0], kind, betas, L, s_qk, s_uv)
         upper = points_on_piece(curve, names[1], kind, betas, L, s_qk, s_uv)
     else:
+        names = ("trivial", "copy")
         lower = trivial_points(betas, L, s_qk, s_uv)
         upper = points_on_piece(curve, "copy", kind, betas, L, s_qk, s_uv)
         lower[betas > t.beta_spinodal[1] if t.beta_spinodal else betas > t.beta_c] = np.nan
-    eq = np.where((betas < t.beta_c)[:, None], lower, upper)
-    eq = np.where(np.isnan(eq[:, :1]), np.where(np.isnan(lower[:, :1]), upper, lower), eq)
+    below = betas < t.beta_c
+    eq = np.where(below[:, None], lower, upper)
+    branch = np.where(below, names[0], names[1])
+    missing, lower_missing = np.isnan(eq[:, 0]), np.isnan(lower[:, 0])
+    eq = np.where(missing[:, None], np.where(lower_missing[:, None], upper, lower), eq)
+    branch = np.where(missing, np.where(lower_missing, names[1], names[0]), branch)
+    branch = np.where(np.isnan(eq[:, 0]), "none", branch)
     other = np.where((betas < t.beta_c)[:, None], upper, lower)
     c_meta = np.where(_column(other, "min_hessian_eig") > 0, _column(other, "c"), np.nan)
     if t.order != "first":
         c_meta = np.full(nb, np.nan)
     sp = t.beta_spinodal or (np.nan, np.nan)
-    return t.order, t.beta_c, sp, eq, c_meta
+    return t.order, t.beta_c, sp, eq, c_meta, branch
+
+
+#: Codes of the categorical variables (CF flag_meanings, code i = entry i).
+ORDERS = ("crossover", "critical", "first", "second", "tricritical")
+BRANCHES = ("none", "uniform", "copy", "crossover", "trivial")
+RESIDUAL_TOL = 1e-10
+
+_GRID = {  # name: long_name (all dimensionless: units "1")
+    "kappa": "copy logit gap kappa (softmax) or copy score (linear) at the global minimum",
+    "g": "value gain g at the global minimum",
+    "c": "copy weight c = A_{l,l-1} at the global minimum",
+    "eps": "per-position population MSE eps at the global minimum",
+    "w": "output copy amplitude w = g c at the global minimum",
+    "free_energy": "reduced free energy f per N at the global minimum",
+    "min_hessian_eig": "smallest Hessian eigenvalue of f at the global minimum",
+    "residual": "Newton residual |grad f| (relative) at the global minimum",
+    "c_metastable": "copy weight c of the other (metastable) local minimum; nan where there is none",
+}
+_AXIS = {"L": "sequence length L (continuous)", "s_qk": "query-key prior scale s_qk = s_q s_k"}
 
 
 def compute_phase_diagram(kind: int, betas, xs, *, axis: str, L: float, s_qk: float,
-                          s_uv: float) -> PhaseDiagram:
-    """Phase diagram over ``betas`` x ``xs`` with ``axis`` in ('L', 's_qk') varying."""
+                          s_uv: float) -> xr.Dataset:
+    """Phase diagram over ``xs`` x ``betas`` with ``axis`` in ('L', 's_qk') varying.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dimensions ``axis`` (the values ``xs``, shape (nx,)) and ``beta`` (shape (nb,)).
+        Per x: ``order`` (flag: ``ORDERS``), ``beta_c``, ``beta_sp_lo``, ``beta_sp_hi`` (nan without
+        spinodals).  On the (nx, nb) grid: equilibrium ``kappa, g, c, eps, w, free_energy``, its
+        ``min_hessian_eig`` and Newton ``residual``, ``branch`` (flag: ``BRANCHES``, which branch is
+        the global minimum) and ``c_metastable``.  Attributes: ``kind``, ``varied`` (= axis), the
+        fixed ``s_uv`` and ``s_qk`` (axis 'L') or ``L`` (axis 's_qk'), ``residual_tol`` and
+        ``converged`` (every grid point has residual <= residual_tol).
+    """
     betas = np.asarray(betas, dtype=np.float64)
     xs = np.asarray(xs, dtype=np.float64)
     nx, nb = len(xs), len(betas)
-    grids = {n: np.full((nx, nb), np.nan) for n in ("kappa", "g", "c", "eps", "w", "free_energy",
-                                                     "min_hessian_eig", "residual", "c_metastable")}
+    grids = {n: np.full((nx, nb), np.nan) for n in _GRID}
+    branch = np.empty((nx, nb), dtype="U16")
     order = np.empty(nx, dtype="U16")
     beta_c, lo, hi = np.empty(nx), np.empty(nx), np.empty(nx)
     for i, x in enumerate(xs):
         Li, sq = (x, s_qk) if axis == "L" else (L, x)
-        order[i], beta_c[i], (lo[i], hi[i]), eq, c_meta = _row(kind, betas, Li, sq, s_uv)
-        for n in ("kappa", "g", "c", "eps", "w", "free_energy", "min_hessian_eig", "residual"):
+        order[i], beta_c[i], (lo[i], hi[i]), eq, c_meta, branch[i] = _row(kind, betas, Li, sq, s_uv)
+        for n in COLUMNS[:-1]:
             grids[n][i] = _column(eq, n)
         grids["c_metastable"][i] = c_meta
-    params = dict(kind="softmax" if kind == SOFTMAX else "linear", s_uv=s_uv)
-    params.update({"s_qk": s_qk} if axis == "L" else {"L": L})
-    return PhaseDiagram(axis=axis, betas=betas, xs=xs, order=order, beta_c=beta_c, beta_sp_lo=lo,
-                        beta_sp_hi=hi, params=params, **grids)
+    one = {"units": "1"}
+    data = {n: ((axis, "beta"), v, {"long_name": _GRID[n], **one}) for n, v in grids.items()}
+    data.update(
+        order=flag_array(order, ORDERS, axis, long_name="order of the transition at this " + axis),
+        beta_c=(axis, beta_c, {"long_name": "transition point beta_c (first order: equal free energy)", **one}),
+        beta_sp_lo=(axis, lo, {"long_name": "lower spinodal (nan without spinodals)", **one}),
+        beta_sp_hi=(axis, hi, {"long_name": "upper spinodal (nan without spinodals)", **one}),
+        branch=flag_array(branch, BRANCHES, (axis, "beta"), long_name="branch of the global minimum"),
+    )
+    attrs = dict(kind="softmax" if kind == SOFTMAX else "linear", varied=axis, s_uv=float(s_uv))
+    attrs.update({"s_qk": float(s_qk)} if axis == "L" else {"L": float(L)})
+    attrs.update(residual_tol=RESIDUAL_TOL, converged=bool(np.all(grids["residual"] <= RESIDUAL_TOL)),
+                 title=f"phase diagram of {attrs['kind']} attention on the copy task (large N)")
+    coords = {axis: (axis, xs, {"long_name": _AXIS[axis], **one}),
+              "beta": ("beta", betas, {"long_name": "amount of data beta = alpha / sigma^2", **one})}
+    return xr.Dataset(data, coords=coords, attrs=attrs)

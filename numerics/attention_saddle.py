@@ -1,6 +1,6 @@
-"""Saddle points of the reduced attention free energy f(kappa, g; beta) (spec §4), in Numba.
+"""Saddle points of the reduced attention free energy f(kappa, g; beta) (§4), in Numba.
 
-Spec: ``shared/theory/attention_copy.md``.  The kernels called here are generated from the SymPy
+Model: ``docs/attention_copy.md``.  The kernels called here are generated from the SymPy
 derivation (``grokphase.numerics._attention_kernels``); nothing in this module restates a formula
 of the model.  ``kind`` is an int: SOFTMAX = 0, LINEAR = 1.
 
@@ -12,7 +12,7 @@ Two independent routes to the stationary points, used to check each other:
   near its start.
 * **The parametric curve** (``branch_point_at_kappa``): grad f = E'(kappa, g) + beta Lambda'(kappa, g)
   is linear in beta (E = entropy, Lambda = (L/2) loss).  Eliminating beta leaves one equation in g
-  at fixed kappa, solved by bisection on a bracket known in closed form (spec §4), and then
+  at fixed kappa, solved by bisection on a bracket known in closed form (§4), and then
   beta(kappa) = -E_kappa / Lambda_kappa.  So the set of non-trivial stationary points is the single
   curve kappa -> (g(kappa), beta(kappa)); minima are where beta'(kappa) > 0.
 

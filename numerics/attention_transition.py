@@ -1,20 +1,20 @@
 """Spinodals, equal-free-energy point, barrier, jumps and the order of the attention transition.
 
-Spec: ``shared/theory/attention_copy.md`` §4-§6.  Works on the non-trivial stationary curve
+Model: ``docs/attention_copy.md`` §4-§6.  Works on the non-trivial stationary curve
 kappa -> (g(kappa), beta(kappa)) of ``attention_saddle.branch_point_at_kappa`` and its exact slope
 beta'(kappa) (implicit function theorem with the generated Hessian):
 
 * the *minimum slope* m = min_kappa beta'(kappa) decides everything: m < 0 means an S-curve
   (softmax first order; its two folds bracket the minimiser and are found by bisection on the sign
   of beta'); m > 0 means a smooth crossover, whose location we define as the steepest point,
-  beta_c := beta(argmin beta'); m = 0 is the critical end point (spec §5.3), found by bisection
+  beta_c := beta(argmin beta'); m = 0 is the critical end point (§5.3), found by bisection
   in L (or s_qk) on the sign of m;
 * the equal-free-energy (Maxwell) point solves f_copy(beta) = f_uniform(beta) by Brent's method;
   d(f_copy - f_uniform)/d beta = (L/2)(eps_copy - eps_uniform) < 0, so the root is unique;
 * linear attention: beta_c, B2 in closed form (generated from the theory); B2 > 0 second order,
   B2 < 0 weakly first order (the branch bends back to a fold at beta_sp^- < beta_c and the
   trivial point is metastable up to beta_c), B2 = 0 tricritical.  The exponent of kappa ~
-  (beta - beta_c)^x is fitted at (beta - beta_c)/beta_c in [1e-6, 1e-4] (spec §5.4).
+  (beta - beta_c)^x is fitted at (beta - beta_c)/beta_c in [1e-6, 1e-4] (§5.4).
 
 Assumption (true in every case we scanned, checked by tests): beta'(kappa) has a single interior
 minimum on the branch, so there are zero or two folds for softmax and at most one for linear.

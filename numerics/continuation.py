@@ -1,6 +1,6 @@
 """Pseudo-arclength continuation of the attention saddle equations grad f(kappa, g; beta) = 0.
 
-Spec: ``shared/theory/attention_copy.md`` §4-§5.  Unknowns y = (kappa, g, b) with b = log beta;
+Model: ``docs/attention_copy.md`` §4-§5.  Unknowns y = (kappa, g, b) with b = log beta;
 two equations, so the solution set is a curve, followed through its folds (where beta turns back:
 the spinodals of the softmax S-curve) without special treatment.  Standard Keller scheme (e.g.
 Allgower & Georg, "Numerical continuation methods", ch. 2): tangent predictor, Newton corrector on
@@ -10,7 +10,7 @@ step-size adaptation on the corrector's iteration count and on the turning angle
 Using log beta makes one arclength unit mean the same relative change of beta at every scale (the
 branches span decades of beta: the copy branch needs beta ~ e^kappa).  ``scale`` = (s_k, s_g):
 softmax (1, 1); linear attention (k0, 1/k0) with k0^2 = s_qk / (sqrt(L) s_uv), because there
-kappa ~ 0.1 while g ~ 10 at REF (spec §6).  dG/db = beta dG/dbeta.
+kappa ~ 0.1 while g ~ 10 at REF (§6).  dG/db = beta dG/dbeta.
 """
 
 from __future__ import annotations

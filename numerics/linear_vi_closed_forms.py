@@ -1,7 +1,7 @@
 """Numeric functions compiled once from the SymPy derivations in ``grokphase.theory.linear_vi``.
 
 One source of truth: nothing here is typed in by hand; each function is ``sympy.lambdify`` of a
-theory expression, built on first use and cached for the process.  Arguments follow the spec's
+theory expression, built on first use and cached for the process.  Arguments follow ``docs/linear_vi.md``'s
 symbols: lam = d/n, Nbar = n/sigma^2, iota_p = 1/tau^2, C0 = initial generalisation excess risk.
 The theory states late-time results in terms of the lower edge nu_minus; it is computed here as
 (1 - sqrt(lam))^2 and passed in, which keeps the compiled forms well conditioned as lam -> 1.

@@ -1,7 +1,7 @@
 """Robust crossing times of decreasing curves, found in log time.
 
-Used for the grokking (95%-accuracy) times and the EU-peak times of spec
-``shared/theory/linear_vi.md`` sections 5-6: the time at which an excess-risk curve L(t),
+Used for the grokking (95%-accuracy) times and the EU-peak times of
+``docs/linear_vi.md`` §5-§6: the time at which an excess-risk curve L(t),
 decreasing from L(0), crosses a level.  We solve g(u) = log L(e^u) - log(level) = 0 for
 u = log t: g is smooth and, at late times, almost linear in e^u, so Brent's method on a
 bracket found by geometric expansion converges in a few tens of evaluations at any scale.

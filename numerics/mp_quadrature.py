@@ -1,6 +1,6 @@
 """Marchenko-Pastur expectations that respect the square-root edges, compiled with Numba.
 
-Reference: spec ``shared/theory/linear_vi.md`` section 4 (eqs. [73]-[74] of arXiv 2604.12434).
+Reference: ``docs/linear_vi.md`` §4 (eqs. [73]-[74] of arXiv 2604.12434).
 
 We need, for x = 2 Nbar t >= 0 over many decades,
 

@@ -1,6 +1,6 @@
 """Feature spectra on which the linear-VI risks are evaluated.
 
-Reference: spec ``shared/theory/linear_vi.md`` sections 3-4 and 8.  The delay mechanism is purely
+Reference: ``docs/linear_vi.md`` §3-§4 and §8.  The delay mechanism is purely
 spectral: every curve of the model is a Laplace-type moment E[nu^p exp(-2 (Nbar nu + 1/tau^2) t)]
 of the eigenvalue distribution of X^T X / n.  Two spectra are provided, with one interface:
 
@@ -60,7 +60,18 @@ def discrete_log_laplace_moments(eigenvalues, weights, xs):
 
 @dataclass(frozen=True)
 class MarchenkoPastur:
-    """MP(lam) law of the eigenvalues of X^T X / n for iid N(0, 1) entries, lam = d/n in (0, 1)."""
+    """MP(lam) law of the eigenvalues of X^T X / n for iid N(0, 1) entries.
+
+    Parameters
+    ----------
+    lam : float
+        Aspect ratio d/n in (0, 1); the support is [(1 - sqrt lam)^2, (1 + sqrt lam)^2].
+
+    Examples
+    --------
+    >>> round(MarchenkoPastur(0.25).nu_min, 12)
+    0.25
+    """
 
     lam: float
 
@@ -81,7 +92,18 @@ class MarchenkoPastur:
         return self.lam
 
     def log_laplace_moments(self, x):
-        """x: array of shape (T,), x >= 0.  Returns two arrays of shape (T,)."""
+        """log E[e^{-x(nu - nu_min)}] and log E[nu e^{-x(nu - nu_min)}] (``mp_log_laplace_moments``).
+
+        Parameters
+        ----------
+        x : ndarray, shape (T,)
+            Values >= 0.
+
+        Returns
+        -------
+        (ndarray, ndarray)
+            Two arrays of shape (T,).
+        """
         return mp_log_laplace_moments(self.lam, np.asarray(x, dtype=np.float64))
 
     def resolvent_moments(self, shift: float):
@@ -92,9 +114,14 @@ class MarchenkoPastur:
 class DiscreteSpectrum:
     """A spectrum sum_k w_k delta(nu - nu_k).
 
-    eigenvalues : shape (K,), all > 0 (the sample covariance must be full rank: d < n).
-    weights : shape (K,), >= 0, not all zero; normalised to sum to 1.  Default: uniform.
-    aspect_ratio : d/n if known (needed only for the regression-level EU).
+    Parameters
+    ----------
+    eigenvalues : array-like, shape (K,)
+        All > 0 (the sample covariance must be full rank: d < n).
+    weights : array-like, shape (K,), optional
+        >= 0, not all zero; normalised to sum to 1.  Default: uniform.
+    aspect_ratio : float, optional
+        d/n if known (needed only for the regression-level EU).
     """
 
     eigenvalues: np.ndarray

@@ -1,6 +1,6 @@
 """Excess risks, accuracy and epistemic uncertainty of Gaussian VI on a linear model, from a spectrum.
 
-Reference: spec ``shared/theory/linear_vi.md`` sections 4 and 6; arXiv 2604.12434 eqs.
+Reference: ``docs/linear_vi.md`` §4 and §6; arXiv 2604.12434 eqs.
 [73]-[74] (risks), [95] (accuracy closure), [11]-[12] (thresholded EU), [92] (regression EU).
 
 All risks are computed in log space: log L(t) = log C0 - kappa t + log m_p(2 Nbar t), where

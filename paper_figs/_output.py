@@ -1,34 +1,48 @@
-"""Shared output of the figure scripts: PNG + PDF + the plotted numbers as JSON, written atomically
-(temporary file, then rename) beside each other."""
+"""Shared output of the figure scripts: PNG + PDF + the plotted numbers as strict JSON, each
+written atomically (``grokphase._io``) beside the others."""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
+
+from grokphase._io import atomic_path, atomic_write_json
+
+
+class FigureUnavailable(RuntimeError):
+    """A figure script cannot draw its figure because the numbers it plots are missing.
+
+    The message names the figure, the data it looked for and how to produce them; ``grokphase figs``
+    reports it and exits non-zero.
+    """
+
+
+def script_main(main) -> None:
+    """Entry point of ``python -m grokphase.paper_figs.<name>``: print the written paths, or the reason
+    the figure cannot be drawn (on stderr, exit status 1)."""
+    import sys
+
+    try:
+        paths = main()
+    except FigureUnavailable as e:
+        sys.exit(f"{e}")
+    for p in paths:
+        print(p)
 
 
 def save_figure(fig, data: dict, path) -> list[Path]:
-    """Write ``fig`` to path's stem .png and .pdf (150 dpi) and ``data`` to .json; close the figure.
-    Returns the three paths."""
+    """Write ``fig`` to path's stem .png and .pdf (150 dpi) and ``data`` to .json (NaN/inf as
+    null); close the figure.  Returns the three paths."""
     import matplotlib.pyplot as plt
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    stem = path.with_suffix("")
+    stem = Path(path).with_suffix("")
     written = []
     for ext in (".png", ".pdf"):
-        out = stem.with_suffix(ext)
-        tmp = out.with_name(out.name + ".tmp")
-        fig.savefig(tmp, dpi=150, format=ext[1:])
-        os.replace(tmp, out)
-        written.append(out)
+        with atomic_path(stem.with_suffix(ext)) as tmp:
+            fig.savefig(tmp, dpi=150, format=ext[1:])
+        written.append(stem.with_suffix(ext))
     plt.close(fig)
-    out = stem.with_suffix(".json")
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, out)
-    written.append(out)
+    written.append(atomic_write_json(stem.with_suffix(".json"), data))
     return written
 
 

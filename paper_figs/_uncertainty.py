@@ -120,7 +120,7 @@ def figure_main(name: str, task: str, doc: str, argv, *, target: str, logx: bool
     per run), or redraw the stored numbers when there are none."""
     import argparse
 
-    from grokphase.paper_figs._output import stored_numbers
+    from grokphase.paper_figs._output import FigureUnavailable, stored_numbers
 
     ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--out", default=f"figures/{name}.png", help="output PNG (PDF, JSON beside)")
@@ -132,7 +132,6 @@ def figure_main(name: str, task: str, doc: str, argv, *, target: str, logx: bool
     if not data["runs"]:
         data = stored_numbers(args.out, name) or data
     if not data["runs"]:
-        print(f"{name}: skipped, no runs under {args.root} and no stored numbers (see the module docstring)")
-        return []
+        raise FigureUnavailable(f"{name}: cannot draw, no runs under {args.root} and no stored numbers (see the module docstring)")
     data.setdefault("theory", theory_curve())
     return draw(data, args.out, target=target, logx=logx, title=title)

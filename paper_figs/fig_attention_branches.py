@@ -1,6 +1,6 @@
 """Figure: branches of the attention copy task -- first-order softmax vs continuous linear attention.
 
-Large-N saddle point of spec ``shared/theory/attention_copy.md`` §4 at REF (L = 8, s_qk = 0.25,
+Large-N saddle point of ``docs/attention_copy.md`` §4 at REF (L = 8, s_qk = 0.25,
 s_uv = 9; beta = alpha / sigma^2):
 
 (a) softmax free-energy landscape phi(kappa) = min_g f_s(kappa, g; beta) (f_s is convex in g; the
@@ -29,7 +29,7 @@ import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 
 from grokphase import attention
-from grokphase.paper_figs._output import save_figure
+from grokphase.paper_figs._output import save_figure, script_main
 from grokphase.numerics import _attention_kernels as K
 from grokphase.numerics import attention_saddle as sd
 
@@ -305,5 +305,4 @@ def main(argv=None) -> list[Path]:
 
 
 if __name__ == "__main__":
-    for p in main():
-        print(p)
+    script_main(main)

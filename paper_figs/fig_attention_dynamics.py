@@ -1,4 +1,4 @@
-"""Figure: training dynamics of the finite-N copy network (spec §8-§9).
+"""Figure: training dynamics of the finite-N copy network (``docs/attention_copy.md`` §8-§9).
 
 (a) softmax, Langevin (N = 256, eta = 5e-4) from a prior draw: c(t) for beta around the upper
     spinodal: no precursor, an abrupt jump past beta_sp^+ after a delay that grows towards it;
@@ -7,8 +7,9 @@
 (d) Adam from small init with weight decay = prior (MAP) and on the bare MSE: final c vs beta against
     the MAP theory (local threshold beta_local = L/s_qk + 1/s_uv, learned state, global switch) and the
     Bayesian beta_c.
-Computed by ``grokphase.validation.experiments.attention_dynamics`` and ``attention_map_training``
-(a few minutes); the plotted numbers are written as JSON beside the figure.
+Computed by the presets ``dynamics-softmax``, ``dynamics-linear`` and ``map`` of
+``grokphase.validation.experiments.presets`` (the designs ``grokphase attention validate dynamics|map``
+runs; a few minutes); the plotted numbers are written as JSON beside the figure.
 """
 
 from __future__ import annotations
@@ -18,23 +19,48 @@ from pathlib import Path
 
 import numpy as np
 
-from grokphase.paper_figs._output import save_figure, stored_numbers
+from grokphase.paper_figs._output import save_figure, script_main, stored_numbers
 
 from grokphase import attention
 
 
-def compute(N: int = 256, T_softmax: float = 20.0, T_linear: float = 60.0, n_rep: int = 3) -> dict:
-    from grokphase.validation.experiments import attention_dynamics as D
-    from grokphase.validation.experiments import attention_map_training as M
+PLANS = ("dynamics-softmax", "dynamics-linear", "map")
 
-    t = attention.transition(L=8, s_qk=0.25, s_uv=9.0)
-    tl = attention.transition(L=8, kind="linear", s_qk=0.25, s_uv=9.0)
-    soft = D.run([13.5, 14.0, 14.4, 14.5, 14.75, 15.0, 16.0], N=N, T=T_softmax, n_rep=n_rep)
-    lin = D.run([r * tl.beta_c for r in (1.25, 1.5, 2.0, 3.0)], kind="linear", N=N, T=T_linear, n_rep=n_rep)
-    scan = M.threshold_scan([10.0, 17.0, 20.0, 25.0, 28.0, 31.0, 32.0, 32.5, 33.0, 36.0, 40.0, 45.0], N=64)
-    scan.pop("trajectories")
-    return {"softmax": soft, "linear": lin, "map": scan, "beta_sp": list(t.beta_spinodal), "beta_c": t.beta_c,
-            "beta_c_linear": tl.beta_c}
+
+def compute(runs="runs", *, recompute: bool = False, executor=None, progress=None) -> dict:
+    """The plotted numbers from the three presets' sweeps (stored under ``runs``); recompute
+    False reads the stores only ({} when one lacks points)."""
+    from grokphase.validation.experiments import presets
+
+    ds = presets.results(PLANS, runs, recompute=recompute, executor=executor, progress=progress)
+    return {} if ds is None else numbers(*(ds[n] for n in PLANS))
+
+
+def _trajectories(ds) -> dict:
+    """Old-style plain numbers of one dynamics sweep (first N and seed): betas repeated per replica."""
+    from grokphase.sweep import design_of
+
+    d = design_of(ds)
+    r = ds.isel(N=0, seed=0).transpose("beta", "rep", "t")
+    flat = lambda x: x.values.reshape(-1, *x.shape[2:]).tolist()
+    return {"kind": d.kind, "N": int(ds.N[0]), "eta": d.eta, "betas": np.repeat(r.beta_abs.values, r.sizes["rep"]).tolist(),
+            "t": r.t.values.tolist(), d.observable: flat(r[d.observable]), "onset": flat(r.onset),
+            "final": flat(r.final)}
+
+
+def numbers(softmax, linear, map_scan) -> dict:
+    """The figure's numbers (plain JSON) from the three sweeps' Datasets."""
+    from grokphase.sweep import design_of
+
+    d = design_of(softmax)
+    t = attention.transition(L=d.L, s_qk=d.s_qk, s_uv=d.s_uv)
+    tl = attention.transition(L=d.L, kind="linear", s_qk=d.s_qk, s_uv=d.s_uv)
+    m = map_scan.isel(N=0, seed=0)
+    tr = design_of(map_scan).theory()
+    scan = {"betas": m.beta.values.tolist(), **{k: m[k].values.tolist() for k in m.data_vars},
+            "beta_local": tr.beta_local, "beta_switch": tr.beta_switch}
+    return {"softmax": _trajectories(softmax), "linear": _trajectories(linear), "map": scan,
+            "beta_sp": list(t.beta_spinodal), "beta_c": t.beta_c, "beta_c_linear": tl.beta_c}
 
 
 def draw(data: dict, path) -> list[Path]:
@@ -90,13 +116,16 @@ def draw(data: dict, path) -> list[Path]:
 def main(argv=None) -> list[Path]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="figures/fig_attention_dynamics.png")
-    ap.add_argument("--recompute", action="store_true", help="rerun the experiments (minutes) even if numbers exist")
+    ap.add_argument("--runs", default="runs", help="parent folder of the presets' sweep stores")
+    ap.add_argument("--recompute", action="store_true", help="run the missing sweep points (minutes)")
     args = ap.parse_args(argv)
-    data = None if args.recompute else stored_numbers(args.out, "fig_attention_dynamics")
-    data = data or compute()
+    data = compute(args.runs, recompute=args.recompute)
+    data = data or stored_numbers(args.out, "fig_attention_dynamics")
+    if not data:
+        print("fig_attention_dynamics: skipped, no sweep results and no stored numbers (see --recompute)")
+        return []
     return draw(data, args.out)
 
 
 if __name__ == "__main__":
-    for p in main():
-        print(p)
+    script_main(main)

@@ -1,4 +1,4 @@
-"""Figure: the attention theory against finite-N Bayesian sampling (spec §7-§8).
+"""Figure: the attention theory against finite-N Bayesian sampling (``docs/attention_copy.md`` §7-§8).
 
 (a) hysteresis: HMC branch means of c vs alpha (= beta, sigma^2 = 1) from the uniform and the copy
     start for N = 64 ... 1024, on the large-N stable branches and spinodals (softmax, REF);
@@ -8,43 +8,77 @@
 (e) linear attention: w(beta/beta_c) from the exact reduced posterior (N up to 4096) and full HMC
     (N = 64, 128; sigma^2 = 10), against the large-N pitchfork curve.
 
-Inputs: the run folders written by ``grokphase.validation.experiments.attention_hysteresis``,
-``attention_equilibrium`` and ``attention_linear`` (``runs/attention_*``); without them the script
-redraws the committed numbers (the JSON beside the figure).
+Computed by the presets ``hysteresis``, ``equilibrium`` and ``linear`` of
+``grokphase.validation.experiments.presets`` (the designs ``grokphase attention validate`` runs;
+hours on 2 cores): ``--recompute`` runs what their stores under ``--runs`` lack; otherwise the
+figure is drawn from complete stores, else from the committed numbers (the JSON beside the figure).
 """
 
 from __future__ import annotations
 
 import argparse
-import glob
-import json
 from pathlib import Path
 
 import numpy as np
 
-from grokphase.paper_figs._output import save_figure, stored_numbers
+from grokphase.paper_figs._output import FigureUnavailable, save_figure, script_main, stored_numbers
 
 from grokphase import attention
 
 
-def compute(runs="runs") -> dict:
-    from grokphase.validation.experiments.attention_equilibrium import summarize as eq_summary
-    from grokphase.validation.experiments.attention_hysteresis import summarize as hy_summary
+PLANS = ("hysteresis", "equilibrium", "linear")
 
-    hy = [hy_summary(json.loads(Path(f).read_text())) for f in sorted(glob.glob(f"{runs}/attention_hysteresis/N*.json"),
-                                                                      key=lambda f: int(Path(f).stem[1:]))]
-    eq_rows = [json.loads(Path(f).read_text()) for f in sorted(glob.glob(f"{runs}/attention_equilibrium/N*.json"),
-                                                               key=lambda f: int(Path(f).stem[1:]))]
-    lin = [json.loads(Path(f).read_text()) for f in sorted(glob.glob(f"{runs}/attention_linear/*.json"))]
-    if not (hy and eq_rows and lin):
-        return {}
-    t = attention.transition(L=8, s_qk=0.25, s_uv=9.0)
+
+def compute(runs="runs", *, recompute: bool = False, executor=None, progress=None) -> dict:
+    """The plotted numbers from the three presets' sweeps (stored under ``runs``).
+
+    recompute False: read the stores only ({} when one lacks points); True: run what is missing
+    (on ``executor``, see ``grokphase.sweep.run_sweep``)."""
+    from grokphase.validation.experiments import presets
+
+    ds = presets.results(PLANS, runs, recompute=recompute, executor=executor, progress=progress)
+    return {} if ds is None else numbers(*(ds[n] for n in PLANS))
+
+
+def _records(ds, dims) -> list[dict]:
+    """One dict of plain numbers per element over ``dims`` (C order), coordinates included."""
+    flat = ds.stack(_row=dims)
+    return [{k: flat[k].values[i].item() for k in (*dims, *ds.data_vars)} for i in range(flat.sizes["_row"])]
+
+
+def numbers(hysteresis, equilibrium, linear) -> dict:
+    """The figure's numbers (plain JSON) from the three sweeps' Datasets (first seed of each)."""
+    from grokphase.validation.experiments import attention_equilibrium as E
+    from grokphase.validation.experiments import attention_hysteresis as H
+
+    from grokphase.results import flag_labels
+
+    hy = hysteresis.isel(seed=0)
+    hy = hy.assign(branch=flag_labels(hy.branch))
+    summ = H.summarize(hysteresis).isel(seed=0)
+    out_h = [{"N": int(N), "rows": _records(hy.sel(N=N).transpose("start", "alpha"), ("start", "alpha")),
+              **{k: summ[k].sel(N=N).item() for k in ("rms_dc", "max_abs_dc", "n_settled", "n_switching")}}
+             for N in hy.N.values]
+    eq = equilibrium.isel(seed=0)
+    es = E.summarize(equilibrium).isel(seed=0)
+    rows = []
+    for N in eq.N.values:
+        r = eq.sel(N=N)
+        ok = np.isfinite(r.profile.values)
+        rows.append({"N": int(N), **{k: r[k].item() for k in E.SCALARS},
+                     "profile_kappa": r.kappa_bin.values[ok].tolist(), "profile": r.profile.values[ok].tolist()})
+    out_e = {"rows": rows, **{k: es[k].values.tolist() for k in es.data_vars}}
+    lin = linear.isel(seed=0)
+    out_l = [{"N": int(r.N), "sampler": r.sampler.item(), "w_large_n": r.w_large_n.values.tolist(),
+              "rows": _records(r[["beta", "w", "w_se", "w_rhat", "acceptance"]], ("ratio",))}
+             for r in (lin.isel(N_sampler=i) for i in range(lin.sizes["N_sampler"]))]
+    L, s_qk, s_uv = int(hysteresis.attrs["L"]), float(hysteresis.attrs["s_qk"]), float(hysteresis.attrs["s_uv"])
+    t = attention.transition(L=L, s_qk=s_qk, s_uv=s_uv)
     grid = np.linspace(10.0, 18.5, 200)
-    br = attention.trace(grid, L=8, s_qk=0.25, s_uv=9.0)
+    br = attention.trace(grid, L=L, s_qk=s_qk, s_uv=s_uv)
     theory = {k: br.branches[k]["c"].tolist() for k in ("uniform", "unstable", "copy")}
-    return {"hysteresis": [{k: r[k] for k in ("N", "rows", "rms_dc", "max_abs_dc", "n_settled", "n_switching")} for r in hy],
-            "equilibrium": eq_summary(eq_rows), "linear": lin, "theory_grid": grid.tolist(), "theory_c": theory,
-            "beta_sp": list(t.beta_spinodal), "beta_c": t.beta_c}
+    return {"hysteresis": out_h, "equilibrium": out_e, "linear": out_l, "theory_grid": grid.tolist(),
+            "theory_c": theory, "beta_sp": list(t.beta_spinodal), "beta_c": t.beta_c}
 
 
 def draw(data: dict, path) -> list[Path]:
@@ -106,17 +140,17 @@ def draw(data: dict, path) -> list[Path]:
 def main(argv=None) -> list[Path]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="figures/fig_attention_finite_n.png")
-    ap.add_argument("--runs", default="runs", help="folder holding runs/attention_* results")
+    ap.add_argument("--runs", default="runs", help="parent folder of the presets' sweep stores")
+    ap.add_argument("--recompute", action="store_true", help="run the missing sweep points (hours)")
     args = ap.parse_args(argv)
-    data = compute(args.runs)
+    data = compute(args.runs, recompute=args.recompute)
     if not data:  # no runs here: redraw the committed numbers
         data = stored_numbers(args.out, "fig_attention_finite_n") or {}
     if not data:
-        print("fig_attention_finite_n: skipped, no runs (see the module docstring)")
-        return []
+        raise FigureUnavailable(f"fig_attention_finite_n: cannot draw, no runs under {args.runs}/attention_* and no "
+                                "stored numbers (see the module docstring)")
     return draw(data, args.out)
 
 
 if __name__ == "__main__":
-    for p in main():
-        print(p)
+    script_main(main)

@@ -1,6 +1,6 @@
 """Figure: phase diagrams of softmax attention on the copy task, and MAP vs Bayesian thresholds.
 
-Large-N saddle point of spec ``shared/theory/attention_copy.md`` (§4-§6, §9), priors s_qk = 0.25,
+Large-N saddle point of ``docs/attention_copy.md`` (§4-§6, §9), priors s_qk = 0.25,
 s_uv = 9 unless varied; beta = alpha / sigma^2:
 
 (a) the (beta, L) plane (L treated as continuous): equilibrium copy weight c as an image, the
@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from grokphase import attention
-from grokphase.paper_figs._output import save_figure
+from grokphase.paper_figs._output import save_figure, script_main
+from grokphase.results import flag_labels
 
 REF = dict(L=8.0, s_qk=0.25, s_uv=9.0)
 
@@ -38,15 +39,19 @@ def _nan_list(a) -> list:
 
 
 def _diagram(pd, cep=None) -> dict:
+    """The plotted numbers of one ``attention.phase_diagram`` Dataset (JSON-ready, nan -> None)."""
     end = None if cep is None else dict(x_c=cep.x_c, beta_star=cep.beta_star, kappa_star=cep.kappa_star,
                                         jump_exponent=_finite(cep.jump_exponent),
                                         width_exponent=_finite(cep.width_exponent))
-    return dict(axis=pd.axis, params={k: str(v) for k, v in pd.params.items()}, betas=pd.betas.tolist(), xs=pd.xs.tolist(), order=[str(o) for o in pd.order],
+    axis = pd.attrs["varied"]
+    params = {k: pd.attrs[k] for k in ("kind", "s_qk", "s_uv", "L") if k in pd.attrs}
+    return dict(axis=axis, params=params, betas=pd.beta.values.tolist(), xs=pd[axis].values.tolist(),
+                order=flag_labels(pd.order).values.tolist(),
                 beta_c=_nan_list(pd.beta_c), beta_sp_lo=_nan_list(pd.beta_sp_lo),
-                beta_sp_hi=_nan_list(pd.beta_sp_hi), c=[_nan_list(np.round(row, 6)) for row in pd.c],
-                w=[_nan_list(np.round(row, 6)) for row in pd.w],
+                beta_sp_hi=_nan_list(pd.beta_sp_hi), c=[_nan_list(np.round(row, 6)) for row in pd.c.values],
+                w=[_nan_list(np.round(row, 6)) for row in pd.w.values],
                 c_metastable_count=int(np.isfinite(pd.c_metastable).sum()),
-                max_residual=float(np.nanmax(pd.residual)), converged=pd.converged, end_point=end)
+                max_residual=float(pd.residual.max(skipna=True)), converged=pd.attrs["converged"], end_point=end)
 
 
 def _finite(v):
@@ -181,8 +186,8 @@ def draw(data: dict, path: str | os.PathLike) -> list[Path]:
 
 
 def plot_phase_diagram(pd, path, end_point=None) -> list[Path]:
-    """One-panel plot of any ``attention.PhaseDiagram`` (either kind, either axis) with its lines
-    and, if given, its ``CriticalEndPoint``; writes PNG + PDF + JSON (used by the CLI)."""
+    """One-panel plot of any ``attention.phase_diagram`` Dataset (either kind, either axis) with its
+    lines and, if given, its ``CriticalEndPoint``; writes PNG + PDF + JSON (used by the CLI)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -190,14 +195,14 @@ def plot_phase_diagram(pd, path, end_point=None) -> list[Path]:
 
     d = _diagram(pd, end_point)
     fig, ax = plt.subplots(figsize=(6.5, 5.0), constrained_layout=True)
-    ylabel = r"sequence length $L$" if pd.axis == "L" else r"query-key prior scale $s_{qk}$"
-    kind = pd.params.get("kind", "softmax")
+    ylabel = r"sequence length $L$" if d["axis"] == "L" else r"query-key prior scale $s_{qk}$"
+    kind = d["params"]["kind"]
     field = "c" if kind == "softmax" else "w"  # linear: the sign-invariant amplitude w = g kappa
     im = _panel_diagram(ax, d, ylabel, Normalize(0.0, 1.0), plt.get_cmap("viridis"), field=field)
     ax.legend(fontsize=7, loc="lower right", facecolor="0.25", labelcolor="white", framealpha=0.8)
     label = "copy weight $c$" if kind == "softmax" else r"copy amplitude $w = g\kappa$"
     fig.colorbar(im, ax=ax).set_label(f"equilibrium {label}")
-    fixed = ", ".join(f"{k} = {v}" for k, v in pd.params.items() if k != "kind")
+    fixed = ", ".join(f"{k} = {v:g}" for k, v in d["params"].items() if k not in ("kind", d["axis"]))
     ax.set_title(f"{kind} attention, {fixed}", loc="left", fontsize=10)
     return save_figure(fig, d, path)
 
@@ -211,5 +216,4 @@ def main(argv=None) -> list[Path]:
 
 
 if __name__ == "__main__":
-    for p in main():
-        print(p)
+    script_main(main)

@@ -1,5 +1,5 @@
 """Figure: in-context accuracy, AU and EU against the number of context examples and the
-context-noise probability (spec ``icl_grokking.md`` §4 claims 3 and 4; the paper's Figs. 4-5).
+context-noise probability (``docs/icl_grokking.md`` §4, claims 3 and 4; the paper's Figs. 4-5).
 
 Runs: the in-context study runs (``grokphase uncertainty train icl --optimizer {adamw,ivon} --seed S``,
 S = 0, 1, 2; see ``fig_uncertainty_icl``), evaluated at their last snapshot by
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grokphase.paper_figs._output import save_figure, stored_numbers
+from grokphase.paper_figs._output import FigureUnavailable, save_figure, script_main, stored_numbers
 
 NAME = "fig_icl_context_noise"
 EST = {"laplace": ("adamw", "C0"), "swag": ("adamw", "C1"), "ivon": ("ivon", "C2")}
@@ -78,10 +78,9 @@ def main(argv=None) -> list[Path]:
     if not data["runs"]:
         data = stored_numbers(args.out, NAME) or data
     if not data["runs"]:
-        print(f"{NAME}: skipped, no in-context study runs under {args.root} and no stored numbers")
-        return []
+        raise FigureUnavailable(f"{NAME}: cannot draw, no in-context study runs under {args.root} and no stored numbers")
     return draw(data, args.out)
 
 
 if __name__ == "__main__":
-    main()
+    script_main(main)

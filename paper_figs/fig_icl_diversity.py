@@ -1,5 +1,5 @@
 """Figure: task diversity T x training fraction alpha -> final accuracy, EU and AU per split
-(spec ``icl_grokking.md`` §4 claim 1; the paper's Figs. 2-3), in-context arithmetic at p = 7.
+(``docs/icl_grokking.md`` §4, claim 1; the paper's Figs. 2-3), in-context arithmetic at p = 7.
 
 Runs: ``grokphase uncertainty diversity --train --n-task 2 6 10 --alpha 0.5 0.8`` (AdamW study preset
 with T = 4 n_task = 8, 24, 40 pretraining tasks, alpha = 0.5, 0.8, 6,000 steps, seed 0), evaluated
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grokphase.paper_figs._output import save_figure, stored_numbers
+from grokphase.paper_figs._output import FigureUnavailable, save_figure, script_main, stored_numbers
 
 NAME = "fig_icl_diversity"
 SPLITS = ("id_train", "id_val", "ood_train", "ood_val")
@@ -67,10 +67,9 @@ def main(argv=None) -> list[Path]:
     if not data["cells"]:
         data = stored_numbers(args.out, NAME) or data
     if not data["cells"]:
-        print(f"{NAME}: skipped, no grid runs under {args.root} and no stored numbers")
-        return []
+        raise FigureUnavailable(f"{NAME}: cannot draw, no grid runs under {args.root} and no stored numbers")
     return draw(data, args.out)
 
 
 if __name__ == "__main__":
-    main()
+    script_main(main)

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from grokphase.paper_figs._output import save_figure
+from grokphase.paper_figs._output import save_figure, script_main
 
-from grokphase.linear_vi import LinearVIModel
+from grokphase.linear_vi import LinearVIModel, sweep_lam
 
 DEFAULT_LAMS = (0.2, 0.6, 0.99)
 
@@ -36,16 +36,14 @@ def compute(lams=DEFAULT_LAMS, *, n_over_sigma2: float = 5e7, inv_tau2: float = 
             eps: float = 1e-3, n_times: int = 400, n_sweep: int = 60) -> dict:
     """The numbers of every panel, as plain lists (JSON-ready)."""
     t = np.logspace(-10, -1, n_times)
+    sw = sweep_lam(lams, t, n_over_sigma2=n_over_sigma2, inv_tau2=inv_tau2, eps=eps)
     curves = {}
-    for lam in lams:
+    for i, lam in enumerate(lams):
         m = LinearVIModel(lam, n_over_sigma2, inv_tau2=inv_tau2, eps=eps)
-        acc = m.accuracy(t)
-        eut = m.eu_threshold(t)
-        eur = m.eu_regression(t)
+        row = sw.isel(lam=i)
         curves[repr(float(lam))] = dict(
-            acc_emp=acc[0].tolist(), acc_gen=acc[1].tolist(),
-            eu_th_emp=eut[0].tolist(), eu_th_gen=eut[1].tolist(),
-            eu_reg_emp=eur[0].tolist(), eu_reg_gen=eur[1].tolist(),
+            **{k: row[k].values.tolist() for k in ("acc_emp", "acc_gen", "eu_th_emp", "eu_th_gen",
+                                                   "eu_reg_emp", "eu_reg_gen")},
             grokking_times=list(m.grokking_times()), eu_peak_times=list(m.eu_peak_times()))
     sweep_lams = np.linspace(0.02, 0.99, n_sweep)
     rows = []
@@ -130,5 +128,4 @@ def main(argv=None) -> list[Path]:
 
 
 if __name__ == "__main__":
-    for p in main():
-        print(p)
+    script_main(main)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grokphase.paper_figs._output import save_figure, stored_numbers
+from grokphase.paper_figs._output import FigureUnavailable, save_figure, script_main, stored_numbers
 
 from grokphase.validation.experiments.modular_grokking import milestones
 
@@ -103,11 +103,10 @@ def main(argv=None) -> list[Path]:
     if not data["seeds"]:  # no runs here: redraw the committed numbers
         data = stored_numbers(args.out, "fig_modular_grokking") or data
     if not data["seeds"]:
-        print(f"fig_modular_grokking: skipped, no finished runs in {args.runs} and no stored numbers; "
-              "train them first (see the module docstring)")
-        return []
+        raise FigureUnavailable(f"fig_modular_grokking: cannot draw, no finished runs in {args.runs} and no stored "
+                                "numbers; train them first (see the module docstring)")
     return draw(data, args.out)
 
 
 if __name__ == "__main__":
-    main()
+    script_main(main)

@@ -1,21 +1,41 @@
 """Figure: the copy task learned by the package's NumPy transformer under Langevin noise.
 
 One layer, one head, position-only attention (softmax vs linear), V = 8, L = 8, d = 16, Gaussian
-prior (std 0.5) on every weight, SGLD from init std 0.1 (``grokphase.validation.experiments.
-transformer_copy_langevin.sweep``, 3 seeds).  (a) the copy weight of the positional attention vs the
-number of training sequences P (linear: |mean A_{l,l-1}|, scaled by its largest value); (b) held-out
-copy accuracy vs P.  Inputs: runs/transformer_copy_langevin.json, else the committed JSON.
+prior (std 0.5) on every weight, SGLD from init std 0.1 (the preset ``transformer-copy-langevin``
+of ``grokphase.validation.experiments.presets``: both kinds x 11 P x 3 seeds, about 20 minutes serial on 2
+cores).  (a) the copy weight of the positional attention vs the number of training sequences P
+(linear: |mean A_{l,l-1}|, scaled by its largest value); (b) held-out copy accuracy vs P.
+``--recompute`` runs what the sweep's store under ``--runs`` lacks; otherwise the figure is drawn
+from a complete store, else from the committed numbers.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
-from grokphase.paper_figs._output import save_figure, stored_numbers
+from grokphase.paper_figs._output import FigureUnavailable, save_figure, script_main, stored_numbers
+
+
+PLAN = "transformer-copy-langevin"
+
+
+def compute(runs="runs", *, recompute: bool = False, executor=None, progress=None) -> dict:
+    """The plotted numbers from the preset's sweep (stored under ``runs``); recompute False reads
+    the store only ({} when it lacks points)."""
+    from grokphase.validation.experiments import presets
+
+    ds = presets.results((PLAN,), runs, recompute=recompute, executor=executor, progress=progress)
+    return {} if ds is None else numbers(ds[PLAN])
+
+
+def numbers(ds) -> dict:
+    """{"P": [...], kind: {"c_final", "test_acc": (seeds, P)}} from the sweep's Dataset."""
+    return {"P": ds.P.values.tolist(),
+            **{kind: {k: ds[k].sel(kind=kind).transpose("seed", "P").values.tolist() for k in ("c_final", "test_acc")}
+               for kind in ds.kind.values.tolist()}}
 
 
 def draw(data: dict, path) -> list[Path]:
@@ -48,16 +68,15 @@ def draw(data: dict, path) -> list[Path]:
 def main(argv=None) -> list[Path]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="figures/fig_transformer_copy_langevin.png")
-    ap.add_argument("--runs", default="runs/transformer_copy_langevin.json")
+    ap.add_argument("--runs", default="runs", help="parent folder of the preset's sweep store")
+    ap.add_argument("--recompute", action="store_true", help="run the missing sweep points (about 20 minutes)")
     args = ap.parse_args(argv)
-    data = json.loads(Path(args.runs).read_text()) if Path(args.runs).exists() else \
-        stored_numbers(args.out, "fig_transformer_copy_langevin")
+    data = compute(args.runs, recompute=args.recompute) or stored_numbers(args.out, "fig_transformer_copy_langevin")
     if data:
         return draw(data, args.out)
-    print("fig_transformer_copy_langevin: skipped, no sweep results (see the module docstring)")
-    return []
+    raise FigureUnavailable(f"fig_transformer_copy_langevin: cannot draw, no sweep results in {args.runs} and no "
+                            "stored numbers (see the module docstring)")
 
 
 if __name__ == "__main__":
-    for p in main():
-        print(p)
+    script_main(main)

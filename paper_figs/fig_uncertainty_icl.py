@@ -1,6 +1,6 @@
 """Figure: epistemic uncertainty through in-context modular arithmetic (p = 7), IVON vs AdamW runs.
 
-Runs (issue 6): ``grokphase uncertainty train icl --optimizer {adamw,ivon} --seed S`` for S = 0, 1, 2
+Runs: ``grokphase uncertainty train icl --optimizer {adamw,ivon} --seed S`` for S = 0, 1, 2
 (presets ``study-p7-adamw`` / ``study-p7-ivon`` of ``icl_training``: p = 7, T = 40 tasks, alpha 0.8,
 8 examples, 2 layers, d 64, batch 128, 15,000 steps, snapshots at every logged step).  Posteriors
 after the fact (``uncertainty_study``): last-layer Laplace (full GGN) and moving-window SWAG on every
@@ -11,6 +11,7 @@ folders the script redraws it.
 
 from __future__ import annotations
 
+from grokphase.paper_figs._output import script_main
 from grokphase.paper_figs._uncertainty import figure_main
 
 
@@ -21,4 +22,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    script_main(main)

@@ -1,6 +1,6 @@
 """Figure: epistemic uncertainty through classic grokking (addition mod 97), IVON vs AdamW runs.
 
-Runs (issue 6): ``grokphase uncertainty train modular --optimizer {adamw,ivon} --seed S`` for
+Runs: ``grokphase uncertainty train modular --optimizer {adamw,ivon} --seed S`` for
 S = 0, 1, 2 (presets ``grok97-adamw`` / ``grok97-ivon`` of ``modular_grokking``: 1 layer, d 128,
 train fraction 0.4, 3,500 full-batch steps, parameter snapshots at every logged step).  Posteriors
 after the fact (``uncertainty_study``): last-layer Laplace (KFAC) and moving-window SWAG on every
@@ -11,6 +11,7 @@ EU-peak time, EU-collapse factor, label-free detection); without the run folders
 
 from __future__ import annotations
 
+from grokphase.paper_figs._output import script_main
 from grokphase.paper_figs._uncertainty import figure_main
 
 
@@ -21,4 +22,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    script_main(main)

@@ -7,8 +7,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import xarray as xr
+
 from grokphase import attention as A
 from grokphase.numerics import _attention_kernels as K
+from grokphase.results import flag_labels, load_dataset, save_dataset
+from grokphase.testing import assert_power_law
 
 REF = dict(s_qk=0.25, s_uv=9.0)
 
@@ -55,6 +59,36 @@ def test_map_threshold_is_the_closed_form_and_above_the_bayesian_transition():
     t = A.transition(L=8, **REF)
     assert t.beta_c < m.beta_switch < m.beta_local
     assert math.isinf(A.map_transition(L=8, kind="linear", **REF).beta_local)
+    assert m.converged and 0 < m.iterations < 100 and m.residual < 1e-10
+
+
+@pytest.mark.parametrize("kind", ["softmax", "linear"])
+def test_map_state_is_a_frozen_result_and_switches_at_beta_switch(kind):
+    """map_state: a MapState (frozen), w = g c as in ``solve``, its objective the minimum of an
+    independent dense scan of the MAP profile, and the copy state becomes global at beta_switch."""
+    import dataclasses
+
+    from grokphase.numerics.attention_map import map_profile
+    from grokphase.numerics.attention_saddle import KIND_CODES
+
+    m = A.map_transition(L=8, kind=kind, **REF)
+    for factor, is_global in ((0.99, False), (1.01, True)):
+        b = m.beta_switch * factor
+        s = A.map_state(b, L=8, kind=kind, **REF)
+        assert isinstance(s, A.MapState) and s.converged and s.copy_is_global is is_global
+        assert s.w == s.g * s.c and s.kind == kind and s.beta == b
+        # the copy state: the lowest point of the profile on kappa >= kappa_max / 2000 (an interior
+        # local minimum; towards kappa -> 0 the profile returns to the uniform point)
+        phi = [map_profile(KIND_CODES[kind], k, b, 8.0, 0.25, 9.0)[0]
+               for k in np.linspace(s.kappa_max / 2000, s.kappa_max, 4001)]
+        assert s.objective <= min(phi) + 1e-12
+        if is_global:   # a genuine copy state: an interior local minimum
+            assert s.kappa > 1e-3
+            for d in (1e-4, -1e-4):
+                assert map_profile(KIND_CODES[kind], s.kappa + d, b, 8.0, 0.25, 9.0)[0] > s.objective
+        assert s.objective_uniform == map_profile(KIND_CODES[kind], 0.0, b, 8.0, 0.25, 9.0)[0]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.w = 0.0
 
 
 def test_critical_end_point_and_mean_field_exponents():
@@ -156,7 +190,7 @@ def test_softmax_just_above_the_end_point(d):
     assert t.converged and t.order in ("critical", "first")
     assert t.beta_c == pytest.approx(beta_star, rel=1e-3)
     pd = A.phase_diagram(np.linspace(1, 20, 12), [L_c + d], **REF)
-    assert pd.converged and not np.any(np.isnan(pd.c))
+    assert pd.converged and not np.any(np.isnan(pd.c.values))
 
 
 def test_out_of_range_requests_raise():
@@ -180,29 +214,104 @@ def test_linear_map_switch_against_a_brute_force_scan():
     assert gap(m.beta_switch * 0.99) > 0 > gap(m.beta_switch * 1.01)
 
 
-def test_jump_vanishes_at_the_end_point_with_exponent_one_half():
+def test_jump_and_spinodal_width_vanish_at_the_end_point_with_mean_field_exponents():
+    """Spec §5.3: Delta c ~ (L - L_c)^(1/2) and beta_sp^+ - beta_sp^- ~ (L - L_c)^(3/2), checked on
+    local log-log slopes over L - L_c = 1e-1 .. 1e-4 (independently of critical_end_point's fit)."""
     L_c, _ = A.critical_end_point(**REF, fit_exponents=False)
-    d = np.array([1e-3, 1e-2, 1e-1])
-    jumps = [A.transition(L=L_c + di, **REF).jump[0] for di in d]
-    assert jumps[0] < jumps[1] < jumps[2] and jumps[0] < 0.05
-    slope = np.polyfit(np.log(d), np.log(jumps), 1)[0]
-    assert slope == pytest.approx(0.5, abs=0.05)
+    d = np.logspace(-1, -4, 7)                       # towards the end point
+    ts = [A.transition(L=L_c + di, **REF) for di in d]
+    jumps = np.array([t.jump[0] for t in ts])
+    widths = np.array([t.beta_spinodal[1] - t.beta_spinodal[0] for t in ts])
+    assert np.all(np.diff(jumps) < 0) and jumps[2] < 0.05
+    assert_power_law(d, jumps, 0.5, atol=0.01, window=d.size, monotone=True)
+    assert_power_law(d, widths, 1.5, atol=0.01, window=d.size, monotone=True)
+
+
+@pytest.mark.parametrize("s_uv,observable,exponent", [(9.0, "kappa", 0.5), (9.0, "w", 1.0),
+                                                      ("tricritical", "kappa", 0.25)])
+def test_linear_pitchfork_exponents_from_the_solver(s_uv, observable, exponent):
+    """Spec §4: above the continuous pitchfork kappa ~ ((beta - beta_c)/B2)^(1/2) and w = g kappa ~
+    beta - beta_c (mean field); at the tricritical point kappa ~ (beta - beta_c)^(1/4).  Local slopes
+    of the minima found by ``solve`` (not the exponent ``transition`` fits) within 1e-3 over
+    (beta - beta_c)/beta_c = 1e-4 .. 1e-8, converging monotonically."""
+    if s_uv == "tricritical":
+        s_uv = K.linear_s_tc(8.0) / REF["s_qk"]
+    p = dict(L=8, kind="linear", s_qk=REF["s_qk"], s_uv=s_uv)
+    bc = A.transition(**p).beta_c
+    d = np.logspace(-4, -8, 5)
+    rs = [A.solve(bc * (1 + di), **p, init="copy") for di in d]
+    assert all(r.converged and r.stable for r in rs)
+    r = assert_power_law(d, [getattr(r, observable) for r in rs], exponent, atol=1e-3, window=d.size,
+                         monotone=True)
+    if exponent == 0.5:   # the prefactor of the pitchfork law: kappa ~ (beta_c d / B2)^(1/2)
+        assert r.prefactor == pytest.approx((bc / A.transition(**p).B2) ** 0.5, rel=1e-3)
 
 
 def test_phase_diagram_labelled_and_saved_atomically(tmp_path):
     pd = A.phase_diagram(np.linspace(1, 30, 25), [4, 8, 12], **REF)
     assert pd.converged and not np.any(np.isnan(pd.c))
-    assert list(pd.order) == ["crossover", "first", "first"]
-    assert pd.beta_c[1] == pytest.approx(A.transition(L=8, **REF).beta_c, rel=1e-12)
+    assert list(flag_labels(pd.order).values) == ["crossover", "first", "first"]
+    assert float(pd.beta_c[1]) == pytest.approx(A.transition(L=8, **REF).beta_c, rel=1e-12)
     # equilibrium c jumps across beta_c at L = 8, and there are metastable minima inside the window
-    row = pd.c[1]
+    row = pd.c.values[1]
     assert np.all(np.diff(row) > 0)
-    inside = (pd.betas > pd.beta_sp_lo[1]) & (pd.betas < pd.beta_sp_hi[1])
-    assert np.all(np.isfinite(pd.c_metastable[1][inside]))
-    path = pd.save(tmp_path / "pd.npz")
-    back = A.PhaseDiagram.load(path)
+    inside = (pd.beta.values > float(pd.beta_sp_lo[1])) & (pd.beta.values < float(pd.beta_sp_hi[1]))
+    assert np.all(np.isfinite(pd.c_metastable.values[1][inside]))
+    path = save_dataset(pd, tmp_path / "pd.nc")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pd.nc"]     # no temporary left behind
+    back = load_dataset(path)
+    xr.testing.assert_identical(back, pd)
     np.testing.assert_array_equal(back.c, pd.c)
-    assert back.params == {k: str(v) for k, v in pd.params.items()} and back.axis == "L"
+    # typed parameters: s_uv = 9.0 stays the float 9.0 (it used to come back as the string '9.0')
+    assert back.attrs == pd.attrs == dict(kind="softmax", varied="L", s_uv=9.0, s_qk=0.25, residual_tol=1e-10,
+                                          converged=True, title=pd.attrs["title"])
+    assert [type(back.attrs[k]) for k in ("s_uv", "s_qk", "converged", "kind")] == [float, float, bool, str]
+    assert back.order.dtype == np.int8 and list(flag_labels(back.order).values) == ["crossover", "first", "first"]
+
+
+def test_phase_diagram_selects_and_plots_by_name():
+    """``pd.c.sel(L=8, beta=13, method='nearest')`` is the solver's state at the nearest grid point, on
+    the branch the diagram says is the global minimum; ``pd.c.plot()`` labels its axes from the CF
+    attributes."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pd = A.phase_diagram(np.linspace(1, 30, 25), [4, 8, 12], **REF)
+    pt = pd.c.sel(L=8, beta=13, method="nearest")
+    beta = float(pt.beta)
+    assert beta == pytest.approx(1 + 10 * 29 / 24) and float(pt.L) == 8.0
+    branch = str(flag_labels(pd.branch).sel(L=8, beta=13, method="nearest").values)
+    assert branch == ("copy" if beta > A.transition(L=8, **REF).beta_c else "uniform")
+    r = A.solve(beta, L=8, **REF, init="copy" if branch == "copy" else "uniform")
+    assert float(pt) == pytest.approx(r.c, rel=1e-9)
+    assert float(pd.w.sel(L=8, beta=13, method="nearest")) == pytest.approx(r.w, rel=1e-9)
+    labels = flag_labels(pd.branch).values
+    below = pd.beta.values[None, :] < pd.beta_c.values[:, None]
+    assert np.all(labels[1:][below[1:]] == "uniform") and np.all(labels[1:][~below[1:]] == "copy")
+    assert np.all(labels[0] == "crossover")
+    mesh = pd.c.plot()
+    ax = mesh.axes
+    assert ax.get_xlabel().startswith("amount of data beta") and ax.get_ylabel().startswith("sequence length")
+    np.testing.assert_array_equal(mesh.get_array().reshape(3, 25), pd.c.values)
+    plt.close(ax.figure)
+
+
+def test_phase_diagram_linear_and_vary_s_qk_are_labelled():
+    """Linear kind: order flags match ``transition``; w on the grid is the solver's w (g c).  Varying
+    s_qk: the dimension is named s_qk and L becomes a typed (float) attribute."""
+    lin = A.phase_diagram(np.linspace(0.05, 1.0, 9), [4, 8], kind="linear", **REF)
+    assert list(flag_labels(lin.order).values) == [A.transition(L=L, kind="linear", **REF).order for L in (4, 8)]
+    for b in (0.05, 0.5, 1.0):
+        pt = lin.w.sel(L=8, beta=b, method="nearest")
+        r = A.solve(float(pt.beta), L=8, kind="linear", **REF, init="copy")
+        assert float(pt) == pytest.approx(r.w, rel=1e-9, abs=1e-14)
+    assert set(flag_labels(lin.branch).values.ravel()) <= {"trivial", "copy"}
+    sq = A.phase_diagram([5.0, 13.0], [0.2, 0.25], vary="s_qk", L=8, s_qk=0.25, s_uv=9.0)
+    assert sq.c.dims == ("s_qk", "beta") and sq.attrs["L"] == 8.0 and type(sq.attrs["L"]) is float
+    assert "s_qk" not in sq.attrs and sq.attrs["varied"] == "s_qk"
+    assert float(sq.c.sel(s_qk=0.25, beta=13.0)) == pytest.approx(A.solve(13.0, L=8, **REF, init="copy").c,
+                                                                  rel=1e-9)
 
 
 @pytest.mark.parametrize("kind,beta", [("softmax", 12.9682), ("softmax", 14.35), ("linear", 0.5)])

@@ -1,5 +1,5 @@
 """Fast checks of the attention figure scripts: compute() on small grids gives physically sensible
-numbers (spec shared/theory/attention_copy.md §4-§6, §9), and draw() writes PNG + PDF + JSON."""
+numbers (docs/attention_copy.md §4-§6, §9), and draw() writes PNG + PDF + JSON."""
 
 import json
 

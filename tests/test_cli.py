@@ -1,4 +1,5 @@
-"""CLI: JSON output equals the API; figures written; bad input exits with a named error."""
+"""CLI: JSON output equals the API and is strict; figures written or refused with a reason; bad input
+and options that do not apply exit 2 with a named error; building the parser imports no NumPy."""
 
 import json
 
@@ -62,15 +63,17 @@ def test_attention_transition_json_matches_api(capsys):
 def test_attention_phase_diagram_plot_and_save(tmp_path, capsys):
     target = tmp_path / "pd.png"
     assert main(["attention", "phase-diagram", "--n-x", "6", "--n-beta", "30", "--x-max", "12",
-                 "--plot", str(target), "--save", str(tmp_path / "pd.npz"), "--json"]) == 0
+                 "--plot", str(target), "--save", str(tmp_path / "pd.nc"), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["converged"] and out["order"][0] == "crossover" and out["order"][-1] == "first"
     assert 5.0 < out["critical_end_point"]["x_c"] < 6.0
     for ext in ("png", "pdf", "json"):
         assert (tmp_path / f"pd.{ext}").stat().st_size > 1000
-    from grokphase.attention import PhaseDiagram
+    from grokphase.results import flag_labels, load_dataset
 
-    assert PhaseDiagram.load(tmp_path / "pd.npz").c.shape == (6, 30)
+    back = load_dataset(tmp_path / "pd.nc")
+    assert back.c.shape == (6, 30) and back.attrs["s_uv"] == 9.0 and type(back.attrs["s_uv"]) is float
+    assert flag_labels(back.order).values.tolist() == out["order"] and back.L.values.tolist() == out["x"]
 
 
 def test_attention_bad_parameter_exits_2(capsys):
@@ -82,10 +85,10 @@ def test_train_modular_cli_runs_and_resumes(tmp_path, capsys):
     run_dir = tmp_path / "run"
     args = ["train", "modular", "--preset", "smoke31", "--steps", "30", "--run-dir", str(run_dir), "--json"]
     assert main(args) == 0
-    first = json.loads(capsys.readouterr().out)
+    first = _strict_loads(capsys.readouterr().out)
     assert first["steps"] == 30 and (run_dir / "checkpoint.npz").exists()
     assert main(args[:5] + ["60"] + args[6:]) == 0   # resume to 60 steps
-    second = json.loads(capsys.readouterr().out)
+    second = _strict_loads(capsys.readouterr().out)
     lines = (run_dir / "metrics.jsonl").read_text().splitlines()
     steps = [json.loads(ln)["step"] for ln in lines]
     assert second["steps"] == 60 and steps == sorted(set(steps)) and steps[-1] == 60
@@ -94,7 +97,8 @@ def test_train_modular_cli_runs_and_resumes(tmp_path, capsys):
 def test_uncertainty_evaluate_without_runs_and_bad_task(tmp_path, capsys):
     from grokphase.cli import main
 
-    assert main(["uncertainty", "evaluate", "modular", "--root", str(tmp_path), "--out", str(tmp_path / "r.json")]) == 0
+    assert main(["uncertainty", "evaluate", "modular", "--root", str(tmp_path), "--out", str(tmp_path / "r.json"),
+                 "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
     assert json.loads((tmp_path / "r.json").read_text()) == {"task": "modular", "runs": []}
     with pytest.raises(SystemExit) as e:
@@ -119,3 +123,102 @@ def test_train_unknown_preset_exits_2_with_the_valid_names(capsys):
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert "bogus" in err and "nanda97" in err and "smoke31" in err
+
+
+def _strict_loads(text):
+    """json.loads that refuses NaN / Infinity (which Python's json accepts by default)."""
+    def bad(name):
+        raise ValueError(f"non-standard JSON constant {name}")
+    return json.loads(text, parse_constant=bad)
+
+
+def test_strict_parser_refuses_bare_nan():
+    with pytest.raises(ValueError, match="NaN"):
+        _strict_loads('{"a": NaN}')
+
+
+@pytest.mark.parametrize("argv", [
+    ["linear-vi", "--lam", "0.5"],
+    ["attention", "transition", "--L", "8", "--kind", "linear"],
+    ["attention", "transition", "--L", "3", "8"],
+    ["attention", "phase-diagram", "--n-x", "3", "--n-beta", "12", "--x-max", "12"],
+    ["attention", "phase-diagram", "--kind", "linear", "--n-x", "3", "--n-beta", "12"],
+    ["figs", "--list"],
+], ids=lambda a: " ".join(a[:3]))
+def test_json_output_is_strict_and_alone_on_stdout(argv, capsys):
+    assert main([*argv, "--json"]) == 0
+    out = _strict_loads(capsys.readouterr().out)   # the whole of stdout is one strict JSON document
+    assert out
+
+
+def test_phase_diagram_json_has_null_where_there_is_no_spinodal(capsys):
+    """Crossover columns have no spinodals: NaN in the API, null (not a bare NaN) in the JSON."""
+    assert main(["attention", "phase-diagram", "--n-x", "3", "--n-beta", "12", "--x-max", "12", "--json"]) == 0
+    out = _strict_loads(capsys.readouterr().out)
+    assert out["order"][0] == "crossover" and out["beta_sp_lo"][0] is None
+    assert isinstance(out["beta_sp_lo"][-1], float)
+
+
+def test_text_output_without_json_is_not_json(capsys):
+    assert main(["attention", "transition", "--L", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "beta_c" in out and "first" in out
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(out)
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["attention", "transition", "--kind", "linear", "--end-point"], "--end-point"),
+    (["attention", "phase-diagram", "--L", "12"], "--L"),
+    (["attention", "validate", "map", "--n-iter", "10"], "'n_iter' is neither a field"),
+    (["attention", "validate", "dynamics-softmax", "--set", "out_dir=x"], "'out_dir' is neither a field"),
+    (["attention", "validate", "hysteresis", "--workers", "2"], "--workers"),
+    (["linear-vi", "--C0", "2", "--plot", "x.png"], "--C0"),
+    (["train", "modular", "--preset", "grok97-ivon", "--lr", "0.01"], "--lr"),
+], ids=lambda a: " ".join(a) if isinstance(a, list) else a)
+def test_options_that_do_not_apply_are_usage_errors(argv, option, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)                      # nothing may be written, but if it were: not here
+    try:
+        rc = main(argv)                              # a ValueError from the design: status 2, reported
+    except SystemExit as e:                          # an argparse usage error
+        rc = e.code
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert option in err and ("does not apply" in err or "neither a field" in err)
+    assert not any(tmp_path.iterdir())
+
+
+def test_phase_diagram_L_applies_with_vary_s_qk(capsys):
+    assert main(["attention", "phase-diagram", "--vary", "s_qk", "--L", "6", "--x-min", "0.2", "--x-max", "0.3",
+                 "--n-x", "2", "--n-beta", "10", "--json"]) == 0
+    out = _strict_loads(capsys.readouterr().out)
+    assert out["axis"] == "s_qk" and out["params"]["L"] == 6.0
+
+
+def test_figs_reports_drawn_and_not_drawn_and_exits_1(tmp_path, monkeypatch, capsys):
+    """Run where there are no runs and no stored numbers: the Langevin figure cannot be drawn."""
+    monkeypatch.chdir(tmp_path)
+    out_dir = tmp_path / "out"
+    assert main(["figs", "linear_vi", "fig_transformer_copy_langevin", "--out", str(out_dir), "--json"]) == 1
+    res = _strict_loads(capsys.readouterr().out)
+    assert set(res["drawn"]) == {"fig_linear_vi"} and set(res["not_drawn"]) == {"fig_transformer_copy_langevin"}
+    assert "no sweep results" in res["not_drawn"]["fig_transformer_copy_langevin"]
+    assert sorted(p.rsplit(".", 1)[1] for p in res["drawn"]["fig_linear_vi"]) == ["json", "pdf", "png"]
+    assert (out_dir / "fig_linear_vi.png").stat().st_size > 1000
+    assert not (out_dir / "fig_transformer_copy_langevin.png").exists()
+
+    assert main(["figs", "transformer_copy_langevin", "--out", str(out_dir)]) == 1
+    text = capsys.readouterr().out
+    assert "could not draw fig_transformer_copy_langevin" in text and "drew 0 of 1" in text
+
+
+def test_figs_draws_a_named_figure_and_exits_0(tmp_path, capsys):
+    assert main(["figs", "fig_linear_vi", "--out", str(tmp_path)]) == 0
+    assert "drew fig_linear_vi" in capsys.readouterr().out and (tmp_path / "fig_linear_vi.pdf").exists()
+
+
+def test_figs_unknown_name_exits_2(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["figs", "fig_nope"])
+    assert e.value.code == 2
+    assert "fig_nope" in capsys.readouterr().err

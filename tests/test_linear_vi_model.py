@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from grokphase import DiscreteSpectrum, LinearVIModel, MarchenkoPastur, SpectralVIModel
 from grokphase.numerics import linear_vi_closed_forms as closed
-from grokphase.testing import (aspect_ratios, assert_ratio_tends_to, linear_vi_models,
-                               n_over_sigma2s, prior_precisions, thresholds)
+from grokphase.testing import (aspect_ratios, assert_ratio_tends_to, assert_tends_to,
+                               linear_vi_models, n_over_sigma2s, prior_precisions, thresholds)
 
 
 def test_initial_values_and_known_numbers():
@@ -84,7 +84,7 @@ def test_late_time_ratio_tends_to_inverse_edge(m):
     t = _late_times(m)
     le, lg = m.log_excess_risk(t)
     limit = (1 - math.sqrt(m.lam)) ** -2
-    assert_ratio_tends_to(np.exp(lg - le), np.ones_like(t), limit, rtol=5e-5, slack=1e-9)
+    assert_tends_to(np.exp(lg - le), limit, rtol=5e-5, slack=1e-9, xs=t, name="L_gen/L_emp")
 
 
 @given(linear_vi_models(lam=aspect_ratios(1e-3, 0.98)))
@@ -124,7 +124,7 @@ def test_exact_over_asymptotic_delay_tends_to_one(lam, Nbar, iota):
     t_star = models[-1].grokking_times()[1]
     xm = 2 * Nbar * t_star * min(models[0].spectrum.nu_min, 4 * math.sqrt(lam))
     rtol = 3 / xm + 3 / (models[0].kappa * t_star)
-    assert_ratio_tends_to(exact, np.full_like(exact, asym), 1.0, rtol=rtol, slack=1e-6)
+    assert_tends_to(exact, asym, rtol=rtol, slack=1e-6, xs=eps, name="exact delay")
 
 
 def test_lambert_w_times_close_in_on_exact_times():
@@ -197,11 +197,15 @@ def test_model_is_frozen():
 
 
 def test_curves_and_sweep_agree_with_methods(tmp_path):
-    from grokphase import LinearVISweep, sweep_lam
+    import xarray as xr
+
+    from grokphase import sweep_lam
+    from grokphase.results import load_dataset, save_dataset
 
     t = np.logspace(-9, -4, 50)
     lams = np.array([0.2, 0.6, 0.99])
     sw = sweep_lam(lams, t, n_over_sigma2=5e7, inv_tau2=1e3, eps=1e-4, C0=2.0, cov_share=0.3)
+    assert sw.excess_gen.dims == ("lam", "t") and sw.lam.values.tolist() == lams.tolist()
     for i, lam in enumerate(lams):
         m = LinearVIModel(lam, 5e7, 1e3, 1e-4, 2.0)
         c = m.curves(t, cov_share=0.3)
@@ -210,8 +214,14 @@ def test_curves_and_sweep_agree_with_methods(tmp_path):
         np.testing.assert_allclose(sw.eu_th_gen[i], m.eu_threshold(t)[1], rtol=1e-12, atol=1e-300)
         np.testing.assert_allclose(sw.eu_reg_emp[i], m.eu_regression(t, cov_share=0.3)[0], rtol=1e-13)
         np.testing.assert_allclose(c["eu_reg_gen"], sw.eu_reg_gen[i], rtol=1e-13)
-    back = LinearVISweep.load(sw.save(tmp_path / "sweep"))
+        assert float(sw.kappa[i]) == m.kappa
+        # selection by name: the curve at (lam, t) is the model's value there
+        assert float(sw.acc_gen.sel(lam=lam, t=t[7])) == pytest.approx(m.accuracy(t[7])[1], rel=1e-13)
+    back = load_dataset(save_dataset(sw, tmp_path / "sweep.nc"))
+    xr.testing.assert_identical(back, sw)
     np.testing.assert_array_equal(back.acc_gen, sw.acc_gen)
-    assert back.params == sw.params
+    assert back.attrs == sw.attrs == dict(n_over_sigma2=5e7, inv_tau2=1e3, eps=1e-4, C0=2.0, sigma2=1.0,
+                                          cov_share=0.3, model=sw.attrs["model"])
+    assert all(type(back.attrs[k]) is float for k in ("n_over_sigma2", "inv_tau2", "eps", "C0", "sigma2"))
     with pytest.raises(ValueError, match="lam"):
         sweep_lam([0.5, 1.0], t, n_over_sigma2=1.0)

@@ -1,7 +1,7 @@
 """SymPy derivations for Bayesian single-layer attention learning a cyclic copy task.
 
-Spec: ``shared/theory/attention_copy.md`` (our own exactly solvable model with the phenomenology
-of Lavie et al., arXiv 2606.12058).  Section numbers below are the spec's.
+Model: ``docs/attention_copy.md`` (the package's own exactly solvable model with the phenomenology
+of Lavie et al., arXiv 2606.12058).  Section numbers (§) below are that file's.
 
 Model (§1): positional scores S = Q K^T / N (L x L), attention A = rowsoftmax(S) ("softmax") or
 A = S ("linear"), value gain g = u.v / N, output f = g A x, target y = Pi x (cyclic previous
@@ -12,12 +12,12 @@ Every function returns SymPy objects; nothing here touches NumPy.  The numeric k
 ``grokphase.numerics._attention_kernels`` are generated from these expressions by
 ``grokphase.numerics.attention_codegen`` (one source of truth; a test checks the file is current).
 
-Conventions fixed here (the spec leaves them open):
+Conventions fixed here (the model description leaves them open):
 
 * the free energies are per N and per unit of nothing else: f = (entropy) + beta * (L/2) * loss,
   with the constant that makes f(0, 0) = beta L / 2 (so h(0) = 0);
 * h is written in the cancellation-free form h = u - log(1 + u)/2, u = t - 1 = 2 x^2 /
-  (s^2 (1 + sqrt(1 + 4 x^2 / s^2))), which equals the spec's t - 1 - log(t)/2 exactly
+  (s^2 (1 + sqrt(1 + 4 x^2 / s^2))), which equals the §3 form t - 1 - log(t)/2 exactly
   (checked by ``cramer_rate_forms_agree``) and keeps full relative precision as x -> 0;
 * the softmax copy weight is c = 1 / (1 + (L - 1) e^{-kappa}) and 1 - c is written as
   (L - 1) e^{-kappa} / (1 + (L - 1) e^{-kappa}), so nothing cancels on the copy branch.
@@ -114,7 +114,7 @@ def cramer_rate(x, s):
 
 
 def cramer_rate_spec_form(x, s):
-    """The spec's form h = t - 1 - log(t)/2, t = (1 + sqrt(1 + 4 x^2/s^2))/2 (§3)."""
+    """The §3 form h = t - 1 - log(t)/2, t = (1 + sqrt(1 + 4 x^2/s^2))/2 (§3)."""
     t = (1 + sp.sqrt(1 + 4 * x**2 / s**2)) / 2
     return t - 1 - sp.log(t) / 2
 
@@ -161,7 +161,7 @@ def population_loss_matrix(A: sp.Matrix, g) -> sp.Expr:
 
 
 def population_loss_rows(A: sp.Matrix, g) -> sp.Expr:
-    """The spec's row form l = sum_l [1 - 2 g A_{l,l-1} + g^2 sum_m A_lm^2] (§3)."""
+    """The row form of §3, l = sum_l [1 - 2 g A_{l,l-1} + g^2 sum_m A_lm^2] (§3)."""
     L = A.shape[0]
     return sp.expand(sum(1 - 2 * g * A[i, (i - 1) % L] + g**2 * sum(A[i, m]**2 for m in range(L))
                          for i in range(L)))
@@ -316,7 +316,7 @@ def hessian(kind: str) -> sp.Matrix:
 
 
 def saddle_equations_spec(kind: str) -> list[sp.Expr]:
-    """The saddle equations exactly as the spec writes them (§4), as 'lhs - rhs'.
+    """The saddle equations exactly as §4 writes them, as 'lhs - rhs'.
 
     softmax: (L-1) kappa/(s_qk^2 t_kappa) - beta L g c (1-c) [1 - g (L c - 1)/(L-1)],
              g/(s_uv^2 t_g) - beta L (c - g r);
@@ -367,7 +367,7 @@ def _linear_branch_series(order: int = 4):
 def linear_branch_B2() -> sp.Expr:
     """B2 in beta = beta_c + B2 kappa^2 + ... on the non-trivial linear branch (§4), in s = s_qk s_uv.
 
-    Spec: B2 = (2 sqrt(L) s - L - 1) / (2 sqrt(L) s_qk^3 s_uv)."""
+    §4: B2 = (2 sqrt(L) s - L - 1) / (2 sqrt(L) s_qk^3 s_uv)."""
     S = symbols()
     ser, s = _linear_branch_series()
     return sp.simplify(ser.coeff(S["kappa"], 2).subs(s, S["s_qk"] * S["s_uv"]))
@@ -375,7 +375,7 @@ def linear_branch_B2() -> sp.Expr:
 
 def linear_landau_quartic() -> sp.Expr:
     """Quartic coefficient of min over the stable direction of f_l at beta = beta_c, along the null
-    mode kappa (g eliminated to second order in kappa).  Its sign decides the order; the spec says it
+    mode kappa (g eliminated to second order in kappa).  Its sign decides the order; §4 says it
     is proportional to (2 L^{3/2} s - L^2 - L) / 4."""
     S = symbols()
     k, g = S["kappa"], S["g"]

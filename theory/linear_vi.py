@@ -2,12 +2,12 @@
 
 Reference: Qchohi & Rossi, arXiv 2604.12434 (2026), Section 5 and Appendix C, building on
 Levi, Beck & Bar-Sinai, ICLR 2024 (arXiv 2310.16441). Bracketed numbers are that paper's
-equation numbers; the project spec is ``shared/theory/linear_vi.md``.
+equation numbers; the model is described in ``docs/linear_vi.md``.
 
 Every function returns SymPy objects; nothing here touches NumPy.  The numeric code in
 ``grokphase.numerics`` is generated from (or tested against) these expressions.
 
-Model (spec section 1): rows x_i ~ N(0, I_d), lam = d/n < 1, A = X^T X / sigma^2 + I/tau^2,
+Model (``docs/linear_vi.md`` §1): rows x_i ~ N(0, I_d), lam = d/n < 1, A = X^T X / sigma^2 + I/tau^2,
 b = X^T y / sigma^2.  Gaussian VI q_t = N(mu_t, Sigma_t) follows the Bures-Wasserstein
 gradient flow of KL(q || posterior):
 

@@ -1,4 +1,4 @@
-"""The finite-N copy-task network of ``shared/theory/attention_copy.md`` §1-§2.1, batched over chains.
+"""The finite-N copy-task network of ``docs/attention_copy.md`` §1-§2.1, batched over chains.
 
 Parameters theta = (Q, K, u, v), Q, K (L, N), u, v (N,); scores S = Q K^T / N, attention A =
 rowsoftmax(S) or A = S, value gain g = u.v / N, output f = g A x, target y = Pi x (cyclic previous
@@ -6,15 +6,19 @@ token).  With the data statistic C = sum_mu x^mu x^mu^T (L x L; whitened: C = P 
 
     -log p(theta | D) = |Q|^2/(2 s_q^2) + |K|^2/(2 s_k^2) + |u|^2/(2 s_u^2) + |v|^2/(2 s_v^2)
                         + [Tr C - 2 g b(A) + g^2 q(A)] / (2 sigma^2),
-    b(A) = Tr(A C Pi^T),  q(A) = Tr(A C A^T)                                    (spec §2.1),
+    b(A) = Tr(A C Pi^T),  q(A) = Tr(A C A^T)                                    (§2.1),
 
 and its gradient, O(L^2 N) per evaluation (no loop over sequences).  All arrays carry a leading
 chain axis: Q, K (n, L, N); u, v (n, N); per-chain beta-like scalars allowed through ``P`` (n,).
 The energy uses dE/dA = (g/sigma^2)(g A C - Pi C) and dE/dg = (g q - b)/sigma^2.
 
-Observables per sample (spec §8): c = mean_l A_{l,l-1}; kappa_hat = mean_l [S_{l,l-1} -
+Observables per sample (§8): c = mean_l A_{l,l-1}; kappa_hat = mean_l [S_{l,l-1} -
 mean_{m != l-1} S_lm]; g; eps = 1 - 2 g c + g^2 mean_l sum_m A_lm^2 (whitened population MSE per
-position); self weight mean_l A_ll; w = g kappa_hat.
+position); self weight mean_l A_ll; w = g c, the output's weight on the previous token (the same
+observable as ``grokphase.attention.solve(...).w``); g_kappa_hat = g kappa_hat (the
+sign-invariant copy amplitude of linear attention built from the logit gap; at large N it tends to
+g kappa, which for linear attention equals w).  One name, one observable: ``w`` always means g c
+in this package.
 """
 
 from __future__ import annotations
@@ -112,6 +116,19 @@ def neg_log_posterior(model: CopyModel, theta, C, with_grad: bool = True):
     return U, (dQ, dK, du, dv)
 
 
+#: CF long names of the per-sample observables (module docstring).
+OBSERVABLE_NAMES = {
+    "c": "copy weight c = mean_l A_{l,l-1}",
+    "g": "value gain g = u.v / N",
+    "eps": "per-position population MSE eps (whitened data)",
+    "kappa_hat": "copy logit gap kappa_hat = mean_l [S_{l,l-1} - mean_{m != l-1} S_lm]",
+    "self_weight": "self weight mean_l A_ll",
+    "w": "output copy amplitude w = g c",
+    "g_kappa_hat": "logit-gap copy amplitude g kappa_hat",
+    "loss": "data loss per sequence l = L eps",
+}
+
+
 def observables(model: CopyModel, theta) -> dict:
     """Per-chain observables of the module docstring, each shape (n,)."""
     Q, K, u, v = theta
@@ -126,7 +143,7 @@ def observables(model: CopyModel, theta) -> dict:
     kappa_hat = (S_copy - S_rest).mean(axis=-1)
     r = (A * A).sum(axis=-1).mean(axis=-1)
     return {"c": c, "g": g, "eps": 1 - 2 * g * c + g * g * r, "kappa_hat": kappa_hat,
-            "self_weight": A[:, rows, rows].mean(axis=-1), "w": g * kappa_hat}
+            "self_weight": A[:, rows, rows].mean(axis=-1), "w": g * c, "g_kappa_hat": g * kappa_hat}
 
 
 def prior_draw(model: CopyModel, n: int, rng: np.random.Generator):
@@ -137,7 +154,8 @@ def prior_draw(model: CopyModel, n: int, rng: np.random.Generator):
 
 
 def copy_start(model: CopyModel, n: int, rng: np.random.Generator, kappa0: float, g0: float):
-    """Spec §8's copy start: a prior draw with Q_l += kappa0 (K_{l-1} - Kbar) / (((K_{l-1} - Kbar).K_{l-1})/N)
+    """The copy start of §8: a prior draw with
+    Q_l += kappa0 (K_{l-1} - Kbar) / (((K_{l-1} - Kbar).K_{l-1})/N)
     and v += g0 u / (|u|^2/N), so that kappa_hat ~ kappa0 and g ~ g0."""
     Q, K, u, v = prior_draw(model, n, rng)
     N = model.N

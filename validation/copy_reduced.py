@@ -1,4 +1,5 @@
-"""Exact reduced posterior of linear attention with the keys integrated out (spec §2.4).
+"""Exact reduced posterior of linear attention with the keys integrated out
+(``docs/attention_copy.md`` §2.4).
 
 With whitened data (C = P I), beta = alpha / sigma^2, eigenvalues lam_i of G_Q = Q Q^T / N,
 rho = |u|^2 / N and the value gain g, the exact (L + 2)-dimensional posterior is
@@ -8,18 +9,21 @@ rho = |u|^2 / N and the value gain g, the exact (L + 2)-dimensional posterior is
     x_i = beta s_k^2 g^2 lam_i,
 
 (derived symbolically in ``grokphase.theory.attention_copy.linear_reduced_log_posterior``), and
-E[w | lam, g] = (1/L) sum_i x_i / (1 + x_i) (rotation invariance), which is what we record
+E[w | lam, g] = (1/L) sum_i x_i / (1 + x_i) for w = g c (rotation invariance; the same holds for
+g kappa_hat, since the off-copy scores average to zero), which is what we record
 (Rao-Blackwellised).  Sampled by batched HMC in unconstrained coordinates a = log lam, r = log rho
 (Jacobian terms a_i and r added).  Cost O(L^2) per evaluation: N up to 10^4 and more is cheap.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 
-from grokphase.validation.samplers import effective_sample_size, hmc_tuple, split_rhat
+from grokphase.validation.samplers import HMCResult, hmc_tuple
+from grokphase.validation.samplers.hmc import model_attrs
 
 
 def neg_log_posterior(z, *, N, L, beta, s_q, s_k, s_u, s_v):
@@ -51,12 +55,15 @@ def w_given(z, *, beta, s_k) -> np.ndarray:
     return (x / (1 + x)).mean(axis=1)
 
 
-def linear_reduced_w(beta, *, N, L=8, s_qk=0.25, s_uv=9.0, n_chains=8, n_iter=2000, seed=0, g0=None) -> dict:
-    """Posterior mean of w = g kappa_hat for linear attention by the exact reduced posterior.
+def linear_reduced_hmc(beta, *, N, L=8, s_qk=0.25, s_uv=9.0, n_chains=8, n_iter=2000, seed=0,
+                       g0=None) -> HMCResult:
+    """HMC on the exact reduced posterior of linear attention (keys integrated out, whitened data).
 
-    Priors s_q = s_k = sqrt(s_qk), s_u = s_v = sqrt(s_uv); whitened data.  g0: starting |g| (default:
-    the large-N copy branch at beta if it exists, else 1).  Returns mean, standard error (ESS),
-    split R-hat and the acceptance rate."""
+    Priors s_q = s_k = sqrt(s_qk), s_u = s_v = sqrt(s_uv).  g0: starting |g| (default: the large-N
+    copy branch at beta if it exists, else 1).  The posterior records ``w`` = E[w | lam, g]
+    (``w_given``, Rao-Blackwellised), whose mean is the posterior mean of w = g c and, by the
+    rotation invariance of the keys-integrated posterior (the off-copy scores average to zero), also
+    that of g kappa_hat."""
     if beta < 0 or N <= L + 1:
         raise ValueError(f"beta must be >= 0 and N > L + 1, got beta={beta}, N={N}")
     s_q = s_k = math.sqrt(s_qk)
@@ -85,17 +92,18 @@ def linear_reduced_w(beta, *, N, L=8, s_qk=0.25, s_uv=9.0, n_chains=8, n_iter=20
         return U, tuple(gi * si for gi, si in zip(G, scale))
 
     y0 = tuple(zi / si for zi, si in zip(z0, scale))
-    draws, acc, eps, _ = hmc_tuple(U_grad, y0, lambda y: {"w": w_given(to_z(y), beta=beta, s_k=s_k)},
-                                   rng, n_iter=n_iter, step0=0.1)
-    w = draws["w"]
-    return {"w": float(w.mean()), "w_se": float(w.std(ddof=1) / math.sqrt(effective_sample_size(w))),
-            "w_rhat": split_rhat(w), "acceptance": float(acc.mean()), "N": N, "beta": beta}
+    res = hmc_tuple(U_grad, y0, lambda y: {"w": w_given(to_z(y), beta=beta, s_k=s_k)}, rng, n_iter=n_iter,
+                    step0=0.1)
+    res.posterior.attrs.update(L=int(L), N=int(N), kind="linear", beta=float(beta), s_qk=float(s_qk),
+                               s_uv=float(s_uv), keys="integrated out")
+    res.posterior["w"].attrs["long_name"] = "E[w | lam, g], w = g c (Rao-Blackwellised)"
+    return dataclasses.replace(res, final=to_z(res.final))
 
 
 # --------------------------------------------------------------------------- value path out (§2.3)
 
 def value_integrated_neg_log_posterior(model, z, C):
-    """-log p(Q, K, rho | D) with the value gain integrated out (spec §2.3), any kind.
+    """-log p(Q, K, rho | D) with the value gain integrated out (§2.3), any kind.
 
     z = (Q (n, L, N), K (n, L, N), r (n,)) with r = log rho (Jacobian included):
     log p = prior(Q, K) + (N/2) r - N rho/(2 s_u^2) - 1/2 log(1 + tau^2 q/sigma^2)
@@ -130,8 +138,9 @@ def value_integrated_neg_log_posterior(model, z, C):
 
 
 def value_integrated_observables(model, z, C) -> dict:
-    """c, kappa_hat from A; g, eps, w as conditional expectations over the Gaussian g | (Q, K, rho)
-    (mean V b / sigma^2, variance V = (1/tau^2 + q/sigma^2)^-1): Rao-Blackwellised."""
+    """c, kappa_hat from A; g, eps, w = g c and g_kappa_hat = g kappa_hat as conditional expectations
+    over the Gaussian g | (Q, K, rho) (mean V b / sigma^2, variance V = (1/tau^2 + q/sigma^2)^-1):
+    Rao-Blackwellised."""
     from grokphase.validation.copy_attention import attention, data_terms, kappa_hat_weights
 
     Q, K, r = z
@@ -145,11 +154,13 @@ def value_integrated_observables(model, z, C) -> dict:
     c = A[:, rows, (rows - 1) % L].mean(axis=-1)
     kh = np.einsum("cij,ij->c", S, kappa_hat_weights(L)) / L
     rr = (A * A).sum(axis=-1).mean(axis=-1)
-    return {"c": c, "kappa_hat": kh, "g": gm, "eps": 1 - 2 * gm * c + (gm**2 + V) * rr, "w": gm * kh}
+    return {"c": c, "kappa_hat": kh, "g": gm, "eps": 1 - 2 * gm * c + (gm**2 + V) * rr, "w": gm * c,
+            "g_kappa_hat": gm * kh}
 
 
-def value_integrated_hmc(model, z0, C, rng, n_iter=2000):
-    """HMC in whitened coordinates (Q/s_q, K/s_k, r sqrt(N/2)); returns (draws, acceptance)."""
+def value_integrated_hmc(model, z0, C, rng, n_iter=2000) -> HMCResult:
+    """HMC in whitened coordinates (Q/s_q, K/s_k, r sqrt(N/2)) over z = (Q, K, r = log rho); the
+    posterior holds ``value_integrated_observables`` and ``final`` is in z."""
     s_q, s_k = model.scales[0], model.scales[1]
     sr = math.sqrt(2.0 / model.N)
     scale = (s_q, s_k, sr)
@@ -162,6 +173,6 @@ def value_integrated_hmc(model, z0, C, rng, n_iter=2000):
         return U, tuple(gi * si for gi, si in zip(G, scale))
 
     y0 = tuple(zi / si for zi, si in zip(z0, scale))
-    draws, acc, _, _ = hmc_tuple(U_grad, y0, lambda y: value_integrated_observables(model, to_z(y), C), rng,
-                                 n_iter=n_iter)
-    return draws, acc
+    res = hmc_tuple(U_grad, y0, lambda y: value_integrated_observables(model, to_z(y), C), rng, n_iter=n_iter)
+    res.posterior.attrs.update(model_attrs(model), value_path="integrated out")
+    return dataclasses.replace(res, final=to_z(res.final))

@@ -1,6 +1,6 @@
 """Finite-size twin of the linear-VI theory: sample (X, y), solve the flow exactly, measure risks.
 
-Reference: spec ``shared/theory/linear_vi.md`` sections 1-3 (eqs. [3]-[4], [49]-[50], [54]-[55],
+Reference: ``docs/linear_vi.md`` §1-§3 (eqs. [3]-[4], [49]-[50], [54]-[55],
 [86]); the Marchenko-Pastur curves of ``grokphase.LinearVIModel`` are its n, d -> inf limit.
 
 The flow of Gaussian VI (``freeze_cov=False``) or of plain gradient flow on the weights

@@ -1,6 +1,6 @@
-"""One-loop (1/N) shift of the softmax equal-mass point, spec §7.
+"""One-loop (1/N) shift of the softmax equal-mass point, ``docs/attention_copy.md`` §7.
 
-Laplace on the Gram-space posterior (spec §2.2) with n = 2L + 2 vectors (q_1..q_L, k_1..k_L, u, v):
+Laplace on the Gram-space posterior (§2.2) with n = 2L + 2 vectors (q_1..q_L, k_1..k_L, u, v):
 
     F(Omega) = 1/2 Tr(Lam^{-1} Omega) - 1/2 log det Omega + (beta/2) l(S(Omega), g(Omega)),
     log Z_b = -N F(Omega_b) - (n+1)/2 log det Omega_b - 1/2 log det H_b + const,
@@ -9,11 +9,11 @@ with H_b the Hessian of F over the n(n+1)/2 independent Gram entries at the basi
 delta = -(n+1)/2 [log det Omega]_uniform^copy - 1/2 [log det H]_uniform^copy at beta_c, and the
 equal-mass point moves to beta_c(N) = beta_c + a1/N + O(N^-2).  Equal masses need
 -N (beta - beta_c)(L/2) deps + delta = 0 (dF/dbeta = l/2 = L eps/2), so with deps = eps_copy -
-eps_uniform (< 0) a1 = +2 delta / (L deps).  The spec writes a1 = -2 delta / (L deps): that sign
+eps_uniform (< 0) a1 = +2 delta / (L deps).  The opposite sign, a1 = -2 delta / (L deps),
 holds for deps = eps_uniform - eps_copy; we use copy minus uniform for both differences.
 
 Numerics: each basin minimum is found by BFGS over the upper-triangular entries of Omega from the
-closed-form ansatz point of spec §3 (G_Q = s_q^2 U diag(t) U^T, G_K = s_k^2 V diag(t) V^T,
+closed-form ansatz point of §3 (G_Q = s_q^2 U diag(t) U^T, G_K = s_k^2 V diag(t) V^T,
 |u|^2/N = s_u^2 t_g, cross blocks zero), with the exact gradient; H by central differences of that
 gradient (symmetrised).  Priors: s_q = s_k = sqrt(s_qk), s_u = s_v = sqrt(s_uv).
 """
@@ -71,7 +71,7 @@ class GramFreeEnergy:
         return F, grad
 
     def ansatz(self, kappa: float, g: float, s_qk: float, s_uv: float):
-        """Upper-triangular entries of the closed-form basin point for the copy ansatz (spec §3)."""
+        """Upper-triangular entries of the closed-form basin point for the copy ansatz (§3)."""
         L = self.L
         S = kappa * (self.Pi - np.ones((L, L)) / L)
         U, sig, Vt = np.linalg.svd(S)
@@ -106,7 +106,7 @@ def basin(Fg: GramFreeEnergy, w0):
 
 
 def one_loop_shift(L: int = 8, s_qk: float = 0.25, s_uv: float = 9.0) -> dict:
-    """delta and a1 of spec §7 at the large-N beta_c (softmax).  Checks: both basin minima reproduce
+    """delta and a1 of §7 at the large-N beta_c (softmax).  Checks: both basin minima reproduce
     the reduced free energies (F - F(Lam) = f), and their Hessians are positive definite."""
     t = attention.transition(L=L, kind="softmax", s_qk=s_qk, s_uv=s_uv)
     if t.order != "first":

@@ -1,7 +1,7 @@
 """Progress measures of grokking runs.
 
 * ``med``: the uniformity paper's mean embedding distance of numerically adjacent tokens
-  (``shared/theory/uniformity_med.md``, exact definition of its code):
+  (``docs/uniformity_med.md`` §4, the definition of the paper's code):
   MED = 1/2 [ (1/(p-2)) sum_{i=0}^{p-3} |e_{i+1} - e_i| + (1/(p-2)) sum_{i=d}^{d+p-3} |e_{i+1} - e_i| ].
 * ``fourier_sparsity``: Nanda et al.'s observation that the grokked embedding is sparse in the
   Fourier basis over Z_p.  Our scalar: the share of the embedding's non-constant spectral power

@@ -1,8 +1,10 @@
 """Umbrella sampling + MBAR for the finite-N free-energy profile along kappa_hat and the finite-N
-equal-mass point alpha_c(N) of softmax attention (spec §8).
+equal-mass point alpha_c(N) of softmax attention (``docs/attention_copy.md`` §8).
 
 Windows: HMC at alpha0 with the bias (N k_b / 2)(kappa_hat - kappa0)^2, kappa0 spanning the two
-basins (default -0.15 .. 1.65, spacing shrinking like N^-1/2 so that windows overlap), k_b larger than the largest negative curvature of the large-N
+basins (default kappa_uniform - 0.33 .. kappa_copy + 0.5 of the large-N states at beta_c, i.e.
+-0.15 .. 1.65 at L = 8, s_qk = 0.25, s_uv = 9; spacing shrinking like N^-1/2 so that windows
+overlap), k_b larger than the largest negative curvature of the large-N
 profile phi(kappa) = min_g f_s (so every biased profile is convex).  MBAR (Shirts & Chodera 2008)
 pools all windows; any other alpha is reached by reweighting with the stored loss l = L eps (the
 whitened data term is alpha N l / (2 sigma^2), sigma^2 = 1 here).  Basins are split at the profile
@@ -11,6 +13,7 @@ maximum between them; alpha_c(N) is where the two basins carry equal mass (Brent
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -20,8 +23,9 @@ from scipy.special import logsumexp
 
 from grokphase import attention
 from grokphase.numerics.errors import ConvergenceError
-from grokphase.validation.copy_attention import CopyModel, copy_start, data_statistic, prior_draw, umbrella_bias
-from grokphase.validation.samplers import hmc
+from grokphase.validation.copy_attention import (OBSERVABLE_NAMES, CopyModel, copy_start, data_statistic, prior_draw,
+                                                  umbrella_bias)
+from grokphase.validation.samplers import HMCResult, hmc
 
 
 def profile_curvature_bound(L=8, s_qk=0.25, s_uv=9.0, beta=None) -> float:
@@ -40,7 +44,9 @@ def profile_curvature_bound(L=8, s_qk=0.25, s_uv=9.0, beta=None) -> float:
 
 @dataclass(frozen=True)
 class UmbrellaSamples:
-    """Pooled draws: kappa_hat (M,), loss l (M,), window index (M,); kappa0 (K,), k_b, alpha0, N."""
+    """Pooled draws, the input of MBAR: kappa_hat (M,), loss l (M,), window index (M,); kappa0 (K,),
+    k_b, alpha0, N (``UmbrellaRun.pooled()``, or a block-bootstrap resample of it); basins: the
+    large-N kappa of the uniform and copy states at beta_c."""
 
     kappa_hat: np.ndarray
     loss: np.ndarray
@@ -49,35 +55,73 @@ class UmbrellaSamples:
     k_b: float
     alpha0: float
     N: int
+    basins: tuple[float, float]
+
+
+@dataclass(frozen=True, eq=False)
+class UmbrellaRun(HMCResult):
+    """The biased HMC run of ``sample_windows`` in ArviZ's layout.
+
+    ``posterior`` holds every observable plus ``loss`` = L eps, (chain, draw), with the chain
+    coordinates ``window`` (index) and ``kappa0`` (its bias centre); attributes k_b, alpha0 (the
+    sampled alpha, P / N), kappa_uniform and kappa_copy (the large-N basins at beta_c) and the
+    model's parameters.  ``sample_stats`` as for :class:`HMCResult`
+    (``lp`` includes the bias).  :meth:`pooled` gives the MBAR input."""
+
+    def pooled(self) -> UmbrellaSamples:
+        """All draws pooled, chain-major (the order MBAR and the block bootstrap use)."""
+        p = self.posterior
+        kh = p["kappa_hat"].values
+        return UmbrellaSamples(kappa_hat=kh.ravel(), loss=p["loss"].values.ravel(),
+                               window=np.repeat(p["window"].values, kh.shape[1]),
+                               kappa0=_window_centres(p),
+                               k_b=p.attrs["k_b"], alpha0=p.attrs["alpha0"], N=p.attrs["N"],
+                               basins=(p.attrs["kappa_uniform"], p.attrs["kappa_copy"]))
+
+
+def _window_centres(posterior) -> np.ndarray:
+    """kappa0 per window (K,), from the per-chain coordinates."""
+    K = int(posterior["window"].values.max()) + 1
+    out = np.empty(K)
+    out[posterior["window"].values] = posterior["kappa0"].values
+    return out
 
 
 def sample_windows(N: int, *, alpha0=None, kappa0=None, k_b=None, chains_per=1, n_iter=2000, seed=0, L=8,
-                   s_qk=0.25, s_uv=9.0) -> UmbrellaSamples:
+                   s_qk=0.25, s_uv=9.0) -> UmbrellaRun:
     """One batched HMC run over all windows (alternate chains start uniform / copy).
 
-    kappa0 None: windows over -0.15 .. 1.65 spaced by at most 2 / sqrt(N k_b), twice the width of a
-    biased window, so that neighbouring windows overlap (MBAR needs it; the spacing shrinks like
-    N^-1/2)."""
+    kappa0 None: windows over kappa_uniform - 0.33 .. kappa_copy + 0.5 (module docstring) spaced
+    by at most 2 / sqrt(N k_b), twice the width of a biased window, so that neighbouring windows
+    overlap (MBAR needs it; the spacing shrinks like N^-1/2).  Copy chains start at the large-N
+    copy state at beta_c.  Returns an :class:`UmbrellaRun` (``equal_mass_point`` takes it)."""
     t = attention.transition(L=L, s_qk=s_qk, s_uv=s_uv)
+    if t.order != "first":
+        raise ValueError(f"L, s_qk, s_uv = {L}, {s_qk}, {s_uv}: the transition is {t.order!r}; umbrella "
+                         f"sampling between two basins needs a first-order one")
     alpha0 = t.beta_c if alpha0 is None else alpha0
     k_b = 1.5 * profile_curvature_bound(L, s_qk, s_uv, alpha0) if k_b is None else k_b
     if kappa0 is None:
-        kappa0 = np.linspace(-0.15, 1.65, int(np.ceil(1.8 / (2.0 / math.sqrt(N * k_b)))) + 1)
+        lo, hi = t.uniform.kappa - 0.33, t.copy.kappa + 0.5
+        kappa0 = np.linspace(lo, hi, int(np.ceil((hi - lo) / (2.0 / math.sqrt(N * k_b)))) + 1)
     model = CopyModel(L=L, N=N, s_q=math.sqrt(s_qk), s_k=math.sqrt(s_qk), s_u=math.sqrt(s_uv), s_v=math.sqrt(s_uv))
     rng = np.random.default_rng(seed + 7919 * N)
     K = len(kappa0)
     n = K * chains_per
     k0 = np.repeat(np.asarray(kappa0, float), chains_per)
     th_u = prior_draw(model, n, rng)
-    th_c = copy_start(model, n, rng, 1.15, 1.89)
+    th_c = copy_start(model, n, rng, t.copy.kappa, t.copy.g)
     use_copy = np.arange(n) % 2 == 1
     theta = tuple(np.where(use_copy.reshape((-1,) + (1,) * (a.ndim - 1)), b, a) for a, b in zip(th_u, th_c))
     C = data_statistic(L, int(round(alpha0 * N)))
     res = hmc(model, theta, C, rng, n_iter=n_iter, bias=lambda th: umbrella_bias(model, th, k0, k_b))
-    kh = res.draws["kappa_hat"]
-    return UmbrellaSamples(kappa_hat=kh.ravel(), loss=(L * res.draws["eps"]).ravel(),
-                           window=np.repeat(np.repeat(np.arange(K), chains_per), kh.shape[1]),
-                           kappa0=np.asarray(kappa0, float), k_b=k_b, alpha0=int(round(alpha0 * N)) / N, N=N)
+    post = res.posterior.assign(loss=L * res.posterior["eps"])
+    post["loss"].attrs["long_name"] = OBSERVABLE_NAMES["loss"]
+    post = post.assign_coords(window=("chain", np.repeat(np.arange(K), chains_per)), kappa0=("chain", k0))
+    post.attrs.update(k_b=float(k_b), alpha0=int(round(alpha0 * N)) / N, kappa_uniform=t.uniform.kappa,
+                      kappa_copy=t.copy.kappa)
+    return UmbrellaRun(posterior=post, sample_stats=res.sample_stats, acceptance=res.acceptance,
+                       step_size=res.step_size, final=res.final)
 
 
 def mbar_free_energies(u_kn: np.ndarray, N_k: np.ndarray, tol: float = 1e-8, max_iter: int = 100) -> np.ndarray:
@@ -160,32 +204,44 @@ def _block_bootstrap(s: UmbrellaSamples, rng, n_blocks=10) -> UmbrellaSamples:
         blocks = np.array_split(w, n_blocks)
         idx.extend(np.concatenate([blocks[j] for j in rng.integers(0, n_blocks, n_blocks)]))
     idx = np.array(idx)
-    return UmbrellaSamples(kappa_hat=s.kappa_hat[idx], loss=s.loss[idx], window=s.window[idx], kappa0=s.kappa0,
-                           k_b=s.k_b, alpha0=s.alpha0, N=s.N)
+    return dataclasses.replace(s, kappa_hat=s.kappa_hat[idx], loss=s.loss[idx], window=s.window[idx])
 
 
-def equal_mass_point(s: UmbrellaSamples, bins=np.linspace(-0.3, 1.8, 85), n_boot: int = 20, seed: int = 0) -> dict:
+def equal_mass_point(run: UmbrellaRun, bins=None, n_boot: int = 20, seed: int = 0) -> dict:
     """alpha_c(N) (equal basin masses), the split point and the barrier per N at alpha_c(N);
-    alpha_c_se from a block bootstrap over each window's draws (n_boot resamples)."""
+    alpha_c_se from a block bootstrap over each window's draws (n_boot resamples).
+
+    bins: kappa_hat bin edges of the profile (default 85 edges over kappa_uniform - 0.48 ..
+    kappa_copy + 0.65).  Returns plain numbers; 'profile' is -log p_N/N at alpha_c(N) on the bin
+    centres 'profile_kappa' (nan in empty bins)."""
+    s = run.pooled()
+    ku, kc = s.basins
+    bins = np.linspace(ku - 0.48, kc + 0.65, 85) if bins is None else np.asarray(bins, float)
+    guess, reach = 0.5 * (ku + kc), 0.12 * s.alpha0
     rw = Reweighter(s)
     centres, prof = rw.profile(s.alpha0, bins)
     ok = np.isfinite(prof)
     c, p = centres[ok], prof[ok]
-    lo = np.argmin(np.where(c < 0.6, p, np.inf))
-    hi = np.argmin(np.where(c > 0.6, p, np.inf))
+    lo = np.argmin(np.where(c < guess, p, np.inf))
+    hi = np.argmin(np.where(c > guess, p, np.inf))
     split = c[lo + np.argmax(p[lo:hi + 1])]
-    a_c = brentq(lambda a: rw.log_mass_ratio(a, split), s.alpha0 - 1.5, s.alpha0 + 1.5, xtol=1e-6)
-    centres, prof = rw.profile(a_c, bins)
-    ok = np.isfinite(prof)
-    c, p = centres[ok], prof[ok]
+    ends = [rw.log_mass_ratio(a, split) for a in (s.alpha0 - reach, s.alpha0 + reach)]
+    if not ends[0] < 0 < ends[1]:
+        raise ConvergenceError(f"N = {s.N}: no equal-mass point within alpha0 +- 12% (log mass ratio copy/uniform "
+                               f"{ends[0]:.3g} .. {ends[1]:.3g}); are both basins sampled (more n_iter, larger N, "
+                               f"or a larger barrier: further from the critical end point)?")
+    a_c = brentq(lambda a: rw.log_mass_ratio(a, split), s.alpha0 - reach, s.alpha0 + reach, xtol=1e-6)
+    centres, full = rw.profile(a_c, bins)
+    ok = np.isfinite(full)
+    c, p = centres[ok], full[ok]
     lo = np.argmin(np.where(c < split, p, np.inf))
-    top = np.argmax(np.where((c >= c[lo]) & (c <= split + 0.2), p, -np.inf))
+    top = np.argmax(np.where((c >= c[lo]) & (c <= split + 0.2 * (kc - ku)), p, -np.inf))
     rng = np.random.default_rng(seed)
     boot = []
     for _ in range(n_boot):
         rb = Reweighter(_block_bootstrap(s, rng))
-        boot.append(brentq(lambda a: rb.log_mass_ratio(a, split), s.alpha0 - 1.5, s.alpha0 + 1.5, xtol=1e-6))
+        boot.append(brentq(lambda a: rb.log_mass_ratio(a, split), s.alpha0 - reach, s.alpha0 + reach, xtol=1e-6))
     return {"N": s.N, "alpha_c": float(a_c), "alpha_c_se": float(np.std(boot, ddof=1)) if n_boot > 1 else float("nan"),
             "split": float(split), "barrier": float(p[top] - p[lo]),
-            "profile_kappa": c.tolist(), "profile": p.tolist(), "k_b": s.k_b, "alpha0": s.alpha0,
+            "profile_kappa": centres.tolist(), "profile": full.tolist(), "k_b": s.k_b, "alpha0": s.alpha0,
             "mbar_f": rw.f_k.tolist()}

@@ -3,7 +3,7 @@
 Entry points
 ------------
 LinearVIModel, SpectralVIModel   Bayesian linear model of grokking under Gaussian VI (arXiv 2604.12434 §5)
-sweep_lam, LinearVISweep          all curves on a (lam, t) grid, labelled and saveable
+sweep_lam                         all curves on a (lam, t) grid: an xarray.Dataset (grokphase.results saves it)
 MarchenkoPastur, DiscreteSpectrum feature spectra for the above
 ConvergenceError                  raised when a solver does not converge
 
@@ -17,15 +17,15 @@ __version__ = "0.1.0"
 
 _ENTRY_POINTS = {
     "LinearVIModel": "grokphase.linear_vi", "SpectralVIModel": "grokphase.linear_vi",
-    "ConvergenceError": "grokphase.linear_vi", "LinearVISweep": "grokphase.linear_vi",
-    "sweep_lam": "grokphase.linear_vi",
+    "ConvergenceError": "grokphase.linear_vi", "sweep_lam": "grokphase.linear_vi",
     "MarchenkoPastur": "grokphase.numerics.spectra", "DiscreteSpectrum": "grokphase.numerics.spectra",
 }
 __all__ = ["LinearVIModel", "SpectralVIModel", "MarchenkoPastur", "DiscreteSpectrum",
-           "ConvergenceError", "LinearVISweep", "sweep_lam", "__version__"]
+           "ConvergenceError", "sweep_lam", "__version__"]
 
 
-_SUBPACKAGES = ("attention", "linear_vi", "exposure", "testing", "theory", "numerics", "validation", "paper_figs", "cli")
+_SUBPACKAGES = ("attention", "linear_vi", "exposure", "results", "testing", "theory", "numerics", "validation",
+                "paper_figs", "cli", "warmup")
 
 
 def __getattr__(name):

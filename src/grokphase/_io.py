@@ -8,6 +8,9 @@ and two writers never share a temporary name.
 JSON written by the package is strict (RFC 8259): NaN and +-inf become ``null``
 (:func:`strict_json_value`); ``json.dumps(..., allow_nan=False)`` then guarantees that nothing else
 slips through.
+
+The reader :func:`read_npz` is the other side: a damaged archive is a ``ValueError`` that names the
+file, what is wrong and what to do, never a bare zipfile/pickle error.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Any, Iterator
 import numpy as np
 
 __all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "atomic_write_json",
-           "strict_json_value", "dumps_strict"]
+           "strict_json_value", "dumps_strict", "read_npz"]
 
 
 @contextlib.contextmanager
@@ -117,3 +120,31 @@ def dumps_strict(obj: Any, **kw) -> str:
 def atomic_write_json(path: str | os.PathLike, obj: Any, *, indent: int | None = None) -> Path:
     """Write ``obj`` as strict JSON (NaN/inf -> null) to ``path`` atomically; returns the path."""
     return atomic_write_text(path, dumps_strict(obj, indent=indent) + "\n")
+
+
+_REMEDY = "delete it, or start over (resume=False; on the command line --fresh), or use another folder"
+
+
+def read_npz(path: str | os.PathLike, *, what: str = "data file", remedy: str = _REMEDY) -> dict[str, np.ndarray]:
+    """All arrays of an ``.npz`` file, loaded into memory (no pickles).
+
+    Raises
+    ------
+    ValueError
+        When the file is not a readable ``.npz`` archive (truncated, a bad CRC, not a zip, pickled
+        objects); the message names the file, what is wrong and ``remedy``.
+    """
+    import zipfile
+    import zlib
+
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if not hasattr(z, "files"):
+                raise ValueError("a single .npy array, not an .npz archive")
+            return {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as e:
+        raise ValueError(f"{what} {path} is corrupted or not an .npz archive "
+                         f"({type(e).__name__}: {e}); {remedy}") from e

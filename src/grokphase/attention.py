@@ -1,8 +1,8 @@
 """Bayesian single-layer attention on the cyclic copy task: saddle points, branches, transitions.
 
-Spec: ``shared/theory/attention_copy.md`` (our exactly solvable model with the phenomenology of
+Model: ``docs/attention_copy.md`` (the package's exactly solvable model with the phenomenology of
 Lavie et al., arXiv 2606.12058).  Large-N theory: the posterior concentrates on the minima of the
-reduced free energy f(kappa, g; beta) (spec §4), with beta = alpha / sigma^2 the amount of data.
+reduced free energy f(kappa, g; beta) (§4), with beta = alpha / sigma^2 the amount of data.
 
 Order parameters: kappa (copy logit gap for softmax, copy score for linear), g (value gain),
 c = A_{l,l-1} (copy weight; = kappa for linear attention, where A = S), eps (per-position population
@@ -33,13 +33,13 @@ from grokphase.numerics import attention_saddle as _sd
 from grokphase.numerics import attention_transition as _tr
 from grokphase.numerics import attention_full as _full
 from grokphase.numerics.attention_full import FullSaddleResult
-from grokphase.numerics.attention_map import MapTransition
-from grokphase.numerics.attention_phase_diagram import CriticalEndPoint, PhaseDiagram
+from grokphase.numerics.attention_map import MapState, MapTransition
+from grokphase.numerics.attention_phase_diagram import CriticalEndPoint
 from grokphase.numerics.attention_transition import BranchState
 from grokphase.numerics.attention_transition import TransitionResult as Transition
 
 __all__ = ["SaddleResult", "FullSaddleResult", "AnsatzCheck", "Branches", "Transition",
-           "CriticalEndPoint", "PhaseDiagram", "MapTransition", "solve", "solve_full",
+           "CriticalEndPoint", "MapTransition", "MapState", "solve", "solve_full",
            "check_copy_ansatz", "trace", "transition", "critical_end_point", "phase_diagram",
            "map_transition", "map_state"]
 
@@ -99,11 +99,41 @@ def solve(beta, *, L, kind="softmax", s_qk, s_uv, init="uniform", tol=1e-12, max
     """Solve the saddle-point equations grad f = 0 at beta by Newton (line search, trust radius,
     steepest-descent fallback).
 
-    init: 'uniform' (softmax: the minimum with the smallest kappa; linear: kappa = g = 0, exact),
-    'copy' (the minimum with the largest kappa, i.e. the copy branch where it exists; otherwise the
-    unique minimum), or an explicit (kappa, g) start, from which Newton converges to the nearest
-    stationary point (possibly unstable: check ``stable``).  Minima are located on the exact
-    parametric branch (``attention_saddle.branch_point_at_kappa``) and polished by Newton.
+    Minima are located on the exact parametric branch (``attention_saddle.branch_point_at_kappa``)
+    and polished by Newton.
+
+    Parameters
+    ----------
+    beta : float
+        Amount of data alpha / sigma^2, >= 0.
+    L : float
+        Sequence length, >= 2.
+    kind : {'softmax', 'linear'}
+    s_qk, s_uv : float
+        Prior scales s_q s_k and s_u s_v, > 0.
+    init : {'uniform', 'copy'} or (float, float)
+        'uniform': softmax, the minimum with the smallest kappa; linear, kappa = g = 0 (exact).
+        'copy': the minimum with the largest kappa (the copy branch where it exists, otherwise the
+        unique minimum).  An explicit (kappa, g) start: Newton converges to the nearest stationary
+        point, possibly unstable (check ``stable``).
+    tol : float
+        Newton tolerance on max |grad f| / (1 + beta L).
+    max_iter : int
+        Newton iterations.
+
+    Returns
+    -------
+    SaddleResult
+        beta, kappa, g, c, eps, w = g c, free_energy, min_hessian_eig (``stable`` if > 0),
+        converged, residual, iterations.
+
+    Examples
+    --------
+    >>> r = solve(13.0, L=8, s_qk=0.25, s_uv=9.0, init="copy")   # between the spinodals
+    >>> round(r.c, 4), round(r.g, 4), r.stable, r.converged
+    (0.3123, 1.8904, True, True)
+    >>> round(solve(13.0, L=8, s_qk=0.25, s_uv=9.0).c, 4)          # the uniform branch, c ~ 1/L
+    0.1461
     """
     k = _kind(kind)
     L, s_qk, s_uv = _check(L, s_qk, s_uv)
@@ -133,11 +163,38 @@ def _ansatz_scores(kind: str, kappa: float, L: int) -> np.ndarray:
 
 def solve_full(beta, *, L, kind="softmax", s_qk, s_uv, init="uniform", tol=1e-9,
                max_iter=5000) -> FullSaddleResult:
-    """Minimise the full free energy F(S, g) over all L^2 + 1 order parameters (spec §3, §5.5;
+    """Minimise the full free energy F(S, g) over all L^2 + 1 order parameters (§3, §5.5;
     BFGS with a strong-Wolfe line search, then Newton with a finite-difference Hessian).
 
-    init: 'uniform' or 'copy' start on the corresponding reduced minimum (``solve``) written as an
-    L x L score matrix, or an explicit (S0, g0) with S0 of shape (L, L).  L must be an integer."""
+    Parameters
+    ----------
+    beta : float
+        Amount of data alpha / sigma^2, >= 0.
+    L : int
+        Sequence length, >= 2 (an integer: S is an L x L matrix).
+    kind : {'softmax', 'linear'}
+    s_qk, s_uv : float
+        Prior scales, > 0.
+    init : {'uniform', 'copy'} or (ndarray, float)
+        Start on the corresponding reduced minimum (``solve``) written as an L x L score matrix, or
+        an explicit (S0, g0) with S0 of shape (L, L).
+    tol : float
+        Tolerance on the max-abs gradient.
+    max_iter : int
+        BFGS iterations.
+
+    Returns
+    -------
+    FullSaddleResult
+        S (L, L), g, free_energy, c, eps, row_spread (0 if the rows are translation invariant),
+        converged, residual, iterations, min_hessian_eig.
+
+    Examples
+    --------
+    >>> r = solve_full(13.0, L=8, s_qk=0.25, s_uv=9.0, init="copy")
+    >>> r.S.shape, round(r.c, 4), r.converged, r.row_spread < 1e-8      # the copy ansatz, unrestricted
+    ((8, 8), 0.3123, True, True)
+    """
     _kind(kind)
     if isinstance(init, str):
         r = solve(beta, L=L, kind=kind, s_qk=s_qk, s_uv=s_uv, init=init)
@@ -168,9 +225,35 @@ class AnsatzCheck:
 
 def check_copy_ansatz(beta, *, L, kind="softmax", s_qk, s_uv, n_random=6, seed=0,
                       tol=1e-6) -> AnsatzCheck:
-    """Spec §5.5: minimise F(S, g) from the uniform start, the copy start and ``n_random`` random
+    """The check of §5.5: minimise F(S, g) from the uniform start, the copy start and ``n_random`` random
     starts (S ~ N(0, 1), g ~ U(0, 2), seeded) and check every minimum is one of the reduced
-    (copy-ansatz) minima."""
+    (copy-ansatz) minima.
+
+    Parameters
+    ----------
+    beta : float
+        Amount of data, >= 0.
+    L : int
+        Sequence length, >= 2.
+    kind : {'softmax', 'linear'}
+    s_qk, s_uv : float
+        Prior scales, > 0.
+    n_random : int
+        Random starts besides the uniform and copy ones.
+    seed : int
+        Seed of the random starts.
+    tol : float
+        Largest free-energy gap and row spread that count as "on the ansatz".
+
+    Returns
+    -------
+    AnsatzCheck
+
+    Examples
+    --------
+    >>> check_copy_ansatz(13.0, L=4, s_qk=0.25, s_uv=9.0, n_random=2).all_on_ansatz
+    True
+    """
     L = int(L)
     reduced = {solve(beta, L=L, kind=kind, s_qk=s_qk, s_uv=s_uv, init=i).free_energy
                for i in ("uniform", "copy")}
@@ -212,7 +295,30 @@ class Branches:
 
 def trace(betas, *, L, kind="softmax", s_qk, s_uv) -> Branches:
     """Follow the stationary curve by pseudo-arclength continuation in beta (through the folds)
-    and report every branch at each beta."""
+    and report every branch at each beta.
+
+    Parameters
+    ----------
+    betas : array-like, shape (nb,)
+        Finite values >= 0.
+    L : float
+        Sequence length, >= 2.
+    kind : {'softmax', 'linear'}
+    s_qk, s_uv : float
+        Prior scales, > 0.
+
+    Returns
+    -------
+    Branches
+        Per branch name a dict of arrays of shape (nb,) (nan where the branch does not exist at that
+        beta), and the traced curve.
+
+    Examples
+    --------
+    >>> b = trace([12.0, 13.0, 15.0], L=8, s_qk=0.25, s_uv=9.0)
+    >>> sorted(b.branches), np.round(b.branches["copy"]["c"], 4).tolist(), b.converged
+    (['copy', 'uniform', 'unstable'], [nan, 0.3123, 0.3617], True)
+    """
     k = _kind(kind)
     L, s_qk, s_uv = _check(L, s_qk, s_uv)
     betas = np.atleast_1d(np.asarray(betas, dtype=np.float64))
@@ -237,7 +343,28 @@ def trace(betas, *, L, kind="softmax", s_qk, s_uv) -> Branches:
 
 
 def transition(*, L, kind="softmax", s_qk, s_uv) -> Transition:
-    """Classify the transition and locate it (see ``Transition`` for the fields)."""
+    """Classify the transition and locate it.
+
+    Parameters
+    ----------
+    L : float
+        Sequence length, >= 2.
+    kind : {'softmax', 'linear'}
+    s_qk, s_uv : float
+        Prior scales, > 0.
+
+    Returns
+    -------
+    Transition
+        order ('first', 'second', 'crossover', 'tricritical' or 'critical'), beta_c, beta_spinodal,
+        jump, exponent, the branch states at beta_c, barrier, B2 (linear), converged.
+
+    Examples
+    --------
+    >>> t = transition(L=8, s_qk=0.25, s_uv=9.0)
+    >>> t.order, round(t.beta_c, 4), t.converged
+    ('first', 12.9682, True)
+    """
     k = _kind(kind)
     L, s_qk, s_uv = _check(L, s_qk, s_uv)
     return _tr.analyse_softmax(L, s_qk, s_uv) if k == _sd.SOFTMAX else _tr.analyse_linear(L, s_qk, s_uv)
@@ -245,8 +372,34 @@ def transition(*, L, kind="softmax", s_qk, s_uv) -> Transition:
 
 def critical_end_point(*, kind="softmax", s_qk, s_uv, vary="L", L=8.0, bracket=None,
                        fit_exponents=True) -> CriticalEndPoint:
-    """Critical end point of the softmax first-order line, varying L (default bracket (2, 64)) or
-    s_qk at fixed L (default bracket (1e-2, 10)).  Unpacks as (x_c, beta_star)."""
+    """Critical end point of the softmax first-order line, varying L or s_qk at fixed L.
+
+    Parameters
+    ----------
+    kind : {'softmax'}
+        Only softmax attention has a critical end point.
+    s_qk, s_uv : float
+        Prior scales, > 0 (s_qk is the varied one when vary='s_qk').
+    vary : {'L', 's_qk'}
+    L : float
+        The fixed L when vary='s_qk'.
+    bracket : (float, float), optional
+        Search interval of the varied parameter (default (2, 64) for L, (1e-2, 10) for s_qk).
+    fit_exponents : bool
+        Also fit the jump and spinodal-width exponents (mean field: 1/2 and 3/2).
+
+    Returns
+    -------
+    CriticalEndPoint
+        x_c, beta_star, kappa_star, the exponents (nan if not fitted), converged, iterations,
+        residual.  Unpacks as (x_c, beta_star).
+
+    Examples
+    --------
+    >>> L_c, beta_star = critical_end_point(s_qk=0.25, s_uv=9.0, fit_exponents=False)
+    >>> round(L_c, 3), round(beta_star, 3)
+    (5.455, 10.847)
+    """
     if kind != "softmax":
         raise ValueError("kind: only softmax attention has a critical end point (linear has a "
                          "tricritical point: s_qk s_uv = (1 + L) / (2 sqrt L))")
@@ -258,9 +411,39 @@ def critical_end_point(*, kind="softmax", s_qk, s_uv, vary="L", L=8.0, bracket=N
     return _pd.critical_end_point(vary, L, s_qk, s_uv, tuple(float(b) for b in bracket), fit_exponents)
 
 
-def phase_diagram(betas, Ls, *, kind="softmax", s_qk, s_uv, vary="L", L=8.0) -> PhaseDiagram:
-    """Order parameters on the (beta, L) grid (or (beta, s_qk) with vary='s_qk' and ``Ls`` the
-    s_qk values) and the transition lines; see ``PhaseDiagram``."""
+def phase_diagram(betas, Ls, *, kind="softmax", s_qk, s_uv, vary="L", L=8.0) -> "xarray.Dataset":
+    """Order parameters on the (L, beta) grid (or (s_qk, beta) with vary='s_qk' and ``Ls`` the
+    s_qk values) and the transition lines, as a labelled Dataset.
+
+    Parameters
+    ----------
+    betas : array-like, shape (nb,)
+        Finite values >= 0.
+    Ls : array-like, shape (nx,)
+        Values of the varied parameter: L >= 2 (vary='L') or s_qk > 0 (vary='s_qk').
+    kind : {'softmax', 'linear'}
+    s_qk, s_uv : float
+        Prior scales (> 0); s_qk is ignored as a fixed value when vary='s_qk'.
+    vary : {'L', 's_qk'}
+    L : float
+        The fixed L when vary='s_qk'.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dimensions (``vary``, ``beta``); per ``vary`` value the ``order`` (CF flag variable: decode
+        with ``grokphase.results.flag_labels``), ``beta_c`` and the spinodals ``beta_sp_lo/hi``; on
+        the grid the equilibrium ``kappa, g, c, eps, w, free_energy, min_hessian_eig, residual``,
+        its ``branch`` (flag) and ``c_metastable``.  Attributes: ``kind``, ``varied``, the fixed
+        parameters (typed), ``residual_tol`` and ``converged``.  Save with
+        ``grokphase.results.save_dataset`` (netCDF).
+
+    Examples
+    --------
+    >>> pd = phase_diagram(np.linspace(1, 30, 25), [4, 8, 12], s_qk=0.25, s_uv=9.0)
+    >>> round(float(pd.c.sel(L=8, beta=13, method="nearest")), 4), pd.converged   # copy branch (1/L uniform)
+    (0.3153, True)
+    """
     k = _kind(kind)
     if vary not in ("L", "s_qk"):
         raise ValueError(f"vary must be 'L' or 's_qk', got {vary!r}")
@@ -276,19 +459,60 @@ def phase_diagram(betas, Ls, *, kind="softmax", s_qk, s_uv, vary="L", L=8.0) -> 
     return _pd.compute_phase_diagram(k, betas, xs, axis=vary, L=L, s_qk=s_qk, s_uv=s_uv)
 
 
-def map_state(beta, *, L, kind="softmax", s_qk, s_uv) -> dict:
-    """The MAP copy state (best point with kappa > 0) at beta: kappa, g, c, w and its MAP objective;
-    compare ``objective`` with that of the uniform/trivial point to see which is global."""
+def map_state(beta, *, L, kind="softmax", s_qk, s_uv) -> MapState:
+    """The MAP copy state (best point with kappa > 0) at beta.
+
+    Parameters
+    ----------
+    beta : float
+        Amount of data, >= 0.
+    L : float
+        Sequence length, >= 2.
+    kind : {'softmax', 'linear'}
+    s_qk, s_uv : float
+        Prior scales, > 0.
+
+    Returns
+    -------
+    MapState
+        kappa, g, c, w = g c (as in ``solve``), its MAP ``objective`` and that of the uniform /
+        trivial point (``objective_uniform``; ``copy_is_global`` compares them), ``converged``.
+
+    Examples
+    --------
+    >>> m = map_state(40.0, L=8, s_qk=0.25, s_uv=9.0)
+    >>> round(m.c, 4), m.copy_is_global, m.converged
+    (0.536, True, True)
+    """
     k = _kind(kind)
     L, s_qk, s_uv = _check(L, s_qk, s_uv)
-    kap, g, c, f = _map.map_copy_minimum(k, _beta(beta), L, s_qk, s_uv)
-    f0 = _map.map_profile(k, 0.0, float(beta), L, s_qk, s_uv)[0]
-    return {"kappa": kap, "g": g, "c": c, "w": g * c, "objective": f, "objective_uniform": f0}
+    return _map.map_copy_minimum(k, _beta(beta), L, s_qk, s_uv)
 
 
 def map_transition(*, L, kind="softmax", s_qk, s_uv) -> MapTransition:
-    """MAP (weight decay = prior) thresholds, spec §9: local instability of the uniform point and
-    the global switch to copying."""
+    """MAP (weight decay = prior) thresholds, §9: local instability of the uniform point and
+    the global switch to copying.
+
+    Parameters
+    ----------
+    L : float
+        Sequence length, >= 2.
+    kind : {'softmax', 'linear'}
+    s_qk, s_uv : float
+        Prior scales, > 0.
+
+    Returns
+    -------
+    MapTransition
+        beta_local (inf for linear attention), beta_switch and the copy state there, converged,
+        iterations, residual.
+
+    Examples
+    --------
+    >>> m = map_transition(L=8, s_qk=0.25, s_uv=9.0)
+    >>> round(m.beta_local, 4), round(m.beta_switch, 4), m.converged   # both above the Bayesian beta_c
+    (32.1111, 17.0424, True)
+    """
     k = _kind(kind)
     L, s_qk, s_uv = _check(L, s_qk, s_uv)
     return _map.map_transition(k, L, s_qk, s_uv)

@@ -1,7 +1,7 @@
 """User-level API for the Bayesian linear model of delayed generalisation.
 
 Reference: Qchohi & Rossi, arXiv 2604.12434, Section 5 and Appendix C (bracketed numbers are its
-equations); spec ``shared/theory/linear_vi.md``.
+equations); model: ``docs/linear_vi.md``.
 
 * :class:`LinearVIModel` -- the Marchenko-Pastur limit (aspect ratio ``lam`` = d/n).
 * :class:`SpectralVIModel` -- the same quantities for any feature spectrum (eigenvalues with weights).
@@ -18,7 +18,7 @@ Conventions and choices (documented, tested):
   A curve that starts below the level has crossing time 0.
 * ``delay()`` is the exact numerical delay from the curves (primary); ``delay_asymptotic()`` is
   the leading-order formula [80] (its asymptote as eps -> 0).
-* Regression-level EU [92] needs two more numbers than the spec's constructor carries: the noise
+* Regression-level EU [92] needs two more numbers than the model's constructor carries: the noise
   variance sigma^2 (matched, sigma_eps^2 = sigma^2) and the share of C0 held by the covariance gap;
   they are keyword arguments of :meth:`eu_regression`, with defaults 1.0 and 0.5.
 * Root finding failures raise :class:`ConvergenceError`; the underlying :class:`CrossingResult`
@@ -28,11 +28,8 @@ Conventions and choices (documented, tested):
 
 from __future__ import annotations
 
-import json
 import math
-import os
-from dataclasses import dataclass, fields
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -45,7 +42,7 @@ from grokphase.numerics.spectra import DiscreteSpectrum, MarchenkoPastur
 from grokphase.numerics.vi_curves import (accuracy_closure, eu_regression, eu_threshold,
                                           log_excess_risks)
 
-__all__ = ["LinearVIModel", "SpectralVIModel", "ConvergenceError", "LinearVISweep", "sweep_lam"]
+__all__ = ["LinearVIModel", "SpectralVIModel", "ConvergenceError", "sweep_lam"]
 
 
 def _check_eu_regression_args(sigma2: float, cov_share: float) -> None:
@@ -75,29 +72,86 @@ class _SpectralCurves:
 
     # --- curves -----------------------------------------------------------------------
     def log_excess_risk(self, t):
-        """(log L_emp(t), log L_gen(t)); t: flow time(s) >= 0, any shape.  Never underflows."""
+        """Logarithms of the excess risks; never underflows.
+
+        Parameters
+        ----------
+        t : array-like
+            Flow times >= 0, any shape.
+        Returns
+        -------
+        (ndarray, ndarray)
+            log L_emp(t) and log L_gen(t), each of the shape of t.
+        """
         return log_excess_risks(self.spectrum, t, self.n_over_sigma2, self.inv_tau2, self.C0)
 
     def excess_risk(self, t):
-        """(L_emp(t), L_gen(t)) in the MP/spectral limit [73]/[74], each of the shape of t."""
+        """The excess risks in the MP/spectral limit [73]/[74].
+
+        Parameters
+        ----------
+        t : array-like
+            Flow times >= 0, any shape.
+        Returns
+        -------
+        (ndarray, ndarray)
+            L_emp(t) and L_gen(t), each of the shape of t.
+        """
         le, lg = self.log_excess_risk(t)
         return np.exp(le), np.exp(lg)
 
     def accuracy(self, t):
-        """(A_emp(t), A_gen(t)) from the closure [95]."""
+        """Training and test accuracy from the closure [95].
+
+        Parameters
+        ----------
+        t : array-like
+            Flow times >= 0, any shape.
+        Returns
+        -------
+        (ndarray, ndarray)
+            A_emp(t) and A_gen(t) in [0, 1], each of the shape of t.
+
+        Examples
+        --------
+        >>> acc_emp, acc_gen = LinearVIModel(0.6, 5e7).accuracy(np.array([1e-8, 1e-6]))
+        >>> np.round(acc_emp, 3).tolist(), np.round(acc_gen, 3).tolist()     # train first, then test
+        ([0.034, 1.0], [0.026, 1.0])
+        """
         le, lg = self.log_excess_risk(t)
         return accuracy_closure(le, self.eps), accuracy_closure(lg, self.eps)
 
     def eu_threshold(self, t):
-        """(EU_emp(t), EU_gen(t)): thresholded epistemic uncertainty [11] in nats (max ln 2)."""
+        """Thresholded epistemic uncertainty [11].
+
+        Parameters
+        ----------
+        t : array-like
+            Flow times >= 0, any shape.
+        Returns
+        -------
+        (ndarray, ndarray)
+            EU_emp(t) and EU_gen(t) in nats (at most ln 2), each of the shape of t.
+        """
         le, lg = self.log_excess_risk(t)
         return eu_threshold(le, self.eps), eu_threshold(lg, self.eps)
 
     def eu_regression(self, t, *, sigma2: float = 1.0, cov_share: float = 0.5):
-        """(EU_emp(t), EU_gen(t)): regression-level EU [92] in nats; monotone in t (no peak).
+        """Regression-level epistemic uncertainty [92]; monotone in t (no peak).
 
-        sigma2 : noise variance sigma^2 = sigma_eps^2 (> 0), in the units of C0.
-        cov_share : fraction of C0 carried by the covariance gap, Tr(Sigma_0 - Sigma_inf)/2, in [0, 1].
+        Parameters
+        ----------
+        t : array-like
+            Flow times >= 0, any shape.
+        sigma2 : float
+            Noise variance sigma^2 = sigma_eps^2 (> 0), in the units of C0.
+        cov_share : float
+            Fraction of C0 carried by the covariance gap, Tr(Sigma_0 - Sigma_inf)/2, in [0, 1].
+
+        Returns
+        -------
+        (ndarray, ndarray)
+            EU_emp(t) and EU_gen(t) in nats, each of the shape of t.
         """
         _check_eu_regression_args(sigma2, cov_share)
         le, lg = self.log_excess_risk(t)
@@ -105,9 +159,20 @@ class _SpectralCurves:
                              sigma2, cov_share)
 
     def curves(self, t, *, sigma2: float = 1.0, cov_share: float = 0.5) -> dict[str, np.ndarray]:
-        """All curves from one evaluation of the spectral moments: a dict of arrays shaped like t.
+        """All curves from one evaluation of the spectral moments.
 
-        Keys: excess_emp, excess_gen, acc_emp, acc_gen, eu_th_emp, eu_th_gen, eu_reg_emp, eu_reg_gen.
+        Parameters
+        ----------
+        t : array-like
+            Flow times >= 0, any shape.
+        sigma2, cov_share : float
+            As in :meth:`eu_regression`.
+
+        Returns
+        -------
+        dict of str to ndarray
+            excess_emp, excess_gen, acc_emp, acc_gen, eu_th_emp, eu_th_gen, eu_reg_emp, eu_reg_gen,
+            each of the shape of t.
         """
         le, lg = self.log_excess_risk(t)
         return _curves_from_log_risks(self.spectrum, le, lg, self.n_over_sigma2, self.inv_tau2,
@@ -120,7 +185,18 @@ class _SpectralCurves:
         return 2.0 * (self.n_over_sigma2 * self.spectrum.nu_min + self.inv_tau2)
 
     def crossing_times(self, level: float) -> tuple[CrossingResult, CrossingResult]:
-        """(emp, gen) CrossingResult for excess risk = level (> 0)."""
+        """Times at which the excess risks cross ``level``, with the root finder's diagnostics.
+
+        Parameters
+        ----------
+        level : float
+            Excess-risk level, > 0.
+
+        Returns
+        -------
+        (CrossingResult, CrossingResult)
+            Training and test crossing: t, converged, residual, iterations.
+        """
         log_level = math.log(_positive("level", level))
         scale = 1.0 / self.kappa
         return (crossing_time(lambda t: self.log_excess_risk(t)[0], log_level, scale),
@@ -135,20 +211,55 @@ class _SpectralCurves:
         return tuple(out)
 
     def grokking_times(self) -> tuple[float, float]:
-        """(t_emp, t_gen) where the excess risk crosses eps/8 (95% closure accuracy)."""
+        """Grokking times: where the excess risks cross eps/8 (95% closure accuracy).
+
+        Returns
+        -------
+        (float, float)
+            t_emp and t_gen.
+
+        Raises
+        ------
+        ConvergenceError
+            If a crossing cannot be located.
+        """
         return self._times(closed.grokking_level_ratio() * self.eps)
 
     def eu_peak_times(self) -> tuple[float, float]:
-        """(t_emp, t_gen) where the thresholded EU peaks: excess risk = 1.0991 eps [12]."""
+        """EU-peak times: where the thresholded EU peaks, excess risk = 1.0991 eps [12].
+
+        Returns
+        -------
+        (float, float)
+            t_emp and t_gen.
+        """
         return self._times(closed.eu_peak_level_ratio() * self.eps)
 
     def delay(self) -> float:
-        """Exact numerical grokking delay t_gen - t_emp from the curves (the primary quantity)."""
+        """Exact numerical grokking delay from the curves (the primary quantity).
+
+        Returns
+        -------
+        float
+            t_gen - t_emp of :meth:`grokking_times`.
+
+        Examples
+        --------
+        >>> m = LinearVIModel(0.6, 5e7)
+        >>> f"{m.delay():.4g} exact vs {m.delay_asymptotic():.4g} from [80]"
+        '3.631e-07 exact vs 5.865e-07 from [80]'
+        """
         t_emp, t_gen = self.grokking_times()
         return t_gen - t_emp
 
     def eu_peak_delay(self) -> float:
-        """Exact numerical EU-peak delay (Theorem 5.1: same leading order as [80])."""
+        """Exact numerical EU-peak delay (Theorem 5.1: same leading order as [80]).
+
+        Returns
+        -------
+        float
+            t_gen - t_emp of :meth:`eu_peak_times`.
+        """
         t_emp, t_gen = self.eu_peak_times()
         return t_gen - t_emp
 
@@ -161,11 +272,30 @@ class _SpectralCurves:
 class LinearVIModel(_SpectralCurves):
     """Gaussian VI on Bayesian linear regression in the Marchenko-Pastur limit.
 
-    lam : aspect ratio d/n in (0, 1)
-    n_over_sigma2 : n / sigma^2 > 0 (sets the time scale; ~5e7 reproduces the paper's Fig. 6 axis)
-    inv_tau2 : prior precision 1/tau^2 >= 0 (0 = flat prior)
-    eps : success threshold on the squared residual, > 0
-    C0 : initial generalisation excess risk, (||mu_0 - mu_inf||^2 + Tr(Sigma_0 - Sigma_inf))/2 > 0
+    Parameters
+    ----------
+    lam : float
+        Aspect ratio d/n in (0, 1).
+    n_over_sigma2 : float
+        n / sigma^2 > 0; sets the time scale (about 5e7 reproduces the paper's Fig. 6 axis).
+    inv_tau2 : float
+        Prior precision 1/tau^2 >= 0 (0: flat prior).
+    eps : float
+        Success threshold on the squared residual, > 0.
+    C0 : float
+        Initial generalisation excess risk, (||mu_0 - mu_inf||^2 + Tr(Sigma_0 - Sigma_inf))/2 > 0.
+
+    Raises
+    ------
+    ValueError
+        A parameter outside its range (the message names it).
+
+    Examples
+    --------
+    >>> m = LinearVIModel(0.6, 5e7)
+    >>> t_emp, t_gen = m.grokking_times()
+    >>> t_gen > t_emp, round(m.K_gen / m.K_emp, 4) == round((1 - 0.6 ** 0.5) ** -2, 4)   # [78]
+    (True, True)
     """
 
     lam: float
@@ -217,9 +347,21 @@ class LinearVIModel(_SpectralCurves):
 class SpectralVIModel(_SpectralCurves):
     """The same model on any feature spectrum (e.g. ``DiscreteSpectrum(eigs, weights)``).
 
-    spectrum : an object with the interface of ``grokphase.numerics.spectra`` (MP or discrete)
-    other parameters as in :class:`LinearVIModel`.  The late-time asymptote of a discrete spectrum
-    is a pure exponential (no t^{-3/2}); ``delay_asymptotic`` is log(1/nu_min)/kappa for both.
+    The late-time asymptote of a discrete spectrum is a pure exponential (no t^{-3/2});
+    ``delay_asymptotic`` is log(1/nu_min)/kappa for both kinds of spectrum.
+
+    Parameters
+    ----------
+    spectrum : MarchenkoPastur or DiscreteSpectrum
+        Or any object with their interface (``log_laplace_moments``, ``nu_min``).
+    n_over_sigma2, inv_tau2, eps, C0 : float
+        As in :class:`LinearVIModel`.
+
+    Examples
+    --------
+    >>> s = SpectralVIModel(DiscreteSpectrum(np.linspace(0.1, 3, 50)), n_over_sigma2=5e7)
+    >>> f"{s.delay():.3g}"
+    '2.06e-07'
     """
 
     spectrum: DiscreteSpectrum | MarchenkoPastur
@@ -234,48 +376,52 @@ class SpectralVIModel(_SpectralCurves):
         self._validate_common()
 
 
-@dataclass(frozen=True, eq=False)
-class LinearVISweep:
-    """Curves of the MP-limit model on a (lam, t) grid: labelled arrays with their parameters.
-
-    lams : (Lam,); t : (T,); every curve array has shape (Lam, T) (keys as in ``curves``).
-    ``save(path)`` writes an ``.npz`` (arrays + a JSON ``params`` entry) atomically.
-    """
-
-    lams: np.ndarray
-    t: np.ndarray
-    params: dict
-    excess_emp: np.ndarray
-    excess_gen: np.ndarray
-    acc_emp: np.ndarray
-    acc_gen: np.ndarray
-    eu_th_emp: np.ndarray
-    eu_th_gen: np.ndarray
-    eu_reg_emp: np.ndarray
-    eu_reg_gen: np.ndarray
-
-    def save(self, path: str | os.PathLike) -> Path:
-        path = Path(path).with_suffix(".npz")
-        tmp = path.with_name(path.name + ".tmp.npz")
-        arrays = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "params"}
-        np.savez_compressed(tmp, params=json.dumps(self.params), **arrays)
-        os.replace(tmp, path)
-        return path
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> "LinearVISweep":
-        with np.load(Path(path), allow_pickle=False) as z:
-            kw = {k: z[k] for k in z.files if k != "params"}
-            return cls(params=json.loads(str(z["params"])), **kw)
+_SWEEP_VARS = {  # name: (long_name, units)
+    "excess_emp": ("training excess risk L_emp(t) [73]", "1"),
+    "excess_gen": ("generalisation excess risk L_gen(t) [74]", "1"),
+    "acc_emp": ("training accuracy, closure [95]", "1"),
+    "acc_gen": ("test accuracy, closure [95]", "1"),
+    "eu_th_emp": ("thresholded epistemic uncertainty [11], training", "nats"),
+    "eu_th_gen": ("thresholded epistemic uncertainty [11], test", "nats"),
+    "eu_reg_emp": ("regression-level epistemic uncertainty [92], training", "nats"),
+    "eu_reg_gen": ("regression-level epistemic uncertainty [92], test", "nats"),
+}
 
 
 def sweep_lam(lams, t, *, n_over_sigma2: float, inv_tau2: float = 0.0, eps: float = 1e-3,
-              C0: float = 1.0, sigma2: float = 1.0, cov_share: float = 0.5) -> LinearVISweep:
-    """Evaluate every curve of :class:`LinearVIModel` for all lam (shape (Lam,)) and t (shape (T,)).
+              C0: float = 1.0, sigma2: float = 1.0, cov_share: float = 0.5) -> "xarray.Dataset":
+    """Evaluate every curve of :class:`LinearVIModel` for all lam and t, as a labelled Dataset.
 
     One parallel pass of the MP quadrature over the whole grid (the fast path measured in
     ``benchmarks/bench_linear_vi_curves.py``); parameters are validated as in the model.
+
+    Parameters
+    ----------
+    lams : array-like, shape (Lam,)
+        Aspect ratios d/n in (0, 1).
+    t : array-like, shape (T,)
+        Flow times >= 0.
+    n_over_sigma2, inv_tau2, eps, C0 : float
+        As in :class:`LinearVIModel`.
+    sigma2, cov_share : float
+        As in :meth:`LinearVIModel.eu_regression`.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dimensions (``lam``, ``t``); variables excess_emp, excess_gen, acc_emp, acc_gen, eu_th_emp,
+        eu_th_gen, eu_reg_emp, eu_reg_gen (each (Lam, T), with ``long_name``/``units``) and
+        ``kappa`` (Lam,), the rate of the late-time exponential; the parameters as float attributes.
+        Save with ``grokphase.results.save_dataset``.
+
+    Examples
+    --------
+    >>> sw = sweep_lam([0.2, 0.6], np.logspace(-9, -4, 5), n_over_sigma2=5e7)
+    >>> sw.acc_gen.dims, sw.attrs["n_over_sigma2"]
+    (('lam', 't'), 50000000.0)
     """
+    import xarray as xr  # lazily: ``import grokphase`` (and the CLI) stay fast
+
     lams = np.atleast_1d(np.asarray(lams, dtype=np.float64))
     t = np.atleast_1d(np.asarray(t, dtype=np.float64))
     if lams.ndim != 1 or t.ndim != 1:
@@ -294,6 +440,12 @@ def sweep_lam(lams, t, *, n_over_sigma2: float, inv_tau2: float = 0.0, eps: floa
                                      inv_tau2, eps, sigma2, cov_share)
         for k, v in row.items():
             out[k][i] = v
-    params = dict(n_over_sigma2=n_over_sigma2, inv_tau2=inv_tau2, eps=eps, C0=C0, sigma2=sigma2,
-                  cov_share=cov_share, model="LinearVIModel (MP limit), arXiv 2604.12434 [73]/[74]")
-    return LinearVISweep(lams=lams, t=t, params=params, **out)
+    attrs = {k: float(v) for k, v in dict(n_over_sigma2=n_over_sigma2, inv_tau2=inv_tau2, eps=eps, C0=C0,
+                                          sigma2=sigma2, cov_share=cov_share).items()}
+    attrs["model"] = "LinearVIModel (MP limit), arXiv 2604.12434 [73]/[74]"
+    data = {k: (("lam", "t"), v, {"long_name": _SWEEP_VARS[k][0], "units": _SWEEP_VARS[k][1]})
+            for k, v in out.items()}
+    data["kappa"] = ("lam", kappas[:, 0], {"long_name": "late-time rate kappa of the excess risk", "units": "1"})
+    coords = {"lam": ("lam", lams, {"long_name": "aspect ratio lam = d/n", "units": "1"}),
+              "t": ("t", t, {"long_name": "Bures-Wasserstein flow time t", "units": "1"})}
+    return xr.Dataset(data, coords=coords, attrs=attrs)

@@ -15,7 +15,7 @@ def test_adam_map_threshold_and_learned_state():
     # below beta_local (even above the global MAP switch 17.04) Adam from small init stays uniform
     assert np.allclose(c[:2], 1 / 8, atol=1e-3)
     for b, ci in zip(betas[2:], c[2:]):
-        assert ci == pytest.approx(attention.map_state(b, L=8, s_qk=0.25, s_uv=9.0)["c"], abs=0.01)
+        assert ci == pytest.approx(attention.map_state(b, L=8, s_qk=0.25, s_uv=9.0).c, abs=0.01)
 
 
 def test_plain_mse_always_copies_and_linear_map_stays_at_the_origin():

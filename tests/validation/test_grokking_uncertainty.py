@@ -73,7 +73,10 @@ def test_study_driver_and_figure(tmp_path):
     from grokphase.validation.nn import Transformer
 
     run, run_dir = study_run("modular", "ivon", 1, tmp_path)
-    assert run_dir == tmp_path / "mod_ivon_s1" and run.optimizer == "ivon" and run.seed == 1
+    from grokphase.validation.experiments.modular_grokking import config_id
+
+    assert run_dir == tmp_path / f"mod_ivon_s1_{config_id(run)}" and run.optimizer == "ivon" and run.seed == 1
+    assert len(config_id(run)) == 10 and study_run("modular", "ivon", 2, tmp_path)[1] != run_dir
     params = Transformer(modular_setup(run).config).params
     (run_dir / "snapshots").mkdir(parents=True)
     rng = np.random.default_rng(0)

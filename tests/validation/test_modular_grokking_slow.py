@@ -1,4 +1,4 @@
-"""The issue's reproduction at full size (slow: ~3-5 min on 2 cores): addition mod 97, 1 layer,
+"""The reproduction at full size (slow: ~3-5 min on 2 cores): addition mod 97, 1 layer,
 train fraction 0.4, full-batch AdamW with weight decay 1."""
 
 import dataclasses

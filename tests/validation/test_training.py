@@ -18,9 +18,9 @@ def _run(tmp, steps, resume):
     model = Transformer(CFG)
     opt = AdamW(model.params, lr=3e-3, betas=(0.9, 0.98), weight_decay=0.1)
     res = train(model, opt, lambda step, rng: copy_batch(rng, 8, 6, 11),
-                TrainConfig(steps=steps, log_every=5, checkpoint_every=7, seed=1, progress=False, clip=1.0),
+                TrainConfig(steps=steps, log_every=5, checkpoint_every=7, seed=1, clip=1.0),
                 run_dir=tmp, schedule=lambda s: warmup_cosine(s, warmup=3, total=20, start=0.1, final=0.1),
-                resume=resume)
+                resume=resume, progress=False)
     return model, res
 
 

@@ -61,5 +61,5 @@ def test_transformer_copy_langevin_learns_the_copy_at_moderate_data():
     position (uniform causal attention gives mean A_{l,l-1} = 0.245 for L = 8) and copies."""
     from grokphase.validation.experiments import transformer_copy_langevin as E
 
-    r = E.run([16], kind="softmax", steps=2000)["runs"][0]
+    r = E.point(E.CopyLangevin(steps=2000), kind="softmax", P=16, seed=0)
     assert r["c_final"] > 0.5 and r["test_acc"] > 0.9

@@ -1,6 +1,6 @@
 """Numeric event times along a training trajectory and the label-free grokking monitor.
 
-Spec ``shared/theory/icl_grokking.md`` §4 claim 2 and the issue's definitions, on a logged step grid
+``docs/icl_grokking.md`` §4, claim 2, with its definitions of the event times, on a logged step grid
 steps (n,) with values (n,):
 
 - grokking time: the first logged step where accuracy passes chance + f (final - chance), f = 1/2

@@ -1,6 +1,6 @@
 """IVON: improved variational online Newton (Shen et al., ICML 2024) as an optimiser.
 
-Spec ``shared/theory/icl_grokking.md`` §3.  A diagonal Gaussian q = N(mu, diag sigma^2) over every
+``docs/icl_grokking.md`` §3.  A diagonal Gaussian q = N(mu, diag sigma^2) over every
 weight, sigma = 1 / sqrt(lambda_ess (h + delta)), trained from one sample per step:
 
     w = mu + eps,  eps ~ N(0, sigma^2)                  (``perturb``: the loop's parameters become w)
@@ -10,7 +10,7 @@ weight, sigma = 1 / sqrt(lambda_ess (h + delta)), trained from one sample per st
     mu <- mu - lr clip((g / (1 - beta1^t) + delta mu) / (h + delta), +-clip_radius)
 
 delta = weight decay = prior precision, lambda_ess = effective sample size (the number of training
-points).  Choices the spec leaves open, as in the authors' implementation: the bias-corrected
+points).  Choices that §3 leaves open, as in the authors' implementation: the bias-corrected
 momentum g / (1 - beta1^t); the mean step uses the updated h; the elementwise clip (radius
 ``clip_radius``, inf = none) acts on the preconditioned update before the learning rate; no
 learning-rate rescaling by (h0 + delta).  The h update keeps h > 0 whenever h0 > 0.
@@ -35,13 +35,28 @@ import numpy as np
 @dataclass(frozen=True)
 class IVONSettings:
     """IVON hyperparameters besides the weight decay (prior precision) and ess (set by the run).
-    Defaults: the paper's (spec §3), except the learning rate, chosen per task by the runs."""
+    Defaults: the paper's (§3), except the learning rate, chosen per task by the runs."""
 
     lr: float = 0.5
     beta1: float = 0.9
     beta2: float = 0.99999
     hess_init: float = 1.0
     clip_radius: float = 1e-3
+
+    def __post_init__(self):
+        _check_settings(self.lr, self.beta1, self.beta2, self.hess_init, self.clip_radius)
+
+
+def _check_settings(lr, beta1, beta2, hess_init, clip_radius) -> None:
+    """ValueError naming the first IVON hyper-parameter out of range (NaN is never in range)."""
+    if not (math.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be finite and > 0, got {lr}")
+    if not (0 <= beta1 < 1 and 0 <= beta2 < 1):
+        raise ValueError(f"beta1 and beta2 must be in [0, 1), got {beta1}, {beta2}")
+    if not (math.isfinite(hess_init) and hess_init > 0):
+        raise ValueError(f"hess_init must be finite and > 0, got {hess_init}")
+    if not clip_radius > 0:
+        raise ValueError(f"clip_radius must be > 0 (inf: no clip), got {clip_radius}")
 
 
 def ivon_sigma(h: np.ndarray, ess: float, weight_decay: float) -> np.ndarray:
@@ -54,18 +69,11 @@ class IVON:
 
     def __init__(self, params: dict, lr: float, ess: float, weight_decay: float = 1e-4, beta1: float = 0.9,
                  beta2: float = 0.99999, hess_init: float = 1.0, clip_radius: float = math.inf):
-        if not lr > 0:
-            raise ValueError(f"lr must be > 0, got {lr}")
-        if not ess > 0:
-            raise ValueError(f"ess must be > 0 (the number of training points), got {ess}")
-        if not weight_decay > 0:
-            raise ValueError(f"weight_decay must be > 0 (it is the prior precision), got {weight_decay}")
-        if not (0 <= beta1 < 1 and 0 <= beta2 < 1):
-            raise ValueError(f"beta1 and beta2 must be in [0, 1), got {beta1}, {beta2}")
-        if not hess_init > 0:
-            raise ValueError(f"hess_init must be > 0, got {hess_init}")
-        if not clip_radius > 0:
-            raise ValueError(f"clip_radius must be > 0, got {clip_radius}")
+        _check_settings(lr, beta1, beta2, hess_init, clip_radius)
+        if not (math.isfinite(ess) and ess > 0):
+            raise ValueError(f"ess must be finite and > 0 (the number of training points), got {ess}")
+        if not (math.isfinite(weight_decay) and weight_decay > 0):
+            raise ValueError(f"weight_decay must be finite and > 0 (it is the prior precision), got {weight_decay}")
         self.lr, self.ess, self.weight_decay = float(lr), float(ess), float(weight_decay)
         self.beta1, self.beta2, self.hess_init, self.clip_radius = float(beta1), float(beta2), float(hess_init), float(clip_radius)
         self.t = 0
@@ -95,6 +103,9 @@ class IVON:
         """One IVON update from grads taken at the perturbed weights; params end as the new mean."""
         if self._mean is None:
             raise ValueError("IVON.step needs perturb(params, rng) before the gradient")
+        for k, g in grads.items():
+            if not np.isfinite(g).all():
+                raise ValueError(f"grads[{k!r}] has non-finite entries (NaN or inf); IVON.step needs finite gradients")
         lr = self.lr if lr is None else float(lr)
         b1, b2, delta = self.beta1, self.beta2, self.weight_decay
         self.t += 1
@@ -110,6 +121,12 @@ class IVON:
                 np.clip(upd, -self.clip_radius, self.clip_radius, out=upd)
             p[...] = mu - lr * upd
         self._mean = self._eps = None
+
+    def config(self) -> dict:
+        """The hyper-parameters (what a run records to identify itself)."""
+        return {"name": "IVON", "lr": self.lr, "ess": self.ess, "weight_decay": self.weight_decay,
+                "beta1": self.beta1, "beta2": self.beta2, "hess_init": self.hess_init,
+                "clip_radius": self.clip_radius}
 
     def posterior_state(self) -> dict:
         """What q needs besides the mean: the Hessian estimate h (sigma follows with ess, delta)."""

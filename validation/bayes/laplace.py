@@ -1,4 +1,4 @@
-"""Last-layer Laplace approximation (spec ``shared/theory/icl_grokking.md`` §3).
+"""Last-layer Laplace approximation (``docs/icl_grokking.md`` §3).
 
 Gaussian N(W_MAP, H^-1) over the output projection W (D, K) of a softmax classifier with fixed
 features phi (n, D), H = generalised Gauss-Newton of the summed cross-entropy + prior precision:
@@ -10,7 +10,7 @@ For the last layer of a softmax the full GGN is the exact Hessian of the cross-e
 equals it when all p_n agree (tested) and costs O(D^3 + K^3) instead of O((D K)^3), which is what
 makes the mod-97 model (D K = 12,416) affordable.
 
-Prior precision lam: a number (the spec's choice: the weight decay), or ``"evidence"``: the
+Prior precision lam: a number (the paper's choice: the weight decay), or ``"evidence"``: the
 maximiser of the Laplace log evidence over an isotropic prior with the MAP held fixed,
     log Z(lam) = log p(y | W) - lam |W|^2 / 2 + (P/2) log lam - (1/2) sum_i log(h_i + lam),
 with h_i the eigenvalues of the GGN (KFAC: a_i g_j).  Its stationarity condition is MacKay's

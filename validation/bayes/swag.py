@@ -35,6 +35,14 @@ class SWAG:
         return np.concatenate([np.asarray(params[k], np.float64).ravel() for k, _, _ in self._keys])
 
     def collect(self, params: dict) -> None:
+        """Add one snapshot (a parameter dict with the same keys and shapes as the first)."""
+        if self._keys is not None and ([(k, s) for k, s, _ in self._keys]
+                                       != [(k, np.shape(v)) for k, v in params.items()]):
+            raise ValueError(f"params must have the keys and shapes of the first snapshot "
+                             f"{[(k, s) for k, s, _ in self._keys]}, got {[(k, np.shape(v)) for k, v in params.items()]}")
+        for k, v in params.items():
+            if not np.isfinite(v).all():
+                raise ValueError(f"params[{k!r}] has non-finite entries (NaN or inf); SWAG needs finite snapshots")
         x = self._flat(params)
         self.n += 1
         if self._mean is None:

@@ -1,6 +1,6 @@
 """Total, aleatoric and epistemic uncertainty of categorical predictions from posterior samples.
 
-Spec ``shared/theory/icl_grokking.md`` §3 (in nats): with S sampled predictive distributions p_s,
+``docs/icl_grokking.md`` §3 (in nats): with S sampled predictive distributions p_s,
 TU = H[mean_s p_s], AU = mean_s H[p_s], EU = TU - AU (the mutual information between the label and
 the parameters, BALD).  Entropies use x log x -> 0 at x = 0 (numerically safe as p -> 0); EU is
 clipped at 0 against rounding (it is >= 0 by Jensen's inequality).

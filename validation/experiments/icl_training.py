@@ -1,4 +1,4 @@
-"""Training on in-context modular arithmetic (spec ``shared/theory/icl_grokking.md`` §1-§2).
+"""Training on in-context modular arithmetic (``docs/icl_grokking.md`` §1-§2).
 
 Model as in the paper, scaled down: pre-LayerNorm, RoPE over the full head dimension, no absolute
 positions, tied embeddings, no biases, ReLU MLP of width 4 d, init N(0, 0.02^2) with the residual
@@ -8,42 +8,41 @@ final-z accuracy/loss (headline) and all-z accuracy.  With ``snapshots=True`` th
 logged step are kept for posteriors fitted after the fact (``uncertainty_study``); ``optimizer =
 'ivon'`` trains with IVON instead (ess = training pairs x tasks, prior precision = weight decay).
 
-CPU preset search (the issue's question: where does OOD generalisation appear at CPU scale?).
-Before this module's study presets (issue notes, PyTorch and this package): p = 7, T = 24, 2 layers,
-d 64, 8 examples memorised the training tasks (ID-train 0.99) without OOD generalisation in 10k
-steps; T = 40, alpha 0.5 reached OOD-train 0.38-0.47 while ID-val and OOD-val stayed at chance
-(24k-40k steps, weight decay 0.1, or 0.1 then 1); weight decay 1 from the start never left the
-initial plateau in 8k steps; p = 11 stayed on the plateau for 2.5k steps.  Study presets
-(``study-p7-adamw`` / ``study-p7-ivon``, 2026-11-30, 2 threads shared by 4-5 runs): alpha raised to
-0.8 and batch 128.  Results are in the closing note of the uncertainty issue and in
-figures/fig_uncertainty_icl.json: with AdamW (3 seeds), 15k steps left the plateau on ID-train
-only (final-z accuracy 0.19-0.24 on 64 query pairs; this module's log, one batch and so one query
-pair per split, reads 0.13-0.46) while ID-val, OOD-train and OOD-val stayed within noise of chance
-(1/7); IVON (lr 1, h0 1, delta 1e-3) stayed on the plateau.  The T x alpha grid
-(figures/fig_icl_diversity.json, 6k steps) memorises at T = 8, alpha 0.5 (ID-train 0.94) and
-generalises nowhere (OOD-val 0.14-0.19).  So none of
-these presets groks in-context at this budget: a result, kept as the study's presets so that
-longer runs can resume them (``grokphase uncertainty train icl --steps N``).
+Presets: ``p7-T40`` (the feasibility setting: p = 7, T = 40 tasks, 2 layers, d = 64, 8 examples), the
+uncertainty study's ``study-p7-adamw`` / ``study-p7-ivon`` (alpha 0.8, batch 128, snapshots) and
+``smoke``.  What they give at CPU scale (none groks in context within the study's budget):
+``docs/icl_grokking.md`` §5.
+
+Run identity: as in ``modular_grokking`` (:func:`config_id`).  The learning rate decays by a cosine
+over the run's ``steps``, so the schedule (and the identity) records them: a run with other
+``steps`` is a new run (a new default folder), never an extension of a shorter one.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from grokphase._checks import integer, nonnegative, positive
+from grokphase._io import atomic_write_json
+from grokphase.sweep.design import resolved_config
 from grokphase.validation.bayes.ivon import IVON, IVONSettings
 from grokphase.validation.nn import Transformer, TransformerConfig
 from grokphase.validation.nn.loss import cross_entropy
-from grokphase.validation.optim import AdamW, warmup_cosine
+from grokphase.validation.optim import AdamW, WarmupCosine
 from grokphase.validation.tasks.icl import SPLITS, make_icl_tasks
-from grokphase.validation.training import TrainConfig, train
+from grokphase.validation.training import TrainConfig, config_hash, run_identity, train
 
 
 @dataclass(frozen=True)
 class ICLRun:
+    """One run's settings.  ``lr`` is AdamW's (betas 0.9/0.98, eps 1e-8); ``ivon`` holds IVON's
+    settings (optimizer 'ivon', learning rate ``ivon.lr``); ``weight_decay`` is AdamW's decay or
+    IVON's prior precision; ``clip`` the gradient-norm clip (None: off).  Fields that do not apply
+    are listed by :meth:`inapplicable`."""
+
     p: int = 7
     n_task: int = 10            # T = 4 n_task pretraining tasks
     alpha: float = 0.5
@@ -68,13 +67,34 @@ class ICLRun:
     def __post_init__(self):
         if self.optimizer not in ("adamw", "ivon"):
             raise ValueError(f"optimizer must be 'adamw' or 'ivon', got {self.optimizer!r}")
+        integer("p", self.p, 3)
+        for name, low in (("n_task", 1), ("n_ctx", 1), ("d_model", 1), ("n_layers", 1), ("n_heads", 1),
+                          ("batch", 1), ("steps", 1), ("warmup", 0), ("seed", 0), ("log_every", 1),
+                          ("checkpoint_every", 1), ("eval_batch", 1)):
+            integer(name, getattr(self, name), low)
+        if not (0.0 < self.alpha < 1.0):
+            raise ValueError(f"alpha must be in (0, 1), got {self.alpha}")
+        positive("lr", self.lr)
+        nonnegative("weight_decay", self.weight_decay)
+        if self.clip is not None:
+            positive("clip", self.clip)
+        if self.steps <= self.warmup:
+            raise ValueError(f"steps must exceed warmup ({self.warmup}) for the cosine decay, got {self.steps}")
+        if not isinstance(self.ivon, IVONSettings):
+            raise ValueError(f"ivon must be IVONSettings, got {self.ivon!r}")
+
+    def inapplicable(self) -> dict[str, str]:
+        """{field: why it does not apply to this run}."""
+        if self.optimizer == "ivon":
+            return {"lr": "optimizer is 'ivon', whose learning rate is ivon.lr"}
+        return {"ivon": "optimizer is 'adamw' (IVON settings need optimizer='ivon')"}
 
 
 PRESETS = {
-    # the feasibility notes of the spec/issue: p = 7, T = 40 tasks, 2 layers, d = 64, 8 examples
+    # the feasibility setting: p = 7, T = 40 tasks, 2 layers, d = 64, 8 examples
     "p7-T40": ICLRun(),
-    # the uncertainty study (issue 6): alpha = 0.8 (the issue's suggestion after alpha = 0.5 runs
-    # memorised input pairs: ID-val and OOD-val stayed at chance), batch 128, snapshots for posteriors
+    # the uncertainty study: alpha = 0.8 (alpha = 0.5 runs memorised the input pairs: ID-val and
+    # OOD-val stayed at chance), batch 128, snapshots for posteriors
     "study-p7-adamw": ICLRun(alpha=0.8, batch=128, steps=15000, log_every=250, eval_batch=256, snapshots=True),
     # IVON with the mod-97 study's settings (lr 1, h0 1, delta 1e-3, beta2 0.9999, update clip 1e-2)
     # and no gradient-norm clip (it would bias the Hessian estimate)
@@ -93,8 +113,8 @@ def model_config(run: ICLRun) -> TransformerConfig:
                              scale_residual=True, seed=run.seed)
 
 
-def run_icl(run: ICLRun, run_dir, *, resume: bool = True, progress: bool = True) -> dict:
-    """Train (resumable); metrics per split in run_dir/metrics.jsonl, summary in summary.json."""
+def _build(run: ICLRun):
+    """(model, optimizer, batch_fn, train config, schedule, evaluate, tasks) of a run."""
     tasks = make_icl_tasks(run.p, run.n_task, run.alpha, seed=run.seed)
     model = Transformer(model_config(run))
     if run.optimizer == "ivon":  # ess = training points (pairs x tasks); prior precision = weight decay
@@ -118,15 +138,27 @@ def run_icl(run: ICLRun, run_dir, *, resume: bool = True, progress: bool = True)
         tok, tg, m_all, _ = tasks.batch(rng, "id_train", run.batch, run.n_ctx)
         return tok, tg, m_all
 
-    res = train(model, opt, batch_fn, TrainConfig(steps=run.steps, log_every=run.log_every,
-                                                  checkpoint_every=run.checkpoint_every, clip=run.clip,
-                                                  seed=run.seed, progress=progress, snapshots=run.snapshots),
-                run_dir=run_dir, evaluate=evaluate, resume=resume,
-                schedule=lambda s: warmup_cosine(s, warmup=run.warmup, total=run.steps, start=0.01, final=0.1))
-    summary = {"run": asdict(run), "n_train_tasks": int(len(tasks.train_tasks)), "wall_time": res["wall_time"],
-               "steps": res["step"], "final": res["metrics"][-1]}
-    path = Path(run_dir) / "summary.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(summary, indent=2))
-    tmp.replace(path)
+    tcfg = TrainConfig(steps=run.steps, log_every=run.log_every, checkpoint_every=run.checkpoint_every,
+                       clip=run.clip, seed=run.seed, snapshots=run.snapshots)
+    schedule = WarmupCosine(warmup=run.warmup, total=run.steps, start=0.01, final=0.1)
+    return model, opt, batch_fn, tcfg, schedule, evaluate, tasks
+
+
+def config_id(run: ICLRun) -> str:
+    """The hash of the run's identity (``config_hash`` in its config.json; it depends on ``steps``
+    through the decaying schedule)."""
+    model, opt, _, tcfg, schedule, _, _ = _build(run)
+    return config_hash(run_identity(model, opt, tcfg, schedule, resolved_config(run)))
+
+
+def run_icl(run: ICLRun, run_dir, *, resume: bool = True, progress: bool | None = None) -> dict:
+    """Train (resumable, checked against the stored configuration); metrics per split in
+    run_dir/metrics.jsonl, summary ({"run", "config_hash", "n_train_tasks", "wall_time", "steps",
+    "final"}) in summary.json."""
+    model, opt, batch_fn, tcfg, schedule, evaluate, tasks = _build(run)
+    res = train(model, opt, batch_fn, tcfg, run_dir=run_dir, evaluate=evaluate, resume=resume,
+                schedule=schedule, config=resolved_config(run), progress=progress)
+    summary = {"run": resolved_config(run), "config_hash": res["config_hash"], "n_train_tasks": int(len(tasks.train_tasks)),
+               "wall_time": res["wall_time"], "steps": res["step"], "final": res["metrics"][-1]}
+    atomic_write_json(Path(run_dir) / "summary.json", summary, indent=2)
     return summary

@@ -101,15 +101,15 @@ def evaluate_run(cfg: LMEvaluation, *, progress: bool = False) -> list[Path]:
     configuration); returns the record paths."""
     from tqdm.auto import tqdm
 
-    from grokphase.validation.experiments.lm_pretraining import LMRun, model_config, tokens_per_step
+    from grokphase.validation.experiments.lm_pretraining import model_config, read_run, tokens_per_step
     from grokphase.validation.exposure.corpus import load_corpus
     from grokphase.validation.exposure.index import ExposureIndex
     from grokphase.validation.exposure.scoring import score_methods
     from grokphase.validation.nn import Transformer
 
     run_dir = Path(cfg.run_dir)
-    ident = json.loads((run_dir / "config.json").read_text())
-    run = LMRun(**{k: tuple(v) if isinstance(v, list) else v for k, v in ident["run"].items()})
+    ident = json.loads((run_dir / "config.json").read_text())["config"]
+    run = read_run(run_dir)
     tokens, tok, meta = load_corpus(run.corpus)
     pairs, real = _pairs(Path(run.corpus), cfg.blimp, cfg.n_real)
     tps = tokens_per_step(run)
@@ -163,7 +163,7 @@ def summarize_run(run_dir, *, k_heads: int = 2, n_random: int = 10, n_boot: int 
     ablation (zeroing the heads' outputs) on the fixed proxy-val pairs at the last checkpoint, and
     the concept measures of the last layer at the first and last checkpoints.  Written to
     ``RUN_DIR/summary_eval.json`` and returned."""
-    from grokphase.validation.experiments.lm_pretraining import LMRun, model_config, tokens_per_step
+    from grokphase.validation.experiments.lm_pretraining import model_config, read_run, tokens_per_step
     from grokphase.validation.exposure.analysis import delay_estimate, exposure_bins, proxy_splits
     from grokphase.validation.exposure.corpus import load_corpus
     from grokphase.validation.exposure.heads import ablation_effect, concentration
@@ -177,7 +177,7 @@ def summarize_run(run_dir, *, k_heads: int = 2, n_random: int = 10, n_boot: int 
     if not recs:
         raise ValueError(f"{run_dir} has no evaluation records (run the evaluation first)")
     ident = recs[0]["identity"]["run"]
-    run = LMRun(**ident["run"])
+    run = read_run(run_dir)
     tokens, tok, meta = load_corpus(run.corpus)
     pairs = load_blimp(Path(run.corpus) / "pairs")
     tps = tokens_per_step(run)

@@ -9,21 +9,24 @@ context T; AdamW with linear warm-up and cosine decay to 0.1.  Snapshots of the 
 log-spaced then regular steps (``training.log_steps``: 1, 2, 3, 5, ... below ``log_every``, then
 every ``log_every`` steps) are the checkpoints the evaluation reads; the run is resumable.
 
-A run folder holds ``config.json`` (this dataclass and the corpus's identity); resuming with a
-different configuration or corpus is an error naming the differing fields.
+The training loop records the run's identity (this dataclass, the corpus's configuration and length,
+model, optimiser, schedule) in ``config.json``; resuming with a different one is an error naming the
+differing fields, and only the number of steps may grow (``max_steps`` runs part of the planned
+length, to be resumed later).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
 from grokphase._io import atomic_write_json
 
-__all__ = ["LMRun", "PRESETS", "model_config", "run_lm_pretraining", "tokens_per_step"]
+__all__ = ["LMRun", "PRESETS", "model_config", "run_lm_pretraining", "tokens_per_step", "run_description",
+           "read_run"]
 
 
 @dataclass(frozen=True)
@@ -74,33 +77,21 @@ def model_config(run: LMRun, vocab_size: int):
                              init_std=0.02, scale_residual=True, seed=run.seed)
 
 
-def _identity(run: LMRun, meta: dict) -> dict:
-    return {"run": asdict(run), "corpus_config": meta["config"], "n_tokens": meta["n_tokens"]}
+def run_description(run: LMRun, meta: dict) -> dict:
+    """The run's description recorded by the training loop (``config.json`` ``config.run``): this
+    dataclass and the corpus's identity (its configuration and length)."""
+    return {**asdict(run), "corpus_config": meta["config"], "corpus_tokens": meta["n_tokens"]}
 
 
-def _differing(a, b, prefix: str = "") -> list[str]:
-    """Dotted names of the fields that differ between two nested dicts."""
-    out = []
-    for k in sorted(set(a) | set(b)):
-        x, y = a.get(k), b.get(k)
-        if isinstance(x, dict) and isinstance(y, dict):
-            out += _differing(x, y, f"{prefix}{k}.")
-        elif x != y:
-            out.append(prefix + k)
-    return out
+def read_run(run_dir) -> LMRun:
+    """The LMRun recorded in a run folder's ``config.json`` (``checkpoint_every``, which does not
+    change results, is not recorded: it comes back as the default)."""
+    desc = json.loads((Path(run_dir) / "config.json").read_text())["config"]["run"]
+    names = {f.name for f in fields(LMRun)}
+    return LMRun(**{k: v for k, v in desc.items() if k in names})
 
 
-def _check_resume(run_dir: Path, ident: dict) -> None:
-    path = run_dir / "config.json"
-    if not path.exists():
-        return
-    diff = _differing(json.loads(path.read_text()), json.loads(json.dumps(ident)))
-    if diff:
-        raise ValueError(f"{run_dir} holds a run with another configuration (differs in {diff}); "
-                         f"use another --run-dir or --fresh")
-
-
-def run_lm_pretraining(run: LMRun, run_dir, *, resume: bool = True, progress: bool = True,
+def run_lm_pretraining(run: LMRun, run_dir, *, resume: bool = True, progress: bool | None = None,
                        max_steps: int | None = None) -> dict:
     """Train (or resume) one run; returns ``{"steps", "tokens_per_step", "wall_time", "final"}``.
 
@@ -108,15 +99,11 @@ def run_lm_pretraining(run: LMRun, run_dir, *, resume: bool = True, progress: bo
     few steps; the run can be resumed later."""
     from grokphase.validation.exposure.corpus import load_corpus
     from grokphase.validation.nn import Transformer
-    from grokphase.validation.optim import AdamW, warmup_cosine
+    from grokphase.validation.optim import AdamW, WarmupCosine
     from grokphase.validation.training import TrainConfig, train
 
     tokens, tok, meta = load_corpus(run.corpus)
     run_dir = Path(run_dir)
-    ident = _identity(run, meta)
-    if resume:
-        _check_resume(run_dir, ident)
-    atomic_write_json(run_dir / "config.json", ident, indent=1)
     tps = tokens_per_step(run)
     n_use = len(tokens) - 1 if run.tokens is None else min(run.tokens, len(tokens) - 1)
     steps = n_use // tps
@@ -132,10 +119,10 @@ def run_lm_pretraining(run: LMRun, run_dir, *, resume: bool = True, progress: bo
         return chunk[:, :-1], chunk[:, 1:], None
 
     cfg = TrainConfig(steps=steps if max_steps is None else min(steps, max_steps), log_every=run.log_every,
-                      checkpoint_every=run.checkpoint_every, clip=run.clip, seed=run.seed, progress=progress,
-                      snapshots=True)
-    res = train(model, opt, batch_fn, cfg, run_dir=run_dir, resume=resume,
-                schedule=lambda s: warmup_cosine(s, warmup=run.warmup, total=steps, start=0.0, final=0.1))
+                      checkpoint_every=run.checkpoint_every, clip=run.clip, seed=run.seed, snapshots=True)
+    res = train(model, opt, batch_fn, cfg, run_dir=run_dir, resume=resume, progress=progress,
+                schedule=WarmupCosine(warmup=min(run.warmup, steps - 1), total=steps, start=0.0, final=0.1),
+                config=run_description(run, meta))
     summary = {"steps": res["step"], "planned_steps": steps, "tokens_per_step": tps,
                "wall_time": res["wall_time"], "final": res["metrics"][-1]}
     atomic_write_json(run_dir / "summary.json", summary, indent=1)

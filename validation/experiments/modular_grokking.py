@@ -1,6 +1,6 @@
-"""Classic grokking of a binary operation mod p with the NumPy transformer (issue: transformer).
+"""Classic grokking of a binary operation mod p with the NumPy transformer.
 
-Setting (``shared/theory/uniformity_med.md``; Nanda et al. 2023): [a, b, "="] -> op(a, b) mod p,
+Setting (``docs/uniformity_med.md`` §2-§3; Nanda et al. 2023): [a, b, "="] -> op(a, b) mod p,
 1-layer transformer without LayerNorm (d 128, 4 heads, d_mlp 512, learned positions, untied
 unembedding, p output classes), full-batch AdamW (lr 1e-3, wd 1, betas (0.9, 0.98)), 10-step linear
 warm-up, cross-entropy in float64.  Logged: train/test loss and accuracy, total weight norm, MED,
@@ -8,28 +8,43 @@ Fourier sparsity of the embedding, per-token embedding norms.
 
 Milestones (``milestones``): memorisation = first logged step with train accuracy >= 0.99;
 grokking = first logged step with test accuracy >= 0.95 (the logging grid bounds their resolution).
+
+A run is identified by its resolved configuration (:func:`grokphase.sweep.design.resolved_config` of the
+``ModularRun``: the fields that apply to its optimiser) together with the model, optimiser, schedule
+and loop settings derived from it (``validation.training``); :func:`config_id` is its hash, which
+names default run folders.  The schedule is constant after warm-up, so a run resumed with more
+``steps`` equals a fresh run of that length.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from grokphase._checks import integer, nonnegative, positive
+from grokphase._io import atomic_write_json
+from grokphase.sweep.design import resolved_config
 from grokphase.validation.bayes.ivon import IVON, IVONSettings
 from grokphase.validation.nn import Transformer, TransformerConfig
 from grokphase.validation.nn.loss import cross_entropy
-from grokphase.validation.optim import AdamW, warmup_cosine
+from grokphase.validation.optim import AdamW, WarmupCosine
 from grokphase.validation.progress import fourier_sparsity, med, token_norms, weight_norm
 from grokphase.validation.tasks import modular_dataset
-from grokphase.validation.training import TrainConfig, train
+from grokphase.validation.training import TrainConfig, config_hash, run_identity, train
 
 
 @dataclass(frozen=True)
 class ModularRun:
-    """One run's settings (defaults: the issue's mod-97 configuration at train fraction 0.3)."""
+    """One run's settings (defaults: Nanda et al.'s mod-97 configuration at train fraction 0.3).
+
+    ``lr`` and ``betas`` are AdamW's (optimizer 'adamw'); ``ivon`` holds IVON's settings (optimizer
+    'ivon', whose learning rate is ``ivon.lr``); ``weight_decay`` is AdamW's decoupled decay or
+    IVON's prior precision; ``k`` applies to the 'strip' and 'rectangle' splits only.  Fields that
+    do not apply are listed by :meth:`inapplicable` and cannot be set through
+    :func:`grokphase.sweep.design_from_config` (the command line's options, ``--set``, ``--config``).
+    """
 
     p: int = 97
     op: str = "add"
@@ -42,7 +57,7 @@ class ModularRun:
     d_mlp: int = 512
     lr: float = 1e-3
     weight_decay: float = 1.0
-    betas: tuple = (0.9, 0.98)
+    betas: tuple[float, ...] = (0.9, 0.98)
     warmup: int = 10
     log_every: int = 50
     checkpoint_every: int = 500
@@ -56,18 +71,38 @@ class ModularRun:
     def __post_init__(self):
         if self.optimizer not in ("adamw", "ivon"):
             raise ValueError(f"optimizer must be 'adamw' or 'ivon', got {self.optimizer!r}")
+        integer("p", self.p, 3)
+        if not (0.0 < self.frac < 1.0):
+            raise ValueError(f"frac must be in (0, 1), got {self.frac}")
+        for name, low in (("seed", 0), ("steps", 1), ("d_model", 1), ("n_layers", 1), ("n_heads", 1),
+                          ("d_mlp", 1), ("warmup", 0), ("log_every", 1), ("checkpoint_every", 1), ("offset", 0)):
+            integer(name, getattr(self, name), low)
+        if self.k is not None:
+            integer("k", self.k, 0)
+        positive("lr", self.lr)
+        nonnegative("weight_decay", self.weight_decay)
+        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
+            raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas}")
+        if not isinstance(self.ivon, IVONSettings):
+            raise ValueError(f"ivon must be IVONSettings, got {self.ivon!r}")
+
+    def inapplicable(self) -> dict[str, str]:
+        """{field: why it does not apply to this run}."""
+        out = ({"lr": "optimizer is 'ivon', whose learning rate is ivon.lr",
+                "betas": "optimizer is 'ivon', whose momenta are ivon.beta1 and ivon.beta2"}
+               if self.optimizer == "ivon" else {"ivon": "optimizer is 'adamw' (IVON settings need optimizer='ivon')"})
+        if self.split == "random":
+            out["k"] = "split is 'random' (k sizes the held-out block of the 'strip' and 'rectangle' splits)"
+        return out
 
 
 PRESETS = {
     "nanda97": ModularRun(),
     "nanda97-frac04": ModularRun(frac=0.4),
     "smoke31": ModularRun(p=31, frac=0.5, d_model=64, d_mlp=256, steps=1200, log_every=25, lr=3e-3),
-    # the uncertainty study (issue 6): parameter snapshots at every logged step for post-hoc posteriors
+    # the uncertainty study: parameter snapshots at every logged step for post-hoc posteriors
     "grok97-adamw": ModularRun(frac=0.4, steps=3500, snapshots=True),
-    # IVON: a 1200-step search at p = 31 (lr 0.5, h0 1, delta 1: the decay term lr delta / (h + delta)
-    # shrinks the weights to 0; h0 0.01-0.1: sigma = 1/sqrt(N h0) exceeds the init scale and nothing
-    # is learned) led to lr 1, h0 1, delta 1e-3, beta2 0.9999, clip 1e-2: memorised by step 400,
-    # test accuracy 0.93 at step 800; with 30 x ess (less noise) the test accuracy stalled at 0.5.
+    # IVON settings from a short search at p = 31 (why these values: docs/icl_grokking.md §5)
     "grok97-ivon": ModularRun(frac=0.4, steps=3500, snapshots=True, optimizer="ivon", weight_decay=1e-3,
                               ivon=IVONSettings(lr=1.0, hess_init=1.0, beta2=0.9999, clip_radius=1e-2)),
 }
@@ -97,8 +132,8 @@ def milestones(metrics: list[dict]) -> dict:
     return {"memorisation_step": mem, "grokking_step": grok}
 
 
-def run_modular(run: ModularRun, run_dir, *, resume: bool = True, progress: bool = True) -> dict:
-    """Train (resumable) and write run_dir/summary.json; returns the summary."""
+def _build(run: ModularRun):
+    """(model, optimizer, batch_fn, train config, schedule, evaluate) of a run."""
     ds = modular_dataset(run.p, run.op, run.frac, seed=run.seed, split=run.split, k=run.k, offset=run.offset)
     cfg = TransformerConfig(vocab_size=ds.vocab_size, d_model=run.d_model, n_layers=run.n_layers,
                             n_heads=run.n_heads, d_mlp=run.d_mlp, max_len=3, n_out=run.p, seed=run.seed)
@@ -116,16 +151,29 @@ def run_modular(run: ModularRun, run_dir, *, resume: bool = True, progress: bool
     def batch_fn(step, rng):  # full batch
         return tok, targets, mask
 
-    res = train(model, opt, batch_fn, TrainConfig(steps=run.steps, log_every=run.log_every,
-                                                  checkpoint_every=run.checkpoint_every, seed=run.seed,
-                                                  progress=progress, snapshots=run.snapshots),
-                run_dir=run_dir, schedule=lambda s: warmup_cosine(s, warmup=run.warmup, total=run.steps),
-                evaluate=_evaluate(model, ds), resume=resume)
-    summary = {"run": asdict(run), **milestones(res["metrics"]), "wall_time": res["wall_time"],
-               "steps": res["step"], "final": {k: v for k, v in res["metrics"][-1].items() if k != "token_norms"},
+    tcfg = TrainConfig(steps=run.steps, log_every=run.log_every, checkpoint_every=run.checkpoint_every,
+                       seed=run.seed, snapshots=run.snapshots)
+    return model, opt, batch_fn, tcfg, WarmupCosine(warmup=run.warmup), _evaluate(model, ds)
+
+
+def config_id(run: ModularRun) -> str:
+    """The hash of the run's identity (``config_hash`` in its config.json; independent of ``steps``)."""
+    model, opt, _, tcfg, schedule, _ = _build(run)
+    return config_hash(run_identity(model, opt, tcfg, schedule, resolved_config(run)))
+
+
+def run_modular(run: ModularRun, run_dir, *, resume: bool = True, progress: bool | None = None) -> dict:
+    """Train (resumable, checked against the stored configuration) and write run_dir/summary.json.
+
+    Returns the summary: {"run": resolved settings, "config_hash", "memorisation_step",
+    "grokking_step", "wall_time", "steps", "final": last metrics row, "seconds_per_step"}.
+    """
+    model, opt, batch_fn, tcfg, schedule, evaluate = _build(run)
+    res = train(model, opt, batch_fn, tcfg, run_dir=run_dir, schedule=schedule, evaluate=evaluate,
+                resume=resume, config=resolved_config(run), progress=progress)
+    summary = {"run": resolved_config(run), "config_hash": res["config_hash"], **milestones(res["metrics"]),
+               "wall_time": res["wall_time"], "steps": res["step"],
+               "final": {k: v for k, v in res["metrics"][-1].items() if k != "token_norms"},
                "seconds_per_step": res["wall_time"] / max(1, res["step"])}
-    path = Path(run_dir) / "summary.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(summary, indent=2))
-    tmp.replace(path)
+    atomic_write_json(Path(run_dir) / "summary.json", summary, indent=2)
     return summary

@@ -1,4 +1,4 @@
-"""The copy task with the package's NumPy transformer under Langevin noise (issue 4, item 7).
+"""The copy task with the package's NumPy transformer under Langevin noise.
 
 One layer, one head, position-only attention scores (q, k from the learned positions; values from
 the tokens), softmax or linear, no LayerNorm.  Data: P random sequences of L tokens from a
@@ -9,13 +9,18 @@ step up to P = 16, then shrinking so that eta P (L-1) times the loss curvature s
 attention diverges otherwise).  Observables:
 the copy weight c = mean_l A_{l,l-1} of the (token-independent) positional attention, and the
 held-out copy accuracy.  The amount of data P plays the role of alpha in the bespoke model.
+
+Design :class:`CopyLangevin`, point :func:`point` (one attention kind, P and seed).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
+import xarray as xr
 
 from grokphase.validation.nn import Transformer, TransformerConfig
 from grokphase.validation.tasks import copy_batch
@@ -46,44 +51,82 @@ def copy_weight(model: Transformer) -> float:
     return abs(c) if model.config.attention == "linear" else c
 
 
-def run(P_values, *, kind="softmax", V=8, L=8, d_model=16, prior_std=0.5, eta=2e-4, steps=20000, seed=0,
-        record_every=200) -> dict:
-    """SGLD for each amount of data P (one run each).  Returns per P the trajectory of c and the
-    final held-out accuracy, mean c over the last third, and the train loss."""
-    out = []
-    for P in P_values:
-        rng = np.random.default_rng(seed + P)
-        cfg = TransformerConfig(vocab_size=V, d_model=d_model, n_layers=1, n_heads=1, d_mlp=d_model, max_len=L,
-                                attention=kind, position_only=True, dtype="float64", seed=seed + P,
-                                init_std=0.1)
-        model = Transformer(cfg)
-        tok, tg, mask = copy_batch(rng, P, L, V)
-        test = copy_batch(np.random.default_rng(10**6 + seed), 512, L, V)
-        step_size = eta * min(1.0, 16.0 / P)  # keeps eta P (L-1) x curvature bounded at large P
-        cs, ts = [], []
-        for step in range(steps + 1):
-            if step % record_every == 0:
-                cs.append(copy_weight(model))
-                ts.append(step * step_size)
-            if step == steps:
-                break
-            loss, grads = model.loss_and_grad(tok, tg, mask)
-            for k, p in model.params.items():
-                g = P * (L - 1) * grads[k] + p / prior_std**2
-                p -= step_size * g
-                p += math.sqrt(2 * step_size) * rng.standard_normal(p.shape)
-        logits = model.logits(test[0])
-        acc = float((logits.argmax(-1) == test[1])[test[2]].mean())
-        out.append({"P": int(P), "t": ts, "c": cs, "c_final": float(np.mean(cs[-len(cs) // 3:])),
-                    "test_acc": acc, "train_loss": float(loss)})
-    return {"kind": kind, "V": V, "L": L, "runs": out}
+@dataclass(frozen=True)
+class CopyLangevin:
+    """Fixed parameters of the transformer copy task under SGLD (module docstring).
+
+    Parameters
+    ----------
+    V, L : int
+        Vocabulary size and sequence length (>= 2).
+    d_model : int
+        Model width (one head, d_mlp = d_model).
+    prior_std : float
+        Gaussian prior standard deviation of every weight (> 0).
+    eta : float
+        SGLD step up to P = 16 (> 0); eta 16/P beyond.
+    steps : int
+        SGLD steps (>= 1).
+    record_every : int
+        Steps between recorded copy weights.
+    n_test : int
+        Held-out sequences for the copy accuracy.
+    """
+
+    V: int = 8
+    L: int = 8
+    d_model: int = 16
+    prior_std: float = 0.5
+    eta: float = 2e-4
+    steps: int = 20000
+    record_every: int = 200
+    n_test: int = 512
+
+    VERSION: ClassVar[int] = 1
+    LABELS: ClassVar[dict] = {
+        "kind": {"long_name": "attention type"}, "P": {"long_name": "training sequences P"},
+        "seed": {"long_name": "random seed"}, "step": {"long_name": "SGLD step"},
+        "c": {"long_name": "copy weight mean_l A_{l,l-1} (linear: its magnitude)"},
+        "c_final": {"long_name": "mean copy weight over the last third"},
+        "test_acc": {"long_name": "held-out copy accuracy"}, "train_loss": {"long_name": "final training loss"},
+        "step_size": {"long_name": "SGLD step eta min(1, 16/P)"}}
+
+    def __post_init__(self):
+        if self.V < 2 or self.L < 2 or self.d_model < 1:
+            raise ValueError(f"need V >= 2, L >= 2, d_model >= 1; got {self.V}, {self.L}, {self.d_model}")
+        if not (self.prior_std > 0 and self.eta > 0) or self.steps < 1 or self.record_every < 1 or self.n_test < 1:
+            raise ValueError("need prior_std > 0, eta > 0, steps >= 1, record_every >= 1, n_test >= 1")
 
 
-def sweep(P_values=(1, 2, 3, 4, 5, 6, 8, 12, 16, 32, 64), seeds=(0, 1, 2), **kw) -> dict:
-    """run() for both attention kinds and several seeds: c_final and test_acc arrays (kind -> (seeds, P))."""
-    out = {"P": list(P_values)}
-    for kind in ("softmax", "linear"):
-        rs = [run(P_values, kind=kind, seed=s, **kw)["runs"] for s in seeds]
-        out[kind] = {"c_final": [[r["c_final"] for r in rr] for rr in rs],
-                     "test_acc": [[r["test_acc"] for r in rr] for rr in rs]}
-    return out
+def point(design: CopyLangevin, kind: str, P: int, seed: int) -> xr.Dataset:
+    """One SGLD run with P training sequences: c over the recorded steps, its mean over the last
+    third (c_final), the held-out accuracy, the final train loss and the step size."""
+    d = design
+    rng = np.random.default_rng(seed + P)
+    cfg = TransformerConfig(vocab_size=d.V, d_model=d.d_model, n_layers=1, n_heads=1, d_mlp=d.d_model, max_len=d.L,
+                            attention=kind, position_only=True, dtype="float64", seed=seed + P, init_std=0.1)
+    model = Transformer(cfg)
+    tok, tg, mask = copy_batch(rng, P, d.L, d.V)
+    test = copy_batch(np.random.default_rng(10**6 + seed), d.n_test, d.L, d.V)
+    step_size = d.eta * min(1.0, 16.0 / P)  # keeps eta P (L-1) x curvature bounded at large P
+    cs, steps = [], []
+    for step in range(d.steps + 1):
+        if step % d.record_every == 0:
+            cs.append(copy_weight(model))
+            steps.append(step)
+        if step == d.steps:
+            break
+        loss, grads = model.loss_and_grad(tok, tg, mask)
+        for k, p in model.params.items():
+            g = P * (d.L - 1) * grads[k] + p / d.prior_std**2
+            p -= step_size * g
+            p += math.sqrt(2 * step_size) * rng.standard_normal(p.shape)
+    logits = model.logits(test[0])
+    acc = float((logits.argmax(-1) == test[1])[test[2]].mean())
+    return xr.Dataset({"c": ("step", np.array(cs)), "c_final": float(np.mean(cs[-len(cs) // 3:])), "test_acc": acc,
+                       "train_loss": float(loss), "step_size": step_size}, coords={"step": np.array(steps)})
+
+
+def summarize(ds: xr.Dataset) -> xr.Dataset:
+    """Final copy weight, held-out accuracy and train loss per (kind, P, seed)."""
+    return ds[["c_final", "test_acc", "train_loss"]]

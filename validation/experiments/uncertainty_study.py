@@ -1,6 +1,6 @@
 """Epistemic uncertainty through grokking: posteriors fitted after the fact on parameter snapshots.
 
-Spec ``shared/theory/icl_grokking.md`` §3-§4 (Qchohi & Rossi, arXiv 2604.12434).  A run trained with
+``docs/icl_grokking.md`` §3-§4 (Qchohi & Rossi, arXiv 2604.12434).  A run trained with
 ``snapshots=True`` (``modular_grokking`` or ``icl_training``; AdamW or IVON) leaves the weights of
 every logged step.  For each snapshot and each evaluation set this module computes the accuracy at
 the snapshot weights and, for each posterior, S predictive samples at the scored position and their
@@ -10,7 +10,7 @@ TU / AU / EU (nats, ``uncertainty_decomposition``), averaged over the set:
 - ``laplace``: last-layer Laplace at the snapshot weights (``bayes.laplace``), GGN over the training
   inputs scaled to ``ess`` points, prior precision maximising the Laplace evidence; KFAC for the
   mod-97 model (D K = 12,416), full for the in-context model;
-- ``laplace_wd``: the same with the spec's prior precision = the run's weight decay (with training
+- ``laplace_wd``: the same with the paper's prior precision = the run's weight decay (with training
   probabilities ~1 the GGN vanishes and this posterior is nearly the prior: EU ~ log K throughout);
 - ``swag``: SWAG (diagonal + low rank) from the last ``swag_window`` snapshots up to this one: a
   moving-window SWAG along the logged trajectory (snapshots 50-250 steps apart, so its covariance
@@ -32,15 +32,13 @@ pair order, so its accuracies measure a single query pair and jump between 0 and
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from grokphase._io import atomic_write_json, read_npz
 from grokphase.validation.bayes import SWAG, uncertainty_decomposition
 from grokphase.validation.bayes.grokking_times import detect, eu_peak, threshold_time
 from grokphase.validation.bayes.ivon import ivon_sigma
@@ -139,10 +137,12 @@ def _summ(probs: np.ndarray, labels) -> dict:
 
 
 def _load(path: Path) -> tuple[int, dict, dict]:
-    with np.load(path) as z:
-        params = {k[6:]: z[k] for k in z.files if k.startswith("param/")}
-        opt = {k[4:]: z[k] for k in z.files if k.startswith("opt/")}
-        return int(z["step"]), params, opt
+    z = read_npz(path, what="snapshot", remedy="delete it (and the later ones), or retrain the run")
+    if "step" not in z:
+        raise ValueError(f"snapshot {path} has no 'step'; delete it, or retrain the run")
+    params = {k[6:]: v for k, v in z.items() if k.startswith("param/")}
+    opt = {k[4:]: v for k, v in z.items() if k.startswith("opt/")}
+    return int(z["step"]), params, opt
 
 
 def predictive(setup: StudySetup, params: dict, opt: dict, swag_hist: list[dict], sets: dict, *,
@@ -199,6 +199,8 @@ def evaluate_snapshots(setup: StudySetup, run_dir, *, samples: int = 16, swag_wi
     "swag_window", "every", "seed", "rows"}); returns the rows."""
     if samples < 2:
         raise ValueError(f"samples must be >= 2, got {samples}")
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise ValueError(f"every must be an integer >= 1 (evaluate every k-th snapshot), got {every!r}")
     files = snapshot_files(run_dir)
     rng = np.random.default_rng(seed)
     swag_hist: list[dict] = []
@@ -210,8 +212,8 @@ def evaluate_snapshots(setup: StudySetup, run_dir, *, samples: int = 16, swag_wi
             continue
         pred = predictive(setup, params, opt, swag_hist, setup.sets, rng=rng, samples=samples)
         rows.append({"step": step, **_summ_all(pred, setup.sets)})
-    _atomic_json(Path(run_dir) / "uncertainty.json",
-                 {"samples": samples, "swag_window": swag_window, "every": every, "seed": seed, "rows": rows})
+    atomic_write_json(Path(run_dir) / "uncertainty.json",
+                      {"samples": samples, "swag_window": swag_window, "every": every, "seed": seed, "rows": rows})
     return rows
 
 
@@ -225,13 +227,6 @@ def evaluate_final(setup: StudySetup, run_dir, sets: dict, *, samples: int = 16,
     pred = predictive(setup, params, opt, [p for _, p, _ in loaded], sets,
                       rng=np.random.default_rng(seed), samples=samples)
     return {"step": step, **_summ_all(pred, sets)}
-
-
-def _atomic_json(path: Path, obj) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(obj, fh)
-    os.replace(tmp, path)
 
 
 def summarise(rows: list[dict], setup: StudySetup) -> dict:
@@ -273,7 +268,7 @@ def summarise(rows: list[dict], setup: StudySetup) -> dict:
     return out
 def icl_sweep_sets(run, *, splits=("id_train", "ood_val"), ks=(), noises=(), n: int = 256,
                    seed: int = 50_000) -> dict:
-    """Evaluation sets for the in-context sweeps (spec §1, claims 3-4), for each split:
+    """Evaluation sets for the in-context sweeps (§1, claims 3-4), for each split:
     '{split}/k{k}' -> k context examples before the query (k = 0..n_ctx-1), and '{split}/noise{p}'
     -> n_ctx examples whose context labels are replaced by uniform tokens with probability p.
     The run's tasks and pairs; fixed seeds."""

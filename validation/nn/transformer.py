@@ -84,6 +84,8 @@ class TransformerConfig:
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
         if not (0.0 <= self.dropout < 1.0):
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.init_std is not None and not (math.isfinite(self.init_std) and self.init_std > 0):
+            raise ValueError(f"init_std must be finite and > 0 (or None: 1/sqrt(d_model)), got {self.init_std}")
         if self.tie_embeddings and self.n_out not in (None, self.vocab_size):
             raise ValueError("n_out must equal vocab_size with tie_embeddings")
         if self.position_only and not self.pos_embed:

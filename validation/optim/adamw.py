@@ -15,6 +15,8 @@ import math
 
 import numpy as np
 
+from grokphase._checks import nonnegative
+
 
 def clip_grad_norm(grads: dict, max_norm: float) -> float:
     """Scale all gradients in place so their global L2 norm is at most max_norm (as
@@ -32,9 +34,10 @@ class AdamW:
 
     def __init__(self, params: dict, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.01):
-        if lr < 0 or eps < 0 or weight_decay < 0 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
-            raise ValueError("lr, eps, weight_decay must be >= 0 and betas in [0, 1)")
-        self.lr, self.betas, self.eps, self.weight_decay = float(lr), tuple(map(float, betas)), float(eps), float(weight_decay)
+        lr, eps, weight_decay = nonnegative("lr", lr), nonnegative("eps", eps), nonnegative("weight_decay", weight_decay)
+        if len(betas) != 2 or not all(0.0 <= float(b) < 1.0 for b in betas):
+            raise ValueError(f"betas must be two numbers in [0, 1), got {tuple(betas)}")
+        self.lr, self.betas, self.eps, self.weight_decay = lr, tuple(map(float, betas)), eps, weight_decay
         self.t = 0
         self.m = {k: np.zeros_like(v) for k, v in params.items()}
         self.v = {k: np.zeros_like(v) for k, v in params.items()}
@@ -62,6 +65,11 @@ class AdamW:
             denom += self.eps
             p -= step * (m / denom)
 
+    def config(self) -> dict:
+        """The hyper-parameters (what a run records to identify itself)."""
+        return {"name": "AdamW", "lr": self.lr, "betas": list(self.betas), "eps": self.eps,
+                "weight_decay": self.weight_decay}
+
     def state(self) -> dict:
         """Arrays and scalars to checkpoint (restore with ``load_state``)."""
         out = {f"m/{k}": v for k, v in self.m.items()} | {f"v/{k}": v for k, v in self.v.items()}
@@ -79,7 +87,8 @@ class SGD:
     """Plain SGD with optional momentum and (coupled, L2) weight decay, as torch.optim.SGD."""
 
     def __init__(self, params: dict, lr: float = 1e-2, momentum: float = 0.0, weight_decay: float = 0.0):
-        self.lr, self.momentum, self.weight_decay = float(lr), float(momentum), float(weight_decay)
+        self.lr, self.weight_decay = nonnegative("lr", lr), nonnegative("weight_decay", weight_decay)
+        self.momentum = nonnegative("momentum", momentum)
         self.t = 0
         self.buf = {k: np.zeros_like(v) for k, v in params.items()}
 
@@ -97,6 +106,10 @@ class SGD:
                     b += d
                 d = b
             p -= lr * d
+
+    def config(self) -> dict:
+        """The hyper-parameters (what a run records to identify itself)."""
+        return {"name": "SGD", "lr": self.lr, "momentum": self.momentum, "weight_decay": self.weight_decay}
 
     def state(self) -> dict:
         return {f"buf/{k}": v for k, v in self.buf.items()} | {"t": np.asarray(self.t)}

@@ -1,7 +1,17 @@
 """Chain diagnostics: split R-hat (Gelman et al., BDA3 §11.4) and the effective sample size from
-the initial-positive-sequence autocorrelation sum (Geyer 1992), for draws of shape (chains, draws)."""
+the initial-positive-sequence autocorrelation sum (Geyer 1992), for draws of shape (chains, draws);
+:func:`estimate` combines them into a posterior mean with its Monte Carlo standard error.
+
+These are the package's reference diagnostics.  ArviZ's ``rhat(method="split")`` is the same
+split R-hat; ArviZ's ESS differs in three documented ways (it splits chains, includes the
+between-chain variance in the autocorrelation and applies Geyer's monotone sequence), so the two
+ESS agree only to O(tau / n) on well-mixed chains (tested).
+"""
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -37,3 +47,23 @@ def effective_sample_size(x: np.ndarray) -> float:
         tau += 2 * pair
         t += 2
     return float(m * n / tau)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A posterior mean from MCMC draws.
+
+    mean: over all draws; se: Monte Carlo standard error std / sqrt(ESS); rhat: split R-hat; ess:
+    effective sample size (over all chains)."""
+
+    mean: float
+    se: float
+    rhat: float
+    ess: float
+
+
+def estimate(x: np.ndarray) -> Estimate:
+    """:class:`Estimate` of draws x of shape (m chains, n draws)."""
+    x = np.asarray(x, dtype=np.float64)
+    ess = effective_sample_size(x)
+    return Estimate(mean=float(x.mean()), se=float(x.std(ddof=1) / math.sqrt(ess)), rhat=split_rhat(x), ess=ess)

@@ -1,26 +1,51 @@
-"""Batched HMC and overdamped Langevin for ``copy_attention`` posteriors (spec §8).
+"""Batched HMC and overdamped Langevin for ``copy_attention`` posteriors (``docs/attention_copy.md`` §8).
 
 HMC runs in whitened coordinates z = theta / s (identity mass), ``n_leapfrog`` leapfrog steps, a
 per-chain step size adapted during the first half (every 10 iterations eps <- eps exp(0.5 (acc -
 target)) with acc the acceptance rate over those 10) and frozen in the second half, with +-20% jitter
 per iteration; the first half is discarded.  Every chain carries its own data statistic (batched
 C of shape (n, L, L)), so chains at different alpha and from different starts run together.
+
+Results are :class:`HMCResult` / :class:`~.run.SamplerRun` objects in ArviZ's layout (``posterior``
+and ``sample_stats`` Datasets with dims (chain, draw)).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
-from grokphase.validation.copy_attention import CopyModel, neg_log_posterior, observables
+from grokphase.validation.copy_attention import OBSERVABLE_NAMES, CopyModel, neg_log_posterior, observables
+
+from .run import SamplerRun, chain_dataset
+
+#: Energy error H1 - H0 above which a trajectory counts as divergent (Stan's threshold).
+DIVERGENCE = 1000.0
 
 
-@dataclass(frozen=True)
-class HMCResult:
-    """draws: observable name -> (chains, kept draws); acceptance (chains,); step_size (chains,)."""
+@dataclass(frozen=True, eq=False)
+class HMCResult(SamplerRun):
+    """HMC draws (kept second half) in ArviZ's layout, plus what the adaptation ended with.
 
-    draws: dict
+    Attributes
+    ----------
+    posterior : xarray.Dataset
+        The recorded observables, (chain, draw); attributes: the sampler settings (and the model's
+        parameters for :func:`hmc`).
+    sample_stats : xarray.Dataset
+        Per kept draw, (chain, draw): ``acceptance_rate`` min(1, exp(-dH)), ``step_size`` (the
+        jittered step used), ``energy`` (Hamiltonian of the kept state), ``lp`` (-U of the kept
+        state, bias included), ``diverging`` (energy error dH non-finite or > ``DIVERGENCE``).
+    acceptance : ndarray, shape (chain,)
+        Fraction of accepted proposals in the second half.
+    step_size : ndarray, shape (chain,)
+        The adapted (frozen) step size, before the per-iteration jitter.
+    final : tuple of arrays
+        The last state of every chain (leading chain axis).
+    """
+
     acceptance: np.ndarray
     step_size: np.ndarray
     final: tuple
@@ -42,7 +67,7 @@ def hmc_tuple(U_grad, z0: tuple, record, rng: np.random.Generator, n_iter: int =
     """Generic batched HMC on a tuple of arrays with a leading chain axis (identity mass).
 
     U_grad(z) -> (U (n,), grads tuple like z); record(z) -> dict of (n,) arrays kept in the second
-    half.  Returns (draws dict of (n, kept), acceptance (n,), step sizes (n,), final z)."""
+    half (every ``thin``-th iteration).  Returns an :class:`HMCResult` whose ``final`` is z."""
     z = z0
     eps = np.full(z[0].shape[0], step0)
     U, G = U_grad(z)
@@ -57,7 +82,7 @@ def _hmc_loop(U_grad, z, U, G, record, rng, n_iter, n_leapfrog, eps, target, thi
     n = z[0].shape[0]
     acc_window = np.zeros(n)
     accepted = np.zeros(n)
-    keep = []
+    keep, stats = [], []
 
     def bc(a, like):
         return a.reshape((-1,) + (1,) * (like.ndim - 1))
@@ -88,8 +113,16 @@ def _hmc_loop(U_grad, z, U, G, record, rng, n_iter, n_leapfrog, eps, target, thi
             accepted += acc
             if (it - half) % thin == 0:
                 keep.append(record(z))
+                stats.append({"acceptance_rate": np.exp(np.minimum(0.0, -dH)), "step_size": e,
+                              "energy": np.where(acc, H1, H0), "lp": -U,
+                              "diverging": ~(dH <= DIVERGENCE)})
     draws = {k: np.stack([d[k] for d in keep], axis=1) for k in keep[0]}
-    return draws, accepted / (n_iter - half), eps, z
+    stat = {k: np.stack([d[k] for d in stats], axis=1) for k in stats[0]}
+    settings = dict(sampler="HMC", n_iter=int(n_iter), warmup=int(half), n_leapfrog=int(n_leapfrog),
+                    target_acceptance=float(target), thin=int(thin))
+    return HMCResult(posterior=chain_dataset(draws, attrs=settings, long_names=OBSERVABLE_NAMES),
+                     sample_stats=chain_dataset(stat, attrs=settings), acceptance=accepted / (n_iter - half),
+                     step_size=eps, final=z)
 
 
 def hmc(model: CopyModel, theta0, C, rng: np.random.Generator, n_iter: int = 2000, n_leapfrog: int = 15,
@@ -104,24 +137,46 @@ def hmc(model: CopyModel, theta0, C, rng: np.random.Generator, n_iter: int = 200
             U, g = U + Ub, tuple(a + b for a, b in zip(g, gb))
         return U, tuple(gi * si for gi, si in zip(g, model.scales))
 
-    draws, acc, eps, z = hmc_tuple(U_grad, _scale(model, theta0, inverse=True),
-                                   lambda zz: observables(model, _scale(model, zz)), rng, n_iter, n_leapfrog,
-                                   step0, target, thin)
-    return HMCResult(draws=draws, acceptance=acc, step_size=eps, final=_scale(model, z))
+    res = hmc_tuple(U_grad, _scale(model, theta0, inverse=True), lambda zz: observables(model, _scale(model, zz)),
+                    rng, n_iter, n_leapfrog, step0, target, thin)
+    res.posterior.attrs.update(model_attrs(model), umbrella=bias is not None)
+    return dataclasses.replace(res, final=_scale(model, res.final))
+
+
+def model_attrs(model: CopyModel) -> dict:
+    """The model's parameters as typed attributes (L, N, kind, s_q, s_k, s_u, s_v, sigma2)."""
+    return {f.name: getattr(model, f.name) for f in dataclasses.fields(model)}
 
 
 def langevin(model: CopyModel, theta0, C, rng: np.random.Generator, eta: float, n_steps: int,
-             record_every: int = 100) -> dict:
+             record_every: int = 100) -> SamplerRun:
     """Overdamped Langevin theta <- theta - eta grad U + sqrt(2 eta) xi (noisy full-batch GD whose
-    stationary law is the posterior); time t = eta * step.  Returns {"t": (k,), observables: (n, k)}."""
+    stationary law is the posterior); time t = eta * step.
+
+    Returns
+    -------
+    SamplerRun
+        ``posterior``: the observables every ``record_every`` steps, (chain, draw), with the
+        coordinate ``t`` (draw,) = eta * step (a trajectory from theta0, not stationary draws);
+        ``sample_stats``: ``lp`` = -U at each recorded state.  Attributes: eta, n_steps,
+        record_every and the model's parameters.
+    """
     theta = tuple(t.copy() for t in theta0)
-    rec, ts = [], []
+    rec, lps, ts = [], [], []
     for step in range(n_steps + 1):
+        U, G = neg_log_posterior(model, theta, C)
         if step % record_every == 0:
             rec.append(observables(model, theta))
+            lps.append(-U)
             ts.append(eta * step)
         if step == n_steps:
             break
-        _, G = neg_log_posterior(model, theta, C)
         theta = tuple(t - eta * gi + np.sqrt(2 * eta) * rng.standard_normal(t.shape) for t, gi in zip(theta, G))
-    return {"t": np.array(ts), **{k: np.stack([r[k] for r in rec], axis=1) for k in rec[0]}}
+    attrs = dict(sampler="Langevin", eta=float(eta), n_steps=int(n_steps), record_every=int(record_every),
+                 **model_attrs(model))
+    t = {"t": np.array(ts)}
+    post = chain_dataset({k: np.stack([r[k] for r in rec], axis=1) for k in rec[0]}, attrs=attrs,
+                         long_names=OBSERVABLE_NAMES, draw_coords=t)
+    post["t"].attrs.update(long_name="Langevin time t = eta * step", units="1")
+    return SamplerRun(posterior=post, sample_stats=chain_dataset({"lp": np.stack(lps, axis=1)}, attrs=attrs,
+                                                                  draw_coords=t))

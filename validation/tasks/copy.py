@@ -1,4 +1,4 @@
-"""The copy task of ``shared/theory/attention_copy.md`` for token models: target = previous token.
+"""The copy task of ``docs/attention_copy.md`` for token models: target = previous token.
 
 The theory's target is cyclic (y_1 = x_L); a causal model cannot see x_L at position 1, so the loss
 mask drops position 0 (the cyclic target stays in ``targets`` for completeness).

@@ -1,14 +1,14 @@
-"""In-context modular arithmetic (spec ``shared/theory/icl_grokking.md`` §1; He et al. 2024).
+"""In-context modular arithmetic (``docs/icl_grokking.md`` §1; He et al. 2024).
 
 A task is a vector (a, b) in Z_p^2; an example is (x, y, z = (a x + b y) mod p), three tokens, and a
 sequence holds n_ctx examples (the last one is the query).  Vocabulary = p tokens (one per residue).
 The model reads the sequence causally and is scored on each z, predicted at the position of the y
 before it (loss mask ``mask_all``; headline accuracy ``mask_final``: the query's z only).
 
-Choices the spec leaves open (documented here): base task vectors are drawn from all p^2 vectors;
+Choices that §1 leaves open (documented here): base task vectors are drawn from all p^2 vectors;
 in the held-out ("val") splits every example of a sequence, context included, uses held-out input
 pairs (so the query pair is never a training pair); one batch shares a single random order of input
-pairs across its sequences (spec: "within a batch every task uses the same order of input pairs").
+pairs across its sequences (one input sequence per batch; §1 describes r = B/T shared sequences).
 """
 
 from __future__ import annotations

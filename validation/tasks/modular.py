@@ -1,6 +1,6 @@
 """Binary operations mod a prime with the splits of the uniformity/MED paper.
 
-Spec: ``shared/theory/uniformity_med.md`` (Gu et al., arXiv 2504.03162, and its released code).
+Model: ``docs/uniformity_med.md`` §2 (Gu et al., arXiv 2504.03162, and its released code).
 
 Sequence [a, t, "="] with a in 0..p-1 and the second operand's id t = b + d (b in 0..p-1; d = 0:
 both operands share ids).  The label is op(a, t mod p) mod p, read at the "=" position (p classes).
@@ -50,8 +50,9 @@ class ModularDataset:
         return self.tokens[idx], self.labels[idx]
 
     def ceiling(self) -> float:
-        """Fraction of test pairs whose two operand ids both appear in training (spec: a token that
-        never appears in training cannot join the uniform arrangement)."""
+        """Fraction of test pairs whose two operand ids both appear in training
+        (``docs/uniformity_med.md`` §1: a token that never appears in training cannot join the
+        uniform arrangement)."""
         seen = np.zeros(self.vocab_size, bool)
         seen[self.tokens[self.train_idx, :2].ravel()] = True
         t = self.tokens[self.test_idx]

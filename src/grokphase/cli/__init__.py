@@ -11,12 +11,18 @@ train       train the NumPy transformer: ``modular`` (grokking mod p) or ``icl``
 uncertainty the grokking / epistemic-uncertainty study: ``study`` (everything, then the figures),
             ``train`` one run (modular or icl, adamw or ivon, a seed), ``evaluate`` the posteriors
             of every run, ``sweeps``, ``diversity``.
-figs        regenerate every paper figure into a folder.
+figs        draw the paper figures (all or the ones named) into a folder; says which it could not draw.
+warmup      compile (and cache) the Numba kernels ahead of use; reports cold and warm times.
 exposure    ``count`` phrase occurrences per checkpoint in a token stream (JSON/CSV); ``corpus``
             generates the grammar corpus with its exposure schedule.
 blimp       ``score``: minimal-pair accuracy per BLiMP paradigm of a user's model (a log-prob
             callback) or of the built-in n-gram.
-lm          ``train``: single-pass pre-training of the NumPy transformer on the grammar corpus.
+lm          ``train``: single-pass pre-training of the NumPy transformer on the grammar corpus;
+            ``evaluate``: every checkpoint's pairs, heads and concept vectors, and the delays.
+
+``--json`` means the same in every subcommand: the result as strict JSON on stdout and nothing else
+there (see ``grokphase.cli._output``).  Options that do not apply to the chosen variant are usage
+errors (exit status 2).  Messages of the package (``grokphase.*`` loggers) go to stderr.
 
 One module per subcommand group; each adds its parser with ``add_parser(subparsers)`` and imports
 the package's numerical code only inside its command functions, so that building the parser (and
@@ -28,11 +34,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from grokphase.cli import attention, blimp, exposure, figs, linear_vi, lm, train, uncertainty
+from grokphase.cli import attention, blimp, exposure, figs, linear_vi, lm, train, uncertainty, warmup
+from grokphase.cli._output import configure_logging
 
 __all__ = ["build_parser", "main"]
 
-_GROUPS = (linear_vi, attention, train, uncertainty, figs, exposure, blimp, lm)
+_GROUPS = (linear_vi, attention, train, uncertainty, figs, warmup, exposure, blimp, lm)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,10 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    """Run the command line; returns the exit status (2 for invalid input, with the message on stderr)."""
+    """Run the command line; returns the exit status (2 for invalid input, 1 for a file or folder that
+    cannot be written or read; the message on stderr)."""
     args = build_parser().parse_args(argv)
+    configure_logging()
     try:
         return args.func(args)
     except ValueError as err:
         print(f"grokphase: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:      # a folder or file that cannot be written/read: the message names it
+        print(f"grokphase: error: {err}", file=sys.stderr)
+        return 1

@@ -2,28 +2,30 @@
 
 from __future__ import annotations
 
-import json
-import sys
+from grokphase.cli._args import add_json, reject
+from grokphase.cli._output import emit
 
 
 def add_parser(sub) -> None:
     """Add the ``attention`` subcommand group (transition, phase-diagram, validate) to ``sub``."""
     p = sub.add_parser("attention", help="Bayesian attention on a copy task: transitions and phase diagrams",
-                       description="Large-N saddle points of single-layer softmax/linear attention (spec attention_copy.md).")
+                       description="Large-N saddle points of single-layer softmax/linear attention "
+                                   "(docs/attention_copy.md).")
     asub = p.add_subparsers(dest="attention_command", required=True)
 
     def common(q):
         q.add_argument("--kind", choices=("softmax", "linear"), default="softmax", help="attention type")
         q.add_argument("--s-qk", type=float, default=0.25, help="query-key prior scale s_q s_k > 0 (default 0.25)")
         q.add_argument("--s-uv", type=float, default=9.0, help="value prior scale s_u s_v > 0 (default 9)")
-        q.add_argument("--json", action="store_true", help="machine-readable output")
+        add_json(q)
 
     q = asub.add_parser("transition", help="order, beta_c, spinodals, jumps, exponents",
                         description="Classify and locate the transition for one or more L.")
     q.add_argument("--L", type=float, nargs="+", default=[8.0], help="sequence length(s) >= 2 (default 8)")
-    q.add_argument("--end-point", action="store_true", help="also locate the softmax critical end point in L")
+    q.add_argument("--end-point", action="store_true",
+                   help="also locate the critical end point in L (softmax only)")
     common(q)
-    q.set_defaults(func=transition)
+    q.set_defaults(func=transition, parser=q)
 
     q = asub.add_parser("phase-diagram", help="order parameters on a (beta, L) or (beta, s_qk) grid",
                         description="Equilibrium order parameters, spinodals and beta_c on a grid.")
@@ -34,21 +36,40 @@ def add_parser(sub) -> None:
     q.add_argument("--beta-min", type=float, help="smallest beta (default 0.5 softmax, 0.01 linear)")
     q.add_argument("--beta-max", type=float, help="largest beta (default 40 softmax, 1 linear)")
     q.add_argument("--n-beta", type=int, default=200, help="points in beta (default 200)")
-    q.add_argument("--L", type=float, default=8.0, help="fixed L when --vary s_qk (default 8)")
-    q.add_argument("--save", metavar="PATH", help="save the labelled arrays (.npz, atomic)")
+    q.add_argument("--L", type=float, help="fixed L (only with --vary s_qk; default 8)")
+    q.add_argument("--save", metavar="PATH", help="save the labelled Dataset as netCDF (.nc, atomic; "
+                   "read it with grokphase.results.load_dataset)")
     q.add_argument("--plot", metavar="PATH", help="draw the diagram to PATH (PNG; PDF and JSON beside it)")
     common(q)
-    q.set_defaults(func=phase_diagram)
+    q.set_defaults(func=phase_diagram, parser=q)
 
-    q = asub.add_parser("validate", help="finite-N sampling / training experiments (REF parameters)",
-                        description="Resumable finite-N experiments: HMC hysteresis, umbrella+MBAR equilibrium, "
-                                    "linear attention (reduced posterior), Langevin dynamics, Adam/MAP thresholds.")
-    q.add_argument("experiment", choices=("hysteresis", "equilibrium", "linear", "dynamics", "map"))
-    q.add_argument("--N", type=int, nargs="+", help="widths (defaults per experiment)")
-    q.add_argument("--n-iter", type=int, default=2000, help="HMC iterations (first half discarded)")
-    q.add_argument("--out-dir", help="results folder (default runs/attention_<experiment>)")
-    q.add_argument("--json", action="store_true", help="compact JSON")
-    q.set_defaults(func=validate)
+    q = asub.add_parser("validate", help="finite-N sampling / training experiments (named presets)",
+                        description="Finite-N experiments as resumable sweeps (one stored file per point, keyed by the "
+                                    "full configuration): HMC hysteresis, umbrella+MBAR equilibrium, linear attention "
+                                    "(reduced posterior), Langevin dynamics, Adam/MAP thresholds, the transformer copy "
+                                    "task under SGLD.  The presets are the paper figures' designs; change them with "
+                                    "--config run.toml and --set key=value (design fields or grid axes).")
+    q.add_argument("experiment", choices=VALIDATE_PRESETS, help="preset name")
+    q.add_argument("--config", metavar="TOML", help="plan file ([design], [grid] tables; see --write-config)")
+    q.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], dest="overrides",
+                   help="override a design field or grid axis, value as TOML (n_iter=100, N=[64,128]); repeatable")
+    q.add_argument("--N", type=int, nargs="+", help="widths: shorthand for --set N=[...]")
+    q.add_argument("--n-iter", type=int, help="HMC iterations: shorthand for --set n_iter=...")
+    q.add_argument("--seed", type=int, nargs="+", help="seeds: shorthand for --set seed=[...]")
+    q.add_argument("--runs", default="runs", help="parent folder of the stores (default runs): runs/<preset>-<key>")
+    q.add_argument("--store", help="store folder (instead of the one under --runs); refused if made by another design")
+    q.add_argument("--executor", default="serial",
+                   help="serial (default), dask (a LocalCluster of --workers processes) or a scheduler address")
+    q.add_argument("--workers", type=int, help="LocalCluster workers (default: one per core)")
+    q.add_argument("--chunk", type=int, default=1, help="grid points per task (default 1)")
+    q.add_argument("--retries", type=int, default=0, help="resubmissions of a failed task (default 0)")
+    q.add_argument("--write-config", metavar="TOML", help="write the resolved plan to TOML and exit")
+    add_json(q)
+    q.set_defaults(func=validate, parser=q)
+
+
+VALIDATE_PRESETS = ("hysteresis", "equilibrium", "linear", "dynamics-softmax", "dynamics-linear", "map",
+                    "transformer-copy-langevin")
 
 
 def transition(args) -> int:
@@ -57,18 +78,19 @@ def transition(args) -> int:
 
     from grokphase import attention
 
+    if args.end_point and args.kind != "softmax":
+        reject(args, "--end-point", f"to --kind {args.kind} (only softmax attention has a critical end point)")
     rows = []
     for L in args.L:
         t = attention.transition(L=L, kind=args.kind, s_qk=args.s_qk, s_uv=args.s_uv)
         rows.append(asdict(t))
-    if args.kind == "softmax" and args.end_point:
+    if args.end_point:
         cep = attention.critical_end_point(s_qk=args.s_qk, s_uv=args.s_uv)
         out = {"transitions": rows, "critical_end_point": asdict(cep)}
     else:
         out = {"transitions": rows}
     if args.json:
-        json.dump(out, sys.stdout, indent=2, default=float)
-        print()
+        emit(out, args)
         return 0
     print(f"{'L':>6} {'order':>11} {'beta_c':>10} {'beta_sp_lo':>10} {'beta_sp_hi':>10} {'dc':>8} {'dg':>8} {'deps':>8} {'exponent':>8}")
     for r in rows:
@@ -90,6 +112,9 @@ def phase_diagram(args) -> int:
 
     from grokphase import attention
 
+    if args.L is not None and args.vary == "L":
+        reject(args, "--L", "with --vary L (L is the second axis: use --x-min/--x-max/--n-x)")
+    args.L = 8.0 if args.L is None else args.L
     lo, hi = (0.5, 40.0) if args.kind == "softmax" else (0.01, 1.0)
     args.beta_min = lo if args.beta_min is None else args.beta_min
     args.beta_max = hi if args.beta_max is None else args.beta_max
@@ -97,11 +122,14 @@ def phase_diagram(args) -> int:
     xs = np.linspace(args.x_min, args.x_max, args.n_x)
     pd = attention.phase_diagram(betas, xs, kind=args.kind, s_qk=args.s_qk, s_uv=args.s_uv,
                                  vary=args.vary, L=args.L)
-    out = {"axis": pd.axis, "params": pd.params, "converged": pd.converged,
-           "x": pd.xs.tolist(), "order": pd.order.tolist(), "beta_c": pd.beta_c.tolist(),
-           "beta_sp_lo": pd.beta_sp_lo.tolist(), "beta_sp_hi": pd.beta_sp_hi.tolist()}
+    from grokphase.results import flag_labels, save_dataset
+
+    axis, converged = pd.attrs["varied"], pd.attrs["converged"]
+    out = {"axis": axis, "params": {k: v for k, v in pd.attrs.items() if k in ("kind", "s_qk", "s_uv", "L")},
+           "converged": converged, "x": pd[axis].values.tolist(), "order": flag_labels(pd.order).values.tolist(),
+           **{k: pd[k].values.tolist() for k in ("beta_c", "beta_sp_lo", "beta_sp_hi")}}
     if args.save:
-        out["saved"] = str(pd.save(args.save))
+        out["saved"] = str(save_dataset(pd, args.save))
     if args.plot:
         from grokphase.paper_figs import fig_attention_phase_diagram as fig
 
@@ -112,18 +140,18 @@ def phase_diagram(args) -> int:
             out["critical_end_point"] = {"x_c": cep.x_c, "beta_star": cep.beta_star}
         out["figure"] = [str(p) for p in fig.plot_phase_diagram(pd, args.plot, cep)]
     if args.json:
-        json.dump(out, sys.stdout, indent=2, default=float)
-        print()
+        emit(out, args)
         return 0
     first = [i for i, o in enumerate(out["order"]) if o == "first"]
-    print(f"{args.kind} attention, {pd.axis} in [{args.x_min}, {args.x_max}] ({args.n_x}) x beta in "
-          f"[{args.beta_min}, {args.beta_max}] ({args.n_beta}); all points converged: {pd.converged}")
+    x, bc, lo_, hi_ = (out[k] for k in ("x", "beta_c", "beta_sp_lo", "beta_sp_hi"))
+    print(f"{args.kind} attention, {axis} in [{args.x_min}, {args.x_max}] ({args.n_x}) x beta in "
+          f"[{args.beta_min}, {args.beta_max}] ({args.n_beta}); all points converged: {converged}")
     for i in sorted({first[0], first[-1]} if first else set()):
-        print(f"first order on grid {pd.axis} in [{pd.xs[first[0]]:.4g}, {pd.xs[first[-1]]:.4g}]; at {pd.axis} = "
-              f"{pd.xs[i]:.4g}: beta_c = {pd.beta_c[i]:.5g}, spinodals ({pd.beta_sp_lo[i]:.5g}, {pd.beta_sp_hi[i]:.5g})")
+        print(f"first order on grid {axis} in [{x[first[0]]:.4g}, {x[first[-1]]:.4g}]; at {axis} = "
+              f"{x[i]:.4g}: beta_c = {bc[i]:.5g}, spinodals ({lo_[i]:.5g}, {hi_[i]:.5g})")
     if "critical_end_point" in out:
         c = out["critical_end_point"]
-        print(f"critical end point: {pd.axis}_c = {c['x_c']:.6g}, beta* = {c['beta_star']:.6g}")
+        print(f"critical end point: {axis}_c = {c['x_c']:.6g}, beta* = {c['beta_star']:.6g}")
     for key in ("saved", "figure"):
         for p in np.atleast_1d(out.get(key, [])):
             print(f"wrote {p}")
@@ -131,43 +159,29 @@ def phase_diagram(args) -> int:
 
 
 def validate(args) -> int:
-    """``attention validate``: finite-N validation experiments of the attention theory; results in runs/."""
-    if args.experiment == "hysteresis":
-        from grokphase.validation.experiments import attention_hysteresis as exp
+    """``attention validate``: run (or resume) a finite-N experiment preset; print its summary."""
+    import importlib
 
-        res = exp.run(tuple(args.N or (64, 128, 256, 512)), out_dir=args.out_dir or "runs/attention_hysteresis",
-                      n_iter=args.n_iter)
-        out = [{k: r[k] for k in ("N", "rms_dc", "max_abs_dc", "n_settled", "n_switching")} for r in res]
-    elif args.experiment == "equilibrium":
-        from grokphase.validation.experiments import attention_equilibrium as exp
+    from grokphase.sweep import Dask
+    from grokphase.validation.experiments import presets
 
-        res = exp.run(tuple(args.N or (64, 128, 256)), out_dir=args.out_dir or "runs/attention_equilibrium",
-                      n_iter=args.n_iter)
-        out = {k: v for k, v in res.items() if k != "rows"} | {
-            "alpha_c": {r["N"]: r["alpha_c"] for r in res["rows"]}, "barrier": {r["N"]: r["barrier"] for r in res["rows"]}}
-    elif args.experiment == "linear":
-        from grokphase.validation.experiments import attention_linear as exp
-
-        plan = ((64, "hmc"), (128, "hmc")) + tuple((N, "reduced") for N in (args.N or (64, 128, 256, 1024, 4096)))
-        res = exp.run(plan, out_dir=args.out_dir or "runs/attention_linear", n_iter=args.n_iter)
-        out = [{"N": r["N"], "sampler": r["sampler"], "w": {x["ratio"]: x["w"] for x in r["rows"]}} for r in res]
-    elif args.experiment == "dynamics":
-        from grokphase.validation.experiments import attention_dynamics as exp
-
-        from grokphase import attention
-
-        bc = attention.transition(L=8, kind="linear", s_qk=0.25, s_uv=9.0).beta_c
-        out = {"softmax": exp.run([13.5, 14.0, 14.5, 15.0, 16.0], N=args.N[0] if args.N else 256, n_rep=1),
-               "linear": exp.run([r * bc for r in (1.5, 2.0, 3.0)], kind="linear",
-                                 N=args.N[0] if args.N else 256, T=40.0, n_rep=1)}
-        out = {k: {"betas": v["betas"], "onset": v["onset"], "final": v["final"]} for k, v in out.items()}
+    shorthands = [f"{k}={v}" for k, v in (("N", args.N), ("n_iter", args.n_iter), ("seed", args.seed))
+                  if v is not None]
+    plan = presets.plan(args.experiment, args.config, shorthands + args.overrides)
+    if args.write_config:
+        print(plan.to_toml(args.write_config))
+        return 0
+    store = args.store or presets.store(args.experiment, plan, args.runs)
+    executor = Dask(n_workers=args.workers) if args.executor == "dask" else args.executor
+    if args.workers is not None and args.executor != "dask":
+        reject(args, "--workers", f"with --executor {args.executor} (only with --executor dask)")
+    ds = plan.run(store=store, executor=executor, chunk=args.chunk, retries=args.retries,
+                  progress=False if args.json else None)
+    summary = importlib.import_module(plan.point.__module__).summarize(ds)
+    if args.json:
+        emit({"experiment": args.experiment, "store": str(store), "plan": plan.config(),
+              "summary": summary.drop_attrs().to_dict(data="list")}, args)
     else:
-        from grokphase.validation.experiments import attention_map_training as exp
-
-        res = exp.threshold_scan([20.0, 28.0, 31.0, 33.0, 36.0, 45.0], N=args.N[0] if args.N else 64)
-        out = {k: v for k, v in res.items() if k != "trajectories"}
-    json.dump(out, sys.stdout, indent=None if args.json else 1, default=float)
-    print()
+        print(summary.drop_attrs())
+        print(f"store: {store}")
     return 0
-
-

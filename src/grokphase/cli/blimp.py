@@ -9,7 +9,8 @@ Kneser-Ney n-gram (``--model ngram``: trained leave-one-paradigm-out on the good
 
 from __future__ import annotations
 
-import sys
+from grokphase.cli._args import add_json, show_progress
+from grokphase.cli._output import emit
 
 
 def add_parser(sub) -> None:
@@ -32,8 +33,8 @@ def add_parser(sub) -> None:
                    help="scoring method (default sum: lm-eval acc)")
     q.add_argument("--batch-size", type=int, default=1024, help="sequences per logprob call")
     q.add_argument("--out", help="also write the JSON summary to this file")
-    q.add_argument("--json", action="store_true", help="machine-readable output, no progress bar")
-    q.set_defaults(func=score)
+    add_json(q)
+    q.set_defaults(func=score, parser=q)
 
 
 def _load(spec: str, what: str):
@@ -55,9 +56,9 @@ def score(args) -> int:
     """Score ``args.data`` and print the per-paradigm table (or JSON)."""
     import time
 
-    from grokphase._io import atomic_write_json, dumps_strict
+    from grokphase._io import atomic_write_json
 
-    progress = not args.json and sys.stderr.isatty()
+    progress = show_progress(args)
     if args.model == "ngram":
         from grokphase.validation.experiments.blimp_ngram import BlimpNgram, run_blimp_ngram
 
@@ -82,7 +83,7 @@ def score(args) -> int:
     if args.out:
         atomic_write_json(args.out, out, indent=1)
     if args.json:
-        print(dumps_strict(out, indent=2))
+        emit(out, args)
         return 0
     col = next(k for k in out["models_summary"][0] if k not in ("UID", "linguistics_term"))
     print(f"{'paradigm':<58} {'acc':>6} {'n':>6}")

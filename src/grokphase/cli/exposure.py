@@ -2,7 +2,8 @@
 
 ``count``  stream (a raw uint16/uint32 file, a corpus folder, or JSON-lines text with a vocabulary)
            + phrases (a file of phrases, or the critical phrases of BLiMP-format pairs) -> first
-           occurrence and counts at each checkpoint (offsets, or steps x tokens per step), as JSON or CSV.
+           occurrence and counts at each checkpoint (offsets, or steps x tokens per step): a CSV
+           table, or strict JSON with --json; --out writes it to a file instead.
 ``corpus`` generate the grammar corpus (tokens.bin, corpus.json, pairs/) from a BLiMP folder.
 """
 
@@ -10,6 +11,9 @@ from __future__ import annotations
 
 import json
 import sys
+
+from grokphase.cli._args import add_json
+from grokphase.cli._output import emit
 
 
 def add_parser(sub) -> None:
@@ -31,9 +35,9 @@ def add_parser(sub) -> None:
     q.add_argument("--steps", type=int, nargs="+", help="checkpoint steps (needs --tokens-per-step)")
     q.add_argument("--tokens-per-step", type=int, help="tokens consumed per optimiser step")
     q.add_argument("--backend", default="numpy", choices=("numpy", "aho"), help="search backend")
-    q.add_argument("--format", default="json", choices=("json", "csv"), help="output format")
-    q.add_argument("--out", help="write here instead of stdout")
-    q.set_defaults(func=count)
+    q.add_argument("--out", help="write the table (CSV, or JSON with --json) to this file instead of stdout")
+    add_json(q)
+    q.set_defaults(func=count, parser=q)
 
     c = esub.add_parser("corpus", help="generate the grammar corpus with its exposure schedule")
     c.add_argument("--blimp", required=True, help="BLiMP folder (lexicon, forbidden sentences)")
@@ -42,8 +46,8 @@ def add_parser(sub) -> None:
     c.add_argument("--seed", type=int, default=0, help="seed")
     c.add_argument("--pairs-per-group", type=int, default=100, help="generated pairs per phenomenon and group")
     c.add_argument("--max-words", type=int, help="at most this many words per lexical class (small corpora)")
-    c.add_argument("--json", action="store_true", help="machine-readable summary")
-    c.set_defaults(func=corpus)
+    add_json(c)
+    c.set_defaults(func=corpus, parser=c)
 
 
 def _stream(args):
@@ -131,7 +135,7 @@ def count(args) -> int:
         r.update(ids=[int(t) for t in ids[i]], first_occurrence=int(first[i]), counts=counts[i].tolist())
         if first_step is not None:
             r["first_step"] = int(first_step[i])
-    if args.format == "json":
+    if args.json:
         text = dumps_strict({"n_tokens": int(len(tokens)), "eos_id": eos, "backend": args.backend,
                              "checkpoints": {"offset": upto.tolist(),
                                              **({"step": steps.tolist()} if steps is not None else {})},
@@ -150,7 +154,8 @@ def count(args) -> int:
                        + ([r["first_step"]] if first_step is not None else []) + r["counts"])
         text = buf.getvalue()
     if args.out:
-        atomic_write_text(args.out, text)
+        path = atomic_write_text(args.out, text)
+        emit({"out": str(path), "phrases": len(rows), "checkpoints": int(upto.size)}, args)
     else:
         sys.stdout.write(text)
     return 0
@@ -158,17 +163,11 @@ def count(args) -> int:
 
 def corpus(args) -> int:
     """Generate and write the grammar corpus."""
-    from grokphase._io import dumps_strict
     from grokphase.validation.exposure.corpus import GrammarConfig, build_corpus
 
     c = build_corpus(args.blimp, GrammarConfig(n_tokens=args.tokens, seed=args.seed,
                                                pairs_per_group=args.pairs_per_group,
                                                max_words=args.max_words), args.out)
-    out = {"out": args.out, "n_tokens": int(c.tokens.size), "vocab_size": len(c.tokenizer),
-           "onset_offset": c.onset_offset, "pairs": len(c.pairs), "stats": c.stats}
-    if args.json:
-        print(dumps_strict(out, indent=1))
-    else:
-        print(f"wrote {args.out}: {out['n_tokens']:,} tokens, vocabulary {out['vocab_size']}, "
-              f"{out['pairs']} pairs, scheduled combinations from token {out['onset_offset']:,}")
+    emit({"out": args.out, "n_tokens": int(c.tokens.size), "vocab_size": len(c.tokenizer),
+          "onset_offset": c.onset_offset, "pairs": len(c.pairs), "stats": c.stats}, args)
     return 0

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import sys
+from grokphase.cli._args import add_json, reject
+from grokphase.cli._output import emit
 
 
 def add_parser(sub) -> None:
@@ -14,14 +14,17 @@ def add_parser(sub) -> None:
     p.add_argument("--n-over-sigma2", type=float, default=5e7, help="n / sigma^2 > 0 (default 5e7)")
     p.add_argument("--inv-tau2", type=float, default=0.0, help="prior precision 1/tau^2 >= 0 (default 0: flat)")
     p.add_argument("--eps", type=float, default=1e-3, help="success threshold on the squared residual (default 1e-3)")
-    p.add_argument("--C0", type=float, default=1.0, help="initial generalisation excess risk (default 1)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--C0", type=float, help="initial generalisation excess risk (default 1; the figure uses 1)")
+    add_json(p)
     p.add_argument("--plot", metavar="PATH", help="draw the Fig. 6 panels to PATH (PNG; PDF and JSON beside it)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, parser=p)
 
 
 def run(args) -> int:
     """Tabulate the milestones for every ``--lam`` (JSON with ``--json``); optionally draw Fig. 6."""
+    if args.plot and args.C0 not in (None, 1.0):
+        reject(args, "--C0", "to --plot (Fig. 6 is drawn at C0 = 1; drop --plot or --C0)")
+    args.C0 = 1.0 if args.C0 is None else args.C0
     from grokphase.linear_vi import LinearVIModel
 
     rows = []
@@ -44,8 +47,7 @@ def run(args) -> int:
                            inv_tau2=args.inv_tau2, eps=args.eps)
         out["figure"] = [str(p) for p in fig.draw(data, args.plot)]
     if args.json:
-        json.dump(out, sys.stdout, indent=2)
-        print()
+        emit(out, args)
     else:
         hdr = f"{'lam':>6} {'t95_emp':>11} {'t95_gen':>11} {'delay':>11} {'asympt[80]':>11} {'ratio':>7} {'EU-peak delay':>13}"
         print(hdr)

@@ -5,7 +5,8 @@ concept vectors (RUN_DIR/summary_eval.json)."""
 
 from __future__ import annotations
 
-import sys
+from grokphase.cli._args import add_json, show_progress
+from grokphase.cli._output import emit
 
 
 def add_parser(sub) -> None:
@@ -24,19 +25,18 @@ def add_parser(sub) -> None:
     q.add_argument("--max-steps", type=int, help="stop after this many steps (resume later)")
     q.add_argument("--run-dir", help="output folder (default runs/lm_<preset>_seed<seed>)")
     q.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint and start over")
-    q.add_argument("--json", action="store_true", help="machine-readable summary, no progress lines")
-    q.set_defaults(func=train)
+    add_json(q)
+    q.set_defaults(func=train, parser=q)
     e = lsub.add_parser("evaluate", help="score every checkpoint of a run; heads, concept vectors, delays")
     e.add_argument("--run-dir", required=True, help="a run folder of grokphase lm train")
     e.add_argument("--blimp", help="BLiMP folder: also score the real pairs of the mirrored paradigms")
     e.add_argument("--n-concept", type=int, default=40, help="pairs per concept-vector fit (default 40)")
-    e.add_argument("--json", action="store_true", help="machine-readable summary, no progress bar")
-    e.set_defaults(func=evaluate)
+    add_json(e)
+    e.set_defaults(func=evaluate, parser=e)
 
 
 def train(args) -> int:
     """Train one run."""
-    from grokphase._io import dumps_strict
     from grokphase.validation.experiments.lm_pretraining import PRESETS, LMRun, run_lm_pretraining
 
     if args.preset not in PRESETS:
@@ -47,10 +47,10 @@ def train(args) -> int:
             kw[name] = getattr(args, name)
     run = LMRun(corpus=args.corpus, seed=args.seed, **kw)
     run_dir = args.run_dir or f"runs/lm_{args.preset}_seed{args.seed}"
-    out = run_lm_pretraining(run, run_dir, resume=not args.fresh, progress=not args.json and sys.stderr.isatty(),
+    out = run_lm_pretraining(run, run_dir, resume=not args.fresh, progress=show_progress(args),
                              max_steps=args.max_steps)
     if args.json:
-        print(dumps_strict({"run_dir": run_dir, **out}, indent=1))
+        emit({"run_dir": run_dir, **out}, args)
     else:
         print(f"{run_dir}: {out['steps']}/{out['planned_steps']} steps of {out['tokens_per_step']} tokens, "
               f"{out['wall_time']:.0f} s, batch loss {out['final']['batch_loss']:.4g}")
@@ -59,14 +59,13 @@ def train(args) -> int:
 
 def evaluate(args) -> int:
     """Evaluate every checkpoint of one run and print the delays per phenomenon."""
-    from grokphase._io import dumps_strict
     from grokphase.validation.experiments.lm_evaluation import LMEvaluation, evaluate_run, summarize_run
 
     evaluate_run(LMEvaluation(run_dir=args.run_dir, blimp=args.blimp, n_concept=args.n_concept),
-                 progress=not args.json and sys.stderr.isatty())
+                 progress=show_progress(args))
     s = summarize_run(args.run_dir)
     if args.json:
-        print(dumps_strict(s, indent=1))
+        emit(s, args)
         return 0
     print(f"{'phenomenon':<20} {'acc train':>9} {'acc val':>8} {'t_train':>10} {'t_val':>10} {'Delta 95%':>24} {'top-2':>6}")
     num = lambda x, none: none if x is None else x

@@ -16,13 +16,13 @@ def test_count_raw_stream_json_and_csv(tmp_path, capsys):
     np.array([5, 6, 6, 0, 6, 6, 6], dtype=np.uint16).tofile(tmp_path / "s.bin")
     (tmp_path / "p.txt").write_text("[6, 6]\n[5, 6]\n")
     assert main(["exposure", "count", "--stream", str(tmp_path / "s.bin"), "--eos", "0", "--phrases",
-                 str(tmp_path / "p.txt"), "--steps", "0", "1", "2", "3", "--tokens-per-step", "3"]) == 0
+                 str(tmp_path / "p.txt"), "--steps", "0", "1", "2", "3", "--tokens-per-step", "3", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["checkpoints"] == {"offset": [0, 3, 6, 7], "step": [0, 1, 2, 3]}
     assert [r["counts"] for r in out["rows"]] == [[0, 1, 2, 3], [0, 1, 1, 1]]
     assert [r["first_step"] for r in out["rows"]] == [1, 1]
     assert main(["exposure", "count", "--stream", str(tmp_path / "s.bin"), "--eos", "0", "--phrases",
-                 str(tmp_path / "p.txt"), "--upto", "7", "--format", "csv", "--backend", "aho"]) == 0
+                 str(tmp_path / "p.txt"), "--upto", "7", "--backend", "aho"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "phrase,ids,first_occurrence,upto_7" and lines[1] == '"[6, 6]",6 6,1,3'
 
@@ -34,7 +34,7 @@ def test_count_blimp_phrases_on_a_text_corpus(tmp_path, capsys):
     pair = dict(REC, sentence_good="Andrew helps that driver.", sentence_bad="Andrew helps that drivers.", pairID="0")
     (tmp_path / "b.jsonl").write_text(json.dumps(pair) + "\n")
     assert main(["exposure", "count", "--jsonl", str(tmp_path / "c.jsonl"), "--vocab", str(tmp_path / "vocab.json"),
-                 "--blimp", str(tmp_path / "b.jsonl")]) == 0
+                 "--blimp", str(tmp_path / "b.jsonl"), "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)["rows"]
     assert [(r["which"], r["phrase"], r["counts"]) for r in rows] == [("good", "that driver", [3]), ("bad", "that drivers", [0])]
 
@@ -85,7 +85,8 @@ def test_corpus_command(blimp_dir, tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["n_tokens"] >= 150000 and (tmp_path / "c" / "tokens.bin").stat().st_size == 2 * out["n_tokens"]
     (tmp_path / "p.txt").write_text("this man\n")
-    assert main(["exposure", "count", "--stream", str(tmp_path / "c"), "--phrases", str(tmp_path / "p.txt")]) == 0
+    assert main(["exposure", "count", "--stream", str(tmp_path / "c"), "--phrases", str(tmp_path / "p.txt"),
+                 "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["rows"][0]["ids"] != []
 
 

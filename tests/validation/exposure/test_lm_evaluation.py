@@ -1,13 +1,11 @@
 """Per-checkpoint evaluation of a pre-training run: records, reuse only with the same settings,
 and agreement with scoring the same snapshot directly."""
 
-import json
-
 import numpy as np
 import pytest
 
 from grokphase.validation.experiments.lm_evaluation import LMEvaluation, evaluate_run, load_records
-from grokphase.validation.experiments.lm_pretraining import LMRun, model_config, run_lm_pretraining
+from grokphase.validation.experiments.lm_pretraining import LMRun, model_config, read_run, run_lm_pretraining
 from grokphase.validation.exposure.corpus import GrammarConfig, generate_corpus, load_corpus, write_corpus
 from grokphase.validation.exposure.minimal_pairs import load_blimp
 from grokphase.validation.exposure.scoring import score_pairs
@@ -30,10 +28,10 @@ def test_records_match_direct_scoring(run_dir):
     paths = evaluate_run(cfg)
     recs = load_records(run_dir)
     assert [r["step"] for r in recs] == [0, 1, 2, 3, 4, 8] and len(paths) == 6
-    ident = json.loads((run_dir / "config.json").read_text())
-    tokens, tok, meta = load_corpus(ident["run"]["corpus"])
-    pairs = load_blimp(f"{ident['run']['corpus']}/pairs")
-    m = Transformer(model_config(LMRun(**ident["run"]), len(tok)))
+    run = read_run(run_dir)
+    tokens, tok, meta = load_corpus(run.corpus)
+    pairs = load_blimp(f"{run.corpus}/pairs")
+    m = Transformer(model_config(run, len(tok)))
     with np.load(run_dir / "snapshots" / "step_00000008.npz") as z:
         for k in m.params:
             m.params[k][...] = z["param/" + k]

@@ -1,0 +1,77 @@
+"""What every subcommand writes: strict JSON under ``--json``, readable text otherwise.
+
+``--json`` means one thing in every subcommand: the command's result is written to stdout as strict
+JSON (RFC 8259; NaN and infinities become ``null``, see :func:`grokphase._io.dumps_strict`) and
+nothing else goes to stdout; progress bars are off and messages go to stderr through ``logging``.
+Without ``--json`` the same result is printed as indented ``key: value`` text.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+
+_HANDLER_FLAG = "_grokphase_cli_handler"
+
+
+def emit(obj, args) -> None:
+    """Write the result ``obj`` to stdout: strict JSON if ``args.json``, else readable text."""
+    if args.json:
+        from grokphase._io import dumps_strict
+
+        sys.stdout.write(dumps_strict(obj, indent=2) + "\n")
+    else:
+        sys.stdout.write(format_text(obj) + "\n")
+
+
+def format_text(obj, indent: int = 0) -> str:
+    """Nested dicts/lists as indented ``key: value`` lines; floats to 6 significant digits.
+
+    >>> print(format_text({"N": 64, "w": [0.1234567, float("nan")], "rows": [{"a": 1}]}))
+    N: 64
+    w: 0.123457, nan
+    rows:
+      - a: 1
+    """
+    pad = "  " * indent
+    if isinstance(obj, dict):
+        lines = []
+        for k, v in obj.items():
+            if _is_nested(v):
+                lines += [f"{pad}{k}:", format_text(v, indent + 1)]
+            else:
+                lines.append(f"{pad}{k}: {_scalars(v)}")
+        return "\n".join(lines)
+    if _is_nested(obj):
+        items = [format_text(v, indent + 1) for v in obj]        # each item's lines at pad + 2 spaces
+        return "\n".join(f"{pad}- {item[len(pad) + 2:]}" for item in items)
+    return pad + _scalars(obj)
+
+
+def _is_nested(v) -> bool:
+    return (isinstance(v, dict) and bool(v)) or (isinstance(v, (list, tuple)) and any(
+        isinstance(x, (dict, list, tuple)) for x in v))
+
+
+def _scalars(v) -> str:
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_scalars(x) for x in v) if v else "[]"
+    if isinstance(v, float):
+        return f"{v:.6g}" if math.isfinite(v) else str(v)
+    if hasattr(v, "item") and callable(v.item):      # a NumPy scalar
+        return _scalars(v.item())
+    return str(v)
+
+
+def configure_logging() -> None:
+    """Show the package's INFO messages (``grokphase.*`` loggers) on stderr, once per process."""
+    log = logging.getLogger("grokphase")
+    if any(getattr(h, _HANDLER_FLAG, False) for h in log.handlers):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("grokphase: %(message)s"))
+    setattr(handler, _HANDLER_FLAG, True)
+    log.addHandler(handler)
+    if log.level == logging.NOTSET:
+        log.setLevel(logging.INFO)

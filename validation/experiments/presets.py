@@ -1,0 +1,83 @@
+"""The named plans of the finite-N attention experiments: the configurations that the command line
+(``grokphase attention validate NAME``) and the paper figures run, in one place.
+
+Each is a :class:`grokphase.sweep.Plan` (design + point function + grid axes).  Load a variant
+from TOML and override single values with :func:`plan`; write one with ``Plan.to_toml``.  Results
+are stored under ``<root>/<name>-<key>``, ``key`` identifying the design (so another design never
+shares a store, and a rerun of the same design resumes).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from grokphase.sweep import Plan
+from grokphase.validation.experiments import attention_dynamics as dynamics
+from grokphase.validation.experiments import attention_equilibrium as equilibrium
+from grokphase.validation.experiments import attention_hysteresis as hysteresis
+from grokphase.validation.experiments import attention_linear as linear
+from grokphase.validation.experiments import attention_map_training as map_training
+from grokphase.validation.experiments import transformer_copy_langevin as copy_langevin
+
+PRESETS: dict[str, Plan] = {
+    "hysteresis": Plan(hysteresis.point, hysteresis.Hysteresis(),
+                       (("N", (64, 128, 256, 512, 1024)), ("seed", (0,)))),
+    "equilibrium": Plan(equilibrium.point, equilibrium.Equilibrium(), (("N", (64, 128, 256, 512)), ("seed", (0,)))),
+    "linear": Plan(linear.point, linear.LinearFiniteN(),
+                   (("N", (64, 128, 64, 128, 256, 1024, 4096)), ("sampler", ("hmc",) * 2 + ("reduced",) * 5),
+                    ("seed", (0,))), zipped=("N", "sampler")),
+    "dynamics-softmax": Plan(dynamics.point, dynamics.Dynamics(T=20.0, n_rep=3),
+                             (("N", (256,)), ("beta", (13.5, 14.0, 14.4, 14.5, 14.75, 15.0, 16.0)), ("seed", (0,)))),
+    "dynamics-linear": Plan(dynamics.point, dynamics.Dynamics(kind="linear", sigma2=10.0, T=60.0, n_rep=3,
+                                                              beta_unit="beta_c"),
+                            (("N", (256,)), ("beta", (1.25, 1.5, 2.0, 3.0)), ("seed", (0,)))),
+    "map": Plan(map_training.point, map_training.MapTraining(),
+                (("N", (64,)), ("beta", (10.0, 17.0, 20.0, 25.0, 28.0, 31.0, 32.0, 32.5, 33.0, 36.0, 40.0, 45.0)),
+                 ("seed", (0,)))),
+    "transformer-copy-langevin": Plan(copy_langevin.point, copy_langevin.CopyLangevin(),
+                                      (("kind", ("softmax", "linear")), ("P", (1, 2, 3, 4, 5, 6, 8, 12, 16, 32, 64)),
+                                       ("seed", (0, 1, 2)))),
+}
+
+
+def plan(name: str, config=None, overrides=()) -> Plan:
+    """The preset ``name``, updated from the TOML file ``config`` (if given), then by the
+    ``key=value`` strings ``overrides`` (design fields or grid axes).
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, or a key that is neither a field nor an axis of this plan (the
+        message lists the valid ones), or a value of the wrong type.
+    """
+    if name not in PRESETS:
+        raise ValueError(f"name must be one of {sorted(PRESETS)}, got {name!r}")
+    p = PRESETS[name]
+    if config is not None:
+        p = p.from_toml(config)
+    return p.with_overrides(overrides)
+
+
+def store(name: str, p: Plan, root="runs") -> Path:
+    """The store folder of plan ``p`` run under the preset ``name``: ``root/<name>-<p.key>``."""
+    return Path(root) / f"{name}-{p.key}"
+
+
+def results(names, runs="runs", *, recompute: bool = False, executor=None, progress=None) -> dict | None:
+    """The Datasets of the presets ``names``, from their stores under ``runs``.
+
+    recompute False: read the stores only, None when one of them lacks points (nothing is
+    created); True: compute what is missing (on ``executor``, see ``grokphase.sweep.run_sweep``).
+    """
+    from grokphase.sweep import StoreError
+
+    out = {}
+    for name in names:
+        p = PRESETS[name]
+        try:
+            out[name] = p.run(store=store(name, p, runs), compute=recompute, executor=executor, progress=progress)
+        except StoreError:
+            if recompute:
+                raise
+            return None
+    return out
