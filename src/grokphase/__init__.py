@@ -24,8 +24,8 @@ __all__ = ["LinearVIModel", "SpectralVIModel", "MarchenkoPastur", "DiscreteSpect
            "ConvergenceError", "sweep_lam", "__version__"]
 
 
-_SUBPACKAGES = ("attention", "linear_vi", "results", "testing", "theory", "numerics", "validation", "paper_figs", "cli",
-                "warmup")
+_SUBPACKAGES = ("attention", "linear_vi", "exposure", "results", "testing", "theory", "numerics", "validation",
+                "paper_figs", "cli", "warmup")
 
 
 def __getattr__(name):

@@ -8,7 +8,7 @@ import pytest
 from grokphase.validation.nn import Transformer, TransformerConfig
 from grokphase.validation.nn.attention import attention_backward, attention_forward
 from grokphase.validation.nn.layers import (layernorm_backward, layernorm_forward, mlp_backward,
-                                            mlp_forward, rope_backward, rope_forward, rope_tables)
+                                            mlp_forward, rope_tables)
 
 
 def fd_check(f, x, grad, rng, n=12, h=1e-5):
@@ -48,12 +48,52 @@ def test_layernorm_and_mlp_gradients(rng):
         assert fd_check(f, arr, g, rng) < 1e-7
 
 
-def test_rope_backward_is_the_transpose(rng):
-    cos, sin = rope_tables(5, 8, np.float64)
-    x, G = rng.standard_normal((2, 5, 8)), rng.standard_normal((2, 5, 8))
-    # <G, R x> = <R^T G, x>, and R is orthogonal (norm preserving)
-    assert np.sum(G * rope_forward(x, cos, sin)) == pytest.approx(np.sum(rope_backward(G, cos, sin) * x), rel=1e-12)
-    np.testing.assert_allclose(np.linalg.norm(rope_forward(x, cos, sin), axis=-1), np.linalg.norm(x, axis=-1))
+def _reference_attention(x, Ws, H, kind, rope_base=None, rows=None, head_mask=None):
+    """Attention written out head by head with explicit 2x2 rotations (independent of the kernels)."""
+    B, T, D = x.shape
+    dh = D // H
+    rows = np.arange(T) if rows is None else np.asarray(rows)
+    W_Q, W_K, W_V, W_O = Ws
+    out = np.zeros((B, len(rows), D))
+    for b in range(B):
+        z = np.zeros((len(rows), D))
+        for h in range(H):
+            sl = slice(h * dh, (h + 1) * dh)
+            q, k, v = x[b] @ W_Q[:, sl], x[b] @ W_K[:, sl], x[b] @ W_V[:, sl]
+            if rope_base is not None:
+                half = dh // 2
+                for t in range(T):
+                    for i in range(half):
+                        th = t * rope_base ** (-2.0 * i / dh)
+                        c, s_ = np.cos(th), np.sin(th)
+                        for a in (q, k):
+                            a[t, i], a[t, i + half] = c * a[t, i] - s_ * a[t, i + half], s_ * a[t, i] + c * a[t, i + half]
+            for r, t in enumerate(rows):
+                s = q[t] @ k[: t + 1].T / np.sqrt(dh)
+                a = np.exp(s - s.max()) / np.exp(s - s.max()).sum() if kind == "softmax" else s
+                z[r, sl] = (1.0 if head_mask is None else head_mask[h]) * (a @ v[: t + 1])
+        out[b] = z @ W_O
+    return out
+
+
+@pytest.mark.parametrize("kind", ["softmax", "linear"])
+@pytest.mark.parametrize("rope", [False, True])
+def test_attention_matches_an_explicit_reference(rng, kind, rope):
+    """The fused kernel (RoPE, causal scores, softmax, A V, heads merged, a subset of query rows and a
+    head mask) against attention written out head by head; RoPE as explicit 2x2 rotations."""
+    B, T, D, H = 2, 6, 8, 2
+    x = rng.standard_normal((B, T, D))
+    Ws = [rng.standard_normal((D, D)) * 0.5 for _ in range(4)]
+    tabs = rope_tables(T, D // H, np.float64) if rope else None
+    for rows, hm in ((None, None), (np.array([1, 4, 5]), np.array([0.3, -1.2]))):
+        out, cache = attention_forward(x, *Ws, H, kind, tabs, None, rows, hm)
+        ref = _reference_attention(x, Ws, H, kind, 10000.0 if rope else None, rows, hm)
+        np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-12)
+        A = cache[0]
+        r = np.arange(T) if rows is None else rows
+        assert np.all(A[..., np.arange(T)[None, :] > r[:, None]] == 0.0)       # causal
+        if kind == "softmax":
+            np.testing.assert_allclose(A.sum(axis=-1), 1.0, rtol=1e-13)
 
 
 @pytest.mark.parametrize("kind,rope,pos_only", [("softmax", False, False), ("linear", False, False),
@@ -158,3 +198,20 @@ def test_bad_inputs_raise_named_errors():
         model.loss_and_grad(tok, tok[:, :3], None)
     with pytest.raises(ValueError, match="max_len"):
         model.logits(np.zeros((1, 5), int))
+
+
+def test_whole_model_gradient_with_a_head_mask(rng):
+    """Gradients of the head-masked model (a head at 0, one at a fractional weight)."""
+    cfg = TransformerConfig(vocab_size=7, d_model=8, n_layers=2, n_heads=2, d_mlp=12, max_len=6, dtype="float64",
+                            seed=6, layernorm=True, rope=True, pos_embed=False, tie_embeddings=True)
+    model = Transformer(cfg)
+    tokens = rng.integers(0, 7, size=(3, 6))
+    targets = rng.integers(0, 7, size=(3, 6))
+    hm = np.array([[0.0, 1.0], [0.7, 1.3]])
+    loss, grads = model.loss_and_grad(tokens, targets, head_mask=hm)
+
+    def f():
+        return model.loss_and_grad(tokens, targets, head_mask=hm)[0]
+
+    for name, arr in model.params.items():
+        assert fd_check(f, arr, grads[name], rng, n=6) < 1e-5, name

@@ -2,11 +2,18 @@
 
 Shapes: x (B, T, D); W_Q, W_K, W_V (D, H*dh); W_O (H*dh, D).  Scores S = q k^T / sqrt(dh) with a
 causal mask; softmax attention A = rowsoftmax(S), linear attention A = S (masked, unnormalised:
-the copy-task model of ``docs/attention_copy.md`` §1).  Optional RoPE on q and k over the
-full head dimension.  ``qk_input`` (T, D): position-only scores — q and k are computed from it
-(shared over the batch, e.g. the learned positional embedding) while v comes from x.
-``rows`` (R,) sorted query positions: only those outputs are computed (keys and values still
-use every position) — the last layer needs only the positions that carry a loss.
+the copy-task model of ``docs/attention_copy.md`` §1).  Optional RoPE on q and k over the full
+head dimension.  ``qk_input`` (T, D): position-only scores — q and k are computed from it (shared
+over the batch, e.g. the learned positional embedding) while v comes from x.  ``rows`` (R,)
+sorted query positions: only those outputs are computed (keys and values still use every
+position) — the last layer needs only the positions that carry a loss.  ``head_mask`` (H,):
+head h's output is multiplied by head_mask[h] before W_O (0 ablates the head; all ones is the
+plain model).
+
+The projections are single GEMMs over all tokens (q, k, v in one (B T, 3 H dh) product when every
+row is a query); everything between them — RoPE, the scores on and below the diagonal, the
+softmax, A V, the head mask and the split/merge of heads — is one fused kernel per (batch, head)
+(``_kernels.attention_fwd`` / ``attention_bwd``), which reads and writes the GEMM layouts directly.
 """
 
 from __future__ import annotations
@@ -15,101 +22,112 @@ import math
 
 import numpy as np
 
-from .layers import rope_backward, rope_forward, wgrad
+from . import _kernels as K
+from ._profile import lap
+from .layers import _ws, wgrad
 
 
-def _heads(a2: np.ndarray, lead: int, T: int, H: int) -> np.ndarray:
-    """(lead*T, H*dh) -> (lead, H, T, dh)."""
-    return a2.reshape(lead, T, H, -1).transpose(0, 2, 1, 3)
-
-
-def _merge(a: np.ndarray) -> np.ndarray:
-    """(lead, H, T, dh) -> (lead*T, H*dh)."""
-    lead, H, T, dh = a.shape
-    return a.transpose(0, 2, 1, 3).reshape(lead * T, H * dh)
+def _rows(rows, T):
+    return np.arange(T) if rows is None else np.ascontiguousarray(rows, dtype=np.int64)
 
 
 def attention_forward(x, W_Q, W_K, W_V, W_O, n_heads: int, kind: str = "softmax", rope=None, qk_input=None,
-                      rows=None):
+                      rows=None, head_mask=None, *, ws=None):
     """-> (out (B, R, D), cache) with R = len(rows) (all T positions when rows is None).
-    rope: (cos, sin) tables of shape (>= T, dh) or None."""
+    rope: (cos, sin) tables of shape (>= T, dh) or None.  The attention pattern A (B, H, R, T)
+    (zero above the diagonal) is ``cache[0]``."""
     if kind not in ("softmax", "linear"):
         raise ValueError(f"kind must be 'softmax' or 'linear', got {kind!r}")
+    ws = _ws(ws)
     B, T, D = x.shape
-    H = n_heads
-    HD = W_Q.shape[1]
-    rows = np.arange(T) if rows is None else np.asarray(rows)
+    H, HD = n_heads, W_Q.shape[1]
+    dt = x.dtype
+    rows = _rows(rows, T)
     R = rows.size
-    scale = 1.0 / math.sqrt(HD // H)
     x2 = x.reshape(B * T, D)
-    xq = x2 if R == T else x[:, rows].reshape(B * R, D)
-    if qk_input is None:
-        q = _heads(xq @ W_Q, B, R, H)
-        kv = x2 @ np.concatenate([W_K, W_V], axis=1)
-        k, v = _heads(kv[:, :HD], B, T, H), _heads(kv[:, HD:], B, T, H)
+    if qk_input is None and R == T:
+        W = np.concatenate([W_Q, W_K, W_V], axis=1)
+        qkv = ws("qkv", (B * T, 3 * HD), dt)
+        np.matmul(x2, W, out=qkv)
+        src = (qkv, 0, T, qkv, HD, T, qkv, 2 * HD)
+        xq = x2
+    elif qk_input is None:
+        xq = x[:, rows].reshape(B * R, D)
+        q = ws("q", (B * R, HD), dt)
+        np.matmul(xq, W_Q, out=q)
+        W = np.concatenate([W_K, W_V], axis=1)
+        kv = ws("kv", (B * T, 2 * HD), dt)
+        np.matmul(x2, W, out=kv)
+        src = (q, 0, R, kv, 0, T, kv, HD)
     else:
-        q = _heads(qk_input[rows] @ W_Q, 1, R, H)
-        k = _heads(qk_input[:T] @ W_K, 1, T, H)
-        v = _heads(x2 @ W_V, B, T, H)
-    if rope is not None:
-        q = rope_forward(q, rope[0][rows], rope[1][rows])
-        k = rope_forward(k, rope[0][:T], rope[1][:T])
-    A = q @ k.swapaxes(-1, -2)
-    A *= scale
-    if kind == "softmax":
-        A += np.where(rows[:, None] >= np.arange(T)[None, :], 0.0, -np.inf).astype(A.dtype)
-        A -= A.max(axis=-1, keepdims=True)
-        np.exp(A, out=A)
-        A /= A.sum(axis=-1, keepdims=True)
-    else:
-        A *= rows[:, None] >= np.arange(T)[None, :]
-    z2 = _merge(A @ v)
-    out = (z2 @ W_O).reshape(B, R, D)
-    return out, (x2, xq, q, k, v, A, z2, scale, kind, rope, qk_input, rows, W_Q, W_K, W_V, W_O, B, T, H)
+        xq, W = None, None
+        q = np.ascontiguousarray(qk_input[rows] @ W_Q)
+        k = np.ascontiguousarray(qk_input[:T] @ W_K)
+        v = ws("v", (B * T, HD), dt)
+        np.matmul(x2, W_V, out=v)
+        src = (q, 0, 0, k, 0, 0, v, 0)
+    lap("attn.qkv", 2.0 * (B * R + 2 * B * T) * D * HD)
+    cos, sin = (rope[0], rope[1]) if rope is not None else (np.zeros((0, HD // H), dt),) * 2
+    hm = np.ones(H, dt) if head_mask is None else np.ascontiguousarray(head_mask, dtype=dt)
+    if hm.shape != (H,):
+        raise ValueError(f"head_mask must have shape ({H},), got {hm.shape}")
+    scale = 1.0 / math.sqrt(HD // H)
+    A = ws("A", (B, H, R, T), dt)
+    z = ws("z", (B * R, HD), dt)
+    K.attention_fwd(*src, rows, cos, sin, scale, kind == "softmax", hm, A, z)
+    lap("attn.core", 4.0 * B * H * float(np.sum(rows + 1)) * (HD // H))
+    out = ws("attn_out", (B * R, D), dt)
+    np.matmul(z, W_O, out=out)
+    lap("attn.out", 2.0 * B * R * HD * D)
+    return out.reshape(B, R, D), (A, z, x2, xq, src, W, cos, sin, hm, scale, kind, qk_input, rows, W_Q, W_K,
+                                  W_V, W_O, B, T, H)
 
 
-def attention_backward(d_out, cache):
+def attention_backward(d_out, cache, *, ws=None):
     """d_out (B, R, D) -> (dx (B, T, D), grads {'W_Q','W_K','W_V','W_O'}, d_qk_input (T, D) or None)."""
-    x2, xq, q, k, v, A, z2, scale, kind, rope, qk_input, rows, W_Q, W_K, W_V, W_O, B, T, H = cache
+    ws = _ws(ws)
+    A, z, x2, xq, src, W, cos, sin, hm, scale, kind, qk_input, rows, W_Q, W_K, W_V, W_O, B, T, H = cache
     R = rows.size
-    d2 = d_out.reshape(B * R, -1)
-    grads = {"W_O": wgrad(z2, d2)}
-    dz = _heads(d2 @ W_O.T, B, R, H)
-    dS = dz @ v.swapaxes(-1, -2)                     # dA, overwritten in place into dS below
-    dv = A.swapaxes(-1, -2) @ dz
-    if A.shape[0] == 1 and B > 1:  # position-only scores are shared over the batch
-        dS = dS.sum(axis=0, keepdims=True)
-    if kind == "softmax":
-        dS -= (dS * A).sum(axis=-1, keepdims=True)
-        dS *= A
+    HD, D = W_O.shape
+    dt = z.dtype
+    d2 = d_out.reshape(B * R, D)
+    grads = {"W_O": wgrad(z, d2)}
+    dz = ws("dz", (B * R, HD), dt)
+    np.matmul(d2, W_O.T, out=dz)
+    lap("attn.out.bwd", 4.0 * B * R * HD * D)
+    args = (dz, *src, rows, cos, sin, scale, kind == "softmax", hm, A)
+    d_qk = None
+    dx = ws("attn_dx", (B * T, D), dt)
+    if qk_input is None and R == T:
+        dqkv = ws("dqkv", (B * T, 3 * HD), dt)
+        K.attention_bwd(*args, dqkv, 0, dqkv, HD, dqkv, 2 * HD)
+        lap("attn.core.bwd", 8.0 * B * H * float(np.sum(rows + 1)) * (HD // H))
+        dW = wgrad(x2, dqkv)
+        grads["W_Q"], grads["W_K"], grads["W_V"] = (np.ascontiguousarray(dW[:, i * HD:(i + 1) * HD]) for i in range(3))
+        np.matmul(dqkv, W.T, out=dx)
+    elif qk_input is None:
+        dq = ws("dq", (B * R, HD), dt)
+        dkv = ws("dkv", (B * T, 2 * HD), dt)
+        K.attention_bwd(*args, dq, 0, dkv, 0, dkv, HD)
+        lap("attn.core.bwd", 8.0 * B * H * float(np.sum(rows + 1)) * (HD // H))
+        grads["W_Q"] = wgrad(xq, dq)
+        dW = wgrad(x2, dkv)
+        grads["W_K"], grads["W_V"] = np.ascontiguousarray(dW[:, :HD]), np.ascontiguousarray(dW[:, HD:])
+        np.matmul(dkv, W.T, out=dx)
+        dx.reshape(B, T, D)[:, rows] += (dq @ W_Q.T).reshape(B, R, D)
     else:
-        dS *= rows[:, None] >= np.arange(T)[None, :]
-    dS *= scale
-    dq = dS @ k
-    dk = dS.swapaxes(-1, -2) @ q
-    if rope is not None:
-        dq = rope_backward(dq, rope[0][rows], rope[1][rows])
-        dk = rope_backward(dk, rope[0][:T], rope[1][:T])
-    dq2, dk2, dv2 = _merge(dq), _merge(dk), _merge(dv)
-    if qk_input is None:
-        dkv = np.concatenate([dk2, dv2], axis=1)
-        dWkv = wgrad(x2, dkv)
-        HD = W_Q.shape[1]
-        grads["W_Q"], grads["W_K"], grads["W_V"] = wgrad(xq, dq2), dWkv[:, :HD], dWkv[:, HD:]
-        dx = dkv @ np.concatenate([W_K, W_V], axis=1).T
-        dxq = dq2 @ W_Q.T
-        dx = dx.reshape(B, T, -1)
-        if R == T:
-            dx += dxq.reshape(B, T, -1)
-        else:
-            dx[:, rows] += dxq.reshape(B, R, -1)
-        d_qk = None
-    else:
-        grads["W_Q"] = qk_input[rows].T @ dq2
-        grads["W_K"] = qk_input[:T].T @ dk2
-        grads["W_V"] = wgrad(x2, dv2)
-        dx = (dv2 @ W_V.T).reshape(B, T, -1)
+        dq = ws("dq", (B * R, HD), dt)
+        dk = ws("dk", (B * T, HD), dt)
+        dv = ws("dv", (B * T, HD), dt)
+        K.attention_bwd(*args, dq, 0, dk, 0, dv, 0)
+        lap("attn.core.bwd", 8.0 * B * H * float(np.sum(rows + 1)) * (HD // H))
+        dq_s, dk_s = dq.reshape(B, R, HD).sum(axis=0), dk.reshape(B, T, HD).sum(axis=0)
+        grads["W_Q"] = qk_input[rows].T @ dq_s
+        grads["W_K"] = qk_input[:T].T @ dk_s
+        grads["W_V"] = wgrad(x2, dv)
+        np.matmul(dv, W_V.T, out=dx)
         d_qk = np.zeros_like(qk_input[:T])
-        d_qk[rows] += dq2 @ W_Q.T
-        d_qk += dk2 @ W_K.T
-    return dx, grads, d_qk
+        d_qk[rows] += dq_s @ W_Q.T
+        d_qk += dk_s @ W_K.T
+    lap("attn.qkv.bwd", 4.0 * (B * R + 2 * B * T) * W_Q.shape[0] * HD)
+    return dx.reshape(B, T, D), grads, d_qk

@@ -13,6 +13,12 @@ uncertainty the grokking / epistemic-uncertainty study: ``study`` (everything, t
             of every run, ``sweeps``, ``diversity``.
 figs        draw the paper figures (all or the ones named) into a folder; says which it could not draw.
 warmup      compile (and cache) the Numba kernels ahead of use; reports cold and warm times.
+exposure    ``count`` phrase occurrences per checkpoint in a token stream (JSON/CSV); ``corpus``
+            generates the grammar corpus with its exposure schedule.
+blimp       ``score``: minimal-pair accuracy per BLiMP paradigm of a user's model (a log-prob
+            callback) or of the built-in n-gram.
+lm          ``train``: single-pass pre-training of the NumPy transformer on the grammar corpus;
+            ``evaluate``: every checkpoint's pairs, heads and concept vectors, and the delays.
 
 ``--json`` means the same in every subcommand: the result as strict JSON on stdout and nothing else
 there (see ``grokphase.cli._output``).  Options that do not apply to the chosen variant are usage
@@ -28,12 +34,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from grokphase.cli import attention, figs, linear_vi, train, uncertainty, warmup
+from grokphase.cli import attention, blimp, exposure, figs, linear_vi, lm, train, uncertainty, warmup
 from grokphase.cli._output import configure_logging
 
 __all__ = ["build_parser", "main"]
 
-_GROUPS = (linear_vi, attention, train, uncertainty, figs, warmup)
+_GROUPS = (linear_vi, attention, train, uncertainty, figs, warmup, exposure, blimp, lm)
 
 
 def build_parser() -> argparse.ArgumentParser:
