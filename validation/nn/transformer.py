@@ -321,6 +321,31 @@ class Transformer:
         head_mask (n_layers, n_heads): per-head output scale (None: all ones)."""
         return self._evaluate(tokens, rng, head_mask) @ self._unembed()
 
+    def features_at(self, tokens: np.ndarray, pos, *, head_mask=None) -> np.ndarray:
+        """Final-normed residual stream at one position per sequence, (B, D): ``features(tokens)
+        [arange(B), pos]`` with the last block computed only at the distinct positions in pos
+        (evaluation: no dropout)."""
+        tokens = self._tokens(tokens)
+        pos = np.asarray(pos)
+        B, T = tokens.shape
+        if pos.shape != (B,) or not np.issubdtype(pos.dtype, np.integer) or (B and (pos.min() < 0 or pos.max() >= T)):
+            raise ValueError(f"pos must be {B} integer positions in [0, T = {T}), got dtype {pos.dtype} and "
+                             f"shape {pos.shape}")
+        rows = np.unique(pos)
+        ws = Workspace()
+        x = self._forward(tokens, None, None if rows.size == T else rows, ws, lambda i: ws.scope(f"{i % 2}."),
+                          self._head_mask(head_mask))[0]
+        return x[np.arange(B), pos if rows.size == T else np.searchsorted(rows, pos)]
+
+    def logits_at(self, tokens: np.ndarray, pos, *, rng: np.random.Generator | None = None,
+                  head_mask=None) -> np.ndarray:
+        """Logits at one position per sequence, (B, n_out): ``logits(tokens)[arange(B), pos]``.
+        Without dropout (rng None) only the distinct positions in pos go through the last block;
+        with it the full pass runs, so the draws are those of ``logits``."""
+        if rng is not None:
+            return self.logits(tokens, rng=rng, head_mask=head_mask)[np.arange(len(pos)), np.asarray(pos)]
+        return self.features_at(tokens, pos, head_mask=head_mask) @ self._unembed()
+
     def run_with_hooks(self, tokens: np.ndarray, *, resid: bool = False, positions=None, attention: bool = False,
                        head_mask=None) -> HookedRun:
         """Logits with the residual stream (``resid``) at ``positions`` — None: all T; (P,) ints:
