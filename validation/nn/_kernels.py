@@ -256,9 +256,16 @@ def _mm_nn(a, b, out, Rp, ncol, dh):
 
 @njit(cache=True, inline="always", fastmath=_FM)
 def _mm_tn_acc(a, b, out, Rp, ncol, dh):
-    """out[j, :] += sum_i a[i, j] b[i, :] over 8-row tiles i0 (Rp a multiple of 8) and j below
-    the column limit of the tile's second half."""
-    for i0 in range(0, Rp, 8):
+    """out[j, :] += sum_i a[i, j] b[i, :] over 8-row tiles i0 and j below the column limit of the
+    tile's second half (a last tile of 4 rows when Rp is not a multiple of 8)."""
+    R8 = Rp - Rp % 8
+    for i0 in range(R8, Rp, 4):
+        nt = ncol[i0 // 4]
+        for j in range(nt):
+            a0, a1, a2, a3 = a[i0, j], a[i0 + 1, j], a[i0 + 2, j], a[i0 + 3, j]
+            for d in range(dh):
+                out[j, d] += a0 * b[i0, d] + a1 * b[i0 + 1, d] + a2 * b[i0 + 2, d] + a3 * b[i0 + 3, d]
+    for i0 in range(0, R8, 8):
         nt = ncol[i0 // 4 + 1]
         for j in range(nt):
             a0, a1, a2, a3 = a[i0, j], a[i0 + 1, j], a[i0 + 2, j], a[i0 + 3, j]
@@ -269,9 +276,16 @@ def _mm_tn_acc(a, b, out, Rp, ncol, dh):
 
 
 @njit(cache=True, inline="always")
+def _padded(R, T):
+    """Rows padded to a multiple of 4 (the tiles) and keys to a multiple of 16 (vectors), or of 2
+    for short sequences (T < 16: the mod-p model's 3 tokens would otherwise be mostly padding)."""
+    return (R + 3) // 4 * 4, ((T + 15) // 16 * 16 if T >= 16 else (T + 1) // 2 * 2)
+
+
+@njit(cache=True, inline="always")
 def _tile_columns(rows, Rp, Tp):
     """Columns each 4-row tile of queries needs: the last key of its last row, rounded up to 16
-    (Rp: the rows padded to a multiple of 8, Tp: the keys padded to a multiple of 16)."""
+    (Rp: the rows padded to a multiple of 4, Tp: the keys padded by ``_padded``)."""
     R = rows.shape[0]
     ncol = np.empty(Rp // 4, np.int64)
     for t in range(Rp // 4):
@@ -287,7 +301,7 @@ def _attention_fwd(c, lo, hi, qsrc, qc0, qbs, ksrc, kc0, kbs, vsrc, vc0, rows, c
     B, H, R, T = A.shape
     dh = z.shape[1] // H
     dt = A.dtype
-    Rp, Tp = (R + 7) // 8 * 8, (T + 15) // 16 * 16
+    Rp, Tp = _padded(R, T)
     ncol = _tile_columns(rows, Rp, Tp)
     keys = np.arange(T)
     qb = np.zeros((H, Rp, dh), dt)
@@ -357,7 +371,7 @@ def _attention_bwd(c, lo, hi, dz, qsrc, qc0, qbs, ksrc, kc0, kbs, vsrc, vc0, row
     B, H, R, T = A.shape
     dh = dz.shape[1] // H
     dt = A.dtype
-    Rp, Tp = (R + 7) // 8 * 8, (T + 15) // 16 * 16
+    Rp, Tp = _padded(R, T)
     ncol = _tile_columns(rows, Rp, Tp)
     keys = np.arange(T)
     qb = np.zeros((H, Rp, dh), dt)
