@@ -158,3 +158,20 @@ def test_lm_bad_inputs_raise_named_errors(rng):
     classifier = Transformer(TransformerConfig(vocab_size=5, d_model=8, n_heads=2, max_len=3, n_out=2))
     with pytest.raises(ValueError, match="n_out"):
         classifier.sequence_logprobs([[1, 2]])
+
+
+def test_logits_and_features_at_one_position_per_sequence(rng):
+    """The last block restricted to the scored positions gives the full pass's values there."""
+    model = Transformer(LM)
+    tokens = rng.integers(0, 13, size=(5, 7))
+    for pos in (np.full(5, 5), np.array([0, 6, 3, 3, 1])):
+        np.testing.assert_allclose(model.logits_at(tokens, pos), model.logits(tokens)[np.arange(5), pos],
+                                   rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(model.features_at(tokens, pos), model.features(tokens)[np.arange(5), pos],
+                                   rtol=1e-12, atol=1e-13)
+    drop = Transformer(TransformerConfig(**{**LM.__dict__, "dropout": 0.3}), params=model.params)
+    pos = np.array([0, 6, 3, 3, 1])
+    np.testing.assert_array_equal(drop.logits_at(tokens, pos, rng=np.random.default_rng(2)),
+                                  drop.logits(tokens, rng=np.random.default_rng(2))[np.arange(5), pos])
+    with pytest.raises(ValueError, match="pos"):
+        model.features_at(tokens, np.array([0, 7, 1, 1, 1]))

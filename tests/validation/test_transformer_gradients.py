@@ -78,14 +78,16 @@ def _reference_attention(x, Ws, H, kind, rope_base=None, rows=None, head_mask=No
 
 @pytest.mark.parametrize("kind", ["softmax", "linear"])
 @pytest.mark.parametrize("rope", [False, True])
-def test_attention_matches_an_explicit_reference(rng, kind, rope):
+@pytest.mark.parametrize("T", [5, 21])
+def test_attention_matches_an_explicit_reference(rng, kind, rope, T):
     """The fused kernel (RoPE, causal scores, softmax, A V, heads merged, a subset of query rows and a
-    head mask) against attention written out head by head; RoPE as explicit 2x2 rotations."""
-    B, T, D, H = 2, 6, 8, 2
+    head mask) against attention written out head by head; RoPE as explicit 2x2 rotations.  T = 5
+    and 21 cover the short and the vector-padded tile layouts, 3 and all 21 rows the tail tiles."""
+    B, D, H = 2, 8, 2
     x = rng.standard_normal((B, T, D))
     Ws = [rng.standard_normal((D, D)) * 0.5 for _ in range(4)]
     tabs = rope_tables(T, D // H, np.float64) if rope else None
-    for rows, hm in ((None, None), (np.array([1, 4, 5]), np.array([0.3, -1.2]))):
+    for rows, hm in ((None, None), (np.array([1, 3, T - 1]), np.array([0.3, -1.2]))):
         out, cache = attention_forward(x, *Ws, H, kind, tabs, None, rows, hm)
         ref = _reference_attention(x, Ws, H, kind, 10000.0 if rope else None, rows, hm)
         np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-12)
@@ -99,8 +101,9 @@ def test_attention_matches_an_explicit_reference(rng, kind, rope):
 @pytest.mark.parametrize("kind,rope,pos_only", [("softmax", False, False), ("linear", False, False),
                                                 ("softmax", True, False), ("linear", True, True),
                                                 ("softmax", False, True)])
-def test_attention_gradients(rng, kind, rope, pos_only):
-    B, T, D, H = 2, 5, 8, 2
+@pytest.mark.parametrize("T", [5, 18])
+def test_attention_gradients(rng, kind, rope, pos_only, T):
+    B, D, H = 2, 8, 2
     x = rng.standard_normal((B, T, D))
     Ws = [rng.standard_normal((D, D)) * 0.5 for _ in range(4)]
     P = rng.standard_normal((T, D)) if pos_only else None

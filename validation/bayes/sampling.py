@@ -27,16 +27,13 @@ def _scored(tokens, pos):
     return tokens, pos
 
 
-def _at(logits: np.ndarray, pos: np.ndarray) -> np.ndarray:
-    return _softmax(logits[np.arange(len(pos)), pos].astype(np.float64))
-
-
 def ensemble_probs(models, tokens: np.ndarray, pos: np.ndarray) -> np.ndarray:
-    """tokens (n, T), pos (n,) scored positions; one row of (S, n, K) per model."""
+    """tokens (n, T), pos (n,) scored positions; one row of (S, n, K) per model (each model's
+    last block runs only at the scored positions: ``Transformer.logits_at``)."""
     if len(models) < 1:
         raise ValueError("models must hold at least one model; got none")
     tokens, pos = _scored(tokens, pos)
-    return np.stack([_at(m.logits(tokens), pos) for m in models])
+    return np.stack([_softmax(m.logits_at(tokens, pos).astype(np.float64)) for m in models])
 
 
 def mc_dropout_probs(model, tokens: np.ndarray, pos: np.ndarray, rng: np.random.Generator, S: int) -> np.ndarray:
@@ -45,4 +42,4 @@ def mc_dropout_probs(model, tokens: np.ndarray, pos: np.ndarray, rng: np.random.
         raise ValueError(f"model.config.dropout must be > 0 for MC dropout, got {model.config.dropout}")
     S = chk.integer("S", S, 1)
     tokens, pos = _scored(tokens, pos)
-    return np.stack([_at(model.logits(tokens, rng=rng), pos) for _ in range(S)])
+    return np.stack([_softmax(model.logits_at(tokens, pos, rng=rng).astype(np.float64)) for _ in range(S)])

@@ -124,7 +124,7 @@ def icl_setup(run) -> StudySetup:
 
 
 def _features(model, s: EvalSet) -> np.ndarray:
-    return model.features(s.tokens)[np.arange(len(s.tokens)), s.pos].astype(np.float64)
+    return model.features_at(s.tokens, s.pos).astype(np.float64)
 
 
 def _summ(probs: np.ndarray, labels) -> dict:

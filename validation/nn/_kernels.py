@@ -9,7 +9,7 @@ atomic reference counts) and are compiled with reassociation and FMA contraction
 still propagate).  The Python wrappers at the end hide the chunking.
 
 Contents: ``_exp`` (float64 range reduction + degree-13 Taylor polynomial, ~1 ulp, vectorisable:
-no SVML needed) for every softmax; LayerNorm forward (with the residual add before it fused in)
+no SVML needed) for the float64 losses and float64 models, ``_exp32`` for float32 attention; LayerNorm forward (with the residual add before it fused in)
 and backward (adding into the residual gradient); attention per (batch, head): RoPE, scores on and
 below the causal diagonal only, softmax or linear attention, A V, the head mask and the
 split/merge of heads, reading and writing the GEMM layouts; the float64 cross-entropy with its
@@ -46,6 +46,39 @@ def _bits_to_float64(typingctx, bits):
         return builder.bitcast(args[0], ir.DoubleType())
 
     return types.float64(types.int64), codegen
+
+
+@intrinsic
+def _bits_to_float32(typingctx, bits):
+    """Reinterpret an int32 as a float32 (a bitcast; vectorises)."""
+    if bits != types.int32:
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], ir.FloatType())
+
+    return types.float32(types.int32), codegen
+
+
+_f32 = np.float32
+
+
+@njit(cache=True, inline="always", fastmath=_FM)
+def _exp32(x):
+    """exp(x) in float32 for x <= 0, within half an ulp for x > -87 (below: exp(-87) ~ 1.6e-38):
+    Cody-Waite reduction by ln 2 and the degree-6 polynomial of Cephes' expf; 16 lanes per vector,
+    four times the rate of ``_exp``."""
+    x = max(_f32(x), _f32(-87.0))
+    k = np.floor(x * _f32(1.44269504088896341) + _f32(0.5))
+    r = (x - k * _f32(0.693359375)) + k * _f32(2.12194440e-4)
+    p = _f32(1.9875691500e-4)
+    p = p * r + _f32(1.3981999507e-3)
+    p = p * r + _f32(8.3334519073e-3)
+    p = p * r + _f32(4.1665795894e-2)
+    p = p * r + _f32(1.6666665459e-1)
+    p = p * r + _f32(5.0000001201e-1)
+    p = p * r * r + r + _f32(1.0)
+    return p * _bits_to_float32(np.int32((np.int32(k) + np.int32(127)) << np.int32(23)))
 
 
 @njit(cache=True, inline="always", fastmath=_FM)
@@ -127,44 +160,46 @@ def _layernorm_bwd(c, lo, hi, dout, x, w, mean, rstd, dx, accumulate, pw, pb):
 
 
 # ----------------------------------------------------------------------------- attention
-# A call that passes arrays costs atomic reference counts, so these helpers run over all rows of a
-# (batch, head) at once rather than being called per row.
+# A call that passes arrays costs atomic reference counts, so these helpers run over all rows of
+# one batch element at once; they read (write) each row of the GEMM layout once, for every head.
 @njit(cache=True, inline="always")
-def _load_rows(src, row0, c0, pos, n, cos, sin, out, scale):
-    """out[i, :] = scale * RoPE(src[row0 + i, c0:c0 + dh]) at position pos[i], i < n (no RoPE when
-    cos has no rows)."""
-    dh = out.shape[1]
+def _load_heads(src, row0, c0, pos, n, cos, sin, out, scale):
+    """out[h, i, :] = scale * RoPE(src[row0 + i, c0 + h dh : + dh]) at position pos[i], i < n, for
+    every head h of out (H, ., dh) (no RoPE when cos has no rows)."""
+    H, dh = out.shape[0], out.shape[2]
     half = dh // 2
-    if cos.shape[0] == 0:
-        for i in range(n):
-            for d in range(dh):
-                out[i, d] = src[row0 + i, c0 + d] * scale
-    else:
-        for i in range(n):
-            p = pos[i]
-            for d in range(half):
-                a, b = src[row0 + i, c0 + d], src[row0 + i, c0 + half + d]
-                out[i, d] = (a * cos[p, d] - b * sin[p, d]) * scale
-                out[i, half + d] = (b * cos[p, half + d] + a * sin[p, half + d]) * scale
+    for i in range(n):
+        r, p = row0 + i, pos[i]
+        for h in range(H):
+            c = c0 + h * dh
+            if cos.shape[0] == 0:
+                for d in range(dh):
+                    out[h, i, d] = src[r, c + d] * scale
+            else:
+                for d in range(half):
+                    a, b = src[r, c + d], src[r, c + half + d]
+                    out[h, i, d] = (a * cos[p, d] - b * sin[p, d]) * scale
+                    out[h, i, half + d] = (b * cos[p, half + d] + a * sin[p, half + d]) * scale
 
 
 @njit(cache=True, inline="always")
-def _store_rows(g, dst, row0, c0, pos, n, cos, sin, scale):
-    """dst[row0 + i, c0:c0 + dh] = scale * RoPE^T(g[i, :]) at position pos[i], i < n (the
-    transpose of ``_load_rows``)."""
-    dh = g.shape[1]
+def _store_heads(g, dst, row0, c0, pos, n, cos, sin, scale):
+    """dst[row0 + i, c0 + h dh : + dh] = scale * RoPE^T(g[h, i, :]) at position pos[i], i < n, for
+    every head h (the transpose of ``_load_heads``)."""
+    H, dh = g.shape[0], g.shape[2]
     half = dh // 2
-    if cos.shape[0] == 0:
-        for i in range(n):
-            for d in range(dh):
-                dst[row0 + i, c0 + d] = g[i, d] * scale
-    else:
-        for i in range(n):
-            p = pos[i]
-            for d in range(half):
-                a, b = g[i, d], g[i, half + d]
-                dst[row0 + i, c0 + d] = (a * cos[p, d] + b * sin[p, half + d]) * scale
-                dst[row0 + i, c0 + half + d] = (b * cos[p, half + d] - a * sin[p, d]) * scale
+    for i in range(n):
+        r, p = row0 + i, pos[i]
+        for h in range(H):
+            c = c0 + h * dh
+            if cos.shape[0] == 0:
+                for d in range(dh):
+                    dst[r, c + d] = g[h, i, d] * scale
+            else:
+                for d in range(half):
+                    a, b = g[h, i, d], g[h, i, half + d]
+                    dst[r, c + d] = (a * cos[p, d] + b * sin[p, half + d]) * scale
+                    dst[r, c + half + d] = (b * cos[p, half + d] - a * sin[p, d]) * scale
 
 
 # Products of one (batch, head) on 4-row tiles of queries, each with its own column limit ncol[t]
@@ -221,9 +256,16 @@ def _mm_nn(a, b, out, Rp, ncol, dh):
 
 @njit(cache=True, inline="always", fastmath=_FM)
 def _mm_tn_acc(a, b, out, Rp, ncol, dh):
-    """out[j, :] += sum_i a[i, j] b[i, :] over 8-row tiles i0 (Rp a multiple of 8) and j below
-    the column limit of the tile's second half."""
-    for i0 in range(0, Rp, 8):
+    """out[j, :] += sum_i a[i, j] b[i, :] over 8-row tiles i0 and j below the column limit of the
+    tile's second half (a last tile of 4 rows when Rp is not a multiple of 8)."""
+    R8 = Rp - Rp % 8
+    for i0 in range(R8, Rp, 4):
+        nt = ncol[i0 // 4]
+        for j in range(nt):
+            a0, a1, a2, a3 = a[i0, j], a[i0 + 1, j], a[i0 + 2, j], a[i0 + 3, j]
+            for d in range(dh):
+                out[j, d] += a0 * b[i0, d] + a1 * b[i0 + 1, d] + a2 * b[i0 + 2, d] + a3 * b[i0 + 3, d]
+    for i0 in range(0, R8, 8):
         nt = ncol[i0 // 4 + 1]
         for j in range(nt):
             a0, a1, a2, a3 = a[i0, j], a[i0 + 1, j], a[i0 + 2, j], a[i0 + 3, j]
@@ -234,9 +276,16 @@ def _mm_tn_acc(a, b, out, Rp, ncol, dh):
 
 
 @njit(cache=True, inline="always")
+def _padded(R, T):
+    """Rows padded to a multiple of 4 (the tiles) and keys to a multiple of 16 (vectors), or of 2
+    for short sequences (T < 16: the mod-p model's 3 tokens would otherwise be mostly padding)."""
+    return (R + 3) // 4 * 4, ((T + 15) // 16 * 16 if T >= 16 else (T + 1) // 2 * 2)
+
+
+@njit(cache=True, inline="always")
 def _tile_columns(rows, Rp, Tp):
     """Columns each 4-row tile of queries needs: the last key of its last row, rounded up to 16
-    (Rp: the rows padded to a multiple of 8, Tp: the keys padded to a multiple of 16)."""
+    (Rp: the rows padded to a multiple of 4, Tp: the keys padded by ``_padded``)."""
     R = rows.shape[0]
     ncol = np.empty(Rp // 4, np.int64)
     for t in range(Rp // 4):
@@ -247,113 +296,133 @@ def _tile_columns(rows, Rp, Tp):
 
 @njit(**_OPT)
 def _attention_fwd(c, lo, hi, qsrc, qc0, qbs, ksrc, kc0, kbs, vsrc, vc0, rows, cos, sin, scale, softmax,
-                   head_mask, A, z):
+                   head_mask, A, z, single):
+    """Batch elements [lo, hi), every head; single: float32 data (``_exp32``)."""
     B, H, R, T = A.shape
     dh = z.shape[1] // H
     dt = A.dtype
-    Rp, Tp = (R + 7) // 8 * 8, (T + 15) // 16 * 16
+    Rp, Tp = _padded(R, T)
     ncol = _tile_columns(rows, Rp, Tp)
-    qb = np.zeros((Rp, dh), dt)
-    kb = np.zeros((Tp, dh), dt)
+    keys = np.arange(T)
+    qb = np.zeros((H, Rp, dh), dt)
+    kb = np.zeros((H, Tp, dh), dt)
+    vb = np.zeros((H, Tp, dh), dt)
     kT = np.zeros((dh, Tp), dt)
-    vb = np.zeros((Tp, dh), dt)
     S = np.zeros((Rp, Tp), dt)
     zb = np.empty((Rp, dh), dt)
-    keys = np.arange(T)
-    for bh in range(lo, hi):
-        b, h = bh // H, bh % H
-        _load_rows(qsrc, b * qbs, qc0 + h * dh, rows, R, cos, sin, qb, scale)
-        _load_rows(ksrc, b * kbs, kc0 + h * dh, keys, T, cos, sin, kb, 1.0)
-        for j in range(T):
+    pm = np.empty(16, dt)
+    for b in range(lo, hi):
+        _load_heads(qsrc, b * qbs, qc0, rows, R, cos, sin, qb, scale)
+        _load_heads(ksrc, b * kbs, kc0, keys, T, cos, sin, kb, 1.0)
+        _load_heads(vsrc, b * T, vc0, keys, T, cos[:0], sin[:0], vb, 1.0)
+        for h in range(H):
             for d in range(dh):
-                vb[j, d] = vsrc[b * T + j, vc0 + h * dh + d]
-        for d in range(dh):
-            for j in range(T):
-                kT[d, j] = kb[j, d]
-        _mm_nt(qb, kT, S, Rp, ncol, dh)
-        for i in range(Rp):
-            n = rows[i] + 1 if i < R else 0
-            if softmax and n > 0:
-                mx = S[i, 0]
-                for j in range(1, n):
-                    mx = max(mx, S[i, j])
-                tot = 0.0
-                for j in range(n):
-                    e = _exp(S[i, j] - mx)
-                    S[i, j] = e
-                    tot += e
-                inv = 1.0 / tot
-                for j in range(n):
-                    S[i, j] *= inv
-            for j in range(n, ncol[i // 4]):
-                S[i, j] = 0.0
-            if i < R:
                 for j in range(T):
-                    A[b, h, i, j] = S[i, j] if j < n else 0.0
-        _mm_nn(S, vb, zb, Rp, ncol, dh)
-        m_h = head_mask[h]
-        for i in range(R):
-            for d in range(dh):
-                z[b * R + i, h * dh + d] = zb[i, d] * m_h
+                    kT[d, j] = kb[h, j, d]
+            _mm_nt(qb[h], kT, S, Rp, ncol, dh)
+            for i in range(R):
+                n = rows[i] + 1
+                if softmax:
+                    # row max: 16 running maxima (vectorised), then the tail
+                    n16 = n - n % 16
+                    mx = S[i, 0]
+                    if n16 > 0:
+                        for q in range(16):
+                            pm[q] = S[i, q]
+                        for j0 in range(16, n16, 16):
+                            for q in range(16):
+                                v = S[i, j0 + q]
+                                pm[q] = v if v > pm[q] else pm[q]
+                        for q in range(16):
+                            mx = max(mx, pm[q])
+                    for j in range(n16, n):
+                        mx = max(mx, S[i, j])
+                    tot = 0.0
+                    if single:
+                        for j in range(n):
+                            e = _exp32(S[i, j] - mx)
+                            S[i, j] = e
+                            tot += e
+                    else:
+                        for j in range(n):
+                            e = _exp(S[i, j] - mx)
+                            S[i, j] = e
+                            tot += e
+                    inv = 1.0 / tot
+                    for j in range(n):
+                        S[i, j] *= inv
+                for j in range(n, ncol[i // 4]):
+                    S[i, j] = 0.0
+                for j in range(n):
+                    A[b, h, i, j] = S[i, j]
+                for j in range(n, T):
+                    A[b, h, i, j] = 0.0
+            _mm_nn(S, vb[h], zb, Rp, ncol, dh)
+            m_h = head_mask[h]
+            for i in range(R):
+                for d in range(dh):
+                    z[b * R + i, h * dh + d] = zb[i, d] * m_h
 
 
 @njit(**_OPT)
 def _attention_bwd(c, lo, hi, dz, qsrc, qc0, qbs, ksrc, kc0, kbs, vsrc, vc0, rows, cos, sin, scale, softmax,
                    head_mask, A, dq, dqc0, dk, dkc0, dv, dvc0):
+    """Batch elements [lo, hi), every head."""
     B, H, R, T = A.shape
     dh = dz.shape[1] // H
     dt = A.dtype
-    Rp, Tp = (R + 7) // 8 * 8, (T + 15) // 16 * 16
+    Rp, Tp = _padded(R, T)
     ncol = _tile_columns(rows, Rp, Tp)
-    qb = np.zeros((Rp, dh), dt)
-    kb = np.zeros((Tp, dh), dt)
+    keys = np.arange(T)
+    qb = np.zeros((H, Rp, dh), dt)
+    kb = np.zeros((H, Tp, dh), dt)
+    vb = np.zeros((H, Tp, dh), dt)
+    dzb = np.zeros((H, Rp, dh), dt)
+    dqb = np.empty((H, Rp, dh), dt)
+    dkb = np.empty((H, Tp, dh), dt)
+    dvb = np.empty((H, Tp, dh), dt)
     vT = np.zeros((dh, Tp), dt)
-    dzb = np.zeros((Rp, dh), dt)
     P = np.zeros((Rp, Tp), dt)
     G = np.zeros((Rp, Tp), dt)
-    dqb = np.empty((Rp, dh), dt)
-    dkb = np.empty((Tp, dh), dt)
-    dvb = np.empty((Tp, dh), dt)
-    keys = np.arange(T)
-    for bh in range(lo, hi):
-        b, h = bh // H, bh % H
-        m_h = head_mask[h]
-        _load_rows(qsrc, b * qbs, qc0 + h * dh, rows, R, cos, sin, qb, scale)
-        _load_rows(ksrc, b * kbs, kc0 + h * dh, keys, T, cos, sin, kb, 1.0)
-        for i in range(R):
-            for d in range(dh):
-                dzb[i, d] = dz[b * R + i, h * dh + d] * m_h
-            n = rows[i] + 1
-            for j in range(n):
-                P[i, j] = A[b, h, i, j]
-            for j in range(n, ncol[i // 4]):
-                P[i, j] = 0.0
-        for d in range(dh):
-            for j in range(T):
-                vT[d, j] = vsrc[b * T + j, vc0 + h * dh + d]
-        for j in range(Tp):
-            for d in range(dh):
-                dkb[j, d] = 0.0
-                dvb[j, d] = 0.0
-        _mm_nt(dzb, vT, G, Rp, ncol, dh)             # dA = dz v^T
-        _mm_tn_acc(P, dzb, dvb, Rp, ncol, dh)        # dv = A^T dz
-        for i in range(R):                           # dS = A (dA - rowsum(A dA)) or dA (linear)
-            n = rows[i] + 1
-            if softmax:
-                t = 0.0
+    for b in range(lo, hi):
+        _load_heads(qsrc, b * qbs, qc0, rows, R, cos, sin, qb, scale)
+        _load_heads(ksrc, b * kbs, kc0, keys, T, cos, sin, kb, 1.0)
+        _load_heads(vsrc, b * T, vc0, keys, T, cos[:0], sin[:0], vb, 1.0)
+        _load_heads(dz, b * R, 0, rows, R, cos[:0], sin[:0], dzb, 1.0)
+        for h in range(H):
+            m_h = head_mask[h]
+            for i in range(R):
+                for d in range(dh):
+                    dzb[h, i, d] *= m_h
+                n = rows[i] + 1
                 for j in range(n):
-                    t += P[i, j] * G[i, j]
-                for j in range(n):
-                    G[i, j] = P[i, j] * (G[i, j] - t)
-            for j in range(n, ncol[i // 4]):
-                G[i, j] = 0.0
-        _mm_nn(G, kb, dqb, Rp, ncol, dh)             # d(scaled q) = dS k
-        _mm_tn_acc(G, qb, dkb, Rp, ncol, dh)         # dk = dS^T (scaled q)
-        _store_rows(dqb, dq, b * R, dqc0 + h * dh, rows, R, cos, sin, scale)
-        _store_rows(dkb, dk, b * T, dkc0 + h * dh, keys, T, cos, sin, 1.0)
-        for j in range(T):
+                    P[i, j] = A[b, h, i, j]
+                for j in range(n, ncol[i // 4]):
+                    P[i, j] = 0.0
             for d in range(dh):
-                dv[b * T + j, dvc0 + h * dh + d] = dvb[j, d]
+                for j in range(T):
+                    vT[d, j] = vb[h, j, d]
+            for j in range(Tp):
+                for d in range(dh):
+                    dkb[h, j, d] = 0.0
+                    dvb[h, j, d] = 0.0
+            _mm_nt(dzb[h], vT, G, Rp, ncol, dh)          # dA = dz v^T
+            _mm_tn_acc(P, dzb[h], dvb[h], Rp, ncol, dh)   # dv = A^T dz
+            for i in range(R):                            # dS = A (dA - rowsum(A dA)) or dA (linear)
+                n = rows[i] + 1
+                if softmax:
+                    t = 0.0
+                    for j in range(n):
+                        t += P[i, j] * G[i, j]
+                    for j in range(n):
+                        G[i, j] = P[i, j] * (G[i, j] - t)
+                for j in range(n, ncol[i // 4]):
+                    G[i, j] = 0.0
+            _mm_nn(G, kb[h], dqb[h], Rp, ncol, dh)        # d(scaled q) = dS k
+            _mm_tn_acc(G, qb[h], dkb[h], Rp, ncol, dh)    # dk = dS^T (scaled q)
+        _store_heads(dqb, dq, b * R, dqc0, rows, R, cos, sin, scale)
+        _store_heads(dkb, dk, b * T, dkc0, keys, T, cos, sin, 1.0)
+        _store_heads(dvb, dv, b * T, dvc0, keys, T, cos[:0], sin[:0], 1.0)
 
 
 # ----------------------------------------------------------------------------- loss, elementwise
@@ -469,8 +538,8 @@ def attention_fwd(qsrc, qc0, qbs, ksrc, kc0, kbs, vsrc, vc0, rows, cos, sin, sca
     softmax over those j (``softmax``) or the masked scores themselves, zero above the diagonal;
     and z[b R + i, h dh : + dh] = head_mask[h] sum_j A[b, h, i, j] v_j."""
     work = A.size * (z.shape[1] // A.shape[1])
-    _parallel.run(_attention_fwd, A.shape[0] * A.shape[1], work, qsrc, qc0, qbs, ksrc, kc0, kbs, vsrc, vc0, rows,
-                  cos, sin, float(scale), softmax, head_mask, A, z)
+    _parallel.run(_attention_fwd, A.shape[0], work, qsrc, qc0, qbs, ksrc, kc0, kbs, vsrc, vc0, rows,
+                  cos, sin, float(scale), softmax, head_mask, A, z, A.dtype == np.float32)
 
 
 def attention_bwd(dz, qsrc, qc0, qbs, ksrc, kc0, kbs, vsrc, vc0, rows, cos, sin, scale, softmax, head_mask, A,
@@ -480,7 +549,7 @@ def attention_bwd(dz, qsrc, qc0, qbs, ksrc, kc0, kbs, vsrc, vc0, rows, cos, sin,
     is the gradient of qsrc[b qbs + i, qc0 + h dh : + dh], and so on (for qbs or kbs = 0 the
     caller sums dq or dk over the batch)."""
     work = A.size * (dz.shape[1] // A.shape[1])
-    _parallel.run(_attention_bwd, A.shape[0] * A.shape[1], work, dz, qsrc, qc0, qbs, ksrc, kc0, kbs, vsrc, vc0,
+    _parallel.run(_attention_bwd, A.shape[0], work, dz, qsrc, qc0, qbs, ksrc, kc0, kbs, vsrc, vc0,
                   rows, cos, sin, float(scale), softmax, head_mask, A, dq, dqc0, dk, dkc0, dv, dvc0)
 
 

@@ -23,6 +23,7 @@ import math
 import numpy as np
 
 from . import _kernels as K
+from . import _parallel
 from ._profile import lap
 from .layers import _ws, wgrad
 
@@ -48,23 +49,23 @@ def attention_forward(x, W_Q, W_K, W_V, W_O, n_heads: int, kind: str = "softmax"
     if qk_input is None and R == T:
         W = np.concatenate([W_Q, W_K, W_V], axis=1)
         qkv = ws("qkv", (B * T, 3 * HD), dt)
-        np.matmul(x2, W, out=qkv)
+        _parallel.matmul(x2, W, qkv)
         src = (qkv, 0, T, qkv, HD, T, qkv, 2 * HD)
         xq = x2
     elif qk_input is None:
         xq = x[:, rows].reshape(B * R, D)
         q = ws("q", (B * R, HD), dt)
-        np.matmul(xq, W_Q, out=q)
+        _parallel.matmul(xq, W_Q, q)
         W = np.concatenate([W_K, W_V], axis=1)
         kv = ws("kv", (B * T, 2 * HD), dt)
-        np.matmul(x2, W, out=kv)
+        _parallel.matmul(x2, W, kv)
         src = (q, 0, R, kv, 0, T, kv, HD)
     else:
         xq, W = None, None
         q = np.ascontiguousarray(qk_input[rows] @ W_Q)
         k = np.ascontiguousarray(qk_input[:T] @ W_K)
         v = ws("v", (B * T, HD), dt)
-        np.matmul(x2, W_V, out=v)
+        _parallel.matmul(x2, W_V, v)
         src = (q, 0, 0, k, 0, 0, v, 0)
     lap("attn.qkv", 2.0 * (B * R + 2 * B * T) * D * HD)
     cos, sin = (rope[0], rope[1]) if rope is not None else (np.zeros((0, HD // H), dt),) * 2
@@ -77,7 +78,7 @@ def attention_forward(x, W_Q, W_K, W_V, W_O, n_heads: int, kind: str = "softmax"
     K.attention_fwd(*src, rows, cos, sin, scale, kind == "softmax", hm, A, z)
     lap("attn.core", 4.0 * B * H * float(np.sum(rows + 1)) * (HD // H))
     out = ws("attn_out", (B * R, D), dt)
-    np.matmul(z, W_O, out=out)
+    _parallel.matmul(z, W_O, out)
     lap("attn.out", 2.0 * B * R * HD * D)
     return out.reshape(B, R, D), (A, z, x2, xq, src, W, cos, sin, hm, scale, kind, qk_input, rows, W_Q, W_K,
                                   W_V, W_O, B, T, H)
@@ -93,7 +94,7 @@ def attention_backward(d_out, cache, *, ws=None):
     d2 = d_out.reshape(B * R, D)
     grads = {"W_O": wgrad(z, d2)}
     dz = ws("dz", (B * R, HD), dt)
-    np.matmul(d2, W_O.T, out=dz)
+    _parallel.matmul(d2, W_O.T, dz)
     lap("attn.out.bwd", 4.0 * B * R * HD * D)
     args = (dz, *src, rows, cos, sin, scale, kind == "softmax", hm, A)
     d_qk = None
@@ -104,7 +105,7 @@ def attention_backward(d_out, cache, *, ws=None):
         lap("attn.core.bwd", 8.0 * B * H * float(np.sum(rows + 1)) * (HD // H))
         dW = wgrad(x2, dqkv)
         grads["W_Q"], grads["W_K"], grads["W_V"] = (np.ascontiguousarray(dW[:, i * HD:(i + 1) * HD]) for i in range(3))
-        np.matmul(dqkv, W.T, out=dx)
+        _parallel.matmul(dqkv, W.T, dx)
     elif qk_input is None:
         dq = ws("dq", (B * R, HD), dt)
         dkv = ws("dkv", (B * T, 2 * HD), dt)
@@ -113,7 +114,7 @@ def attention_backward(d_out, cache, *, ws=None):
         grads["W_Q"] = wgrad(xq, dq)
         dW = wgrad(x2, dkv)
         grads["W_K"], grads["W_V"] = np.ascontiguousarray(dW[:, :HD]), np.ascontiguousarray(dW[:, HD:])
-        np.matmul(dkv, W.T, out=dx)
+        _parallel.matmul(dkv, W.T, dx)
         dx.reshape(B, T, D)[:, rows] += (dq @ W_Q.T).reshape(B, R, D)
     else:
         dq = ws("dq", (B * R, HD), dt)
@@ -125,7 +126,7 @@ def attention_backward(d_out, cache, *, ws=None):
         grads["W_Q"] = qk_input[rows].T @ dq_s
         grads["W_K"] = qk_input[:T].T @ dk_s
         grads["W_V"] = wgrad(x2, dv)
-        np.matmul(dv, W_V.T, out=dx)
+        _parallel.matmul(dv, W_V.T, dx)
         d_qk = np.zeros_like(qk_input[:T])
         d_qk[rows] += dq_s @ W_Q.T
         d_qk += dk_s @ W_K.T

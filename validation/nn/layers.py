@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _kernels as K
+from . import _parallel
 from ._profile import lap
 from ._workspace import Workspace
 
@@ -23,9 +24,10 @@ def _ws(ws):
 
 
 def wgrad(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a.T @ b for tall a (N, m), b (N, n): computed as (b.T @ a).T when n > m, which OpenBLAS runs
-    several times faster for N >> m, n (measured with benchmarks/bench_transformer.py)."""
-    return (b.T @ a).T if b.shape[1] > a.shape[1] else a.T @ b
+    """a.T @ b for tall a (N, m), b (N, n) (a weight gradient; the contraction over N split across
+    threads): computed as (b.T @ a).T when n > m, which OpenBLAS runs several times faster for
+    N >> m, n (measured with benchmarks/bench_transformer.py)."""
+    return _parallel.matmul_tn(b, a).T if b.shape[1] > a.shape[1] else _parallel.matmul_tn(a, b)
 
 
 def embedding_forward(table: np.ndarray, tokens: np.ndarray, pos: np.ndarray | None = None, *, ws=None):
@@ -88,12 +90,12 @@ def mlp_forward(x: np.ndarray, W_in, b_in, W_out, b_out, *, ws=None):
     x2 = x.reshape(-1, shape[-1])
     N, F = x2.shape[0], W_in.shape[1]
     act = ws("act", (N, F), x.dtype)
-    np.matmul(x2, W_in, out=act)
+    _parallel.matmul(x2, W_in, act)
     lap("mlp.in", 2.0 * N * W_in.shape[0] * F)
     K.relu_bias(act, b_in if b_in is not None else act[0, :0])
     lap("mlp.relu")
     out = ws("mlp_out", (N, W_out.shape[1]), x.dtype)
-    np.matmul(act, W_out, out=out)
+    _parallel.matmul(act, W_out, out)
     if b_out is not None:
         out += b_out
     lap("mlp.out", 2.0 * N * F * W_out.shape[1])
@@ -112,14 +114,14 @@ def mlp_backward(d_out: np.ndarray, cache, *, ws=None):
         db_out = np.empty(d2.shape[1], d2.dtype)
         K.column_sums(d2, db_out)
     dact = ws("dact", (N, F), act.dtype)
-    np.matmul(d2, W_out.T, out=dact)
+    _parallel.matmul(d2, W_out.T, dact)
     lap("mlp.out.bwd", 4.0 * N * F * W_out.shape[1])
     db_in = np.empty(F if bias else 0, act.dtype)
     K.relu_bwd(dact, act, db_in)
     lap("mlp.relu.bwd")
     dW_in = wgrad(x2, dact)
     dx = ws("mlp_dx", x2.shape, act.dtype)
-    np.matmul(dact, W_in.T, out=dx)
+    _parallel.matmul(dact, W_in.T, dx)
     lap("mlp.in.bwd", 4.0 * N * W_in.shape[0] * F)
     return dx.reshape(shape), dW_in, (db_in if bias else None), dW_out, db_out
 

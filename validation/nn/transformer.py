@@ -38,6 +38,7 @@ import numpy as np
 from grokphase import _checks as chk
 
 from . import _kernels as K
+from . import _parallel
 from ._profile import lap
 from ._workspace import Workspace
 from .attention import attention_backward, attention_forward
@@ -307,21 +308,55 @@ class Transformer:
         return self._forward(self._tokens(tokens), rng, None, ws, lambda i: ws.scope(f"{i % 2}."),
                              self._head_mask(head_mask), capture)[0]
 
+    @_parallel.blas_single
     def features(self, tokens: np.ndarray, *, rng: np.random.Generator | None = None,
                  head_mask=None) -> np.ndarray:
         """Residual stream after the final LayerNorm, (B, T, D): logits = features @ output_weight."""
         return self._evaluate(tokens, rng, head_mask)
+
+    def _project(self, x: np.ndarray) -> np.ndarray:
+        """x (..., D) @ output weight -> (..., n_out), rows split over the threads."""
+        return _parallel.matmul(x.reshape(-1, x.shape[-1]), self._unembed()).reshape(*x.shape[:-1], -1)
 
     @property
     def output_weight(self) -> np.ndarray:
         """The output projection (D, n_out) as used by the logits (E^T when embeddings are tied)."""
         return self._unembed()
 
+    @_parallel.blas_single
     def logits(self, tokens: np.ndarray, *, rng: np.random.Generator | None = None, head_mask=None) -> np.ndarray:
         """Logits at every position, (B, T, n_out).  rng: dropout generator (None: evaluation);
         head_mask (n_layers, n_heads): per-head output scale (None: all ones)."""
-        return self._evaluate(tokens, rng, head_mask) @ self._unembed()
+        return self._project(self._evaluate(tokens, rng, head_mask))
 
+    @_parallel.blas_single
+    def features_at(self, tokens: np.ndarray, pos, *, head_mask=None) -> np.ndarray:
+        """Final-normed residual stream at one position per sequence, (B, D): ``features(tokens)
+        [arange(B), pos]`` with the last block computed only at the distinct positions in pos
+        (evaluation: no dropout)."""
+        tokens = self._tokens(tokens)
+        pos = np.asarray(pos)
+        B, T = tokens.shape
+        if pos.shape != (B,) or not np.issubdtype(pos.dtype, np.integer) or (B and (pos.min() < 0 or pos.max() >= T)):
+            raise ValueError(f"pos must be {B} integer positions in [0, T = {T}), got dtype {pos.dtype} and "
+                             f"shape {pos.shape}")
+        rows = np.unique(pos)
+        ws = Workspace()
+        x = self._forward(tokens, None, None if rows.size == T else rows, ws, lambda i: ws.scope(f"{i % 2}."),
+                          self._head_mask(head_mask))[0]
+        return x[np.arange(B), pos if rows.size == T else np.searchsorted(rows, pos)]
+
+    @_parallel.blas_single
+    def logits_at(self, tokens: np.ndarray, pos, *, rng: np.random.Generator | None = None,
+                  head_mask=None) -> np.ndarray:
+        """Logits at one position per sequence, (B, n_out): ``logits(tokens)[arange(B), pos]``.
+        Without dropout (rng None) only the distinct positions in pos go through the last block;
+        with it the full pass runs, so the draws are those of ``logits``."""
+        if rng is not None:
+            return self.logits(tokens, rng=rng, head_mask=head_mask)[np.arange(len(pos)), np.asarray(pos)]
+        return self._project(self.features_at(tokens, pos, head_mask=head_mask))
+
+    @_parallel.blas_single
     def run_with_hooks(self, tokens: np.ndarray, *, resid: bool = False, positions=None, attention: bool = False,
                        head_mask=None) -> HookedRun:
         """Logits with the residual stream (``resid``) at ``positions`` — None: all T; (P,) ints:
@@ -330,10 +365,11 @@ class Transformer:
         ``logits``: nothing is copied."""
         tokens = self._tokens(tokens)
         cap = _Capture(positions, resid, attention, *tokens.shape) if (resid or attention) else None
-        logits = self._evaluate(tokens, None, head_mask, cap) @ self._unembed()
+        logits = self._project(self._evaluate(tokens, None, head_mask, cap))
         return HookedRun(logits=logits, resid=np.stack(cap.resid) if resid else None,
                          attention=np.stack(cap.attention) if attention else None)
 
+    @_parallel.blas_single
     def sequence_logprobs(self, sequences, *, batch_size: int = 64, head_mask=None) -> list[np.ndarray]:
         """For each token sequence s (1-d ints, 1 <= len(s) <= max_len + 1), the float64 array
         (len(s) - 1,) of log p(s[t] | s[:t]) for t = 1 .. len(s) - 1 — the ``logprob_fn`` a
@@ -356,7 +392,6 @@ class Transformer:
             seqs.append(s)
         out: list = [np.zeros(0)] * len(seqs)
         order = np.argsort([s.size for s in seqs], kind="stable")
-        W_U = self._unembed()
         for start in range(0, len(order), batch_size):
             idx = [i for i in order[start:start + batch_size] if seqs[i].size > 1]
             if not idx:
@@ -367,7 +402,7 @@ class Transformer:
             for r, i in enumerate(idx):
                 n = seqs[i].size - 1
                 tok[r, :n], tgt[r, :n] = seqs[i][:-1], seqs[i][1:]
-            logits = (self._evaluate(tok, None, head_mask) @ W_U).reshape(len(idx) * L, -1)
+            logits = self._project(self._evaluate(tok, None, head_mask)).reshape(len(idx) * L, -1)
             lp = np.empty(len(idx) * L)
             K.target_logprobs(logits, tgt.reshape(-1), lp)
             lp = lp.reshape(len(idx), L)
@@ -375,6 +410,7 @@ class Transformer:
                 out[i] = lp[r, :seqs[i].size - 1].copy()
         return out
 
+    @_parallel.blas_single
     def loss_and_grad(self, tokens, targets, mask=None, *, rng: np.random.Generator | None = None, head_mask=None):
         """Mean cross-entropy over the positions where ``mask`` (B, T) is True, and its gradient.
 
@@ -404,7 +440,7 @@ class Transformer:
         tg = np.ascontiguousarray(targets[mask], dtype=np.int64)
         W_U = self._unembed()
         logits = ws("logits", (sel.shape[0], W_U.shape[1]), self.dtype)
-        np.matmul(sel, W_U, out=logits)
+        _parallel.matmul(sel, W_U, logits)
         lap("unembed", 2.0 * sel.shape[0] * W_U.shape[0] * W_U.shape[1])
         loss = K.cross_entropy_fwd_bwd(logits, tg, logits)            # logits now hold dloss/dlogits
         lap("loss")
@@ -414,7 +450,7 @@ class Transformer:
         dW_U = wgrad(sel, logits)
         dx = ws("d_final", (B, R, D), self.dtype)
         if every:
-            np.matmul(logits, W_U.T, out=dx.reshape(B * R, D))
+            _parallel.matmul(logits, W_U.T, dx.reshape(B * R, D))
         else:
             dx[...] = 0.0
             dx[mask_r] = logits @ W_U.T
