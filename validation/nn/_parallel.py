@@ -66,10 +66,12 @@ def run(kernel, n: int, work: int, *args, per_thread: int = 4) -> int:
             kernel(c, bounds[c], bounds[c + 1], *args)
         return k
     counter = itertools.count()
+    errors = np.geterr()               # np.errstate is per thread: the workers take the caller's
 
     def work():
-        while (c := next(counter)) < k:
-            kernel(c, bounds[c], bounds[c + 1], *args)
+        with np.errstate(**errors):
+            while (c := next(counter)) < k:
+                kernel(c, bounds[c], bounds[c + 1], *args)
 
     pool = _executor()
     futures = [pool.submit(work) for _ in range(min(threads(), k) - 1)]
