@@ -15,7 +15,7 @@ default: all cores; OpenBLAS and Numba via environment variables set before impo
 steps of the two alternate (two rounds) so that a change of machine load hits both.  ``step_gflops_*`` counts the nominal
 matmul FLOPs of the full step (every row of every block, the whole T x T score matrix; forward
 2mnk per GEMM, backward twice that) and ``gemm_fraction`` compares it with a plain float32 4096^2
-GEMM in the same run.  The profile table charges each operation of the NumPy step its wall time
+GEMM in the same run (the faster of OpenBLAS's own threading and the model's row split).  The profile table charges each operation of the NumPy step its wall time
 and the FLOPs it executes (``grokphase.validation.nn._profile``).  Peak memory: each config's step
 runs in a fresh subprocess without PyTorch (``ru_maxrss``; ``baseline`` is the process before the
 model is built).  Hooks: the LM forward with hooks off and on, relative to plain ``logits``.  The
@@ -202,16 +202,34 @@ def parity(name):
 
 
 # ----------------------------------------------------------------------------- measurements
-def gemm_gflops(n=4096, repeats=5):
+def gemm_gflops(n=4096, repeats=5) -> dict:
+    """float32 n^2 GEMM rate, GFLOP/s: OpenBLAS with its own threads ('openblas_threads') and as
+    the model runs its products (rows split over the model's threads, one-thread BLAS each:
+    'split_rows', when this version of the model has them); 'best' is the roofline used."""
     a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
     b = a.T.copy()
-    a @ b
-    ts = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        a @ b
-        ts.append(time.perf_counter() - t0)
-    return 2 * n**3 / statistics.median(ts) / 1e9
+    c = np.empty_like(a)
+    ways = {"openblas_threads": lambda: np.matmul(a, b, out=c)}
+    try:
+        from grokphase.validation.nn import _parallel
+    except ImportError:
+        _parallel = None
+    if _parallel is not None and hasattr(_parallel, "matmul"):
+        def split():
+            with _parallel.single_threaded_blas():
+                _parallel.matmul(a, b, c)
+        ways["split_rows"] = split
+    out = {}
+    for name, f in ways.items():
+        f()
+        ts = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            f()
+            ts.append(time.perf_counter() - t0)
+        out[name] = 2 * n**3 / statistics.median(ts) / 1e9
+    out["best"] = max(out.values())
+    return out
 
 
 def time_steps(steppers: dict, repeats: int, rounds: int = 2) -> dict:
@@ -299,8 +317,8 @@ def main():
         torch.set_num_threads(args.threads)
     out = {"threads": args.threads, "torch": None if torch is None else torch.__version__,
            "numpy": np.__version__, "load_average_1min_before": os.getloadavg()[0],
-           "gemm_float32_gflops": gemm_gflops(), "configs": {}}
-    gemm = out["gemm_float32_gflops"]
+           "gemm_float32_gflops_by_way": gemm_gflops(), "configs": {}}
+    gemm = out["gemm_float32_gflops"] = out["gemm_float32_gflops_by_way"]["best"]
     for name in args.configs:
         cfg, tok, tg, mask = workload(name)
         flops = matmul_flops(cfg, tok, mask)
@@ -309,7 +327,8 @@ def main():
             steppers["torch"] = torch_stepper(cfg, tok, tg, mask)
         t = time_steps(steppers, args.repeats)
         t_np = t["numpy"]
-        row = {"batch": list(tok.shape), "load_average_1min": os.getloadavg()[0], "step_seconds_numpy": t_np,
+        row = {"batch": list(tok.shape), "load_average_1min": os.getloadavg()[0], "gemm_float32_gflops": gemm,
+               "step_seconds_numpy": t_np,
                "step_gflops_numpy": flops / t_np / 1e9, "gemm_fraction": flops / t_np / 1e9 / gemm,
                "matmul_gflop_per_step": flops / 1e9}
         if torch is not None:
@@ -318,7 +337,7 @@ def main():
         row["profile"] = profile_table(steppers["numpy"], max(3, args.repeats // 2), gemm)
         row["memory"] = measure_memory(name, args.threads)
         out["configs"][name] = row
-    if "lm" in args.configs:
+    if "lm" in args.configs and hasattr(Transformer, "run_with_hooks"):   # (absent in older versions)
         out["configs"]["lm"]["hooks"] = hook_costs(args.repeats)
     out["load_average_1min_after"] = os.getloadavg()[0]
     print(f"threads {args.threads}; float32 GEMM {gemm:.1f} GFLOP/s; torch {out['torch']}; load "
@@ -331,7 +350,7 @@ def main():
         par = r.get("parity_float64", {}).get("max_grad_rel_err", float("nan"))
         print(f"{name:>6} {r['step_seconds_numpy']:>12.4f} {tt:>12.4f} {ratio:>10.2f} {r['step_gflops_numpy']:>10.1f} "
               f"{100 * r['gemm_fraction']:>6.0f}% {par:>11.2e} {r['memory']['peak_rss_mib']:>8.0f}")
-    if "lm" in out["configs"]:
+    if "hooks" in out["configs"].get("lm", {}):
         h = out["configs"]["lm"]["hooks"]
         print(f"lm forward: hooks off / logits {h['hooks_off_over_logits']:.3f}, all hooks on / logits "
               f"{h['hooks_on_over_logits']:.3f}")
