@@ -65,6 +65,9 @@ def atomic_path(path: str | os.PathLike, *, suffix: str | None = None) -> Iterat
         raise OSError(f"cannot write {path}: {e.strerror or e} (is the folder writable?)") from e
     os.close(fd)
     tmp = Path(tmp_name)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)      # mkstemp makes 0600; a result file gets the usual mode
     try:
         yield tmp
         with open(tmp, "rb+") as f:
