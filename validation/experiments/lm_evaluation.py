@@ -35,14 +35,15 @@ __all__ = ["LMEvaluation", "evaluate_run", "load_records", "summarize_run"]
 @dataclass(frozen=True)
 class LMEvaluation:
     """run_dir: a pre-training run; blimp: folder of BLiMP files (None: generated pairs only);
-    n_concept: pairs per concept-vector fit (equal at every checkpoint); n_repeats: subsamples;
+    n_concept: pairs per concept-vector fit (equal at every checkpoint); n_repeats: subsamples (the
+    same subsets at every checkpoint, so that two checkpoints compare paired draws);
     batch_size: sequences per forward pass; n_real: the first n_real pairs of each real paradigm
     (None: all)."""
 
     run_dir: str
     blimp: str | None = None
     n_concept: int = 40
-    n_repeats: int = 5
+    n_repeats: int = 20
     batch_size: int = 256
     n_real: int | None = 200
 
@@ -88,7 +89,7 @@ def _heads_and_concepts(model, tok, pairs, seen_fixed, cfg: LMEvaluation, seed: 
             hg, hb = runs[0].resid[layer, :, 1], runs[1].resid[layer, :, 1]
             if tr.sum() >= max(cfg.n_concept, 4) and (~tr).sum() >= 1:
                 layers.append(concept_geometry(hg[tr], hb[tr], hg[~tr], hb[~tr], n_pairs=cfg.n_concept,
-                                               n_repeats=cfg.n_repeats, seed=seed))
+                                               n_repeats=cfg.n_repeats, seed=0))
             else:
                 layers.append(None)
         rec["concepts"] = layers
@@ -158,13 +159,16 @@ def load_records(run_dir) -> list[dict]:
 
 def summarize_run(run_dir, *, k_heads: int = 2, n_random: int = 10, n_boot: int = 500) -> dict:
     """Per phenomenon (generated pairs): accuracy per checkpoint and split (dynamic and fixed), the
-    delays at theta = 0.8 and the midpoint, accuracy per exposure bin at the last checkpoint, head
+    delays at theta = 0.8 and the midpoint, accuracy per exposure bin at every checkpoint and its
+    rank correlation with the count at the proxy-train threshold checkpoint t_train(0.8) (the last
+    checkpoint if proxy-train never reaches 0.8), the real BLiMP pairs' accuracy per paradigm and
+    checkpoint (when they were scored), head
     concentration of the critical -> context mass at every checkpoint, the top-k vs random head
     ablation (zeroing the heads' outputs) on the fixed proxy-val pairs at the last checkpoint, and
     the concept measures of the last layer at the first and last checkpoints.  Written to
     ``RUN_DIR/summary_eval.json`` and returned."""
     from grokphase.validation.experiments.lm_pretraining import model_config, read_run, tokens_per_step
-    from grokphase.validation.exposure.analysis import delay_estimate, exposure_bins, proxy_splits
+    from grokphase.validation.exposure.analysis import delay_estimate, exposure_bins, exposure_trend, proxy_splits
     from grokphase.validation.exposure.corpus import load_corpus
     from grokphase.validation.exposure.heads import ablation_effect, concentration
     from grokphase.validation.exposure.index import ExposureIndex
@@ -199,7 +203,10 @@ def summarize_run(run_dir, *, k_heads: int = 2, n_random: int = 10, n_boot: int 
         seen_fixed = counts[m, -1] > 0
         delays = {str(th): asdict(delay_estimate(steps * tps, [(correct[:, m], seen_fixed)], theta=th, n_boot=n_boot))
                   for th in (0.8, "midpoint")}
-        bins = exposure_bins(correct[-1:, m], counts[m, -1:], steps[-1:] * tps)
+        bins = exposure_bins(correct[:, m], counts[m], steps * tps)
+        t_tr = delays["0.8"]["t_train"]
+        at = int(np.flatnonzero(steps * tps == t_tr)[0]) if np.isfinite(t_tr) else len(steps) - 1
+        trend = {"checkpoint": at, "step": int(steps[at]), **exposure_trend(correct[at, m], counts[m, at], seed=at)}
         hc = [r["heads_concepts"][u] for r in recs]
         conc = [concentration(np.array(h["head_mass"]), k=k_heads) for h in hc]
         mass_last = np.array(hc[-1]["head_mass"])
@@ -215,7 +222,10 @@ def summarize_run(run_dir, *, k_heads: int = 2, n_random: int = 10, n_boot: int 
                                          "acc_hi": ds.acc_hi.sel(kind=kind, split=split).values.tolist()}
                                  for split in ("train", "val")} for kind in ("dynamic", "fixed")},
                "delays": delays,
-               "exposure_bins_last": dict(zip(bins.bin.values.tolist(), bins.acc.values[0].tolist())),
+               "exposure_bins_last": dict(zip(bins.bin.values.tolist(), bins.acc.values[-1].tolist())),
+               "exposure_bins": {"bin": bins.bin.values.tolist(), "acc": bins.acc.values.tolist(),
+                                 "n": bins.n.values.tolist()},
+               "exposure_trend": trend,
                "head_concentration": conc, "head_mass_last": mass_last.tolist(),
                "head_mass_baseline_last": hc[-1]["head_mass_baseline"],
                "ablation": ablation_effect(acc_with, mass_last, k=k_heads, n_random=n_random) if val_pairs else None,
@@ -224,6 +234,12 @@ def summarize_run(run_dir, *, k_heads: int = 2, n_random: int = 10, n_boot: int 
             c = uid == u
             ctl = group[c] == "control"
             rec["control_acc"] = correct[:, c][:, ctl].mean(axis=1).tolist()
+            rec["control_n"] = int(ctl.sum())
         out["phenomena"][u] = rec
+    if "blimp" in recs[0]:
+        real_uid = np.array(recs[0]["blimp"]["uid"])
+        real = np.array([r["blimp"]["correct"] for r in recs])
+        out["blimp"] = {u: {"acc": real[:, real_uid == u].mean(axis=1).tolist(), "n": int((real_uid == u).sum())}
+                        for u in sorted(set(real_uid.tolist()))}
     atomic_write_json(run_dir / "summary_eval.json", out, indent=1)
     return out

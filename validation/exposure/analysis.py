@@ -24,8 +24,8 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["EXPOSURE_BINS", "wilson_interval", "proxy_splits", "exposure_bins", "threshold_time",
-           "DelayEstimate", "delay_estimate"]
+__all__ = ["EXPOSURE_BINS", "wilson_interval", "proxy_splits", "exposure_bins", "exposure_trend",
+           "threshold_time", "DelayEstimate", "delay_estimate"]
 
 EXPOSURE_BINS = (("0", 0, 0), ("1", 1, 1), ("2-3", 2, 3), ("4-7", 4, 7), ("8+", 8, np.inf))
 
@@ -136,6 +136,47 @@ def exposure_bins(correct, counts, tokens, bins=EXPOSURE_BINS):
                        "acc_hi": (dims, hi, {"long_name": "Wilson 95% upper bound", "units": "1"})},
                       coords={"checkpoint": np.arange(len(tokens)), "bin": [b[0] for b in bins],
                               "tokens": ("checkpoint", tokens, {"long_name": "tokens seen", "units": "token"})})
+
+
+def exposure_trend(correct, counts, *, n_perm: int = 2000, seed: int = 0) -> dict:
+    """Does accuracy rise with exposure count at one checkpoint?
+
+    Spearman's rank correlation rho between each pair's count and its correctness (ties get mid
+    ranks), with a one-sided permutation p-value (the fraction of label permutations, plus the
+    observed one, with rho >= the observed rho).
+
+    Parameters
+    ----------
+    correct : bool array (n_pairs,)
+    counts : int array (n_pairs,)
+    n_perm : int
+        Permutations (>= 1).
+
+    Returns
+    -------
+    dict
+        ``{"rho", "p_value", "n"}``; rho is NaN (and p_value 1) when either variable is constant.
+
+    >>> exposure_trend([False, False, True, True], [0, 1, 5, 9], n_perm=200)["rho"] > 0.8
+    True
+    """
+    from scipy.stats import rankdata
+
+    correct = np.asarray(correct, dtype=bool)
+    counts = np.asarray(counts)
+    if correct.ndim != 1 or counts.shape != correct.shape:
+        raise ValueError(f"correct and counts must be 1-d of one length; got {correct.shape} and {counts.shape}")
+    if not (isinstance(n_perm, int) and n_perm >= 1):
+        raise ValueError(f"n_perm must be an integer >= 1; got {n_perm!r}")
+    rc, ry = rankdata(counts), rankdata(correct)
+    rc, ry = rc - rc.mean(), ry - ry.mean()
+    den = np.sqrt((rc ** 2).sum() * (ry ** 2).sum())
+    if den == 0:
+        return {"rho": float("nan"), "p_value": 1.0, "n": int(correct.size)}
+    rho = float(rc @ ry / den)
+    rng = np.random.default_rng(seed)
+    perm = np.array([rc @ rng.permutation(ry) for _ in range(n_perm)]) / den
+    return {"rho": rho, "p_value": float((1 + np.sum(perm >= rho - 1e-12)) / (n_perm + 1)), "n": int(correct.size)}
 
 
 def threshold_time(times, acc, theta: float) -> float:

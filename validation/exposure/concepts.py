@@ -183,8 +183,11 @@ def concept_geometry(h_good, h_bad, held_good, held_bad, *, n_pairs: int, n_repe
     -------
     dict
         ``{"observed": {measure: mean}, "observed_sd": {...}, "shuffled": {...}, "shuffled_sd": {...},
-        "n_pairs", "n_repeats"}`` with measures auc, probe_acc, probe_auc, pr, pr_unbiased,
-        effective_rank, components_90.
+        "observed_draws": {measure: [one value per repeat]}, "shuffled_draws": {...}, "n_pairs",
+        "n_repeats"}`` with measures auc, probe_acc, probe_auc, pr, pr_unbiased, effective_rank,
+        components_90.  The fitting subsets depend only on ``seed``, n and ``n_pairs``: two calls
+        with the same seed on the same pairs (e.g. two checkpoints) draw the same subsets, so their
+        draws are paired.
     """
     g, b = _pairs(h_good, h_bad)
     tg, tb = _pairs(held_good, held_bad, "held")
@@ -202,5 +205,7 @@ def concept_geometry(h_good, h_bad, held_good, held_bad, *, n_pairs: int, n_repe
     keys = list(obs[0])
     mean = lambda rows: {k: float(np.mean([r[k] for r in rows])) for k in keys}
     sd = lambda rows: {k: float(np.std([r[k] for r in rows], ddof=1)) if len(rows) > 1 else 0.0 for k in keys}
+    draws = lambda rows: {k: [float(r[k]) for r in rows] for k in keys}
     return {"observed": mean(obs), "observed_sd": sd(obs), "shuffled": mean(shuf), "shuffled_sd": sd(shuf),
-            "n_pairs": n_pairs, "n_repeats": n_repeats}
+            "observed_draws": draws(obs), "shuffled_draws": draws(shuf), "n_pairs": n_pairs,
+            "n_repeats": n_repeats}

@@ -1,7 +1,8 @@
 """``grokphase lm``: ``train`` single-pass pre-training of the NumPy transformer on a grammar corpus
 (resumable; parameter snapshots at log-spaced then regular steps in RUN_DIR/snapshots);
 ``evaluate`` scores every snapshot (RUN_DIR/eval/) and summarises splits, delays, heads and
-concept vectors (RUN_DIR/summary_eval.json)."""
+concept vectors (RUN_DIR/summary_eval.json); ``study`` does both for the study's runs through the
+sweep layer and prints the R1-R3 verdicts."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from grokphase.cli._output import emit
 
 
 def add_parser(sub) -> None:
-    """Add the ``lm`` subcommand group (train) to ``sub``."""
+    """Add the ``lm`` subcommand group (train, evaluate, study) to ``sub``."""
     p = sub.add_parser("lm", help="causal-LM pre-training on the grammar corpus", description=__doc__)
     lsub = p.add_subparsers(dest="lm_command", required=True)
     q = lsub.add_parser("train", help="train (or resume) one pre-training run")
@@ -33,6 +34,16 @@ def add_parser(sub) -> None:
     e.add_argument("--n-concept", type=int, default=40, help="pairs per concept-vector fit (default 40)")
     add_json(e)
     e.set_defaults(func=evaluate, parser=e)
+    s = lsub.add_parser("study", help="train, evaluate and judge the study's runs (R1-R3 verdicts)")
+    s.add_argument("--corpus", required=True, help="corpus folder (grokphase exposure corpus)")
+    s.add_argument("--blimp", help="BLiMP folder: also score the real pairs of the mirrored paradigms")
+    s.add_argument("--root", default="runs", help="folder of the run folders and the study's point store (default runs)")
+    s.add_argument("--runs", nargs="+", metavar="PRESET:SEED",
+                   help="runs of the study (default main:0 small:0 small:1 small:2)")
+    s.add_argument("--weight-decay", type=float, help="AdamW weight decay of every run (a knob of the sweep; default 0.1)")
+    s.add_argument("--out", help="write the study's numbers and verdicts to this JSON file")
+    add_json(s)
+    s.set_defaults(func=study, parser=s)
 
 
 def train(args) -> int:
@@ -75,4 +86,28 @@ def evaluate(args) -> int:
         print(f"{u:<20} {num(fx['train']['acc'][-1], float('nan')):>9.3f} {num(fx['val']['acc'][-1], float('nan')):>8.3f} "
               f"{d['t_train']:>10.4g} {d['t_val']:>10.4g} "
               f"{str(d['delta_ci']):>24} {ph['head_concentration'][-1]['top_k_share']:>6.3f}")
+    return 0
+
+
+def study(args) -> int:
+    """Train, evaluate and judge the study's runs (main + small seeds) through the sweep layer."""
+    from grokphase.validation.experiments.lm_study import STUDY_RUNS, LMStudy, run_study, write_summary
+
+    runs = STUDY_RUNS if not args.runs else tuple((p, int(s)) for p, s in (r.split(":") for r in args.runs))
+    overrides = tuple((k, v) for k, v in (("weight_decay", args.weight_decay),) if v is not None)
+    design = LMStudy(corpus=args.corpus, root=args.root, blimp=args.blimp, overrides=overrides)
+    ds = run_study(design, runs, progress=show_progress(args))
+    path = write_summary(ds, args.out) if args.out else None
+    from grokphase.validation.experiments.lm_study import study_verdicts
+
+    verdicts = study_verdicts(ds)
+    if args.json:
+        emit({"verdicts": verdicts, "summary": None if path is None else str(path)}, args)
+        return 0
+    for preset, v in verdicts.items():
+        print(f"{preset} (seeds {v['seeds']}): delayed phenomena per seed {v['delayed_phenomena_per_seed']}, "
+              f"control at chance {v['control_at_chance']}: R1 {v['R1']}; R2 passes per seed {v['r2_pass_per_seed']} "
+              f"(testable {v['r2_testable_per_seed']}): R2 {v['R2']}; R3 passes per seed {v['r3_pass_per_seed']}: R3 {v['R3']}")
+    if path:
+        print(f"summary: {path}")
     return 0
