@@ -93,7 +93,7 @@ def study(args) -> int:
     """Train, evaluate and judge the study's runs (main + small seeds) through the sweep layer."""
     from grokphase.validation.experiments.lm_study import STUDY_RUNS, LMStudy, run_study, write_summary
 
-    runs = STUDY_RUNS if not args.runs else tuple((p, int(s)) for p, s in (r.split(":") for r in args.runs))
+    runs = STUDY_RUNS if not args.runs else tuple(_preset_seed(r) for r in args.runs)
     overrides = tuple((k, v) for k, v in (("weight_decay", args.weight_decay),) if v is not None)
     design = LMStudy(corpus=args.corpus, root=args.root, blimp=args.blimp, overrides=overrides)
     ds = run_study(design, runs, progress=show_progress(args))
@@ -111,3 +111,10 @@ def study(args) -> int:
     if path:
         print(f"summary: {path}")
     return 0
+
+
+def _preset_seed(text: str) -> tuple[str, int]:
+    preset, sep, seed = text.partition(":")
+    if not sep or not seed.strip().isdigit():
+        raise ValueError(f"--runs takes PRESET:SEED items (e.g. small:1, seed a non-negative integer); got {text!r}")
+    return preset, int(seed)

@@ -128,3 +128,15 @@ def test_tiny_study_through_the_sweep_layer(corpus_dir, monkeypatch):
     xr.testing.assert_identical(ds, again)
     with pytest.raises(StoreError):
         run_study(LMStudy(corpus=design.corpus, root=design.root, n_concept=5), (("tiny", 0),), progress=False)
+
+    from grokphase.paper_figs import fig_lm_exposure as fig
+
+    data = fig.collect(design.root, runs=("lm_tiny_seed0",))
+    p = data["lm_tiny_seed0"]["phenomena"]["grammar_det_noun"]
+    assert p["t_train"] == summary["phenomena"]["grammar_det_noun"]["delays"]["0.8"]["t_train"]
+    assert len(p["auc"]) == len(summary["steps"]) == len(p["top2_share"])
+    out = corpus_dir / "fig" / "f.png"
+    paths = fig.draw({"runs": data, "mirrors": {}}, out)
+    assert [x.suffix for x in paths] == [".png", ".pdf", ".json"]
+    again = fig.main(["--root", str(corpus_dir / "none"), "--out", str(out)])       # redrawn from the JSON
+    assert json.loads(again[2].read_text())["runs"].keys() == data.keys()
