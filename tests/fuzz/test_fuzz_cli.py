@@ -111,7 +111,7 @@ POSITIONAL = [
     (["uncertainty", "evaluate"], "task", not_in(["modular", "icl"])),
     (["train"], "task", not_in(["modular", "icl"])),
     (["attention"], "attention_command", not_in(["transition", "phase-diagram", "validate"])),
-    ([], "command", not_in(["linear-vi", "attention", "train", "uncertainty", "figs", "warmup", "exposure", "blimp", "lm"])),
+    ([], "command", not_in(["linear-vi", "attention", "train", "uncertainty", "figs", "warmup", "exposure", "blimp", "lm", "uniformity"])),
 ]
 SUBCOMMANDS = [["linear-vi"], ["attention", "transition"], ["attention", "phase-diagram"],
                ["attention", "validate", "map"], ["train", "modular"], ["train", "icl"], ["uncertainty", "study"],

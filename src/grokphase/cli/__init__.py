@@ -18,7 +18,10 @@ exposure    ``count`` phrase occurrences per checkpoint in a token stream (JSON/
 blimp       ``score``: minimal-pair accuracy per BLiMP paradigm of a user's model (a log-prob
             callback) or of the built-in n-gram.
 lm          ``train``: single-pass pre-training of the NumPy transformer on the grammar corpus;
-            ``evaluate``: every checkpoint's pairs, heads and concept vectors, and the delays.
+            ``evaluate``: every checkpoint's pairs, heads and concept vectors, and the delays;
+            ``study``: the study's runs through the sweep layer and the R1-R3 verdicts.
+uniformity  token uniformity / MED: ``list`` the presets, ``run`` one (resumable sweep),
+            ``table`` the split and progress-measure tables of its finished runs.
 
 ``--json`` means the same in every subcommand: the result as strict JSON on stdout and nothing else
 there (see ``grokphase.cli._output``).  Options that do not apply to the chosen variant are usage
@@ -34,12 +37,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from grokphase.cli import attention, blimp, exposure, figs, linear_vi, lm, train, uncertainty, warmup
+from grokphase.cli import attention, blimp, exposure, figs, linear_vi, lm, train, uncertainty, uniformity, warmup
 from grokphase.cli._output import configure_logging
 
 __all__ = ["build_parser", "main"]
 
-_GROUPS = (linear_vi, attention, train, uncertainty, figs, warmup, exposure, blimp, lm)
+_GROUPS = (linear_vi, attention, train, uncertainty, figs, warmup, exposure, blimp, lm, uniformity)
 
 
 def build_parser() -> argparse.ArgumentParser:
