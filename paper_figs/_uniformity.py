@@ -25,6 +25,24 @@ def finished(runs, load_run) -> list[tuple]:
     return out
 
 
+def figure_main(name: str, doc: str, compute, draw, default_runs, what: str, argv=None, runs=None,
+                key: str = "runs") -> list:
+    """The ``main`` of a uniformity figure: ``--out``; draw from the finished runs (``runs``, else
+    ``default_runs()``), else from the stored numbers, else skip with a warning naming ``what``
+    (the presets to run).  ``key``: the entry of the computed data that is empty without runs."""
+    import argparse
+
+    from grokphase.paper_figs._output import stored_numbers
+
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--out", default=f"figures/{name}.png", help="output PNG (PDF, JSON beside)")
+    args = ap.parse_args(argv)
+    data = compute(default_runs() if runs is None else runs)
+    if not data[key]:
+        data = stored_numbers(args.out, name) or data
+    return draw(data, args.out) if data[key] else skip(name, what)
+
+
 def skip(name: str, what: str) -> list:
     log.warning("%s: skipped, no finished runs of %s and no stored numbers (see the script's docstring)", name, what)
     return []

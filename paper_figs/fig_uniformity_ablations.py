@@ -8,11 +8,9 @@ Runs: the presets ``uniformity-mlp-strip``, ``uniformity-mlp``, ``uniformity-mse
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from grokphase.paper_figs._output import stored_numbers
-from grokphase.paper_figs._uniformity import curves, draw_curves, finished, skip
+from grokphase.paper_figs._uniformity import curves, draw_curves, figure_main, finished
 from grokphase.validation.experiments.uniformity_presets import runs_of
 from grokphase.validation.experiments.uniformity_splits import load_run
 
@@ -45,13 +43,7 @@ def draw(data, path):
 
 
 def main(argv=None, runs=None) -> list[Path]:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default=f"figures/{NAME}.png", help="output PNG (PDF, JSON beside)")
-    args = ap.parse_args(argv)
-    data = compute(default_runs() if runs is None else runs)
-    if not data["runs"]:
-        data = stored_numbers(args.out, NAME) or data
-    return draw(data, args.out) if data["runs"] else skip(NAME, "the MLP and ablation presets")
+    return figure_main(NAME, __doc__, compute, draw, default_runs, "the MLP and ablation presets", argv, runs)
 
 
 if __name__ == "__main__":

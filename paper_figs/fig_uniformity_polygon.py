@@ -10,11 +10,9 @@ ImageNet-pretrained ResNet-18 on 224 x 224 images is out of reach on CPU.  Model
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from grokphase.paper_figs._output import stored_numbers
-from grokphase.paper_figs._uniformity import curves, draw_curves, finished, skip
+from grokphase.paper_figs._uniformity import curves, draw_curves, figure_main, finished
 from grokphase.validation.experiments.polygon_sum import load_run
 from grokphase.validation.experiments.uniformity_presets import runs_of
 
@@ -37,13 +35,7 @@ def draw(data, path):
 
 
 def main(argv=None, runs=None) -> list[Path]:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default=f"figures/{NAME}.png", help="output PNG (PDF, JSON beside)")
-    args = ap.parse_args(argv)
-    data = compute(runs_of("polygon-symbolic") + runs_of("polygon-rendered") if runs is None else runs)
-    if not data["runs"]:
-        data = stored_numbers(args.out, NAME) or data
-    return draw(data, args.out) if data["runs"] else skip(NAME, "the polygon presets")
+    return figure_main(NAME, __doc__, compute, draw, lambda: runs_of("polygon-symbolic") + runs_of("polygon-rendered"), "the polygon presets", argv, runs)
 
 
 if __name__ == "__main__":

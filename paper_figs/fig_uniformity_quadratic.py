@@ -8,11 +8,9 @@ Runs: the presets ``uniformity-quadratic-perturbed``, ``-random`` and ``-strip``
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from grokphase.paper_figs._output import stored_numbers
-from grokphase.paper_figs._uniformity import curves, draw_curves, finished, skip
+from grokphase.paper_figs._uniformity import curves, draw_curves, figure_main, finished
 from grokphase.validation.experiments.uniformity_presets import runs_of
 from grokphase.validation.experiments.uniformity_splits import load_run
 
@@ -39,14 +37,8 @@ def draw(data, path):
 
 
 def main(argv=None, runs=None) -> list[Path]:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default=f"figures/{NAME}.png", help="output PNG (PDF, JSON beside)")
-    args = ap.parse_args(argv)
-    data = compute([r for n in ("uniformity-quadratic-perturbed", "uniformity-quadratic-random",
-                           "uniformity-quadratic-strip") for r in runs_of(n)] if runs is None else runs)
-    if not data["runs"]:
-        data = stored_numbers(args.out, NAME) or data
-    return draw(data, args.out) if data["runs"] else skip(NAME, "the quadratic presets")
+    return figure_main(NAME, __doc__, compute, draw, lambda: [r for n in ("uniformity-quadratic-perturbed", "uniformity-quadratic-random",
+                           "uniformity-quadratic-strip") for r in runs_of(n)], "the quadratic presets", argv, runs)
 
 
 if __name__ == "__main__":

@@ -13,14 +13,13 @@ seeds, ceiling, final accuracy per category, grokking steps.  Model: ``docs/unif
 
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
 
 import numpy as np
 
-from grokphase.paper_figs._output import save_figure, stored_numbers
-from grokphase.paper_figs._uniformity import curves, finished, skip
+from grokphase.paper_figs._output import save_figure
+from grokphase.paper_figs._uniformity import curves, figure_main, finished
 from grokphase.validation.experiments.uniformity_presets import runs_of
 from grokphase.validation.experiments.uniformity_splits import load_run
 
@@ -88,13 +87,7 @@ def draw(data: dict, path: str | os.PathLike) -> list[Path]:
 
 
 def main(argv=None, runs=None) -> list[Path]:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default=f"figures/{NAME}.png", help="output PNG (PDF, JSON beside)")
-    args = ap.parse_args(argv)
-    data = compute(default_runs() if runs is None else runs)
-    if not data["runs"]:
-        data = stored_numbers(args.out, NAME) or data
-    return draw(data, args.out) if data["runs"] else skip(NAME, "the strip and rectangle plans")
+    return figure_main(NAME, __doc__, compute, draw, default_runs, "the strip and rectangle plans", argv, runs)
 
 
 if __name__ == "__main__":

@@ -8,11 +8,9 @@ Model: ``docs/uniformity_med.md`` (§1).
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from grokphase.paper_figs._output import stored_numbers
-from grokphase.paper_figs._uniformity import curves, draw_curves, finished, skip
+from grokphase.paper_figs._uniformity import curves, draw_curves, figure_main, finished
 from grokphase.validation.experiments.uniformity_presets import runs_of
 from grokphase.validation.experiments.uniformity_splits import load_run
 
@@ -35,13 +33,7 @@ def draw(data, path):
 
 
 def main(argv=None, runs=None) -> list[Path]:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default=f"figures/{NAME}.png", help="output PNG (PDF, JSON beside)")
-    args = ap.parse_args(argv)
-    data = compute(runs_of("uniformity-weight-decay") if runs is None else runs)
-    if not data["runs"]:
-        data = stored_numbers(args.out, NAME) or data
-    return draw(data, args.out) if data["runs"] else skip(NAME, "the uniformity-weight-decay preset")
+    return figure_main(NAME, __doc__, compute, draw, lambda: runs_of("uniformity-weight-decay"), "the uniformity-weight-decay preset", argv, runs)
 
 
 if __name__ == "__main__":
