@@ -88,7 +88,7 @@ def workload(name: str, dtype: str = "float32"):
         cfg = TransformerConfig(vocab_size=29, d_model=128, n_layers=2, n_heads=4, d_mlp=512, max_len=96,
                                 rope=True, layernorm=True, tie_embeddings=True, pos_embed=False,
                                 mlp_bias=False, init_std=0.02, scale_residual=True, dtype=dtype, seed=0)
-        tok, tg, mask, _ = tasks.batch(rng, "id_train", 256, 32)
+        tok, tg, mask, _ = tasks.batch(rng, "id_train", 2, 32)    # 2 sequences x T = 128 tasks = 256 rows
     else:
         V, T, B = 2500, 64, 64
         cfg = TransformerConfig(vocab_size=V, d_model=128, n_layers=4, n_heads=4, d_mlp=512, max_len=T,

@@ -4,8 +4,10 @@ context-noise probability (``docs/icl_grokking.md`` §4, claims 3 and 4; the pap
 Runs: the in-context study runs (``grokphase uncertainty train icl --optimizer {adamw,ivon} --seed S``,
 S = 0, 1, 2; see ``fig_uncertainty_icl``), evaluated at their last snapshot by
 ``grokphase uncertainty sweeps``: k = 0..7 context examples before the query, and each context label
-replaced by a uniform token with probability 0, 0.1, ..., 1, on 128 ID-train and 128 OOD-val
-prompts (8 posterior samples).  Lines: mean over seeds (band: min-max); Laplace and SWAG on the AdamW runs, IVON's q on the
+replaced by a uniform token with probability 0, 0.1, ..., 1, each set 64 fresh input sequences x all
+tasks of its split (2,560 ID-train and 576 OOD-val prompts at T = 40; 8 posterior samples).  The
+committed JSON predates that layout: 128 prompts per set, one input sequence per 2 of them.  Lines:
+mean over seeds (band: min-max); Laplace and SWAG on the AdamW runs, IVON's q on the
 IVON runs; accuracy at the trained weights.  Without the run folders the script redraws the JSON.
 """
 

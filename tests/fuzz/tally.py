@@ -312,25 +312,29 @@ api("modular_dataset(split='strip', k=None)", "k", lambda: T().modular_dataset(7
 api("modular_dataset(split='strip', k=2.5)", "k", lambda: T().modular_dataset(7, split="strip", k=2.5))
 for v in ("validation", None, "Train"):
     api(f"ModularDataset.split({v!r})", "which", lambda v=v: T().modular_dataset(7).split(v))
-for k, v in (("p", 2), ("p", 7.5), ("n_task", 0), ("n_task", 13), ("n_task", 2.5), ("alpha", 0.0), ("alpha", 1.0),
-             ("alpha", nan), ("n_ood", -1), ("n_ood", 2.5), ("seed", "x")):
+for k, v in (("p", 2), ("p", 7.5), ("n_task", 0), ("n_task", 13), ("n_task", 2.5), ("alpha", 0.0), ("alpha", 1.01),
+             ("alpha", 0.01), ("alpha", nan), ("n_ood", -1), ("n_ood", 2.5), ("seed", "x"), ("val_protocol", "x")):
     api(f"make_icl_tasks({k}={v!r})", k, lambda k=k, v=v: T().make_icl_tasks(**({"p": 7, "n_task": 2} | {k: v})))
 api("make_icl_tasks(p=7, n_task=12: <= p^2/4, > p (p - 1)/4)", "n_task", lambda: T().make_icl_tasks(7, 12))
 api("make_icl_tasks(p=11, n_task=30: <= p^2/4, > p (p - 1)/4)", "n_task", lambda: T().make_icl_tasks(11, 30))
 api("make_icl_tasks(p=7, n_task=10) [edge: the largest packing]", "", lambda: T().make_icl_tasks(7, 10, seed=5), edge=True)
 api("make_icl_tasks(p=13, n_task=39) [edge: the largest packing]", "", lambda: T().make_icl_tasks(13, 39), edge=True)
+api("make_icl_tasks(p=7, n_task=2, alpha=1.0) [edge: no held-out pairs]", "", lambda: T().make_icl_tasks(7, 2, 1.0),
+    edge=True)
 
 
 def _batch(**kw):
     ts = T().make_icl_tasks(7, 2)
-    base = dict(split="id_train", batch_size=4, n_ctx=3)
+    base = dict(split="id_train", n_seqs=2, n_ctx=3)
     base |= kw
-    return ts.batch(np.random.default_rng(0), base.pop("split"), base.pop("batch_size"), base.pop("n_ctx"), **base)
+    return ts.batch(np.random.default_rng(0), base.pop("split"), base.pop("n_seqs"), base.pop("n_ctx"), **base)
 
 
-for k, v in (("split", "x"), ("batch_size", 0), ("batch_size", 2.5), ("n_ctx", 0), ("k", -1), ("k", 3),
+for k, v in (("split", "x"), ("n_seqs", 0), ("n_seqs", 2.5), ("n_ctx", 0), ("k", -1), ("k", 3),
              ("p_noise", 2.0), ("p_noise", nan)):
     api(f"ICLTaskSet.batch({k}={v!r})", k, lambda k=k, v=v: _batch(**{k: v}))
+api("ICLTaskSet.batch(split='id_val') at alpha = 1", "split",
+    lambda: T().make_icl_tasks(7, 2, 1.0).batch(np.random.default_rng(0), "id_val", 2, 3))
 for k, v in (("length", 1), ("vocab", 1), ("batch", 0), ("batch", 2.5), ("length", 3.5)):
     api(f"copy_batch({k}={v!r})", k,
         lambda k=k, v=v: T().copy_batch(np.random.default_rng(0), **({"batch": 2, "length": 4, "vocab": 5} | {k: v})))

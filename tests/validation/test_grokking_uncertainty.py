@@ -111,11 +111,12 @@ def test_icl_sweeps_and_their_figures(tmp_path):
     from grokphase.validation.nn import Transformer
 
     run, run_dir = study_run("icl", "adamw", 0, tmp_path)
-    sets = icl_sweep_sets(run, ks=(0, 3), noises=(0.0, 1.0), n=16)
+    sets = icl_sweep_sets(run, ks=(0, 3), noises=(0.0, 1.0))
     assert set(sets) == {f"{s}/{n}" for s in ("id_train", "ood_val") for n in ("k0", "k3", "noise0", "noise1")}
+    n_rows = {"id_train": 64 * 40, "ood_val": 64 * 9}            # 64 sequences x all tasks (p = 7, T = 40)
     for name, s in sets.items():
         m = 1 if name.endswith("k0") else 4 if name.endswith("k3") else run.n_ctx
-        assert s.tokens.shape == (16, 3 * m) and np.all(s.pos == 3 * m - 2)
+        assert s.tokens.shape == (n_rows[name.split("/")[0]], 3 * m) and np.all(s.pos == 3 * m - 2)
         assert np.array_equal(s.tokens[:, -1], s.labels)                  # the query's z stays clean
     setup = icl_setup(run)
     params = Transformer(setup.config).params
@@ -123,9 +124,11 @@ def test_icl_sweeps_and_their_figures(tmp_path):
     for step in (0, 250):
         np.savez(run_dir / "snapshots" / f"step_{step:08d}.npz", step=np.asarray(step),
                  **{"param/" + k: v + np.float32(0.01 * step / 250) for k, v in params.items()})
-    res = context_noise_sweeps((0,), tmp_path, samples=2, n=8)
+    res = context_noise_sweeps((0,), tmp_path, samples=2, ks=(0, 3), noises=(0.0, 0.5, 1.0))
     assert len(res["runs"]) == 1 and res["runs"][0]["step"] == 250
-    data = {"ks": list(range(run.n_ctx)), "noises": [round(0.1 * i, 1) for i in range(11)], **res}
+    assert set(res["runs"][0]["sets"]) == {f"{s}/{n}" for s in ("id_train", "ood_val")
+                                           for n in ("k0", "k3", "noise0", "noise0.5", "noise1")}
+    data = {"ks": [0, 3], "noises": [0.0, 0.5, 1.0], **res}
     assert all(p.stat().st_size > 1000 for p in fig_icl_context_noise.draw(data, tmp_path / "a.png"))
     cell = {"T": 40, "alpha": 0.8, "seed": 0, "step": 250, "sets": {s: res["runs"][0]["sets"][f"{s}/noise0"]
                                                                      for s in ("id_train", "ood_val")}}

@@ -28,7 +28,7 @@ from grokphase.validation.training import NonFiniteError, TrainConfig, config_ha
 TINY = ModularRun(p=11, frac=0.5, d_model=16, n_heads=2, d_mlp=32, steps=20, log_every=5, checkpoint_every=7,
                   warmup=2, lr=3e-3)
 TINY_ICL = dataclasses.replace(icl_training.PRESETS["smoke"], steps=30, warmup=5, log_every=10, batch=16,
-                               eval_batch=16, d_model=16, n_heads=2)
+                               d_model=16, n_heads=2)   # batch 16: 1 sequence x the 16 tasks
 
 
 def _ckpt(run_dir):

@@ -3,15 +3,20 @@
 Model as in the paper, scaled down: pre-LayerNorm, RoPE over the full head dimension, no absolute
 positions, tied embeddings, no biases, ReLU MLP of width 4 d, init N(0, 0.02^2) with the residual
 projections scaled by 1/sqrt(2 n_layers); AdamW (betas 0.9/0.98, eps 1e-8), grad-norm clip 1,
-warm-up from 1% then cosine to 10%.  Evaluation on fixed seeded batches of the four splits:
-final-z accuracy/loss (headline) and all-z accuracy.  With ``snapshots=True`` the weights of every
+warm-up from 1% then cosine to 10%.  Batches in the balanced layout of ``tasks.icl`` (§1): every
+pretraining task once on each of r = batch / T shared input sequences per step, so ``batch`` must be
+a multiple of T = 4 n_task.  Evaluation on fixed seeded sets of the four splits, ``eval_seqs`` (>= 64)
+fresh sequences x all tasks of each split (``tasks.icl.icl_evaluation``): final-z accuracy/loss
+(headline) and all-z accuracy in the metrics; each split's chance level, ratio-matching ceiling and
+copyable fraction (fixed by the sets) in the summary.  With ``snapshots=True`` the weights of every
 logged step are kept for posteriors fitted after the fact (``uncertainty_study``); ``optimizer =
 'ivon'`` trains with IVON instead (ess = training pairs x tasks, prior precision = weight decay).
 
 Presets: ``p7-T40`` (the feasibility setting: p = 7, T = 40 tasks, 2 layers, d = 64, 8 examples), the
-uncertainty study's ``study-p7-adamw`` / ``study-p7-ivon`` (alpha 0.8, batch 128, snapshots) and
-``smoke``.  What they give at CPU scale (none groks in context within the study's budget):
-``docs/icl_grokking.md`` §5.
+uncertainty study's ``study-p7-adamw`` / ``study-p7-ivon`` (alpha 0.8, batch 120 = 3 sequences x 40
+tasks, snapshots) and ``smoke``.  (Before the balanced layout the presets used batch 256 / 128 with one
+input sequence per batch; the batch sizes moved to the nearest multiple of T: 240 and 120.)  What
+they give at CPU scale (none groks in context within the study's budget): ``docs/icl_grokking.md`` §5.
 
 Run identity: as in ``modular_grokking`` (:func:`config_id`).  The learning rate decays by a cosine
 over the run's ``steps``, so the schedule (and the identity) records them: a run with other
@@ -25,14 +30,14 @@ from pathlib import Path
 
 import numpy as np
 
-from grokphase._checks import integer, nonnegative, positive
+from grokphase._checks import choice, integer, nonnegative, positive
 from grokphase._io import atomic_write_json
 from grokphase.sweep.design import resolved_config
 from grokphase.validation.bayes.ivon import IVON, IVONSettings
 from grokphase.validation.nn import Transformer, TransformerConfig
-from grokphase.validation.nn.loss import cross_entropy
 from grokphase.validation.optim import AdamW, WarmupCosine
-from grokphase.validation.tasks.icl import SPLITS, make_icl_tasks
+from grokphase.validation.tasks.icl import (MIN_EVAL_SEQS, VAL_PROTOCOLS, coverage_stats, icl_evaluation,
+                                           make_icl_tasks)
 from grokphase.validation.training import TrainConfig, config_hash, run_identity, train
 
 
@@ -50,7 +55,7 @@ class ICLRun:
     d_model: int = 64
     n_layers: int = 2
     n_heads: int = 4
-    batch: int = 256
+    batch: int = 240            # B = r T: r = batch / T input sequences per step, each with every task
     steps: int = 20000
     lr: float = 1e-3
     weight_decay: float = 0.1
@@ -59,7 +64,8 @@ class ICLRun:
     seed: int = 0
     log_every: int = 250
     checkpoint_every: int = 1000
-    eval_batch: int = 512
+    eval_seqs: int = 64         # fresh input sequences per evaluation split (x all tasks of the split)
+    val_protocol: str = "all"   # held-out splits: 'all' pairs held out, or only the 'query' (tasks.icl)
     optimizer: str = "adamw"
     ivon: IVONSettings = IVONSettings()
     snapshots: bool = False
@@ -70,8 +76,15 @@ class ICLRun:
         integer("p", self.p, 3)
         for name, low in (("n_task", 1), ("n_ctx", 1), ("d_model", 1), ("n_layers", 1), ("n_heads", 1),
                           ("batch", 1), ("steps", 1), ("warmup", 0), ("seed", 0), ("log_every", 1),
-                          ("checkpoint_every", 1), ("eval_batch", 1)):
+                          ("checkpoint_every", 1)):
             integer(name, getattr(self, name), low)
+        integer("eval_seqs", self.eval_seqs, MIN_EVAL_SEQS, note="fresh input sequences per evaluation split")
+        choice("val_protocol", self.val_protocol, VAL_PROTOCOLS)
+        T = 4 * self.n_task
+        if self.batch % T:
+            lo = max(T, self.batch // T * T)
+            raise ValueError(f"batch must be a multiple of T = 4 n_task = {T} (every pretraining task once on each "
+                             f"of batch / T input sequences); got {self.batch}, e.g. use {lo} or {lo + T}")
         if not (0.0 < self.alpha < 1.0):
             raise ValueError(f"alpha must be in (0, 1), got {self.alpha}")
         positive("lr", self.lr)
@@ -94,15 +107,16 @@ PRESETS = {
     # the feasibility setting: p = 7, T = 40 tasks, 2 layers, d = 64, 8 examples
     "p7-T40": ICLRun(),
     # the uncertainty study: alpha = 0.8 (alpha = 0.5 runs memorised the input pairs: ID-val and
-    # OOD-val stayed at chance), batch 128, snapshots for posteriors
-    "study-p7-adamw": ICLRun(alpha=0.8, batch=128, steps=15000, log_every=250, eval_batch=256, snapshots=True),
+    # OOD-val stayed at chance), batch 120 (3 sequences x 40 tasks; 128 before the balanced layout),
+    # snapshots for posteriors
+    "study-p7-adamw": ICLRun(alpha=0.8, batch=120, steps=15000, log_every=250, snapshots=True),
     # IVON with the mod-97 study's settings (lr 1, h0 1, delta 1e-3, beta2 0.9999, update clip 1e-2)
     # and no gradient-norm clip (it would bias the Hessian estimate)
-    "study-p7-ivon": ICLRun(alpha=0.8, batch=128, steps=15000, log_every=250, eval_batch=256, snapshots=True,
+    "study-p7-ivon": ICLRun(alpha=0.8, batch=120, steps=15000, log_every=250, snapshots=True,
                             optimizer="ivon", weight_decay=1e-3, clip=None,
                             ivon=IVONSettings(lr=1.0, hess_init=1.0, beta2=0.9999, clip_radius=1e-2)),
     "smoke": ICLRun(p=5, n_task=4, n_ctx=4, d_model=32, n_layers=1, batch=64, steps=300, warmup=20,
-                    log_every=50, eval_batch=128),
+                    log_every=50),
 }
 
 
@@ -114,8 +128,8 @@ def model_config(run: ICLRun) -> TransformerConfig:
 
 
 def _build(run: ICLRun):
-    """(model, optimizer, batch_fn, train config, schedule, evaluate, tasks) of a run."""
-    tasks = make_icl_tasks(run.p, run.n_task, run.alpha, seed=run.seed)
+    """(model, optimizer, batch_fn, train config, schedule, evaluate, tasks, evaluation sets) of a run."""
+    tasks = make_icl_tasks(run.p, run.n_task, run.alpha, seed=run.seed, val_protocol=run.val_protocol)
     model = Transformer(model_config(run))
     if run.optimizer == "ivon":  # ess = training points (pairs x tasks); prior precision = weight decay
         opt = IVON(model.params, ess=len(tasks.train_pairs) * len(tasks.train_tasks), weight_decay=run.weight_decay,
@@ -123,42 +137,52 @@ def _build(run: ICLRun):
     else:
         opt = AdamW(model.params, lr=run.lr, betas=(0.9, 0.98), eps=1e-8, weight_decay=run.weight_decay)
     eval_rng = np.random.default_rng(10_000 + run.seed)
-    eval_sets = {s: tasks.batch(eval_rng, s, run.eval_batch, run.n_ctx) for s in SPLITS}
+    eval_sets = tasks.eval_batches(eval_rng, run.n_ctx, run.eval_seqs)
+    n_seqs = run.batch // len(tasks.train_tasks)
 
     def evaluate(m):
+        ev = icl_evaluation(m.logits, tasks, eval_sets)
         out = {}
-        for s, (tok, tg, m_all, m_fin) in eval_sets.items():
-            logits = m.logits(tok)
-            loss, _, _, ok = cross_entropy(logits[m_fin], tg[m_fin])
-            out[f"{s}_loss"], out[f"{s}_acc"] = loss, float(ok.mean())
-            out[f"{s}_acc_all"] = float(cross_entropy(logits[m_all], tg[m_all])[3].mean())
+        for s in ev.split.values.tolist():
+            e = ev.sel(split=s)
+            out[f"{s}_loss"], out[f"{s}_acc"], out[f"{s}_acc_all"] = (float(e.loss_last), float(e.acc_last),
+                                                                        float(e.acc_all))
         return out
 
     def batch_fn(step, rng):
-        tok, tg, m_all, _ = tasks.batch(rng, "id_train", run.batch, run.n_ctx)
+        tok, tg, m_all, _ = tasks.batch(rng, "id_train", n_seqs, run.n_ctx)
         return tok, tg, m_all
 
     tcfg = TrainConfig(steps=run.steps, log_every=run.log_every, checkpoint_every=run.checkpoint_every,
                        clip=run.clip, seed=run.seed, snapshots=run.snapshots)
     schedule = WarmupCosine(warmup=run.warmup, total=run.steps, start=0.01, final=0.1)
-    return model, opt, batch_fn, tcfg, schedule, evaluate, tasks
+    return model, opt, batch_fn, tcfg, schedule, evaluate, tasks, eval_sets
+
+
+def eval_set_stats(tasks, eval_sets: dict) -> dict:
+    """{split: {"n_seqs", "n_tasks", "n_queries", "chance", "ratio_ceiling", "copyable"}} of the
+    evaluation sets (``tasks.icl.coverage_stats``)."""
+    ev = coverage_stats(tasks, eval_sets)
+    return {s: {k: ev[k].sel(split=s).item() for k in ev.data_vars} for s in ev.split.values.tolist()}
 
 
 def config_id(run: ICLRun) -> str:
     """The hash of the run's identity (``config_hash`` in its config.json; it depends on ``steps``
     through the decaying schedule)."""
-    model, opt, _, tcfg, schedule, _, _ = _build(run)
+    model, opt, _, tcfg, schedule, _, _, _ = _build(run)
     return config_hash(run_identity(model, opt, tcfg, schedule, resolved_config(run)))
 
 
 def run_icl(run: ICLRun, run_dir, *, resume: bool = True, progress: bool | None = None) -> dict:
     """Train (resumable, checked against the stored configuration); metrics per split in
     run_dir/metrics.jsonl, summary ({"run", "config_hash", "n_train_tasks", "wall_time", "steps",
-    "final"}) in summary.json."""
-    model, opt, batch_fn, tcfg, schedule, evaluate, tasks = _build(run)
+    "final", "eval_sets": {split: {"n_seqs", "n_tasks", "chance", "ratio_ceiling", "copyable"}}}) in
+    summary.json."""
+    model, opt, batch_fn, tcfg, schedule, evaluate, tasks, eval_sets = _build(run)
     res = train(model, opt, batch_fn, tcfg, run_dir=run_dir, evaluate=evaluate, resume=resume,
                 schedule=schedule, config=resolved_config(run), progress=progress)
     summary = {"run": resolved_config(run), "config_hash": res["config_hash"], "n_train_tasks": int(len(tasks.train_tasks)),
-               "wall_time": res["wall_time"], "steps": res["step"], "final": res["metrics"][-1]}
+               "wall_time": res["wall_time"], "steps": res["step"], "final": res["metrics"][-1],
+               "eval_sets": eval_set_stats(tasks, eval_sets)}
     atomic_write_json(Path(run_dir) / "summary.json", summary, indent=2)
     return summary

@@ -8,7 +8,7 @@ with ``id`` the run's configuration hash (``config_id``), so runs of other setti
 In-context sweeps at the end of training (``context_noise_sweeps``): number of context examples
 k = 0..n_ctx-1 and context-noise probability 0, 0.1, ..., 1 on ID-train and OOD-val (claims 3-4).
 Task diversity x training fraction (``diversity_grid``, claim 1): AdamW runs of the study preset
-with n_task and alpha changed, folders ``{root}/icl_div_T{4 n_task}_a{alpha}_s{seed}_{id}``, evaluated at
+with n_task and alpha changed (and the batch moved to the nearest multiple of T = 4 n_task), folders ``{root}/icl_div_T{4 n_task}_a{alpha}_s{seed}_{id}``, evaluated at
 their last snapshot on the four splits.
 Evaluation (``uncertainty_study.evaluate_snapshots``) is cached in each folder's uncertainty.json and
 redone only when a newer snapshot exists.
@@ -73,7 +73,8 @@ def evaluate_study(task: str, seeds=(0, 1, 2), root="runs/study", *, samples: in
     """Trajectories and summaries of every study run of ``task`` that has snapshots:
     {"task", "runs": [{"optimizer", "seed", "run", "summary", "trajectory"}]}.  samples / every:
     posterior samples and snapshot stride (defaults ``EVALUATION[task]``: 16 / 2 for mod 97, whose
-    evaluation sets are smaller; 8 / 3 in-context, whose 5 sets x 256 prompts cost more);
+    evaluation sets are smaller; 8 / 3 in-context, whose 5 sets of 64 sequences x all tasks of the split
+    (2,560 / 576 prompts on the ID / OOD splits at T = 40) cost more);
     cached results are reused only when computed with the same settings."""
     samples = EVALUATION[task]["samples"] if samples is None else samples
     every = EVALUATION[task]["every"] if every is None else every
@@ -103,25 +104,32 @@ def evaluate_study(task: str, seeds=(0, 1, 2), root="runs/study", *, samples: in
 NOISES = tuple(round(0.1 * i, 1) for i in range(11))
 
 
-def context_noise_sweeps(seeds=(0, 1, 2), root="runs/study", *, samples: int = 8, n: int = 128) -> dict:
+def context_noise_sweeps(seeds=(0, 1, 2), root="runs/study", *, samples: int = 8, n_seqs: int = 64, ks=None,
+                         noises=NOISES) -> dict:
     """{"runs": [{"optimizer", "seed", "step", "sets": {"{split}/k{k}" | "{split}/noise{p}": {acc,
-    estimator: {tu, au, eu, acc}}}}]} for every in-context study run with snapshots (n prompts per set)."""
+    estimator: {tu, au, eu, acc}}}}]} for every in-context study run with snapshots (each set n_seqs
+    >= 64 fresh input sequences x all tasks of its split; ks: context examples, default 0..n_ctx-1;
+    noises: context-noise probabilities, default NOISES)."""
     out = []
     for opt in OPTIMIZERS:
         for seed in seeds:
             run, run_dir = study_run("icl", opt, seed, root)
             if not (run_dir / "snapshots").exists():
                 continue
-            sets = icl_sweep_sets(run, ks=range(run.n_ctx), noises=NOISES, n=n)
+            sets = icl_sweep_sets(run, ks=range(run.n_ctx) if ks is None else ks, noises=noises, n_seqs=n_seqs)
             res = evaluate_final(icl_setup(run), run_dir, sets, samples=samples, seed=seed)
             out.append({"optimizer": opt, "seed": seed, "step": res.pop("step"), "sets": res})
     return {"runs": out}
 
 
 def diversity_run(n_task: int, alpha: float, seed: int, root="runs/study", *, steps: int = 6000):
-    """(run config, folder) of one task-diversity grid run (AdamW study preset, n_task, alpha, steps)."""
+    """(run config, folder) of one task-diversity grid run (AdamW study preset, n_task, alpha, steps).
+    The batch is the multiple r T of T = 4 n_task nearest the preset's (r >= 1; 120 for every T of the
+    default grid, 8, 24 and 40), as the balanced layout needs."""
     run, _ = study_run("icl", "adamw", seed, root)
-    run = dataclasses.replace(run, n_task=n_task, alpha=alpha, steps=steps)
+    n_task = integer("n_task", n_task, 1)
+    T = 4 * n_task
+    run = dataclasses.replace(run, n_task=n_task, alpha=alpha, steps=steps, batch=T * max(1, round(run.batch / T)))
     return run, Path(root) / f"icl_div_T{4 * n_task}_a{alpha:g}_s{seed}_{icl_training.config_id(run)}"
 
 

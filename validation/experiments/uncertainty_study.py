@@ -23,10 +23,11 @@ the unlabeled prompts with its lead (negative) or lag relative to the grokking t
 
 Evaluation sets.  Mod p: 'train' (up to 1,000 training pairs) and 'test' (up to 2,000 held-out pairs;
 target split); the unlabeled prompts are the test inputs (their labels are never read by the
-monitor).  In-context: the four splits (256 seeded prompts each, in 64 groups of 4 with their own order
-of input pairs, so 64 query pairs; target 'ood_val') and 'unlabeled': fresh seeded OOD-task
-prompts on held-out pairs whose labels are never read.  (The training log's evaluation uses one batch per split, which shares one
-pair order, so its accuracies measure a single query pair and jump between 0 and ~0.25.)
+monitor).  In-context: the four splits, each 64 fresh seeded input sequences x all tasks of the
+split (the balanced layout of ``tasks.icl``; 2,560 prompts on the ID splits and 576 on the OOD splits of
+the p = 7, T = 40 presets; target 'ood_val') and 'unlabeled': as many fresh seeded OOD-val prompts
+whose labels are never read.  The Laplace GGN reads the ID-train prompts of round(256 / T) >= 1 fresh
+sequences x all T tasks (240 at T = 40).
 """
 
 from __future__ import annotations
@@ -97,14 +98,11 @@ def modular_setup(run) -> StudySetup:
                       "train")
 
 
-def _icl_set(tasks, split: str, n_ctx: int, rng: np.random.Generator, groups: int = 64, per_group: int = 4,
-             **kw) -> EvalSet:
-    """groups x per_group prompts; each group has its own order of input pairs (the task batches
-    share one order per batch, so one batch would measure a single query pair)."""
-    parts = [tasks.batch(rng, split, per_group, n_ctx, **kw) for _ in range(groups)]
-    tok = np.concatenate([p[0] for p in parts])
-    tg = np.concatenate([p[1] for p in parts])
-    pos = np.argmax(np.concatenate([p[3] for p in parts]), axis=1)
+def _icl_set(tasks, split: str, n_ctx: int, rng: np.random.Generator, n_seqs: int = 64, **kw) -> EvalSet:
+    """n_seqs (>= 64) fresh input sequences x all tasks of ``split`` (``ICLTaskSet.eval_batches``),
+    scored at the query; ``kw`` (p_noise, k) as in ``ICLTaskSet.batch``."""
+    tok, tg, _, m_fin = tasks.eval_batches(rng, n_ctx, n_seqs, (split,), **kw)[split]
+    pos = np.argmax(m_fin, axis=1)
     return EvalSet(tok, pos, tg[np.arange(len(tok)), pos])
 
 
@@ -112,12 +110,15 @@ def icl_setup(run) -> StudySetup:
     from grokphase.validation.experiments.icl_training import model_config
     from grokphase.validation.tasks.icl import SPLITS, make_icl_tasks
 
-    tasks = make_icl_tasks(run.p, run.n_task, run.alpha, seed=run.seed)
-    sets = {s: _icl_set(tasks, s, run.n_ctx, np.random.default_rng([10_000 + run.seed, i]))
+    tasks = make_icl_tasks(run.p, run.n_task, run.alpha, seed=run.seed, val_protocol=run.val_protocol)
+    sets = {s: _icl_set(tasks, s, run.n_ctx, np.random.default_rng([10_000 + run.seed, i]), run.eval_seqs)
             for i, s in enumerate(SPLITS)}
     sets["unlabeled"] = dataclasses.replace(_icl_set(tasks, "ood_val", run.n_ctx,
-                                                     np.random.default_rng([30_000 + run.seed])), labels=None)
-    ltok, _, m_all, _ = tasks.batch(np.random.default_rng(40_000 + run.seed), "id_train", 256, run.n_ctx)
+                                                     np.random.default_rng([30_000 + run.seed]), run.eval_seqs),
+                                            labels=None)
+    T = len(tasks.train_tasks)
+    ltok, _, m_all, _ = tasks.batch(np.random.default_rng(40_000 + run.seed), "id_train", max(1, round(256 / T)),
+                                    run.n_ctx)
     ess = float(len(tasks.train_pairs) * len(tasks.train_tasks))
     return StudySetup(model_config(run), sets, ltok, m_all, ess, run.weight_decay, "full", "ood_val", "unlabeled",
                       1.0 / run.p, "id_train")
@@ -266,19 +267,20 @@ def summarise(rows: list[dict], setup: StudySetup) -> dict:
                                   "detected_step": det,
                                   "detection_lag": None if det is None or g is None else det - g}
     return out
-def icl_sweep_sets(run, *, splits=("id_train", "ood_val"), ks=(), noises=(), n: int = 256,
+def icl_sweep_sets(run, *, splits=("id_train", "ood_val"), ks=(), noises=(), n_seqs: int = 64,
                    seed: int = 50_000) -> dict:
     """Evaluation sets for the in-context sweeps (§1, claims 3-4), for each split:
     '{split}/k{k}' -> k context examples before the query (k = 0..n_ctx-1), and '{split}/noise{p}'
-    -> n_ctx examples whose context labels are replaced by uniform tokens with probability p.
-    The run's tasks and pairs; fixed seeds."""
+    -> n_ctx examples whose context labels are replaced by uniform tokens with probability p; each
+    set n_seqs (>= 64) fresh input sequences x all tasks of the split.  The run's tasks and pairs;
+    fixed seeds."""
     from grokphase.validation.tasks.icl import make_icl_tasks
 
-    tasks = make_icl_tasks(run.p, run.n_task, run.alpha, seed=run.seed)
+    tasks = make_icl_tasks(run.p, run.n_task, run.alpha, seed=run.seed, val_protocol=run.val_protocol)
     sets = {}
     for si, split in enumerate(splits):
         grid = [(f"k{k}", dict(k=k)) for k in ks] + [(f"noise{pn:g}", dict(p_noise=pn)) for pn in noises]
         for j, (name, kw) in enumerate(grid):
             sets[f"{split}/{name}"] = _icl_set(tasks, split, run.n_ctx, np.random.default_rng([seed, si, j]),
-                                               groups=min(64, n), per_group=max(1, n // 64), **kw)
+                                               n_seqs, **kw)
     return sets

@@ -154,7 +154,8 @@ def transformer_problems(draw, task=None, **config_fields):
     elif name == "icl":
         ts = draw(icl_task_sets())
         rng = np.random.default_rng(draw(st.integers(0, 2**16 - 1)))
-        tokens, targets, mask, _ = ts.batch(rng, "id_train", draw(st.integers(1, 4)), draw(st.integers(1, 2)))
+        # 1-2 input sequences x all T = 4 n_task tasks (the balanced layout)
+        tokens, targets, mask, _ = ts.batch(rng, "id_train", draw(st.integers(1, 2)), draw(st.integers(1, 2)))
         vocab, n_out = ts.p, None
     else:
         raise ValueError(f"task must be 'copy', 'modular' or 'icl', got {name!r}")
