@@ -115,6 +115,11 @@ PRESETS = {
     "study-p7-ivon": ICLRun(alpha=0.8, batch=120, steps=15000, log_every=250, snapshots=True,
                             optimizer="ivon", weight_decay=1e-3, clip=None,
                             ivon=IVONSettings(lr=1.0, hess_init=1.0, beta2=0.9999, clip_radius=1e-2)),
+    # the positive control of the in-context study (p = 7, T = 40): the settings of a PyTorch run
+    # that generalised to unseen task vectors (alpha 0.6, lr 3e-3, warm-up 200), balanced batches of
+    # 4 sequences x 40 tasks, 45k steps
+    "positive-control": ICLRun(alpha=0.6, batch=160, steps=45000, lr=3e-3, warmup=200, log_every=500,
+                               checkpoint_every=2500),
     "smoke": ICLRun(p=5, n_task=4, n_ctx=4, d_model=32, n_layers=1, batch=64, steps=300, warmup=20,
                     log_every=50),
 }
