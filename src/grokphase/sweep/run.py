@@ -8,7 +8,6 @@ import contextlib
 import dataclasses
 import hashlib
 import logging
-import sys
 import threading
 from typing import Callable, Iterator
 
@@ -16,6 +15,7 @@ import numpy as np
 import xarray as xr
 
 from grokphase._io import dumps_strict
+from grokphase._progress import progress_bar
 from grokphase.sweep.design import design_config, qualified_name
 from grokphase.sweep.grid import Grid
 from grokphase.sweep.store import FORMAT, PointStore, StoreError, sweep_identity
@@ -247,7 +247,8 @@ def run_sweep(point: Callable, grid: Grid, *, design, store=None, executor=None,
     retries : int
         Times a failed task is resubmitted (>= 0) before its exception propagates.
     progress : bool, optional
-        tqdm bar on stderr; None (default) shows it only when stderr is a terminal.
+        tqdm bar on stderr (:func:`grokphase._progress.progress_bar`); None (default) shows it only
+        when stderr is a terminal; False writes nothing.
     compute : bool
         False: only read ``store``; a point missing there raises :class:`StoreError`.
 
@@ -267,8 +268,6 @@ def run_sweep(point: Callable, grid: Grid, *, design, store=None, executor=None,
         The first point's exception that outlived its retries, with a note naming the grid
         point; finished points stay in the store.
     """
-    from tqdm.auto import tqdm
-
     if not isinstance(grid, Grid):
         raise TypeError(f"grid must be a Grid, got {type(grid).__name__}")
     if "<" in getattr(point, "__qualname__", "<"):
@@ -290,9 +289,8 @@ def run_sweep(point: Callable, grid: Grid, *, design, store=None, executor=None,
         raise StoreError(f"store {store}: {len(pending)} of {len(points)} points are not computed yet "
                          f"(first: {points[pending[0]]})")
     tasks = [pending[j:j + chunk] for j in range(0, len(pending), chunk)]
-    show = sys.stderr.isatty() if progress is None else bool(progress)
-    with tqdm(total=len(points), initial=len(points) - len(pending), disable=not show, file=sys.stderr,
-              desc=type(design).__name__, unit="point") as bar:
+    with progress_bar(len(points), progress=progress, initial=len(points) - len(pending),
+                      desc=type(design).__name__, unit="point") as bar:
         if tasks:
             _warm(design)
         for idx, dsets in _execute(executor, point, design, points, tasks, retries):
