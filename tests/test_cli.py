@@ -222,3 +222,34 @@ def test_figs_unknown_name_exits_2(capsys):
         main(["figs", "fig_nope"])
     assert e.value.code == 2
     assert "fig_nope" in capsys.readouterr().err
+
+
+def test_configure_logging_follows_sys_stderr_and_adds_one_handler(monkeypatch):
+    """The handler writes to the sys.stderr of the moment: after the stream it started with is
+    replaced and closed (what pytest's capture does), messages reach the new one, with no
+    "Logging error" report; a second call adds no second handler."""
+    import io
+    import logging
+    import sys
+
+    from grokphase.cli._output import _HANDLER_FLAG, configure_logging
+
+    log = logging.getLogger("grokphase")
+    before = list(log.handlers)
+    first, second = io.StringIO(), io.StringIO()
+    try:
+        monkeypatch.setattr(sys, "stderr", first)
+        configure_logging()
+        configure_logging()
+        ours = [h for h in log.handlers if getattr(h, _HANDLER_FLAG, False)]
+        assert len(ours) == 1
+        logging.getLogger("grokphase.test").info("one")
+        assert first.getvalue() == "grokphase: one\n"
+        monkeypatch.setattr(sys, "stderr", second)
+        first.close()
+        logging.getLogger("grokphase.test").info("two")
+        assert second.getvalue() == "grokphase: two\n"
+    finally:
+        for h in log.handlers:
+            if h not in before:
+                log.removeHandler(h)
