@@ -106,6 +106,32 @@ def test_uncertainty_evaluate_without_runs_and_bad_task(tmp_path, capsys):
     assert e.value.code == 2
 
 
+def test_uncertainty_evaluate_and_sweeps_run_through_the_sweep_store(tmp_path, capsys):
+    """``uncertainty evaluate`` on a fabricated run: the table's summary is the API's, the points go
+    to a store under ROOT/sweeps and options that need Dask are refused without it."""
+    import numpy as np
+
+    from grokphase.validation.experiments.uncertainty_runs import evaluate_study, study_run
+    from grokphase.validation.experiments.uncertainty_study import modular_setup
+    from grokphase.validation.nn import Transformer
+
+    run, run_dir = study_run("modular", "adamw", 0, tmp_path)
+    (run_dir / "snapshots").mkdir(parents=True)
+    params = Transformer(modular_setup(run).config).params
+    for step in (0, 50):
+        np.savez(run_dir / "snapshots" / f"step_{step:08d}.npz", step=np.asarray(step),
+                 **{"param/" + k: v + np.float32(step / 5000) for k, v in params.items()})
+    argv = ["uncertainty", "evaluate", "modular", "--seeds", "0", "--root", str(tmp_path), "--samples", "2", "--json"]
+    assert main(argv) == 0
+    table = json.loads(capsys.readouterr().out)
+    api = evaluate_study("modular", (0,), tmp_path, samples=2)["runs"][0]["summary"]
+    assert len(table) == 1 and table[0]["estimators"] == json.loads(json.dumps(api["estimators"]))
+    assert [p.name.split("-")[0] for p in (tmp_path / "sweeps").iterdir()] == ["evaluate_modular"]
+    with pytest.raises(SystemExit) as e:
+        main(argv + ["--workers", "2"])
+    assert e.value.code == 2 and "--workers" in capsys.readouterr().err
+
+
 def test_parser_imports_only_the_standard_library():
     """Building the parser (what ``grokphase --help`` does) imports none of the heavy dependencies."""
     import subprocess
