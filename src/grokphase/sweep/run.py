@@ -65,7 +65,12 @@ class Dask:
     @contextlib.contextmanager
     def executor(self) -> Iterator[cf.Executor]:
         """A ``concurrent.futures`` view of the cluster's client; the cluster (if started here)
-        and the client are closed on exit."""
+        and the client are closed on exit.
+
+        Returns
+        -------
+        context manager yielding concurrent.futures.Executor
+        """
         import dask
         from distributed import Client, LocalCluster
 
@@ -124,6 +129,17 @@ def point_dataset(result) -> xr.Dataset:
     result : dict or xarray.Dataset
         ``{name: value}`` with scalars, NumPy arrays (dimensions ``<name>_dim_<k>``) or
         ``xarray.DataArray`` (their own dimensions and coordinates), or a Dataset.
+
+    Returns
+    -------
+    xarray.Dataset
+
+    Raises
+    ------
+    TypeError
+        ``result`` is neither a dict nor a Dataset.
+    ValueError
+        A value is None (return NaN for a missing number).
     """
     if isinstance(result, xr.Dataset):
         return result
@@ -142,8 +158,18 @@ def point_dataset(result) -> xr.Dataset:
 
 
 def point_rng(seed: int, *keys) -> np.random.Generator:
-    """A Generator determined by ``seed`` and the point's ``keys`` (ints, floats by their bits,
-    strings by their UTF-8 bytes), independent of the order in which points run.
+    """A Generator determined by ``seed`` and the point's ``keys``, independent of the order in which
+    points run.
+
+    Parameters
+    ----------
+    seed : int
+    *keys : int, float or str
+        The point's values: ints as they are, floats by their bits, strings by their UTF-8 bytes.
+
+    Returns
+    -------
+    numpy.random.Generator
 
     >>> float(point_rng(0, 256, 13.5).uniform()) == float(point_rng(0, 256, 13.5).uniform())
     True
