@@ -204,7 +204,17 @@ def hmc(model: CopyModel, theta0, C, rng: np.random.Generator, n_iter: int = 200
 
 
 def model_attrs(model: CopyModel) -> dict:
-    """The model's parameters as typed attributes (L, N, kind, s_q, s_k, s_u, s_v, sigma2)."""
+    """The model's parameters as typed attributes.
+
+    Parameters
+    ----------
+    model : CopyModel
+
+    Returns
+    -------
+    dict
+        ``{L, N, kind, s_q, s_k, s_u, s_v, sigma2}``.
+    """
     return {f.name: getattr(model, f.name) for f in dataclasses.fields(model)}
 
 
