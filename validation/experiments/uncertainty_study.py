@@ -83,6 +83,19 @@ class StudySetup:
 
 
 def modular_setup(run) -> StudySetup:
+    """The study's view of a mod-p run: evaluation sets 'train' (up to 1,000 training pairs) and
+    'test' (up to 2,000 held-out pairs; target and unlabeled set), KFAC Laplace over all training
+    pairs (ess = their number), chance 1/p.
+
+    Parameters
+    ----------
+    run : ModularRun
+        The run's configuration (``modular_grokking``).
+
+    Returns
+    -------
+    StudySetup
+    """
     from grokphase.validation.nn import TransformerConfig
     from grokphase.validation.tasks import modular_dataset
 
@@ -114,6 +127,20 @@ def _icl_set(tasks, split: str, n_ctx: int, rng: np.random.Generator, groups: in
 
 
 def icl_setup(run) -> StudySetup:
+    """The study's view of an in-context run: the four splits (256 seeded prompts each, 64 groups
+    of 4 with their own pair order; target 'ood_val'), 'unlabeled' OOD prompts (labels dropped),
+    full last-layer Laplace on 256 ID-train prompts scaled to ess = training pairs x training tasks,
+    chance 1/p.
+
+    Parameters
+    ----------
+    run : ICLRun
+        The run's configuration (``icl_training``).
+
+    Returns
+    -------
+    StudySetup
+    """
     from grokphase.validation.experiments.icl_training import model_config
     from grokphase.validation.tasks.icl import SPLITS, make_icl_tasks
 
@@ -152,9 +179,31 @@ def _load(path: Path) -> tuple[int, dict, dict]:
 
 def predictive(setup: StudySetup, params: dict, opt: dict, swag_hist: list[dict], sets: dict, *,
                rng: np.random.Generator, samples: int) -> dict:
-    """Class probabilities at the scored positions of each set in ``sets``: {"mean": {set: (n, K)},
-    estimator: {set: (S, n, K)}} for the estimators that apply (IVON needs h in ``opt``; SWAG needs
-    >= 2 snapshots in ``swag_hist``, the last of which is ``params``)."""
+    """Class probabilities at the scored positions of each evaluation set, per posterior.
+
+    Parameters
+    ----------
+    setup : StudySetup
+    params : dict of str -> ndarray
+        The snapshot's parameters (the Transformer's names and shapes).
+    opt : dict of str -> ndarray
+        The snapshot's optimiser state; IVON's Hessian estimate ``h/<name>`` (shaped like the
+        parameter) makes the IVON posterior apply.  Empty for AdamW runs.
+    swag_hist : list of dict
+        Parameters of consecutive snapshots, the last of which is ``params``; SWAG needs >= 2.
+    sets : dict of str -> EvalSet
+        tokens (B, T), pos (B,), labels (B,) or None.
+    rng : numpy.random.Generator
+        The posterior draws.
+    samples : int
+        Draws S per posterior.
+
+    Returns
+    -------
+    dict
+        ``{"mean": {set: (B, K)}, estimator: {set: (S, B, K)}}`` for the estimators that apply
+        (K = the model's output classes).
+    """
     model = Transformer(setup.config, params=params)
     feats = {n: _features(model, s) for n, s in sets.items()}
     W = model.output_weight.astype(np.float64)
@@ -193,6 +242,14 @@ def _summ_all(pred: dict, sets: dict) -> dict:
 def snapshot_files(run_dir) -> list[Path]:
     """The snapshot files ``run_dir/snapshots/step_XXXXXXXX.npz`` in step order.
 
+    Parameters
+    ----------
+    run_dir : path-like
+
+    Returns
+    -------
+    list of pathlib.Path
+
     Raises
     ------
     ValueError
@@ -205,20 +262,54 @@ def snapshot_files(run_dir) -> list[Path]:
 
 
 def file_step(path: Path) -> int:
-    """The step in a snapshot file's name (``step_00000250.npz`` -> 250)."""
+    """The step in a snapshot file's name (``step_00000250.npz`` -> 250).
+
+    Parameters
+    ----------
+    path : path-like
+
+    Returns
+    -------
+    int
+    """
     return int(Path(path).stem.split("_", 1)[1])
 
 
 def evaluated(n: int, every: int) -> list[int]:
-    """Indices of the snapshots evaluated with stride ``every`` (>= 1) out of ``n``: every
-    ``every``-th one and the last."""
+    """Indices of the snapshots evaluated with stride ``every``: every ``every``-th one and the last.
+
+    Parameters
+    ----------
+    n : int
+        Number of snapshots.
+    every : int
+        Stride (>= 1).
+
+    Returns
+    -------
+    list of int
+    """
     every = integer("every", every, 1, note="evaluate every k-th snapshot")
     return [i for i in range(n) if i % every == 0 or i == n - 1]
 
 
 def snapshot_window(run_dir, step: int, swag_window: int) -> list[tuple[int, dict, dict]]:
-    """The snapshots (step, params, opt state) of the last ``swag_window`` logged steps up to
-    ``step`` (the last entry is the snapshot at ``step``): what :func:`snapshot_row` needs.
+    """The snapshots of the last ``swag_window`` logged steps up to ``step``: what
+    :func:`snapshot_row` needs.
+
+    Parameters
+    ----------
+    run_dir : path-like
+        The run folder.
+    step : int
+        The evaluated snapshot's step.
+    swag_window : int
+        Snapshots kept (>= 1).
+
+    Returns
+    -------
+    list of (int, dict, dict)
+        (step, params, optimiser state) per snapshot, in step order; the last is at ``step``.
 
     Raises
     ------
@@ -379,9 +470,8 @@ def result_arrays(res: dict, names, dims: tuple[str, ...], coords: dict, suffix:
 
 
 def result_entries(ds: xr.Dataset, names, dims: tuple[str, ...], suffix: str = "") -> dict:
-    """The inverse of :func:`result_arrays` at one point: ``{set name: {"acc", estimator: {tu, au,
-    eu, acc}}}`` from the variables of ``ds`` over ``dims`` (+ estimator); NaN entries are left out
-    (no ``acc`` for an unlabeled set, no estimator that does not apply).
+    """The inverse of :func:`result_arrays` at one point, NaN entries left out (no ``acc`` for an
+    unlabeled set, no estimator that does not apply).
 
     Parameters
     ----------
@@ -390,7 +480,14 @@ def result_entries(ds: xr.Dataset, names, dims: tuple[str, ...], suffix: str = "
     names : array-like of str, shape (n_1, ..., n_d)
         The set names along ``dims``.
     dims : tuple of str
+        The dimensions of ``names`` (besides ``estimator``).
     suffix : str
+        The variables' suffix.
+
+    Returns
+    -------
+    dict
+        ``{set name: {"acc", estimator: {"tu", "au", "eu"[, "acc"]}}}``.
     """
     names = np.asarray(names, dtype=object)
     acc = ds[f"acc{suffix}"].transpose(*dims).values
@@ -408,12 +505,30 @@ def result_entries(ds: xr.Dataset, names, dims: tuple[str, ...], suffix: str = "
 
 
 def summarise(rows: list[dict], setup: StudySetup) -> dict:
-    """Grokking times (target split, snapshot-weight accuracy; memorisation time: the same on the
-    training split; None when the final gain above chance is within 3 binomial sd of the set,
-    i.e. noise), and per estimator present: EU-peak
-    time, EU-collapse factor (peak / final) and step (first after the peak with EU <= peak / 10) on
-    the target split, and the monitor's detection on the unlabeled set
-    with its lag (detection - grokking time; negative = lead)."""
+    """Event times and EU summaries of one run's trajectory.
+
+    Grokking times on the target split (snapshot-weight accuracy crossing half and 90 % of the
+    final gain above chance; memorisation time: the same on the training split; None when the
+    final gain is within 3 binomial sd of the set, i.e. noise), and per estimator present: EU-peak
+    step, EU-collapse factor (peak / final) and step (first after the peak with EU <= peak / 10) on
+    the target split, and the label-free monitor's detection on the unlabeled set with its lag
+    (detection - grokking time; negative = lead).
+
+    Parameters
+    ----------
+    rows : list of dict
+        The trajectory (:func:`snapshot_row` per evaluated snapshot, in step order).
+    setup : StudySetup
+        Target, training and unlabeled set names, chance accuracy and set sizes.
+
+    Returns
+    -------
+    dict
+        ``{"grokking_time", "grokking_time_90", "final_acc", "chance", "memorisation_time",
+        "final_train_acc", "estimators": {estimator: {"eu_peak_step", "eu_collapse_factor",
+        "eu_collapse_step", "eu_peak", "eu_final", "au_final", "detected_step", "detection_lag"}}}``;
+        steps are ints or None.
+    """
     steps = np.array([r["step"] for r in rows])
 
     def event(split, fraction):
@@ -444,12 +559,36 @@ def summarise(rows: list[dict], setup: StudySetup) -> dict:
                                   "detected_step": det,
                                   "detection_lag": None if det is None or g is None else det - g}
     return out
+
+
 def icl_sweep_sets(run, *, splits=("id_train", "ood_val"), ks=(), noises=(), n: int = 256,
                    seed: int = 50_000) -> dict:
-    """Evaluation sets for the in-context sweeps (§1, claims 3-4), for each split:
-    '{split}/k{k}' -> k context examples before the query (k = 0..n_ctx-1), and '{split}/noise{p}'
-    -> n_ctx examples whose context labels are replaced by uniform tokens with probability p.
-    The run's tasks and pairs; fixed seeds."""
+    """Evaluation sets for the in-context sweeps (``docs/icl_grokking.md`` §1, claims 3-4).
+
+    For each split: ``'{split}/k{k}'`` -> k context examples before the query, and
+    ``'{split}/noise{p:g}'`` -> n_ctx examples whose context labels are replaced by uniform tokens
+    with probability p.  The run's tasks and pairs; fixed seeds.
+
+    Parameters
+    ----------
+    run : ICLRun
+    splits : sequence of str
+        Prompt splits (``validation.tasks.icl.SPLITS``).
+    ks : iterable of int
+        Context examples, each in 0..n_ctx-1.
+    noises : iterable of float
+        Context-noise probabilities in [0, 1].
+    n : int
+        Prompts per set: min(64, n) groups (each its own pair order) of max(1, n // 64) prompts,
+        so B = n when n <= 64 or a multiple of 64.
+    seed : int
+        Base seed of the prompts.
+
+    Returns
+    -------
+    dict of str -> EvalSet
+        tokens (B, 3 (k + 1)) or (B, 3 n_ctx), pos (B,) the query's scored position, labels (B,).
+    """
     from grokphase.validation.tasks.icl import make_icl_tasks
 
     tasks = make_icl_tasks(run.p, run.n_task, run.alpha, seed=run.seed)
