@@ -63,7 +63,25 @@ def _task(task: str):
 
 
 def study_run(task: str, optimizer: str, seed: int, root="runs/study", *, steps: int | None = None):
-    """(run config, run folder) of one study run (``steps``: another length than the preset's)."""
+    """One study run's configuration and folder.
+
+    Parameters
+    ----------
+    task : str
+        'modular' or 'icl'.
+    optimizer : str
+        'adamw' or 'ivon'.
+    seed : int
+    root : path-like
+        Parent folder of the run folders.
+    steps : int, optional
+        Another length than the preset's.
+
+    Returns
+    -------
+    (ModularRun or ICLRun, pathlib.Path)
+        The run and its folder ``{root}/{mod|icl}_{optimizer}_s{seed}_{config_id}``.
+    """
     prefix, module, name, _, _ = _task(task)
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
@@ -75,9 +93,25 @@ def study_run(task: str, optimizer: str, seed: int, root="runs/study", *, steps:
 
 def train_study_run(task: str, optimizer: str, seed: int, root="runs/study", *, steps: int | None = None,
                     progress: bool | None = None) -> dict:
-    """Train (resumable) and return the run summary.  ``steps`` changes the preset's length: a longer
-    mod-p run extends the preset's run (its schedule is constant after warm-up); an in-context run
-    decays its learning rate over its steps, so another length is another run (its own folder)."""
+    """Train one study run (resumable) and return its summary.
+
+    Parameters
+    ----------
+    task, optimizer, seed, root
+        As for :func:`study_run`.
+    steps : int, optional
+        Another length than the preset's: a longer mod-p run extends the preset's run (its schedule
+        is constant after warm-up); an in-context run decays its learning rate over its steps, so
+        another length is another run (its own folder).
+    progress : bool, optional
+        tqdm bar over the steps (None: only on a terminal).
+
+    Returns
+    -------
+    dict
+        The training summary (``validation.training.train``): steps, wall time, configuration hash,
+        final metrics, run configuration.
+    """
     run, run_dir = study_run(task, optimizer, seed, root, steps=steps)
     return _task(task)[3](run, run_dir, progress=progress)
 
@@ -263,11 +297,27 @@ def evaluate_study(task: str, seeds=(0, 1, 2), root="runs/study", *, samples: in
                    every: int | None = None, swag_window: int = 8, executor=None, progress: bool | None = None,
                    store=True) -> dict:
     """Trajectories and summaries of every study run of ``task`` that has snapshots, from
-    :func:`study_dataset` (arguments there).
+    :func:`study_dataset`.
 
-    samples / every default to ``EVALUATION[task]``: 16 / 2 for mod 97, whose evaluation sets are
-    smaller; 8 / 3 in-context, whose 5 sets x 256 prompts cost more.  Stored points are reused only
-    when computed with the same settings, run configuration and snapshot (module docstring).
+    Parameters
+    ----------
+    task : str
+        'modular' or 'icl'.
+    seeds : sequence of int
+        Seeds of the runs (both optimisers each).
+    root : path-like
+        Parent folder of the run folders.
+    samples, every : int, optional
+        Posterior samples per estimator (>= 2) and snapshot stride (>= 1); defaults
+        ``EVALUATION[task]``: 16 / 2 for mod 97, whose evaluation sets are smaller; 8 / 3
+        in-context, whose 5 sets x 256 prompts cost more.
+    swag_window : int
+        Snapshots SWAG is fitted on.
+    executor, progress
+        As for ``grokphase.sweep.run_sweep``.
+    store : bool or path-like
+        As for :func:`study_dataset`: stored points are reused only when computed with the same
+        settings, run configuration and snapshot (module docstring).
 
     Returns
     -------
@@ -399,9 +449,19 @@ def context_noise_dataset(seeds=(0, 1, 2), root="runs/study", *, samples: int = 
 
 def context_noise_sweeps(seeds=(0, 1, 2), root="runs/study", *, samples: int = 8, n: int = 128, executor=None,
                          progress: bool | None = None, store=True) -> dict:
-    """The sweeps of :func:`context_noise_dataset` (arguments there) as the figure's JSON:
-    ``{"runs": [{"optimizer", "seed", "step", "sets": {"{split}/k{k}" | "{split}/noise{p}": {acc,
-    estimator: {tu, au, eu, acc}}}}]}``."""
+    """The sweeps of :func:`context_noise_dataset` as the figure's JSON.
+
+    Parameters
+    ----------
+    seeds, root, samples, n, executor, progress, store
+        As for :func:`context_noise_dataset`.
+
+    Returns
+    -------
+    dict
+        ``{"runs": [{"optimizer", "seed", "step", "sets": {"{split}/k{k}" | "{split}/noise{p:g}":
+        {"acc", estimator: {"tu", "au", "eu", "acc"}}}}]}`` (estimators that apply only).
+    """
     ds = context_noise_dataset(seeds, root, samples=samples, n=n, executor=executor, progress=progress, store=store)
     if ds is None:
         return {"runs": []}
@@ -415,7 +475,23 @@ def context_noise_sweeps(seeds=(0, 1, 2), root="runs/study", *, samples: int = 8
 
 
 def diversity_run(n_task: int, alpha: float, seed: int, root="runs/study", *, steps: int = 6000):
-    """(run config, folder) of one task-diversity grid run (AdamW study preset, n_task, alpha, steps)."""
+    """One task-diversity grid run: the AdamW in-context study preset with n_task, alpha and steps changed.
+
+    Parameters
+    ----------
+    n_task : int
+        Base tasks (T = 4 n_task).
+    alpha : float
+        Training fraction of the input pairs.
+    seed : int
+    root : path-like
+    steps : int
+
+    Returns
+    -------
+    (ICLRun, pathlib.Path)
+        The run and its folder ``{root}/icl_div_T{4 n_task}_a{alpha:g}_s{seed}_{config_id}``.
+    """
     run, _ = study_run("icl", "adamw", seed, root)
     run = dataclasses.replace(run, n_task=n_task, alpha=alpha, steps=steps)
     return run, Path(root) / f"icl_div_T{4 * n_task}_a{alpha:g}_s{seed}_{icl_training.config_id(run)}"
@@ -441,8 +517,21 @@ class StudyTraining:
 
 
 def train_point(design: StudyTraining, optimizer: str, seed: int) -> dict:
-    """Train (or resume, or read) one study run; its length, wall time, configuration hash and the
-    final logged metrics (numbers only)."""
+    """Train (or resume, or read) one study run.
+
+    Parameters
+    ----------
+    design : StudyTraining
+    optimizer : str
+        'adamw' or 'ivon'.
+    seed : int
+
+    Returns
+    -------
+    dict
+        ``steps``, ``wall_time`` (s), ``config_hash`` and ``final_<metric>`` for the final logged
+        numeric metrics.
+    """
     s = train_study_run(design.task, optimizer, seed, design.root, steps=design.steps, progress=False)
     final = {f"final_{k}": float(v) for k, v in s["final"].items()
              if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in ("step", "time")}
@@ -451,9 +540,26 @@ def train_point(design: StudyTraining, optimizer: str, seed: int) -> dict:
 
 def train_study(task: str, seeds=(0, 1, 2), root="runs/study", *, steps: int | None = None,
                 optimizers=OPTIMIZERS, executor=None, progress: bool | None = None):
-    """Every study run of ``task`` (``optimizers`` x ``seeds``) through ``grokphase.sweep.run_sweep``
-    (``executor``: serial, a concurrent.futures executor or Dask; see there): an xarray Dataset over
-    (optimizer, seed) of :func:`train_point`'s results."""
+    """Every study run of ``task`` through ``grokphase.sweep.run_sweep``.
+
+    Parameters
+    ----------
+    task : str
+        'modular' or 'icl'.
+    seeds : sequence of int
+    root : path-like
+        Parent folder of the run folders (they are the store).
+    steps : int, optional
+        Another length than the presets'.
+    optimizers : sequence of str
+    executor, progress
+        As for ``grokphase.sweep.run_sweep`` (serial, concurrent.futures, Dask; tqdm bar).
+
+    Returns
+    -------
+    xarray.Dataset
+        :func:`train_point`'s results over (optimizer, seed).
+    """
     return run_sweep(train_point, Grid.product(optimizer=list(optimizers), seed=list(seeds)),
                      design=StudyTraining(task, steps, str(root)), executor=executor, progress=progress)
 
@@ -512,16 +618,52 @@ def diversity_point(design: DiversityGrid, n_task: int, alpha: float, seed: int)
 
 def diversity_dataset(n_tasks=(2, 6, 10), alphas=(0.5, 0.8), seeds=(0,), root="runs/study", *, steps: int = 6000,
                       train: bool = False, samples: int = 16, executor=None, progress: bool | None = None):
-    """:func:`diversity_point` over n_task x alpha x seed through ``grokphase.sweep.run_sweep``."""
+    """:func:`diversity_point` over n_task x alpha x seed through ``grokphase.sweep.run_sweep``.
+
+    Parameters
+    ----------
+    n_tasks : sequence of int
+        Base tasks (T = 4 n_task).
+    alphas : sequence of float
+        Training fractions of the pairs.
+    seeds : sequence of int
+    root : path-like
+    steps : int
+        Steps per grid run.
+    train : bool
+        Train the missing runs first (resumable).
+    samples : int
+        Posterior samples per estimator (>= 2).
+    executor, progress
+        As for ``grokphase.sweep.run_sweep``.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``step`` (n_task, alpha, seed), ``acc`` (..., set), ``tu``, ``au``, ``eu``, ``pred_acc``
+        (..., set, estimator), CF labels.
+    """
     return run_sweep(diversity_point, Grid.product(n_task=list(n_tasks), alpha=list(alphas), seed=list(seeds)),
                      design=DiversityGrid(steps, str(root), samples, train), executor=executor, progress=progress)
 
 
 def diversity_grid(n_tasks=(2, 6, 10), alphas=(0.5, 0.8), seed: int = 0, root="runs/study", *, steps: int = 6000,
                    train: bool = False, samples: int = 16, executor=None, progress: bool | None = None) -> dict:
-    """The diversity grid as the figure's cells: {"cells": [{"T", "alpha", "seed", "step", "sets":
-    {set: {"acc", estimator: {tu, au, eu, acc}}}}]} for the runs that exist (``train=True`` trains
-    the missing ones first, resumably); from :func:`diversity_dataset`."""
+    """The diversity grid as the figure's cells, from :func:`diversity_dataset` (the runs that exist).
+
+    Parameters
+    ----------
+    n_tasks, alphas, root, steps, train, samples, executor, progress
+        As for :func:`diversity_dataset`.
+    seed : int
+        One seed.
+
+    Returns
+    -------
+    dict
+        ``{"cells": [{"T", "alpha", "seed", "step", "sets": {set: {"acc", estimator: {"tu", "au",
+        "eu", "acc"}}}}]}``.
+    """
     ds = diversity_dataset(n_tasks, alphas, (seed,), root, steps=steps, train=train, samples=samples,
                            executor=executor, progress=progress)
     cells = []
@@ -539,7 +681,16 @@ def run_full_study(root="runs/study", seeds=(0, 1, 2), *, executor=None, progres
     """Everything the study's figures read (resumable; about 5 CPU-hours on one core, less on an
     ``executor`` with several workers): the mod-97 and in-context runs for both optimisers and all
     seeds (:func:`train_study`), and the task-diversity grid (:func:`diversity_grid`, trained).
-    ``grokphase figs`` then evaluates (cached) and draws."""
+    ``grokphase figs`` then evaluates (stored per point) and draws.
+
+    Parameters
+    ----------
+    root : path-like
+        Parent folder of the run folders.
+    seeds : sequence of int
+    executor, progress
+        As for ``grokphase.sweep.run_sweep``.
+    """
     for task in TASKS:
         train_study(task, seeds, root, executor=executor, progress=progress)
     diversity_grid(alphas=(0.5, 0.8), root=root, train=True, executor=executor, progress=progress)
