@@ -116,8 +116,8 @@ def draw(data: dict, path, *, target: str, title: str, logx: bool):
 
 
 def figure_main(name: str, task: str, doc: str, argv, *, target: str, logx: bool, title: str):
-    """Command line of a trajectory figure: evaluate the study's runs of ``task`` under --root (cached
-    per run), or redraw the stored numbers when there are none."""
+    """Command line of a trajectory figure: evaluate the study's runs of ``task`` under --root (stored
+    per snapshot under --root/sweeps), or redraw the stored numbers when there are none."""
     import argparse
 
     from grokphase.paper_figs._output import FigureUnavailable, stored_numbers

@@ -106,6 +106,32 @@ def test_uncertainty_evaluate_without_runs_and_bad_task(tmp_path, capsys):
     assert e.value.code == 2
 
 
+def test_uncertainty_evaluate_and_sweeps_run_through_the_sweep_store(tmp_path, capsys):
+    """``uncertainty evaluate`` on a fabricated run: the table's summary is the API's, the points go
+    to a store under ROOT/sweeps and options that need Dask are refused without it."""
+    import numpy as np
+
+    from grokphase.validation.experiments.uncertainty_runs import evaluate_study, study_run
+    from grokphase.validation.experiments.uncertainty_study import modular_setup
+    from grokphase.validation.nn import Transformer
+
+    run, run_dir = study_run("modular", "adamw", 0, tmp_path)
+    (run_dir / "snapshots").mkdir(parents=True)
+    params = Transformer(modular_setup(run).config).params
+    for step in (0, 50):
+        np.savez(run_dir / "snapshots" / f"step_{step:08d}.npz", step=np.asarray(step),
+                 **{"param/" + k: v + np.float32(step / 5000) for k, v in params.items()})
+    argv = ["uncertainty", "evaluate", "modular", "--seeds", "0", "--root", str(tmp_path), "--samples", "2", "--json"]
+    assert main(argv) == 0
+    table = json.loads(capsys.readouterr().out)
+    api = evaluate_study("modular", (0,), tmp_path, samples=2)["runs"][0]["summary"]
+    assert len(table) == 1 and table[0]["estimators"] == json.loads(json.dumps(api["estimators"]))
+    assert [p.name.split("-")[0] for p in (tmp_path / "sweeps").iterdir()] == ["evaluate_modular"]
+    with pytest.raises(SystemExit) as e:
+        main(argv + ["--workers", "2"])
+    assert e.value.code == 2 and "--workers" in capsys.readouterr().err
+
+
 def test_parser_imports_only_the_standard_library():
     """Building the parser (what ``grokphase --help`` does) imports none of the heavy dependencies."""
     import subprocess
@@ -222,3 +248,34 @@ def test_figs_unknown_name_exits_2(capsys):
         main(["figs", "fig_nope"])
     assert e.value.code == 2
     assert "fig_nope" in capsys.readouterr().err
+
+
+def test_configure_logging_follows_sys_stderr_and_adds_one_handler(monkeypatch):
+    """The handler writes to the sys.stderr of the moment: after the stream it started with is
+    replaced and closed (what pytest's capture does), messages reach the new one, with no
+    "Logging error" report; a second call adds no second handler."""
+    import io
+    import logging
+    import sys
+
+    from grokphase.cli._output import _HANDLER_FLAG, configure_logging
+
+    log = logging.getLogger("grokphase")
+    before = list(log.handlers)
+    first, second = io.StringIO(), io.StringIO()
+    try:
+        monkeypatch.setattr(sys, "stderr", first)
+        configure_logging()
+        configure_logging()
+        ours = [h for h in log.handlers if getattr(h, _HANDLER_FLAG, False)]
+        assert len(ours) == 1
+        logging.getLogger("grokphase.test").info("one")
+        assert first.getvalue() == "grokphase: one\n"
+        monkeypatch.setattr(sys, "stderr", second)
+        first.close()
+        logging.getLogger("grokphase.test").info("two")
+        assert second.getvalue() == "grokphase: two\n"
+    finally:
+        for h in log.handlers:
+            if h not in before:
+                log.removeHandler(h)

@@ -186,3 +186,16 @@ def test_docstring_examples(module):
     import importlib
 
     assert doctest.testmod(importlib.import_module(module), raise_on_error=True).failed == 0
+
+
+def test_progress_bar_only_when_asked_and_the_points_samplers_stay_quiet(reference, capsys, monkeypatch):
+    """progress=False writes nothing; True shows the sweep's bar (counting points) but not the bars
+    of the HMC runs inside its points (progress None there, stderr a terminal); the Dataset is the same."""
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    grid = Grid.product(N=[8], seed=[0, 1])
+    quiet = run_sweep(H.point, grid, design=DESIGN, progress=False)
+    assert capsys.readouterr().err == ""
+    shown = run_sweep(H.point, grid, design=DESIGN, progress=True)
+    err = capsys.readouterr().err
+    assert "Hysteresis" in err and "2/2" in err and "HMC" not in err
+    assert shown.identical(quiet) and quiet.identical(reference.sel(N=[8]))

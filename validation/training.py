@@ -55,7 +55,6 @@ import json
 import logging
 import math
 import shutil
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -292,7 +291,7 @@ def train(model, optimizer, batch_fn: Callable, cfg: TrainConfig, *, run_dir,
     NonFiniteError
         A non-finite loss or gradient (a ValueError naming the step).
     """
-    from tqdm.auto import tqdm
+    from grokphase._progress import progress_bar
 
     run_dir = Path(run_dir)
     try:
@@ -350,8 +349,7 @@ def train(model, optimizer, batch_fn: Callable, cfg: TrainConfig, *, run_dir,
               **{"param/" + k: v for k, v in model.params.items()},
               **{"opt/" + k: v for k, v in posterior_state().items()})
 
-    bar = tqdm(total=cfg.steps, initial=step, desc=run_dir.name, unit="step", file=sys.stderr, leave=False,
-               disable=None if progress is None else not progress)
+    bar = progress_bar(cfg.steps, progress=progress, initial=step, desc=run_dir.name, unit="step", leave=False)
 
     def log(batch_loss, lr):
         if cfg.snapshots:

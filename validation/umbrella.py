@@ -88,13 +88,37 @@ def _window_centres(posterior) -> np.ndarray:
 
 
 def sample_windows(N: int, *, alpha0=None, kappa0=None, k_b=None, chains_per=1, n_iter=2000, seed=0, L=8,
-                   s_qk=0.25, s_uv=9.0) -> UmbrellaRun:
+                   s_qk=0.25, s_uv=9.0, progress: bool | None = None) -> UmbrellaRun:
     """One batched HMC run over all windows (alternate chains start uniform / copy).
 
-    kappa0 None: windows over kappa_uniform - 0.33 .. kappa_copy + 0.5 (module docstring) spaced
-    by at most 2 / sqrt(N k_b), twice the width of a biased window, so that neighbouring windows
-    overlap (MBAR needs it; the spacing shrinks like N^-1/2).  Copy chains start at the large-N
-    copy state at beta_c.  Returns an :class:`UmbrellaRun` (``equal_mass_point`` takes it)."""
+    Parameters
+    ----------
+    N : int
+        Width of the finite-N model.
+    alpha0 : float, optional
+        Sampled data per width P / N (default: the large-N beta_c).
+    kappa0 : array-like, shape (K,), optional
+        Window centres in kappa_hat.  None: windows over kappa_uniform - 0.33 .. kappa_copy + 0.5
+        (module docstring) spaced by at most 2 / sqrt(N k_b), twice the width of a biased window,
+        so that neighbouring windows overlap (MBAR needs it; the spacing shrinks like N^-1/2).
+    k_b : float, optional
+        Bias stiffness (default 1.5 x :func:`profile_curvature_bound`).
+    chains_per : int
+        Chains per window (alternately started uniform / at the large-N copy state at beta_c).
+    n_iter : int
+        HMC iterations (the first half is discarded).
+    seed : int
+        Random seed (combined with N).
+    L, s_qk, s_uv : int, float, float
+        Sequence length and prior scales; the transition there must be first order.
+    progress : bool, optional
+        tqdm bar over the HMC iterations (see :func:`grokphase.validation.samplers.hmc_tuple`).
+
+    Returns
+    -------
+    UmbrellaRun
+        The biased run (``equal_mass_point`` takes it); K x chains_per chains.
+    """
     t = attention.transition(L=L, s_qk=s_qk, s_uv=s_uv)
     if t.order != "first":
         raise ValueError(f"L, s_qk, s_uv = {L}, {s_qk}, {s_uv}: the transition is {t.order!r}; umbrella "
@@ -114,7 +138,8 @@ def sample_windows(N: int, *, alpha0=None, kappa0=None, k_b=None, chains_per=1, 
     use_copy = np.arange(n) % 2 == 1
     theta = tuple(np.where(use_copy.reshape((-1,) + (1,) * (a.ndim - 1)), b, a) for a, b in zip(th_u, th_c))
     C = data_statistic(L, int(round(alpha0 * N)))
-    res = hmc(model, theta, C, rng, n_iter=n_iter, bias=lambda th: umbrella_bias(model, th, k0, k_b))
+    res = hmc(model, theta, C, rng, n_iter=n_iter, bias=lambda th: umbrella_bias(model, th, k0, k_b),
+              progress=progress)
     post = res.posterior.assign(loss=L * res.posterior["eps"])
     post["loss"].attrs["long_name"] = OBSERVABLE_NAMES["loss"]
     post = post.assign_coords(window=("chain", np.repeat(np.arange(K), chains_per)), kappa0=("chain", k0))

@@ -93,7 +93,7 @@ def _decode_attrs(attrs: dict) -> dict:
 
 
 def save_dataset(ds: xr.Dataset, path: str | os.PathLike) -> Path:
-    """Write ``ds`` to ``path`` as netCDF-4 (h5netcdf engine), atomically; returns the path.
+    """Write ``ds`` to ``path`` as netCDF-4 (h5netcdf engine), atomically.
 
     Parameters
     ----------
@@ -101,6 +101,11 @@ def save_dataset(ds: xr.Dataset, path: str | os.PathLike) -> Path:
         Attributes (global and per variable) must be str, int, float, bool or 1-d numeric sequences.
     path : path-like
         Target file (conventionally ``.nc``); its folder is created if missing.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
 
     Raises
     ------
@@ -123,6 +128,15 @@ def save_dataset(ds: xr.Dataset, path: str | os.PathLike) -> Path:
 
 def load_dataset(path: str | os.PathLike) -> xr.Dataset:
     """Read a Dataset written by :func:`save_dataset` (fully into memory; the file is closed).
+
+    Parameters
+    ----------
+    path : path-like
+
+    Returns
+    -------
+    xarray.Dataset
+        With the attributes' Python types restored (module docstring).
 
     Raises
     ------
@@ -162,6 +176,11 @@ def flag_array(labels: Sequence[str] | np.ndarray, meanings: Sequence[str], dims
     long_name : str
         CF long name of the variable.
 
+    Returns
+    -------
+    xarray.DataArray
+        int8 codes, the shape of ``labels``.
+
     Raises
     ------
     ValueError
@@ -182,7 +201,17 @@ def flag_array(labels: Sequence[str] | np.ndarray, meanings: Sequence[str], dims
 
 
 def flag_labels(da: xr.DataArray) -> xr.DataArray:
-    """Decode a CF flag variable (``flag_values``/``flag_meanings``) to its labels (str array).
+    """Decode a CF flag variable (``flag_values``/``flag_meanings``) to its labels.
+
+    Parameters
+    ----------
+    da : xarray.DataArray
+        Integer codes with ``flag_values`` and ``flag_meanings`` attributes.
+
+    Returns
+    -------
+    xarray.DataArray
+        str labels, same shape, dims and coordinates; ``long_name`` kept.
 
     Raises
     ------

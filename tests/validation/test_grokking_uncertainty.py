@@ -65,7 +65,7 @@ def test_study_known_cases(tmp_path):
 
 
 def test_study_driver_and_figure(tmp_path):
-    """evaluate_study finds the run folders by name, caches uncertainty.json, summarises, and the
+    """evaluate_study finds the run folders by name, stores its points (a sweep store), summarises, and the
     figure draws from its trimmed numbers (PNG, PDF, JSON)."""
     from grokphase.paper_figs._uncertainty import draw, theory_curve, trim
     from grokphase.validation.experiments.uncertainty_runs import evaluate_study, study_run
@@ -86,11 +86,13 @@ def test_study_driver_and_figure(tmp_path):
                  **{"opt/h/" + k: np.ones_like(v) for k, v in params.items()})
     res = evaluate_study("modular", (0, 1), tmp_path, samples=3)
     assert [(r["optimizer"], r["seed"]) for r in res["runs"]] == [("ivon", 1)]
-    mtime = (run_dir / "uncertainty.json").stat().st_mtime
+    (store,) = (tmp_path / "sweeps").iterdir()                               # the sweep's point store
+    assert store.name.startswith("evaluate_modular-") and len(list((store / "points").glob("*.nc"))) == 2
+    mtimes = {p: p.stat().st_mtime_ns for p in store.rglob("*")}
     assert evaluate_study("modular", (1,), tmp_path, samples=3)["runs"][0]["trajectory"] == res["runs"][0]["trajectory"]
-    assert (run_dir / "uncertainty.json").stat().st_mtime == mtime            # cached
-    evaluate_study("modular", (1,), tmp_path, samples=2)                      # other settings: recomputed
-    assert json.loads((run_dir / "uncertainty.json").read_text())["samples"] == 2
+    assert {p: p.stat().st_mtime_ns for p in store.rglob("*")} == mtimes     # read back, nothing rewritten
+    evaluate_study("modular", (1,), tmp_path, samples=2)                      # other settings: another store
+    assert len(list((tmp_path / "sweeps").iterdir())) == 2
     summ = res["runs"][0]["summary"]
     assert set(summ["estimators"]) == {"ivon", "laplace", "laplace_wd", "swag"}
     th = theory_curve()

@@ -141,3 +141,42 @@ def test_umbrella_run_pools_its_windows():
     np.testing.assert_array_equal(s.kappa_hat, r.posterior.kappa_hat.values.ravel())
     assert np.bincount(s.window).tolist() == [40, 40, 40]
     assert s.alpha0 == r.posterior.attrs["alpha0"] == round(s.alpha0 * 16) / 16
+
+
+def test_sampler_progress_bars_are_shown_only_when_asked_and_change_no_draw(capsys, monkeypatch):
+    """progress=True: a bar on stderr; False: no output at all; None (not a terminal here): none.
+    The bar draws no random numbers, so the chains are the same with and without it."""
+    from grokphase._progress import progress_bar
+
+    m = CopyModel(L=4, N=8)
+    C = data_statistic(4, 40)
+    runs = {}
+    for flag in (True, False, None):
+        rng = np.random.default_rng(3)
+        theta = prior_draw(m, 2, rng)
+        runs[flag] = (hmc(m, theta, C, rng, n_iter=20, n_leapfrog=3, progress=flag),
+                      langevin(m, theta, C, rng, eta=1e-3, n_steps=30, record_every=10, progress=flag))
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        if flag:
+            assert "HMC:" in captured.err and "/20" in captured.err and "Langevin:" in captured.err
+        else:
+            assert captured.err == ""
+    for flag in (False, None):
+        for a, b in zip(runs[True], runs[flag]):
+            assert a.posterior.identical(b.posterior)
+    import sys
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)   # as if on a terminal
+    rng = np.random.default_rng(3)
+    hmc(m, prior_draw(m, 2, rng), C, rng, n_iter=20, n_leapfrog=3)          # None on a terminal: shown
+    assert "HMC:" in capsys.readouterr().err
+    with progress_bar(2, progress=True, desc="outer") as outer:         # a bar inside another: quiet by default
+        hmc(m, prior_draw(m, 2, rng), C, rng, n_iter=20, n_leapfrog=3)
+        outer.update(2)
+    err = capsys.readouterr().err
+    assert "outer" in err and "HMC" not in err
+    hmc(m, prior_draw(m, 2, rng), C, rng, n_iter=20, n_leapfrog=3)          # the outer bar closed: shown again
+    assert "HMC:" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="progress"):
+        progress_bar(1, progress="yes")

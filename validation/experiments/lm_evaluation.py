@@ -100,7 +100,7 @@ def _heads_and_concepts(model, tok, pairs, seen_fixed, cfg: LMEvaluation, seed: 
 def evaluate_run(cfg: LMEvaluation, *, progress: bool = False) -> list[Path]:
     """Evaluate every snapshot of ``cfg.run_dir`` (skipping records already written with this
     configuration); returns the record paths."""
-    from tqdm.auto import tqdm
+    from grokphase._progress import progress_bar
 
     from grokphase.validation.experiments.lm_pretraining import model_config, read_run, tokens_per_step
     from grokphase.validation.exposure.corpus import load_corpus
@@ -122,7 +122,7 @@ def evaluate_run(cfg: LMEvaluation, *, progress: bool = False) -> list[Path]:
     ev_ident = {"evaluation": asdict(cfg), "run": ident}
     paths = []
     snaps = sorted((run_dir / "snapshots").glob("step_*.npz"))
-    for snap in tqdm(snaps, desc="checkpoints", disable=not progress):
+    for snap in progress_bar(iterable=snaps, progress=progress, desc="checkpoints", unit="snapshot"):
         out = run_dir / "eval" / (snap.stem + ".json")
         paths.append(out)
         if out.exists():

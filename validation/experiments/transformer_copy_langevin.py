@@ -22,6 +22,7 @@ from typing import ClassVar
 import numpy as np
 import xarray as xr
 
+from grokphase._progress import progress_bar
 from grokphase.validation.nn import Transformer, TransformerConfig
 from grokphase.validation.tasks import copy_batch
 
@@ -110,17 +111,19 @@ def point(design: CopyLangevin, kind: str, P: int, seed: int) -> xr.Dataset:
     test = copy_batch(np.random.default_rng(10**6 + seed), d.n_test, d.L, d.V)
     step_size = d.eta * min(1.0, 16.0 / P)  # keeps eta P (L-1) x curvature bounded at large P
     cs, steps = [], []
-    for step in range(d.steps + 1):
-        if step % d.record_every == 0:
-            cs.append(copy_weight(model))
-            steps.append(step)
-        if step == d.steps:
-            break
-        loss, grads = model.loss_and_grad(tok, tg, mask)
-        for k, p in model.params.items():
-            g = P * (d.L - 1) * grads[k] + p / d.prior_std**2
-            p -= step_size * g
-            p += math.sqrt(2 * step_size) * rng.standard_normal(p.shape)
+    with progress_bar(d.steps, desc=f"SGLD {kind} P={P}", unit="step", leave=False) as bar:
+        for step in range(d.steps + 1):
+            if step % d.record_every == 0:
+                cs.append(copy_weight(model))
+                steps.append(step)
+            if step == d.steps:
+                break
+            loss, grads = model.loss_and_grad(tok, tg, mask)
+            for k, p in model.params.items():
+                g = P * (d.L - 1) * grads[k] + p / d.prior_std**2
+                p -= step_size * g
+                p += math.sqrt(2 * step_size) * rng.standard_normal(p.shape)
+            bar.update()
     logits = model.logits(test[0])
     acc = float((logits.argmax(-1) == test[1])[test[2]].mean())
     return xr.Dataset({"c": ("step", np.array(cs)), "c_final": float(np.mean(cs[-len(cs) // 3:])), "test_acc": acc,

@@ -10,28 +10,45 @@ k = 0..n_ctx-1 and context-noise probability 0, 0.1, ..., 1 on ID-train and OOD-
 Task diversity x training fraction (``diversity_grid``, claim 1): AdamW runs of the study preset
 with n_task and alpha changed (and the batch moved to the nearest multiple of T = 4 n_task), folders ``{root}/icl_div_T{4 n_task}_a{alpha}_s{seed}_{id}``, evaluated at
 their last snapshot on the four splits.
-Evaluation (``uncertainty_study.evaluate_snapshots``) is cached in each folder's uncertainty.json and
-redone only when a newer snapshot exists.
-
 Designs (run through ``grokphase.sweep.run_sweep``, so on any executor: serial, processes, Dask):
-:class:`StudyTraining` + :func:`train_point` (one study run per (optimizer, seed); :func:`train_study`)
-and :class:`DiversityGrid` + :func:`diversity_point` (one grid cell per (n_task, alpha, seed);
-:func:`diversity_dataset`, :func:`diversity_grid`).  The run folders are their store.
+
+- :class:`StudyTraining` + :func:`train_point`: one study run per (optimizer, seed)
+  (:func:`train_study`); the run folders are its store;
+- :class:`StudyEvaluation` + :func:`evaluation_point`: the posteriors at one snapshot of one run,
+  per (optimizer, seed, run_id, step) along the dimension ``snapshot`` (:func:`study_dataset`,
+  :func:`evaluate_study`);
+- :class:`ContextSweeps` + :func:`context_point`: the context-length and context-noise sweeps at
+  the last snapshot of one in-context run, per (optimizer, seed, run_id, step) along ``run``
+  (:func:`context_noise_dataset`, :func:`context_noise_sweeps`);
+- :class:`DiversityGrid` + :func:`diversity_point`: one grid cell per (n_task, alpha, seed)
+  (:func:`diversity_dataset`, :func:`diversity_grid`).
+
+The evaluations are stored point by point (``grokphase.sweep.store``) in
+``{root}/sweeps/{name}-{key}``, ``key`` the hash of the design (task, root, posterior samples,
+SWAG window, ...; see ``sweep_identity``): a rerun with the same settings reads its points back,
+other settings are another store.  Within a store a point is keyed by its run's configuration hash
+and snapshot step, so a run trained further (a newer last snapshot) or retrained with another
+configuration gives new points, never a stale reuse.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
+import functools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
 
 from grokphase._checks import integer
 from grokphase.sweep import Grid, run_sweep
+from grokphase.sweep.store import identity_key, sweep_identity
 from grokphase.validation.experiments import icl_training, modular_grokking
-from grokphase.validation.experiments.uncertainty_study import (ESTIMATORS, evaluate_final, evaluate_snapshots,
+from grokphase.validation.experiments.uncertainty_study import (evaluate_final, evaluated, file_step,
                                                                  icl_setup, icl_sweep_sets, modular_setup,
-                                                                 snapshot_files, summarise)
+                                                                 result_arrays, result_entries, snapshot_files,
+                                                                 snapshot_row, snapshot_window, summarise)
 from grokphase.validation.tasks.icl import SPLITS
 
 TASKS = {"modular": ("mod", modular_grokking, "grok97-{}", modular_grokking.run_modular, modular_setup),
@@ -46,7 +63,25 @@ def _task(task: str):
 
 
 def study_run(task: str, optimizer: str, seed: int, root="runs/study", *, steps: int | None = None):
-    """(run config, run folder) of one study run (``steps``: another length than the preset's)."""
+    """One study run's configuration and folder.
+
+    Parameters
+    ----------
+    task : str
+        'modular' or 'icl'.
+    optimizer : str
+        'adamw' or 'ivon'.
+    seed : int
+    root : path-like
+        Parent folder of the run folders.
+    steps : int, optional
+        Another length than the preset's.
+
+    Returns
+    -------
+    (ModularRun or ICLRun, pathlib.Path)
+        The run and its folder ``{root}/{mod|icl}_{optimizer}_s{seed}_{config_id}``.
+    """
     prefix, module, name, _, _ = _task(task)
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
@@ -58,74 +93,417 @@ def study_run(task: str, optimizer: str, seed: int, root="runs/study", *, steps:
 
 def train_study_run(task: str, optimizer: str, seed: int, root="runs/study", *, steps: int | None = None,
                     progress: bool | None = None) -> dict:
-    """Train (resumable) and return the run summary.  ``steps`` changes the preset's length: a longer
-    mod-p run extends the preset's run (its schedule is constant after warm-up); an in-context run
-    decays its learning rate over its steps, so another length is another run (its own folder)."""
+    """Train one study run (resumable) and return its summary.
+
+    Parameters
+    ----------
+    task, optimizer, seed, root
+        As for :func:`study_run`.
+    steps : int, optional
+        Another length than the preset's: a longer mod-p run extends the preset's run (its schedule
+        is constant after warm-up); an in-context run decays its learning rate over its steps, so
+        another length is another run (its own folder).
+    progress : bool, optional
+        tqdm bar over the steps (None: only on a terminal).
+
+    Returns
+    -------
+    dict
+        The training summary (``validation.training.train``): steps, wall time, configuration hash,
+        final metrics, run configuration.
+    """
     run, run_dir = study_run(task, optimizer, seed, root, steps=steps)
     return _task(task)[3](run, run_dir, progress=progress)
 
 
 EVALUATION = {"modular": {"samples": 16, "every": 2}, "icl": {"samples": 8, "every": 3}}
 
+#: CF labels of the evaluation results and of the grid coordinates (shared by the designs below).
+LABELS = {
+    "acc": {"long_name": "accuracy at the snapshot weights", "units": "1"},
+    "pred_acc": {"long_name": "posterior-predictive accuracy", "units": "1"},
+    "tu": {"long_name": "total uncertainty TU (entropy of the mean predictive), mean over the set", "units": "nat"},
+    "au": {"long_name": "aleatoric uncertainty AU (mean entropy of the sampled predictives)", "units": "nat"},
+    "eu": {"long_name": "epistemic uncertainty EU = TU - AU (mutual information)", "units": "nat"},
+    "optimizer": {"long_name": "optimiser of the training run"},
+    "seed": {"long_name": "seed of the training run (and of the posterior draws)"},
+    "run_id": {"long_name": "configuration hash of the run (suffix of its folder name)"},
+    "step": {"long_name": "optimiser step of the evaluated snapshot", "units": "1"},
+    "set": {"long_name": "evaluation set"},
+    "estimator": {"long_name": "posterior (ivon: IVON q; laplace: last-layer Laplace, evidence prior; "
+                               "laplace_wd: prior = weight decay; swag: moving-window SWAG)"},
+    "split": {"long_name": "prompt split"},
+    "k": {"long_name": "context examples before the query", "units": "1"},
+    "p_noise": {"long_name": "probability that a context label is replaced by a uniform token", "units": "1"},
+    "n_task": {"long_name": "base tasks (T = 4 n_task)", "units": "1"},
+    "alpha": {"long_name": "training fraction of the input pairs", "units": "1"},
+}
 
-def evaluate_study(task: str, seeds=(0, 1, 2), root="runs/study", *, samples: int | None = None,
-                   every: int | None = None) -> dict:
-    """Trajectories and summaries of every study run of ``task`` that has snapshots:
-    {"task", "runs": [{"optimizer", "seed", "run", "summary", "trajectory"}]}.  samples / every:
-    posterior samples and snapshot stride (defaults ``EVALUATION[task]``: 16 / 2 for mod 97, whose
-    evaluation sets are smaller; 8 / 3 in-context, whose 5 sets of 64 sequences x all tasks of the split
-    (2,560 / 576 prompts on the ID / OOD splits at T = 40) cost more);
-    cached results are reused only when computed with the same settings."""
-    samples = EVALUATION[task]["samples"] if samples is None else samples
-    every = EVALUATION[task]["every"] if every is None else every
-    setup_fn = _task(task)[4]
+
+def _labels(*suffixes: str) -> dict:
+    """:data:`LABELS` with the result variables also under ``name + suffix``."""
+    out = dict(LABELS)
+    for sfx in suffixes:
+        out |= {k + sfx: v for k, v in LABELS.items() if k in ("acc", "pred_acc", "tu", "au", "eu")}
+    return out
+
+
+def _store(root, name: str, point, design, store):
+    """The store folder of a sweep: ``{root}/sweeps/{name}-{key}`` for ``store=True`` (``key``: 8 hex
+    digits of the design, its VERSION and the point function), None for False/None, else ``store``."""
+    if store is True:
+        return Path(root) / "sweeps" / f"{name}-{identity_key(sweep_identity(point, design), 8)}"
+    return None if store is None or store is False else Path(store)
+
+
+def _runs_with_snapshots(task: str, seeds, root) -> list[tuple[str, int, object, Path]]:
+    """(optimizer, seed, run config, run folder) of the study runs of ``task`` that have snapshots."""
     out = []
     for opt in OPTIMIZERS:
         for seed in seeds:
             run, run_dir = study_run(task, opt, seed, root)
-            if not (run_dir / "snapshots").exists():
-                continue
-            setup = setup_fn(run)
-            cache = run_dir / "uncertainty.json"
-            try:
-                stored = json.loads(cache.read_text()) if cache.exists() else None
-            except ValueError:       # a damaged cache is recomputed (and rewritten atomically)
-                stored = None
-            if (isinstance(stored, dict) and (stored["samples"], stored["every"], stored["seed"]) == (samples, every, seed)
-                    and cache.stat().st_mtime > snapshot_files(run_dir)[-1].stat().st_mtime):
-                rows = stored["rows"]
-            else:
-                rows = evaluate_snapshots(setup, run_dir, samples=samples, every=every, seed=seed)
-            out.append({"optimizer": opt, "seed": seed, "run": dataclasses.asdict(run),
-                        "summary": summarise(rows, setup), "trajectory": rows})
+            if (run_dir / "snapshots").exists():
+                out.append((opt, int(seed), run, run_dir))
+    return out
+
+
+def _run_id(run_dir: Path) -> str:
+    return run_dir.name.rsplit("_", 1)[1]
+
+
+def _study_run_checked(task: str, optimizer: str, seed: int, root, run_id: str):
+    """study_run, checked against the configuration hash the grid point was made for."""
+    run, run_dir = study_run(task, optimizer, seed, root)
+    if _run_id(run_dir) != run_id:
+        raise ValueError(f"run {task}/{optimizer}/seed {seed}: the preset's configuration hash is "
+                         f"{_run_id(run_dir)}, the grid point's {run_id}")
+    return run, run_dir
+
+
+@functools.lru_cache(maxsize=8)
+def _setup(task: str, run):
+    """The run's StudySetup (evaluation sets, Laplace inputs), once per process and run."""
+    return _task(task)[4](run)
+
+
+@dataclass(frozen=True)
+class StudyEvaluation:
+    """Design: posteriors (IVON, last-layer Laplace, SWAG) at the snapshots of the study's runs of
+    ``task`` under ``root`` (:func:`evaluation_point`), ``samples`` posterior samples per estimator,
+    SWAG fitted on the last ``swag_window`` snapshots up to the evaluated one."""
+
+    task: str = "modular"
+    root: str = "runs/study"
+    samples: int = 16
+    swag_window: int = 8
+
+    VERSION: ClassVar[int] = 1
+    LABELS: ClassVar[dict] = LABELS
+
+    def __post_init__(self):
+        _task(self.task)
+        integer("samples", self.samples, 2)
+        integer("swag_window", self.swag_window, 1)
+
+
+def evaluation_point(design: StudyEvaluation, optimizer: str, seed: int, run_id: str, step: int) -> dict:
+    """The posteriors at the snapshot ``step`` of one study run (``uncertainty_study.snapshot_row``).
+
+    Parameters
+    ----------
+    design : StudyEvaluation
+    optimizer : str
+        'adamw' or 'ivon'.
+    seed : int
+        The run's seed (also the seed of the posterior draws, with ``step``).
+    run_id : str
+        The run's configuration hash (checked against the preset's).
+    step : int
+        The snapshot's step.
+
+    Returns
+    -------
+    dict of str -> xarray.DataArray
+        ``acc`` (set,) and ``tu``, ``au``, ``eu``, ``pred_acc`` (set, estimator); see
+        ``uncertainty_study.result_arrays``.
+    """
+    run, run_dir = _study_run_checked(design.task, optimizer, seed, design.root, run_id)
+    setup = _setup(design.task, run)
+    row = snapshot_row(setup, snapshot_window(run_dir, step, design.swag_window), samples=design.samples, seed=seed)
+    names = list(setup.sets)
+    return result_arrays(row, names, ("set",), {"set": names})
+
+
+def _study_sweep(task: str, runs, root, *, samples: int, every: int, swag_window: int, executor, progress, store):
+    rows = [(opt, seed, _run_id(run_dir), file_step(files[i]))
+            for opt, seed, _, run_dir in runs
+            for files in [snapshot_files(run_dir)] for i in evaluated(len(files), every)]
+    design = StudyEvaluation(task, str(root), samples, swag_window)
+    grid = Grid.zip(dim="snapshot", **{k: [r[j] for r in rows] for j, k in
+                                       enumerate(("optimizer", "seed", "run_id", "step"))})
+    return run_sweep(evaluation_point, grid, design=design, store=_store(root, f"evaluate_{task}", evaluation_point,
+                                                                         design, store),
+                     executor=executor, progress=progress)
+
+
+def _defaults(task: str, samples, every) -> tuple[int, int]:
+    _task(task)
+    samples = EVALUATION[task]["samples"] if samples is None else integer("samples", samples, 2)
+    if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
+        raise ValueError(f"every must be an integer >= 1 (evaluate every k-th snapshot), got {every!r}")
+    return samples, EVALUATION[task]["every"] if every is None else every
+
+
+def study_dataset(task: str, seeds=(0, 1, 2), root="runs/study", *, samples: int | None = None,
+                  every: int | None = None, swag_window: int = 8, executor=None, progress: bool | None = None,
+                  store=True):
+    """The posteriors at every ``every``-th (and the last) snapshot of every study run of ``task``
+    that has snapshots, through ``grokphase.sweep.run_sweep``.
+
+    Parameters
+    ----------
+    task : str
+        'modular' or 'icl'.
+    seeds : sequence of int
+        Seeds of the runs (both optimisers each).
+    root : path-like
+        Parent folder of the run folders.
+    samples, every : int, optional
+        Posterior samples per estimator (>= 2) and snapshot stride (>= 1); defaults
+        ``EVALUATION[task]``.
+    swag_window : int
+        Snapshots SWAG is fitted on.
+    executor, progress
+        As for ``grokphase.sweep.run_sweep`` (serial, concurrent.futures, Dask; tqdm bar).
+    store : bool or path-like
+        True: the store ``{root}/sweeps/evaluate_{task}-{key}`` (module docstring); False: none;
+        a path: that store folder (refused if made with other settings).
+
+    Returns
+    -------
+    xarray.Dataset or None
+        Over ``snapshot`` (coordinates optimizer, seed, run_id, step) x ``set`` [x ``estimator``]:
+        ``acc``, ``tu``, ``au``, ``eu``, ``pred_acc`` (CF labels); None when no run has snapshots.
+    """
+    samples, every = _defaults(task, samples, every)
+    runs = _runs_with_snapshots(task, seeds, root)
+    if not runs:
+        return None
+    return _study_sweep(task, runs, root, samples=samples, every=every, swag_window=swag_window, executor=executor,
+                        progress=progress, store=store)
+
+
+def evaluate_study(task: str, seeds=(0, 1, 2), root="runs/study", *, samples: int | None = None,
+                   every: int | None = None, swag_window: int = 8, executor=None, progress: bool | None = None,
+                   store=True) -> dict:
+    """Trajectories and summaries of every study run of ``task`` that has snapshots, from
+    :func:`study_dataset`.
+
+    Parameters
+    ----------
+    task : str
+        'modular' or 'icl'.
+    seeds : sequence of int
+        Seeds of the runs (both optimisers each).
+    root : path-like
+        Parent folder of the run folders.
+    samples, every : int, optional
+        Posterior samples per estimator (>= 2) and snapshot stride (>= 1); defaults
+        ``EVALUATION[task]``: 16 / 2 for mod 97, whose evaluation sets are smaller; 8 / 3
+        in-context, whose 5 sets x 256 prompts cost more.
+    swag_window : int
+        Snapshots SWAG is fitted on.
+    executor, progress
+        As for ``grokphase.sweep.run_sweep``.
+    store : bool or path-like
+        As for :func:`study_dataset`: stored points are reused only when computed with the same
+        settings, run configuration and snapshot (module docstring).
+
+    Returns
+    -------
+    dict
+        ``{"task", "runs": [{"optimizer", "seed", "run", "summary", "trajectory"}]}``: ``run`` the
+        run's configuration, ``trajectory`` one ``uncertainty_study.snapshot_row`` per evaluated
+        snapshot, ``summary`` from ``uncertainty_study.summarise``.
+    """
+    samples, every = _defaults(task, samples, every)
+    runs = _runs_with_snapshots(task, seeds, root)
+    if not runs:
+        return {"task": task, "runs": []}
+    ds = _study_sweep(task, runs, root, samples=samples, every=every, swag_window=swag_window, executor=executor,
+                      progress=progress, store=store)
+    opts, run_seeds = ds.optimizer.values, ds.seed.values
+    out = []
+    for opt, seed, run, _ in runs:
+        sel = ds.isel(snapshot=np.flatnonzero((opts == opt) & (run_seeds == seed)))
+        names = sel.set.values.tolist()
+        rows = [{"step": int(sel.step.values[j]), **result_entries(sel.isel(snapshot=j), names, ("set",))}
+                for j in range(sel.sizes["snapshot"])]
+        out.append({"optimizer": opt, "seed": seed, "run": dataclasses.asdict(run),
+                    "summary": summarise(rows, _setup(task, run)), "trajectory": rows})
     return {"task": task, "runs": out}
 
 
 NOISES = tuple(round(0.1 * i, 1) for i in range(11))
+SWEEP_SPLITS = ("id_train", "ood_val")
+
+
+@dataclass(frozen=True)
+class ContextSweeps:
+    """Design: accuracy and TU/AU/EU at the last snapshot of an in-context study run under ``root``
+    (:func:`context_point`) against the number of context examples ``ks`` (None: 0..n_ctx-1) and
+    the context-noise probabilities ``noises``, on ``n_seqs`` (>= 64) fresh input sequences x all
+    tasks per set of each split of ``SWEEP_SPLITS``, ``samples`` posterior samples per estimator,
+    SWAG from the last ``swag_window`` snapshots."""
+
+    root: str = "runs/study"
+    samples: int = 8
+    n_seqs: int = 64
+    swag_window: int = 8
+    ks: tuple[int, ...] | None = None
+    noises: tuple[float, ...] = NOISES
+
+    VERSION: ClassVar[int] = 1
+    LABELS: ClassVar[dict] = _labels("_k", "_noise")
+
+    def __post_init__(self):
+        integer("samples", self.samples, 2)
+        integer("n_seqs", self.n_seqs, 64, note="fresh input sequences per set (x all tasks of the split)")
+        integer("swag_window", self.swag_window, 1)
+
+
+def _sweep_names(ks, noises) -> tuple[np.ndarray, np.ndarray]:
+    """Set names (split, k) and (split, p_noise) of ``uncertainty_study.icl_sweep_sets``."""
+    return (np.array([[f"{sp}/k{k}" for k in ks] for sp in SWEEP_SPLITS], dtype=object),
+            np.array([[f"{sp}/noise{p:g}" for p in noises] for sp in SWEEP_SPLITS], dtype=object))
+
+
+def context_point(design: ContextSweeps, optimizer: str, seed: int, run_id: str, step: int) -> dict:
+    """The context-length and context-noise sweeps of one in-context study run at its last
+    snapshot, which must be ``step`` (``uncertainty_study.evaluate_final`` on ``icl_sweep_sets``).
+
+    Parameters
+    ----------
+    design : ContextSweeps
+    optimizer : str
+        'adamw' or 'ivon'.
+    seed : int
+        The run's seed (also of the posterior draws).
+    run_id : str
+        The run's configuration hash (checked).
+    step : int
+        Step of the run's last snapshot (checked).
+
+    Returns
+    -------
+    dict of str -> xarray.DataArray
+        ``acc_k`` (split, k), ``tu_k``, ``au_k``, ``eu_k``, ``pred_acc_k`` (split, k, estimator);
+        the same with suffix ``_noise`` over (split, p_noise[, estimator]).
+    """
+    run, run_dir = _study_run_checked("icl", optimizer, seed, design.root, run_id)
+    ks = list(range(run.n_ctx)) if design.ks is None else list(design.ks)
+    noises = list(design.noises)
+    sets = icl_sweep_sets(run, splits=SWEEP_SPLITS, ks=ks, noises=noises, n_seqs=design.n_seqs)
+    res = evaluate_final(_setup("icl", run), run_dir, sets, samples=design.samples, swag_window=design.swag_window,
+                         seed=seed)
+    if res["step"] != step:
+        raise ValueError(f"{run_dir}: the last snapshot is at step {res['step']}, the grid point's at {step}")
+    kn, nn = _sweep_names(ks, noises)
+    return {**result_arrays(res, kn, ("split", "k"), {"split": list(SWEEP_SPLITS), "k": ks}, "_k"),
+            **result_arrays(res, nn, ("split", "p_noise"), {"split": list(SWEEP_SPLITS), "p_noise": noises},
+                            "_noise")}
+
+
+def context_noise_dataset(seeds=(0, 1, 2), root="runs/study", *, samples: int = 8, n_seqs: int = 64, ks=None,
+                          noises=NOISES,
+                          executor=None, progress: bool | None = None, store=True):
+    """:func:`context_point` for every in-context study run with snapshots, through
+    ``grokphase.sweep.run_sweep``.
+
+    Parameters
+    ----------
+    seeds : sequence of int
+        Seeds of the runs (both optimisers each).
+    root : path-like
+        Parent folder of the run folders.
+    samples : int
+        Posterior samples per estimator (>= 2).
+    n_seqs : int
+        Fresh input sequences per set (>= 64), each with every task of the split.
+    ks : sequence of int, optional
+        Context examples (default 0..n_ctx-1).
+    noises : sequence of float
+        Context-noise probabilities (default ``NOISES``).
+    executor, progress
+        As for ``grokphase.sweep.run_sweep``.
+    store : bool or path-like
+        True: ``{root}/sweeps/context_sweeps-{key}``; False: none; a path: that store.
+
+    Returns
+    -------
+    xarray.Dataset or None
+        Over ``run`` (coordinates optimizer, seed, run_id, step) x split x k / p_noise [x estimator]
+        (CF labels); None when no in-context run has snapshots.
+    """
+    runs = _runs_with_snapshots("icl", seeds, root)
+    if not runs:
+        return None
+    design = ContextSweeps(str(root), samples, n_seqs, ks=None if ks is None else tuple(int(k) for k in ks),
+                           noises=tuple(float(x) for x in noises))
+    grid = Grid.zip(dim="run", optimizer=[r[0] for r in runs], seed=[r[1] for r in runs],
+                    run_id=[_run_id(r[3]) for r in runs], step=[file_step(snapshot_files(r[3])[-1]) for r in runs])
+    return run_sweep(context_point, grid, design=design, store=_store(root, "context_sweeps", context_point, design,
+                                                                      store),
+                     executor=executor, progress=progress)
 
 
 def context_noise_sweeps(seeds=(0, 1, 2), root="runs/study", *, samples: int = 8, n_seqs: int = 64, ks=None,
-                         noises=NOISES) -> dict:
-    """{"runs": [{"optimizer", "seed", "step", "sets": {"{split}/k{k}" | "{split}/noise{p}": {acc,
-    estimator: {tu, au, eu, acc}}}}]} for every in-context study run with snapshots (each set n_seqs
-    >= 64 fresh input sequences x all tasks of its split; ks: context examples, default 0..n_ctx-1;
-    noises: context-noise probabilities, default NOISES)."""
+                         noises=NOISES, executor=None,
+                         progress: bool | None = None, store=True) -> dict:
+    """The sweeps of :func:`context_noise_dataset` as the figure's JSON.
+
+    Parameters
+    ----------
+    seeds, root, samples, n_seqs, ks, noises, executor, progress, store
+        As for :func:`context_noise_dataset`.
+
+    Returns
+    -------
+    dict
+        ``{"runs": [{"optimizer", "seed", "step", "sets": {"{split}/k{k}" | "{split}/noise{p:g}":
+        {"acc", estimator: {"tu", "au", "eu", "acc"}}}}]}`` (estimators that apply only).
+    """
+    ds = context_noise_dataset(seeds, root, samples=samples, n_seqs=n_seqs, ks=ks, noises=noises, executor=executor,
+                               progress=progress, store=store)
+    if ds is None:
+        return {"runs": []}
+    kn, nn = _sweep_names(ds.k.values.tolist(), ds.p_noise.values.tolist())
     out = []
-    for opt in OPTIMIZERS:
-        for seed in seeds:
-            run, run_dir = study_run("icl", opt, seed, root)
-            if not (run_dir / "snapshots").exists():
-                continue
-            sets = icl_sweep_sets(run, ks=range(run.n_ctx) if ks is None else ks, noises=noises, n_seqs=n_seqs)
-            res = evaluate_final(icl_setup(run), run_dir, sets, samples=samples, seed=seed)
-            out.append({"optimizer": opt, "seed": seed, "step": res.pop("step"), "sets": res})
+    for j in range(ds.sizes["run"]):
+        c = ds.isel(run=j)
+        sets = {**result_entries(c, kn, ("split", "k"), "_k"), **result_entries(c, nn, ("split", "p_noise"), "_noise")}
+        out.append({"optimizer": str(c.optimizer.values), "seed": int(c.seed), "step": int(c.step), "sets": sets})
     return {"runs": out}
 
 
 def diversity_run(n_task: int, alpha: float, seed: int, root="runs/study", *, steps: int = 6000):
-    """(run config, folder) of one task-diversity grid run (AdamW study preset, n_task, alpha, steps).
-    The batch is the multiple r T of T = 4 n_task nearest the preset's (r >= 1; 120 for every T of the
-    default grid, 8, 24 and 40), as the balanced layout needs."""
+    """One task-diversity grid run: the AdamW in-context study preset with n_task, alpha and steps changed.
+
+    Parameters
+    ----------
+    n_task : int
+        Base tasks (T = 4 n_task).
+    alpha : float
+        Training fraction of the input pairs.
+    seed : int
+    root : path-like
+    steps : int
+
+    Returns
+    -------
+    (ICLRun, pathlib.Path)
+        The run and its folder ``{root}/icl_div_T{4 n_task}_a{alpha:g}_s{seed}_{config_id}``.
+    """
     run, _ = study_run("icl", "adamw", seed, root)
     n_task = integer("n_task", n_task, 1)
     T = 4 * n_task
@@ -153,8 +531,21 @@ class StudyTraining:
 
 
 def train_point(design: StudyTraining, optimizer: str, seed: int) -> dict:
-    """Train (or resume, or read) one study run; its length, wall time, configuration hash and the
-    final logged metrics (numbers only)."""
+    """Train (or resume, or read) one study run.
+
+    Parameters
+    ----------
+    design : StudyTraining
+    optimizer : str
+        'adamw' or 'ivon'.
+    seed : int
+
+    Returns
+    -------
+    dict
+        ``steps``, ``wall_time`` (s), ``config_hash`` and ``final_<metric>`` for the final logged
+        numeric metrics.
+    """
     s = train_study_run(design.task, optimizer, seed, design.root, steps=design.steps, progress=False)
     final = {f"final_{k}": float(v) for k, v in s["final"].items()
              if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in ("step", "time")}
@@ -163,9 +554,26 @@ def train_point(design: StudyTraining, optimizer: str, seed: int) -> dict:
 
 def train_study(task: str, seeds=(0, 1, 2), root="runs/study", *, steps: int | None = None,
                 optimizers=OPTIMIZERS, executor=None, progress: bool | None = None):
-    """Every study run of ``task`` (``optimizers`` x ``seeds``) through ``grokphase.sweep.run_sweep``
-    (``executor``: serial, a concurrent.futures executor or Dask; see there): an xarray Dataset over
-    (optimizer, seed) of :func:`train_point`'s results."""
+    """Every study run of ``task`` through ``grokphase.sweep.run_sweep``.
+
+    Parameters
+    ----------
+    task : str
+        'modular' or 'icl'.
+    seeds : sequence of int
+    root : path-like
+        Parent folder of the run folders (they are the store).
+    steps : int, optional
+        Another length than the presets'.
+    optimizers : sequence of str
+    executor, progress
+        As for ``grokphase.sweep.run_sweep`` (serial, concurrent.futures, Dask; tqdm bar).
+
+    Returns
+    -------
+    xarray.Dataset
+        :func:`train_point`'s results over (optimizer, seed).
+    """
     return run_sweep(train_point, Grid.product(optimizer=list(optimizers), seed=list(seeds)),
                      design=StudyTraining(task, steps, str(root)), executor=executor, progress=progress)
 
@@ -182,6 +590,8 @@ class DiversityGrid:
     samples: int = 16
     train: bool = False
 
+    LABELS: ClassVar[dict] = LABELS
+
     def __post_init__(self):
         integer("steps", self.steps, 1)
         integer("samples", self.samples, 2)
@@ -191,12 +601,25 @@ _SETS = SPLITS + ("unlabeled",)
 
 
 def diversity_point(design: DiversityGrid, n_task: int, alpha: float, seed: int) -> dict:
-    """One grid cell: ``step`` of the evaluated snapshot (-1: no such run, values NaN), ``acc``
-    (set) at the snapshot weights, and per estimator (set, estimator) ``tu``, ``au``, ``eu`` (nats)
-    and ``pred_acc`` (posterior-predictive accuracy); NaN where an estimator does not apply."""
-    import numpy as np
-    import xarray as xr
+    """One grid cell (trained first when ``design.train``), evaluated at its last snapshot.
 
+    Parameters
+    ----------
+    design : DiversityGrid
+    n_task : int
+        Base tasks (T = 4 n_task).
+    alpha : float
+        Training fraction of the input pairs.
+    seed : int
+        The run's seed (also of the posterior draws).
+
+    Returns
+    -------
+    dict
+        ``step`` of the evaluated snapshot (-1: no such run, values NaN), ``acc`` (set) at the
+        snapshot weights, and ``tu``, ``au``, ``eu`` (nats) and ``pred_acc`` (posterior-predictive
+        accuracy) per (set, estimator); NaN where an estimator does not apply.
+    """
     run, run_dir = diversity_run(n_task, alpha, seed, design.root, steps=design.steps)
     if design.train:
         icl_training.run_icl(run, run_dir, progress=False)
@@ -204,30 +627,57 @@ def diversity_point(design: DiversityGrid, n_task: int, alpha: float, seed: int)
     if (run_dir / "summary.json").exists():
         setup = icl_setup(run)
         res = evaluate_final(setup, run_dir, setup.sets, samples=design.samples, seed=seed)
-    coords = {"set": list(_SETS), "estimator": list(ESTIMATORS)}
-    acc = [res.get(s, {}).get("acc", np.nan) for s in _SETS]
-    q = {k: [[res.get(s, {}).get(e, {}).get(k, np.nan) for e in ESTIMATORS] for s in _SETS]
-         for k in ("tu", "au", "eu", "acc")}
-    out = {"step": res.get("step", -1), "acc": xr.DataArray(acc, dims="set", coords={"set": coords["set"]})}
-    for k, v in q.items():
-        out["pred_acc" if k == "acc" else k] = xr.DataArray(v, dims=("set", "estimator"), coords=coords)
-    return out
+    return {"step": res.get("step", -1), **result_arrays(res, list(_SETS), ("set",), {"set": list(_SETS)})}
 
 
 def diversity_dataset(n_tasks=(2, 6, 10), alphas=(0.5, 0.8), seeds=(0,), root="runs/study", *, steps: int = 6000,
                       train: bool = False, samples: int = 16, executor=None, progress: bool | None = None):
-    """:func:`diversity_point` over n_task x alpha x seed through ``grokphase.sweep.run_sweep``."""
+    """:func:`diversity_point` over n_task x alpha x seed through ``grokphase.sweep.run_sweep``.
+
+    Parameters
+    ----------
+    n_tasks : sequence of int
+        Base tasks (T = 4 n_task).
+    alphas : sequence of float
+        Training fractions of the pairs.
+    seeds : sequence of int
+    root : path-like
+    steps : int
+        Steps per grid run.
+    train : bool
+        Train the missing runs first (resumable).
+    samples : int
+        Posterior samples per estimator (>= 2).
+    executor, progress
+        As for ``grokphase.sweep.run_sweep``.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``step`` (n_task, alpha, seed), ``acc`` (..., set), ``tu``, ``au``, ``eu``, ``pred_acc``
+        (..., set, estimator), CF labels.
+    """
     return run_sweep(diversity_point, Grid.product(n_task=list(n_tasks), alpha=list(alphas), seed=list(seeds)),
                      design=DiversityGrid(steps, str(root), samples, train), executor=executor, progress=progress)
 
 
 def diversity_grid(n_tasks=(2, 6, 10), alphas=(0.5, 0.8), seed: int = 0, root="runs/study", *, steps: int = 6000,
                    train: bool = False, samples: int = 16, executor=None, progress: bool | None = None) -> dict:
-    """The diversity grid as the figure's cells: {"cells": [{"T", "alpha", "seed", "step", "sets":
-    {set: {"acc", estimator: {tu, au, eu, acc}}}}]} for the runs that exist (``train=True`` trains
-    the missing ones first, resumably); from :func:`diversity_dataset`."""
-    import math
+    """The diversity grid as the figure's cells, from :func:`diversity_dataset` (the runs that exist).
 
+    Parameters
+    ----------
+    n_tasks, alphas, root, steps, train, samples, executor, progress
+        As for :func:`diversity_dataset`.
+    seed : int
+        One seed.
+
+    Returns
+    -------
+    dict
+        ``{"cells": [{"T", "alpha", "seed", "step", "sets": {set: {"acc", estimator: {"tu", "au",
+        "eu", "acc"}}}}]}``.
+    """
     ds = diversity_dataset(n_tasks, alphas, (seed,), root, steps=steps, train=train, samples=samples,
                            executor=executor, progress=progress)
     cells = []
@@ -236,16 +686,7 @@ def diversity_grid(n_tasks=(2, 6, 10), alphas=(0.5, 0.8), seed: int = 0, root="r
             c = ds.sel(n_task=nt, alpha=a, seed=seed)
             if int(c.step) < 0:
                 continue
-            sets = {}
-            for name in _SETS:
-                x = c.sel(set=name)
-                entry = {} if math.isnan(float(x.acc)) else {"acc": float(x.acc)}
-                for e in ESTIMATORS:
-                    q = {k: float(x[v].sel(estimator=e)) for k, v in (("tu", "tu"), ("au", "au"), ("eu", "eu"),
-                                                                       ("acc", "pred_acc"))}
-                    if not math.isnan(q["eu"]):
-                        entry[e] = {k: v for k, v in q.items() if not (k == "acc" and math.isnan(v))}
-                sets[name] = entry
+            sets = result_entries(c, list(_SETS), ("set",))
             cells.append({"T": 4 * nt, "alpha": a, "seed": seed, "step": int(c.step), "sets": sets})
     return {"cells": cells}
 
@@ -254,7 +695,16 @@ def run_full_study(root="runs/study", seeds=(0, 1, 2), *, executor=None, progres
     """Everything the study's figures read (resumable; about 5 CPU-hours on one core, less on an
     ``executor`` with several workers): the mod-97 and in-context runs for both optimisers and all
     seeds (:func:`train_study`), and the task-diversity grid (:func:`diversity_grid`, trained).
-    ``grokphase figs`` then evaluates (cached) and draws."""
+    ``grokphase figs`` then evaluates (stored per point) and draws.
+
+    Parameters
+    ----------
+    root : path-like
+        Parent folder of the run folders.
+    seeds : sequence of int
+    executor, progress
+        As for ``grokphase.sweep.run_sweep``.
+    """
     for task in TASKS:
         train_study(task, seeds, root, executor=executor, progress=progress)
     diversity_grid(alphas=(0.5, 0.8), root=root, train=True, executor=executor, progress=progress)

@@ -38,8 +38,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import xarray as xr
 
+from grokphase._checks import integer
 from grokphase._io import atomic_write_json, read_npz
+from grokphase.sweep import point_rng
 from grokphase.validation.bayes import SWAG, uncertainty_decomposition
 from grokphase.validation.bayes.grokking_times import detect, eu_peak, threshold_time
 from grokphase.validation.bayes.ivon import ivon_sigma
@@ -48,6 +51,8 @@ from grokphase.validation.bayes.sampling import ensemble_probs
 from grokphase.validation.nn import Transformer
 
 ESTIMATORS = ("ivon", "laplace", "laplace_wd", "swag")
+QUANTITIES = ("tu", "au", "eu", "acc")
+"""Per estimator and set: TU, AU, EU (nats) and the posterior-predictive accuracy."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,19 @@ class StudySetup:
 
 
 def modular_setup(run) -> StudySetup:
+    """The study's view of a mod-p run: evaluation sets 'train' (up to 1,000 training pairs) and
+    'test' (up to 2,000 held-out pairs; target and unlabeled set), KFAC Laplace over all training
+    pairs (ess = their number), chance 1/p.
+
+    Parameters
+    ----------
+    run : ModularRun
+        The run's configuration (``modular_grokking``).
+
+    Returns
+    -------
+    StudySetup
+    """
     from grokphase.validation.nn import TransformerConfig
     from grokphase.validation.tasks import modular_dataset
 
@@ -107,6 +125,20 @@ def _icl_set(tasks, split: str, n_ctx: int, rng: np.random.Generator, n_seqs: in
 
 
 def icl_setup(run) -> StudySetup:
+    """The study's view of an in-context run: the four splits (256 seeded prompts each, 64 groups
+    of 4 with their own pair order; target 'ood_val'), 'unlabeled' OOD prompts (labels dropped),
+    full last-layer Laplace on 256 ID-train prompts scaled to ess = training pairs x training tasks,
+    chance 1/p.
+
+    Parameters
+    ----------
+    run : ICLRun
+        The run's configuration (``icl_training``).
+
+    Returns
+    -------
+    StudySetup
+    """
     from grokphase.validation.experiments.icl_training import model_config
     from grokphase.validation.tasks.icl import SPLITS, make_icl_tasks
 
@@ -148,9 +180,31 @@ def _load(path: Path) -> tuple[int, dict, dict]:
 
 def predictive(setup: StudySetup, params: dict, opt: dict, swag_hist: list[dict], sets: dict, *,
                rng: np.random.Generator, samples: int) -> dict:
-    """Class probabilities at the scored positions of each set in ``sets``: {"mean": {set: (n, K)},
-    estimator: {set: (S, n, K)}} for the estimators that apply (IVON needs h in ``opt``; SWAG needs
-    >= 2 snapshots in ``swag_hist``, the last of which is ``params``)."""
+    """Class probabilities at the scored positions of each evaluation set, per posterior.
+
+    Parameters
+    ----------
+    setup : StudySetup
+    params : dict of str -> ndarray
+        The snapshot's parameters (the Transformer's names and shapes).
+    opt : dict of str -> ndarray
+        The snapshot's optimiser state; IVON's Hessian estimate ``h/<name>`` (shaped like the
+        parameter) makes the IVON posterior apply.  Empty for AdamW runs.
+    swag_hist : list of dict
+        Parameters of consecutive snapshots, the last of which is ``params``; SWAG needs >= 2.
+    sets : dict of str -> EvalSet
+        tokens (B, T), pos (B,), labels (B,) or None.
+    rng : numpy.random.Generator
+        The posterior draws.
+    samples : int
+        Draws S per posterior.
+
+    Returns
+    -------
+    dict
+        ``{"mean": {set: (B, K)}, estimator: {set: (S, B, K)}}`` for the estimators that apply
+        (K = the model's output classes).
+    """
     model = Transformer(setup.config, params=params)
     feats = {n: _features(model, s) for n, s in sets.items()}
     W = model.output_weight.astype(np.float64)
@@ -187,32 +241,161 @@ def _summ_all(pred: dict, sets: dict) -> dict:
 
 
 def snapshot_files(run_dir) -> list[Path]:
+    """The snapshot files ``run_dir/snapshots/step_XXXXXXXX.npz`` in step order.
+
+    Parameters
+    ----------
+    run_dir : path-like
+
+    Returns
+    -------
+    list of pathlib.Path
+
+    Raises
+    ------
+    ValueError
+        There are none (the run was trained without ``snapshots=True``).
+    """
     files = sorted((Path(run_dir) / "snapshots").glob("step_*.npz"))
     if not files:
         raise ValueError(f"no snapshots in {run_dir}/snapshots (train with snapshots=True)")
     return files
 
 
+def file_step(path: Path) -> int:
+    """The step in a snapshot file's name (``step_00000250.npz`` -> 250).
+
+    Parameters
+    ----------
+    path : path-like
+
+    Returns
+    -------
+    int
+    """
+    return int(Path(path).stem.split("_", 1)[1])
+
+
+def evaluated(n: int, every: int) -> list[int]:
+    """Indices of the snapshots evaluated with stride ``every``: every ``every``-th one and the last.
+
+    Parameters
+    ----------
+    n : int
+        Number of snapshots.
+    every : int
+        Stride (>= 1).
+
+    Returns
+    -------
+    list of int
+    """
+    every = integer("every", every, 1, note="evaluate every k-th snapshot")
+    return [i for i in range(n) if i % every == 0 or i == n - 1]
+
+
+def snapshot_window(run_dir, step: int, swag_window: int) -> list[tuple[int, dict, dict]]:
+    """The snapshots of the last ``swag_window`` logged steps up to ``step``: what
+    :func:`snapshot_row` needs.
+
+    Parameters
+    ----------
+    run_dir : path-like
+        The run folder.
+    step : int
+        The evaluated snapshot's step.
+    swag_window : int
+        Snapshots kept (>= 1).
+
+    Returns
+    -------
+    list of (int, dict, dict)
+        (step, params, optimiser state) per snapshot, in step order; the last is at ``step``.
+
+    Raises
+    ------
+    ValueError
+        No snapshot at ``step`` (naming the run folder and the steps there), or a damaged file.
+    """
+    files = snapshot_files(run_dir)
+    steps = [file_step(f) for f in files]
+    if step not in steps:
+        raise ValueError(f"{run_dir}: no snapshot at step {step} (snapshots at {steps[0]}..{steps[-1]}); "
+                         f"was the run retrained?")
+    i = steps.index(step)
+    window = [_load(f) for f in files[max(0, i + 1 - swag_window):i + 1]]
+    if window[-1][0] != step:
+        raise ValueError(f"{files[i]} holds step {window[-1][0]}, its name says {step}; delete it, or retrain the run")
+    return window
+
+
+def snapshot_row(setup: StudySetup, window: list[tuple[int, dict, dict]], *, samples: int, seed: int) -> dict:
+    """One trajectory row: accuracy and, per estimator, TU/AU/EU/accuracy on every set of ``setup``
+    at the last snapshot of ``window``.
+
+    Parameters
+    ----------
+    setup : StudySetup
+    window : list of (step, params, opt)
+        Consecutive snapshots, the evaluated one last (SWAG uses them all; IVON the last's state).
+    samples : int
+        Posterior samples per estimator (>= 2).
+    seed : int
+        With the step, the seed of the posterior draws (:func:`grokphase.sweep.point_rng`), so a
+        row does not depend on which other snapshots are evaluated, or in which order.
+
+    Returns
+    -------
+    dict
+        ``{"step": int, set: {"acc": float (labelled sets), estimator: {"tu", "au", "eu"[, "acc"]}}}``.
+    """
+    step, params, opt = window[-1]
+    pred = predictive(setup, params, opt, [p for _, p, _ in window], setup.sets, rng=point_rng(seed, step),
+                      samples=samples)
+    return {"step": step, **_summ_all(pred, setup.sets)}
+
+
 def evaluate_snapshots(setup: StudySetup, run_dir, *, samples: int = 16, swag_window: int = 8, every: int = 1,
                        seed: int = 0) -> list[dict]:
-    """One row per (every-th, and the last) snapshot: {"step", set: {"acc", estimator: {tu, au, eu,
-    acc}}}.  Written (atomically) with the settings to run_dir/uncertainty.json ({"samples",
-    "swag_window", "every", "seed", "rows"}); returns the rows."""
+    """:func:`snapshot_row` at every ``every``-th (and the last) snapshot of one run, in one loop.
+
+    The rows are written (atomically) with the settings to ``run_dir/uncertainty.json``
+    (``{"samples", "swag_window", "every", "seed", "rows"}``).  The study's driver
+    (``uncertainty_runs.evaluate_study``) computes the same rows through ``grokphase.sweep``.
+
+    Parameters
+    ----------
+    setup : StudySetup
+        The run's model configuration and evaluation sets (:func:`modular_setup`, :func:`icl_setup`).
+    run_dir : path-like
+        The run folder (``snapshots/step_*.npz``).
+    samples : int
+        Posterior samples per estimator (>= 2).
+    swag_window : int
+        Snapshots up to each evaluated one that SWAG is fitted on (>= 1; SWAG needs >= 2).
+    every : int
+        Snapshot stride (>= 1); the last snapshot is always evaluated.
+    seed : int
+        Seed of the posterior draws (with each snapshot's step).
+
+    Returns
+    -------
+    list of dict
+        One :func:`snapshot_row` per evaluated snapshot, in step order.
+    """
     if samples < 2:
         raise ValueError(f"samples must be >= 2, got {samples}")
     if isinstance(every, bool) or not isinstance(every, int) or every < 1:
         raise ValueError(f"every must be an integer >= 1 (evaluate every k-th snapshot), got {every!r}")
+    swag_window = integer("swag_window", swag_window, 1)
     files = snapshot_files(run_dir)
-    rng = np.random.default_rng(seed)
-    swag_hist: list[dict] = []
+    keep = set(evaluated(len(files), every))
+    window: list[tuple[int, dict, dict]] = []
     rows = []
     for i, f in enumerate(files):
-        step, params, opt = _load(f)
-        swag_hist = (swag_hist + [params])[-swag_window:]
-        if i % every and i != len(files) - 1:
-            continue
-        pred = predictive(setup, params, opt, swag_hist, setup.sets, rng=rng, samples=samples)
-        rows.append({"step": step, **_summ_all(pred, setup.sets)})
+        window = (window + [_load(f)])[-swag_window:]
+        if i in keep:
+            rows.append(snapshot_row(setup, window, samples=samples, seed=seed))
     atomic_write_json(Path(run_dir) / "uncertainty.json",
                       {"samples": samples, "swag_window": swag_window, "every": every, "seed": seed, "rows": rows})
     return rows
@@ -221,7 +404,28 @@ def evaluate_snapshots(setup: StudySetup, run_dir, *, samples: int = 16, swag_wi
 def evaluate_final(setup: StudySetup, run_dir, sets: dict, *, samples: int = 16, swag_window: int = 8,
                    seed: int = 0) -> dict:
     """Accuracy and TU/AU/EU per estimator on ``sets`` at the last snapshot (SWAG from the last
-    ``swag_window`` snapshots): the context-length and context-noise sweeps."""
+    ``swag_window`` snapshots): the context-length and context-noise sweeps, the diversity grid.
+
+    Parameters
+    ----------
+    setup : StudySetup
+        The run's model configuration (its ``sets`` are not used).
+    run_dir : path-like
+        The run folder.
+    sets : dict of str -> EvalSet
+        The evaluation sets (tokens (B, T), pos (B,), labels (B,) or None).
+    samples : int
+        Posterior samples per estimator (>= 2).
+    swag_window : int
+        Last snapshots SWAG is fitted on.
+    seed : int
+        Seed of the posterior draws (``numpy.random.default_rng(seed)``).
+
+    Returns
+    -------
+    dict
+        ``{"step": int, set: {"acc", estimator: {"tu", "au", "eu"[, "acc"]}}}``.
+    """
     files = snapshot_files(run_dir)[-swag_window:]
     loaded = [_load(f) for f in files]
     step, params, opt = loaded[-1]
@@ -230,13 +434,102 @@ def evaluate_final(setup: StudySetup, run_dir, sets: dict, *, samples: int = 16,
     return {"step": step, **_summ_all(pred, sets)}
 
 
+def result_arrays(res: dict, names, dims: tuple[str, ...], coords: dict, suffix: str = "") -> dict:
+    """An evaluation result ``{set: {"acc", estimator: {tu, au, eu, acc}}}`` (:func:`snapshot_row`,
+    :func:`evaluate_final`) as labelled arrays over named dimensions.
+
+    Parameters
+    ----------
+    res : dict
+        The result; sets or estimators it lacks give NaN (entries other than ``names`` are ignored).
+    names : array-like of str, shape (n_1, ..., n_d)
+        The set names, arranged along ``dims`` (e.g. ``"id_train/k3"`` at (split, k)).
+    dims : tuple of str, length d
+        Dimension names of ``names``.
+    coords : dict
+        Coordinates of ``dims`` (``{dim: values}``).
+    suffix : str
+        Appended to the variable names (several families of sets in one Dataset).
+
+    Returns
+    -------
+    dict of str -> xarray.DataArray
+        ``acc`` (dims): accuracy at the snapshot weights (NaN for unlabeled sets); ``tu``, ``au``,
+        ``eu`` (nats) and ``pred_acc`` (posterior-predictive accuracy), (dims + ``estimator``) with
+        the estimator coordinate ``ESTIMATORS``; NaN where an estimator does not apply.
+    """
+    names = np.asarray(names, dtype=object)
+    flat = names.ravel().tolist()
+    acc = np.array([res.get(s, {}).get("acc", np.nan) for s in flat], float).reshape(names.shape)
+    out = {f"acc{suffix}": xr.DataArray(acc, dims=dims, coords=coords)}
+    est_coords = {**coords, "estimator": list(ESTIMATORS)}
+    for k in QUANTITIES:
+        v = np.array([[res.get(s, {}).get(e, {}).get(k, np.nan) for e in ESTIMATORS] for s in flat], float)
+        out[("pred_acc" if k == "acc" else k) + suffix] = xr.DataArray(
+            v.reshape(names.shape + (len(ESTIMATORS),)), dims=tuple(dims) + ("estimator",), coords=est_coords)
+    return out
+
+
+def result_entries(ds: xr.Dataset, names, dims: tuple[str, ...], suffix: str = "") -> dict:
+    """The inverse of :func:`result_arrays` at one point, NaN entries left out (no ``acc`` for an
+    unlabeled set, no estimator that does not apply).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        One point (e.g. ``sweep.isel(run=0)``) with the variables of :func:`result_arrays`.
+    names : array-like of str, shape (n_1, ..., n_d)
+        The set names along ``dims``.
+    dims : tuple of str
+        The dimensions of ``names`` (besides ``estimator``).
+    suffix : str
+        The variables' suffix.
+
+    Returns
+    -------
+    dict
+        ``{set name: {"acc", estimator: {"tu", "au", "eu"[, "acc"]}}}``.
+    """
+    names = np.asarray(names, dtype=object)
+    acc = ds[f"acc{suffix}"].transpose(*dims).values
+    q = {k: ds[("pred_acc" if k == "acc" else k) + suffix].transpose(*dims, "estimator").sel(
+        estimator=list(ESTIMATORS)).values for k in QUANTITIES}
+    out = {}
+    for idx in np.ndindex(names.shape):
+        entry = {} if math.isnan(acc[idx]) else {"acc": float(acc[idx])}
+        for j, e in enumerate(ESTIMATORS):
+            v = {k: float(q[k][idx + (j,)]) for k in QUANTITIES}
+            if not math.isnan(v["eu"]):
+                entry[e] = {k: x for k, x in v.items() if not (k == "acc" and math.isnan(x))}
+        out[names[idx]] = entry
+    return out
+
+
 def summarise(rows: list[dict], setup: StudySetup) -> dict:
-    """Grokking times (target split, snapshot-weight accuracy; memorisation time: the same on the
-    training split; None when the final gain above chance is within 3 binomial sd of the set,
-    i.e. noise), and per estimator present: EU-peak
-    time, EU-collapse factor (peak / final) and step (first after the peak with EU <= peak / 10) on
-    the target split, and the monitor's detection on the unlabeled set
-    with its lag (detection - grokking time; negative = lead)."""
+    """Event times and EU summaries of one run's trajectory.
+
+    Grokking times on the target split (snapshot-weight accuracy crossing half and 90 % of the
+    final gain above chance; memorisation time: the same on the training split; None when the
+    final gain is within 3 binomial sd of the set, i.e. noise), and per estimator present: EU-peak
+    step, EU-collapse factor (peak / final) and step (first after the peak with EU <= peak / 10) on
+    the target split, and the label-free monitor's detection on the unlabeled set with its lag
+    (detection - grokking time; negative = lead).
+
+    Parameters
+    ----------
+    rows : list of dict
+        The trajectory (:func:`snapshot_row` per evaluated snapshot, in step order).
+    setup : StudySetup
+        Target, training and unlabeled set names, chance accuracy and set sizes.
+
+    Returns
+    -------
+    dict
+        ``{"grokking_time", "grokking_time_90", "final_acc", "chance", "memorisation_time",
+        "final_train_acc", "estimators": {estimator: {"eu_peak_step", "eu_collapse_factor",
+        "eu_collapse_step", "eu_peak", "eu_final", "au_final", "detected_step", "detection_lag"}}}``;
+        steps are ints or None.
+    """
     steps = np.array([r["step"] for r in rows])
 
     def event(split, fraction):
@@ -267,13 +560,35 @@ def summarise(rows: list[dict], setup: StudySetup) -> dict:
                                   "detected_step": det,
                                   "detection_lag": None if det is None or g is None else det - g}
     return out
+
+
 def icl_sweep_sets(run, *, splits=("id_train", "ood_val"), ks=(), noises=(), n_seqs: int = 64,
                    seed: int = 50_000) -> dict:
-    """Evaluation sets for the in-context sweeps (§1, claims 3-4), for each split:
-    '{split}/k{k}' -> k context examples before the query (k = 0..n_ctx-1), and '{split}/noise{p}'
-    -> n_ctx examples whose context labels are replaced by uniform tokens with probability p; each
-    set n_seqs (>= 64) fresh input sequences x all tasks of the split.  The run's tasks and pairs;
-    fixed seeds."""
+    """Evaluation sets for the in-context sweeps (``docs/icl_grokking.md`` §1, claims 3-4).
+
+    For each split: ``'{split}/k{k}'`` -> k context examples before the query, and
+    ``'{split}/noise{p:g}'`` -> n_ctx examples whose context labels are replaced by uniform tokens
+    with probability p.  The run's tasks and pairs; fixed seeds.
+
+    Parameters
+    ----------
+    run : ICLRun
+    splits : sequence of str
+        Prompt splits (``validation.tasks.icl.SPLITS``).
+    ks : iterable of int
+        Context examples, each in 0..n_ctx-1.
+    noises : iterable of float
+        Context-noise probabilities in [0, 1].
+    n_seqs : int
+        Fresh input sequences per set (>= 64); each set holds n_seqs x all tasks of its split.
+    seed : int
+        Base seed of the prompts.
+
+    Returns
+    -------
+    dict of str -> EvalSet
+        tokens (B, 3 (k + 1)) or (B, 3 n_ctx), pos (B,) the query's scored position, labels (B,).
+    """
     from grokphase.validation.tasks.icl import make_icl_tasks
 
     tasks = make_icl_tasks(run.p, run.n_task, run.alpha, seed=run.seed, val_protocol=run.val_protocol)

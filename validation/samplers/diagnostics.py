@@ -26,8 +26,19 @@ def _draws(x, min_draws: int) -> np.ndarray:
 
 
 def split_rhat(x: np.ndarray) -> float:
-    """Split R-hat of draws x (m chains, n >= 4 draws, finite): each chain halved, then the classic
-    ratio.  Chains that do not move: 1.0 if all halves sit at one value, inf if they sit apart."""
+    """Split R-hat (BDA3 §11.4): each chain halved, then the classic ratio of pooled to within-chain
+    variance.
+
+    Parameters
+    ----------
+    x : array-like, shape (m chains, n draws)
+        Finite draws, n >= 4.
+
+    Returns
+    -------
+    float
+        R-hat; for chains that do not move: 1.0 if all halves sit at one value, inf if they sit apart.
+    """
     x = _draws(x, 4)
     m, n = x.shape
     h = n // 2
@@ -40,8 +51,19 @@ def split_rhat(x: np.ndarray) -> float:
 
 
 def effective_sample_size(x: np.ndarray) -> float:
-    """ESS of draws x (m chains, n >= 2 draws, finite), summing chain-averaged autocorrelations in
-    pairs until a pair sum turns negative."""
+    """Effective sample size from chain-averaged autocorrelations, summed in pairs until a pair sum
+    turns negative (Geyer's initial positive sequence).
+
+    Parameters
+    ----------
+    x : array-like, shape (m chains, n draws)
+        Finite draws, n >= 2.
+
+    Returns
+    -------
+    float
+        ESS over all chains (m n for draws without variance).
+    """
     x = _draws(x, 2)
     m, n = x.shape
     xc = x - x.mean(axis=1, keepdims=True)
@@ -75,7 +97,17 @@ class Estimate:
 
 
 def estimate(x: np.ndarray) -> Estimate:
-    """:class:`Estimate` of draws x of shape (m chains, n draws)."""
+    """:class:`Estimate` (mean, Monte Carlo standard error, split R-hat, ESS) of MCMC draws.
+
+    Parameters
+    ----------
+    x : array-like, shape (m chains, n draws)
+        Finite draws, n >= 4.
+
+    Returns
+    -------
+    Estimate
+    """
     x = np.asarray(x, dtype=np.float64)
     ess = effective_sample_size(x)
     return Estimate(mean=float(x.mean()), se=float(x.std(ddof=1) / math.sqrt(ess)), rhat=split_rhat(x), ess=ess)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from grokphase import _checks as chk
+from grokphase._progress import progress_bar
 from grokphase.validation.copy_attention import OBSERVABLE_NAMES, CopyModel, neg_log_posterior, observables
 
 from .run import SamplerRun, chain_dataset
@@ -64,12 +65,41 @@ def _scale(model, theta, inverse=False):
 
 
 def hmc_tuple(U_grad, z0: tuple, record, rng: np.random.Generator, n_iter: int = 2000, n_leapfrog: int = 15,
-              step0: float = 0.05, target: float = 0.8, thin: int = 1):
+              step0: float = 0.05, target: float = 0.8, thin: int = 1, progress: bool | None = None) -> HMCResult:
     """Generic batched HMC on a tuple of arrays with a leading chain axis (identity mass).
 
-    U_grad(z) -> (U (n,), grads tuple like z); record(z) -> dict of (n,) arrays kept in the second
-    half (every ``thin``-th iteration).  Returns an :class:`HMCResult` whose ``final`` is z.
-    n_iter >= 2, n_leapfrog >= 1, thin >= 1 integers; step0 > 0; target in (0, 1)."""
+    Parameters
+    ----------
+    U_grad : callable
+        ``U_grad(z) -> (U, grads)``: the potential U, shape (n,), of every chain and its gradient,
+        a tuple of arrays shaped like ``z``.
+    z0 : tuple of ndarray, each of shape (n, ...)
+        Start of every chain (leading chain axis).
+    record : callable
+        ``record(z) -> {name: (n,) array}``: what is kept at every ``thin``-th iteration of the
+        second half.
+    rng : numpy.random.Generator
+        Momenta, jitter and acceptance draws.
+    n_iter : int
+        Iterations (>= 2); the first half adapts the step size and is discarded.
+    n_leapfrog : int
+        Leapfrog steps per trajectory (>= 1).
+    step0 : float
+        Initial step size (> 0) of every chain.
+    target : float
+        Target acceptance rate of the adaptation, in (0, 1).
+    thin : int
+        Keep every ``thin``-th iteration of the second half (>= 1).
+    progress : bool, optional
+        tqdm bar over the iterations on stderr (:func:`grokphase._progress.progress_bar`; None: only
+        on a terminal and outside another bar, False: no output).
+
+    Returns
+    -------
+    HMCResult
+        Draws of ``record`` (chain, draw), sample stats, acceptance and step size per chain;
+        ``final`` is the last z.
+    """
     n_iter = chk.integer("n_iter", n_iter, 2, note="the first half is discarded")
     n_leapfrog = chk.integer("n_leapfrog", n_leapfrog, 1)
     thin = chk.integer("thin", thin, 1)
@@ -82,10 +112,11 @@ def hmc_tuple(U_grad, z0: tuple, record, rng: np.random.Generator, n_iter: int =
     # a diverging trajectory (too large a step early in the adaptation) overflows; its non-finite
     # energy is rejected below, so the floating-point warnings carry no information
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        return _hmc_loop(U_grad, z, U, G, record, rng, n_iter, n_leapfrog, eps, target, thin, half)
+        with progress_bar(n_iter, progress=progress, desc="HMC", unit="iter", leave=False) as bar:
+            return _hmc_loop(U_grad, z, U, G, record, rng, n_iter, n_leapfrog, eps, target, thin, half, bar)
 
 
-def _hmc_loop(U_grad, z, U, G, record, rng, n_iter, n_leapfrog, eps, target, thin, half):
+def _hmc_loop(U_grad, z, U, G, record, rng, n_iter, n_leapfrog, eps, target, thin, half, bar):
     n = z[0].shape[0]
     acc_window = np.zeros(n)
     accepted = np.zeros(n)
@@ -123,6 +154,7 @@ def _hmc_loop(U_grad, z, U, G, record, rng, n_iter, n_leapfrog, eps, target, thi
                 stats.append({"acceptance_rate": np.exp(np.minimum(0.0, -dH)), "step_size": e,
                               "energy": np.where(acc, H1, H0), "lp": -U,
                               "diverging": ~(dH <= DIVERGENCE)})
+        bar.update()
     draws = {k: np.stack([d[k] for d in keep], axis=1) for k in keep[0]}
     stat = {k: np.stack([d[k] for d in stats], axis=1) for k in stats[0]}
     settings = dict(sampler="HMC", n_iter=int(n_iter), warmup=int(half), n_leapfrog=int(n_leapfrog),
@@ -133,9 +165,30 @@ def _hmc_loop(U_grad, z, U, G, record, rng, n_iter, n_leapfrog, eps, target, thi
 
 
 def hmc(model: CopyModel, theta0, C, rng: np.random.Generator, n_iter: int = 2000, n_leapfrog: int = 15,
-        step0: float = 0.05, target: float = 0.8, thin: int = 1, bias=None) -> HMCResult:
+        step0: float = 0.05, target: float = 0.8, thin: int = 1, bias=None, progress: bool | None = None) -> HMCResult:
     """Sample -log p of ``copy_attention.neg_log_posterior`` for every chain of theta0, in whitened
-    coordinates z = theta / s.  bias(theta) -> (U_b (n,), grads): an extra potential (umbrella)."""
+    coordinates z = theta / s.
+
+    Parameters
+    ----------
+    model : CopyModel
+        The finite-N copy-task model (L, N, kind, prior scales).
+    theta0 : tuple of ndarray
+        Start of every chain: the model's parameter arrays with a leading chain axis (n, ...).
+    C : ndarray, shape (n, L, L) or (L, L)
+        Data statistic of every chain (``copy_attention.data_statistic``), or one for all.
+    rng : numpy.random.Generator
+    n_iter, n_leapfrog, step0, target, thin, progress
+        As for :func:`hmc_tuple`.
+    bias : callable, optional
+        ``bias(theta) -> (U_b (n,), grads like theta)``: an extra potential (umbrella window).
+
+    Returns
+    -------
+    HMCResult
+        Observables (chain, draw) with the model's parameters and ``umbrella`` as attributes;
+        ``final`` in the model's coordinates theta.
+    """
     def U_grad(zz):
         th = _scale(model, zz)
         U, g = neg_log_posterior(model, th, C)
@@ -145,21 +198,50 @@ def hmc(model: CopyModel, theta0, C, rng: np.random.Generator, n_iter: int = 200
         return U, tuple(gi * si for gi, si in zip(g, model.scales))
 
     res = hmc_tuple(U_grad, _scale(model, theta0, inverse=True), lambda zz: observables(model, _scale(model, zz)),
-                    rng, n_iter, n_leapfrog, step0, target, thin)
+                    rng, n_iter, n_leapfrog, step0, target, thin, progress)
     res.posterior.attrs.update(model_attrs(model), umbrella=bias is not None)
     return dataclasses.replace(res, final=_scale(model, res.final))
 
 
 def model_attrs(model: CopyModel) -> dict:
-    """The model's parameters as typed attributes (L, N, kind, s_q, s_k, s_u, s_v, sigma2)."""
+    """The model's parameters as typed attributes.
+
+    Parameters
+    ----------
+    model : CopyModel
+
+    Returns
+    -------
+    dict
+        ``{L, N, kind, s_q, s_k, s_u, s_v, sigma2}``.
+    """
     return {f.name: getattr(model, f.name) for f in dataclasses.fields(model)}
 
 
 def langevin(model: CopyModel, theta0, C, rng: np.random.Generator, eta: float, n_steps: int,
-             record_every: int = 100) -> SamplerRun:
+             record_every: int = 100, progress: bool | None = None) -> SamplerRun:
     """Overdamped Langevin theta <- theta - eta grad U + sqrt(2 eta) xi (noisy full-batch GD whose
-    stationary law is the posterior); time t = eta * step.  eta > 0; n_steps >= 0 and
-    record_every >= 1 integers.
+    stationary law is the posterior); time t = eta * step.
+
+    Parameters
+    ----------
+    model : CopyModel
+        The finite-N copy-task model.
+    theta0 : tuple of ndarray
+        Start of every chain: the model's parameter arrays with a leading chain axis (n, ...).
+    C : ndarray, shape (n, L, L) or (L, L)
+        Data statistic of every chain, or one for all.
+    rng : numpy.random.Generator
+        The noise xi.
+    eta : float
+        Step size (> 0).
+    n_steps : int
+        Steps (>= 0).
+    record_every : int
+        Record the observables every ``record_every`` steps (>= 1), and at step 0.
+    progress : bool, optional
+        tqdm bar over the steps on stderr (:func:`grokphase._progress.progress_bar`; None: only on a
+        terminal and outside another bar, False: no output).
 
     Returns
     -------
@@ -174,15 +256,20 @@ def langevin(model: CopyModel, theta0, C, rng: np.random.Generator, eta: float, 
     record_every = chk.integer("record_every", record_every, 1)
     theta = tuple(t.copy() for t in theta0)
     rec, lps, ts = [], [], []
-    for step in range(n_steps + 1):
-        U, G = neg_log_posterior(model, theta, C)
-        if step % record_every == 0:
-            rec.append(observables(model, theta))
-            lps.append(-U)
-            ts.append(eta * step)
-        if step == n_steps:
-            break
-        theta = tuple(t - eta * gi + np.sqrt(2 * eta) * rng.standard_normal(t.shape) for t, gi in zip(theta, G))
+    done = 0
+    with progress_bar(n_steps, progress=progress, desc="Langevin", unit="step", leave=False) as bar:
+        for step in range(n_steps + 1):
+            U, G = neg_log_posterior(model, theta, C)
+            if step % record_every == 0:
+                rec.append(observables(model, theta))
+                lps.append(-U)
+                ts.append(eta * step)
+                bar.update(step - done)
+                done = step
+            if step == n_steps:
+                bar.update(step - done)
+                break
+            theta = tuple(t - eta * gi + np.sqrt(2 * eta) * rng.standard_normal(t.shape) for t, gi in zip(theta, G))
     attrs = dict(sampler="Langevin", eta=float(eta), n_steps=int(n_steps), record_every=int(record_every),
                  **model_attrs(model))
     t = {"t": np.array(ts)}

@@ -32,12 +32,23 @@ def chain_dataset(values: Mapping[str, np.ndarray], *, attrs: Mapping | None = N
     Parameters
     ----------
     values : mapping name -> array, shape (chain, draw, ...)
+        All with the same (chain, draw).
     attrs : mapping, optional
         Global attributes (str, int, float or bool values, so that they survive netCDF).
     long_names : mapping name -> str, optional
         CF ``long_name`` of the variables.
     draw_coords, chain_coords : mapping name -> array, optional
-        Extra (non-index) coordinates along ``draw`` (e.g. time) or ``chain`` (e.g. window).
+        Extra (non-index) coordinates along ``draw`` (e.g. time), shape (draw,), or ``chain``
+        (e.g. window), shape (chain,).
+
+    Returns
+    -------
+    xarray.Dataset
+
+    Raises
+    ------
+    ValueError
+        An array with fewer than two axes, or arrays with different (chain, draw).
     """
     long_names = long_names or {}
     data = {}
@@ -78,8 +89,24 @@ class SamplerRun:
         return {k: v.values for k, v in self.posterior.data_vars.items()}
 
     def estimate(self, name: str, chains=None) -> Estimate:
-        """Mean, ESS-based standard error and split R-hat of the scalar observable ``name`` over
-        all chains (or the chain indices ``chains``)."""
+        """Mean, ESS-based standard error and split R-hat of a scalar observable.
+
+        Parameters
+        ----------
+        name : str
+            A posterior variable of shape (chain, draw).
+        chains : array-like of int, optional
+            The chains to use (default: all).
+
+        Returns
+        -------
+        Estimate
+
+        Raises
+        ------
+        ValueError
+            ``name`` is not a posterior variable (naming the valid ones).
+        """
         if name not in self.posterior:
             raise ValueError(f"name must be one of {sorted(self.posterior.data_vars)}, got {name!r}")
         x = self.posterior[name].values
@@ -87,6 +114,10 @@ class SamplerRun:
 
     def to_inference_data(self):
         """An ``arviz.InferenceData`` with the groups ``posterior`` and ``sample_stats``.
+
+        Returns
+        -------
+        arviz.InferenceData
 
         Raises
         ------

@@ -64,12 +64,33 @@ def _scalars(v) -> str:
     return str(v)
 
 
+class StderrHandler(logging.StreamHandler):
+    """A logging handler writing to whatever ``sys.stderr`` is when a record is emitted.
+
+    A plain ``StreamHandler(sys.stderr)`` keeps the stream of the moment it was made; when that
+    stream is replaced and closed (pytest's output capture, a redirected ``sys.stderr``) every
+    later message ends in a "--- Logging error ---" traceback instead of the current stderr.
+    """
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):      # StreamHandler.__init__/setStream assign it; the lookup stays dynamic
+        pass
+
+
 def configure_logging() -> None:
-    """Show the package's INFO messages (``grokphase.*`` loggers) on stderr, once per process."""
+    """Show the package's INFO messages (``grokphase.*`` loggers) on stderr, once per process.
+
+    The handler (:class:`StderrHandler`) is added to the ``grokphase`` logger only the first time
+    and writes to the ``sys.stderr`` of the moment each message is emitted.
+    """
     log = logging.getLogger("grokphase")
     if any(getattr(h, _HANDLER_FLAG, False) for h in log.handlers):
         return
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     handler.setFormatter(logging.Formatter("grokphase: %(message)s"))
     setattr(handler, _HANDLER_FLAG, True)
     log.addHandler(handler)

@@ -29,12 +29,14 @@ def add_parser(sub) -> None:
     q.add_argument("--root", default="runs/study", help="parent folder of the run folders")
     add_json(q)
     q.set_defaults(func=run, parser=q)
-    q = usub.add_parser("evaluate", help="posteriors on every snapshot of the study's runs; summary table")
+    q = usub.add_parser("evaluate", help="posteriors on every snapshot of the study's runs; summary table "
+                                         "(points stored under ROOT/sweeps, reused for the same settings)")
     q.add_argument("task", choices=("modular", "icl"))
     q.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     q.add_argument("--root", default="runs/study", help="parent folder of the run folders")
     q.add_argument("--samples", type=int, help="posterior samples per estimator (>= 2; default per task)")
     q.add_argument("--every", type=int, help="evaluate every k-th snapshot and the last (default per task)")
+    _executor_options(q)
     q.add_argument("--out", help="write trajectories and summaries as JSON here")
     add_json(q)
     q.set_defaults(func=run, parser=q)
@@ -42,6 +44,7 @@ def add_parser(sub) -> None:
     q.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     q.add_argument("--root", default="runs/study", help="parent folder of the run folders")
     q.add_argument("--samples", type=int, default=8, help="posterior samples per estimator (>= 2)")
+    _executor_options(q)
     q.add_argument("--out", help="write the results as JSON here")
     add_json(q)
     q.set_defaults(func=run, parser=q)
@@ -90,13 +93,15 @@ def run(args) -> int:
         emit(summary if args.json else {k: v for k, v in summary.items() if k != "run"}, args)
         return 0
     if args.uncertainty_command == "sweeps":
-        res = ur.context_noise_sweeps(tuple(args.seeds), args.root, samples=args.samples)
+        res = ur.context_noise_sweeps(tuple(args.seeds), args.root, samples=args.samples, executor=_executor(args),
+                                      progress=progress)
     elif args.uncertainty_command == "diversity":
         res = ur.diversity_grid(tuple(args.n_task), tuple(args.alpha), args.seed, args.root, steps=args.steps,
                                 train=args.train, samples=args.samples, executor=_executor(args),
                                 progress=progress)
     else:
-        res = ur.evaluate_study(args.task, tuple(args.seeds), args.root, samples=args.samples, every=args.every)
+        res = ur.evaluate_study(args.task, tuple(args.seeds), args.root, samples=args.samples, every=args.every,
+                                executor=_executor(args), progress=progress)
     if args.out:
         from grokphase._io import atomic_write_json
 

@@ -31,7 +31,16 @@ NONE = "none"
 
 
 def qualified_name(obj) -> str:
-    """``module.QualName`` of a class or function (of ``type(obj)`` for an instance)."""
+    """``module.QualName`` of a class or function (of ``type(obj)`` for an instance).
+
+    Parameters
+    ----------
+    obj : type, function or instance
+
+    Returns
+    -------
+    str
+    """
     cls = obj if isinstance(obj, (type, types.FunctionType)) else type(obj)
     return f"{cls.__module__}.{cls.__qualname__}"
 
@@ -44,10 +53,23 @@ def _check_design(design) -> None:
 
 
 def design_config(design) -> dict:
-    """The fields of ``design`` as plain data (tuples become lists).
+    """The fields of ``design`` as plain data (tuples become lists, nested designs nested dicts).
 
-    Raises TypeError when a field holds anything but bool, int, float, str, None or a tuple/list
-    of those (a design must be fully described by such values)."""
+    Parameters
+    ----------
+    design : frozen dataclass instance
+
+    Returns
+    -------
+    dict
+        ``{field: value}``, JSON- and TOML-ready (module docstring).
+
+    Raises
+    ------
+    TypeError
+        A field holds anything but bool, int, float, str, None, a tuple/list of those or a nested
+        frozen dataclass (a design must be fully described by such values).
+    """
     _check_design(design)
     out = {}
     for f in dataclasses.fields(design):
@@ -68,13 +90,32 @@ def design_config(design) -> dict:
 
 
 def inapplicable(design) -> dict[str, str]:
-    """{field: why it does not apply} from the design's ``inapplicable()`` method (or {})."""
+    """The fields that do not apply to ``design``, from its ``inapplicable()`` method.
+
+    Parameters
+    ----------
+    design : frozen dataclass instance
+
+    Returns
+    -------
+    dict of str -> str
+        ``{field: why it does not apply}`` (empty when the design has no such method).
+    """
     method = getattr(design, "inapplicable", None)
     return dict(method()) if callable(method) else {}
 
 
 def resolved_config(design) -> dict:
-    """:func:`design_config` without the fields that do not apply to ``design`` (what a run records)."""
+    """:func:`design_config` without the fields that do not apply to ``design`` (what a run records).
+
+    Parameters
+    ----------
+    design : frozen dataclass instance
+
+    Returns
+    -------
+    dict
+    """
     skip = inapplicable(design)
     return {k: v for k, v in design_config(design).items() if k not in skip}
 
@@ -130,7 +171,7 @@ def design_from_config(cls, config: dict, *, base=None, prefix: str = ""):
 
     Parameters
     ----------
-    cls : type
+    cls : type or str
         A frozen dataclass, or its qualified name ``"module.Class"``.
     config : dict
         Field values; fields it lacks keep their value in ``base`` (or the class default).  A
@@ -140,6 +181,10 @@ def design_from_config(cls, config: dict, *, base=None, prefix: str = ""):
         Starting point (default: ``cls()``; then every field without a default must be given).
     prefix : str
         Prepended to field names in messages (used for nested configurations).
+
+    Returns
+    -------
+    cls instance
 
     Raises
     ------
@@ -177,8 +222,21 @@ def design_from_config(cls, config: dict, *, base=None, prefix: str = ""):
 
 
 def config_diff(stored: dict, current: dict, prefix: str = "") -> list[str]:
-    """Human-readable differences ``"key: stored != current"`` between two nested configurations
-    (keys in one only are reported as ``<absent>``); empty when they agree."""
+    """Human-readable differences between two nested configurations.
+
+    Parameters
+    ----------
+    stored, current : dict
+        Configurations (plain data, nested dicts allowed).
+    prefix : str
+        Prepended to the keys in the messages (dotted path of a nested configuration).
+
+    Returns
+    -------
+    list of str
+        ``"key: stored != current"`` per differing key (a key in one only shows ``<absent>``; values
+        of different types differ), sorted by key; empty when the two agree.
+    """
     out = []
     for k in sorted(set(stored) | set(current), key=str):
         a, b = stored.get(k, "<absent>"), current.get(k, "<absent>")
@@ -191,7 +249,16 @@ def config_diff(stored: dict, current: dict, prefix: str = "") -> list[str]:
 
 def parse_value(text: str):
     """A ``--set`` value: a TOML literal (``8``, ``0.25``, ``true``, ``[64, 128]``, ``"a"``) or,
-    failing that, the bare string."""
+    failing that, the bare string.
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    bool, int, float, str, list or dict
+    """
     try:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
@@ -199,8 +266,22 @@ def parse_value(text: str):
 
 
 def parse_assignments(items) -> dict:
-    """``["key=value", ...]`` (the command line's ``--set``) -> ``{key: value}`` with each value
-    read by :func:`parse_value`; ValueError for an item without ``=`` or a key given twice."""
+    """``["key=value", ...]`` (the command line's ``--set``) -> ``{key: value}``.
+
+    Parameters
+    ----------
+    items : iterable of str
+        ``key=value`` items; each value is read by :func:`parse_value`.
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    ValueError
+        An item without ``=`` or a key given twice.
+    """
     out = {}
     for item in items:
         key, sep, text = str(item).partition("=")
@@ -214,7 +295,21 @@ def parse_assignments(items) -> dict:
 
 
 def read_toml(path) -> dict:
-    """The tables of a TOML configuration file; ValueError naming the file when it cannot be read."""
+    """The tables of a TOML configuration file.
+
+    Parameters
+    ----------
+    path : path-like
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    ValueError
+        The file cannot be read or parsed (the message names it).
+    """
     from pathlib import Path
 
     path = Path(path)
@@ -233,7 +328,21 @@ def _toml_ready(v):
 
 
 def write_toml(path, config: dict, *, comment: str = ""):
-    """Write a configuration (plain data; None as ``"none"``) as TOML, atomically; returns the path."""
+    """Write a configuration as TOML, atomically.
+
+    Parameters
+    ----------
+    path : path-like
+    config : dict
+        Plain data; None is written as ``"none"`` (TOML has no null).
+    comment : str
+        Lines written as ``#`` comments at the top.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     import tomli_w
 
     from grokphase._io import atomic_write_text
@@ -243,8 +352,17 @@ def write_toml(path, config: dict, *, comment: str = ""):
 
 
 def design_of(ds):
-    """The design a :func:`grokphase.sweep.run_sweep` Dataset was computed with (rebuilt from its
-    ``design`` and ``design_config`` attributes)."""
+    """The design a :func:`grokphase.sweep.run_sweep` Dataset was computed with.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A sweep's Dataset (or one loaded back); its ``design`` and ``design_config`` attributes are read.
+
+    Returns
+    -------
+    frozen dataclass instance
+    """
     import json
 
     return design_from_config(ds.attrs["design"], json.loads(ds.attrs["design_config"]))

@@ -15,8 +15,22 @@ __all__ = ["Grid"]
 def grid_value(name: str, value):
     """``value`` as a plain Python scalar (bool, int, float or str); NumPy scalars are unwrapped.
 
-    Raises ValueError naming ``name`` for anything else, and for non-finite floats (a NaN grid
-    value could not be found again in a store)."""
+    Parameters
+    ----------
+    name : str
+        The grid axis (named in errors).
+    value : scalar
+
+    Returns
+    -------
+    bool, int, float or str
+
+    Raises
+    ------
+    ValueError
+        For anything else, and for non-finite floats (a NaN grid value could not be found again
+        in a store).
+    """
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -65,6 +79,10 @@ class Grid:
         ----------
         **axes : sequence of scalars
             ``name=values``; values are bool, int, float or str, distinct within an axis.
+
+        Returns
+        -------
+        Grid
         """
         return cls(tuple(_block(name, {name: values}) for name, values in axes.items()))
 
@@ -79,6 +97,10 @@ class Grid:
             becomes a coordinate along it.
         **axes : sequence of scalars
             ``name=values``, all of the same length; the rows (one value per axis) are distinct.
+
+        Returns
+        -------
+        Grid
         """
         if not axes:
             raise ValueError("Grid.zip needs at least one axis")

@@ -83,13 +83,38 @@ class Plan:
         return identity_key(sweep_identity(self.point, self.design), 8)
 
     def run(self, **kw) -> xr.Dataset:
-        """:func:`run_sweep` of this plan; ``kw`` are its store/executor/chunk/retries/progress."""
+        """:func:`run_sweep` of this plan.
+
+        Parameters
+        ----------
+        **kw
+            ``store``, ``executor``, ``chunk``, ``retries``, ``progress``, ``compute`` of :func:`run_sweep`.
+
+        Returns
+        -------
+        xarray.Dataset
+        """
         return run_sweep(self.point, self.grid, design=self.design, **kw)
 
     def replace(self, design: dict | None = None, grid: dict | None = None) -> "Plan":
-        """This plan with some design fields and grid axes replaced (values are type-checked;
-        a scalar grid value becomes a one-value axis).  Unknown names raise ValueError listing the
-        valid ones."""
+        """This plan with some design fields and grid axes replaced.
+
+        Parameters
+        ----------
+        design : dict, optional
+            Design fields (type-checked, see :func:`~grokphase.sweep.design_from_config`).
+        grid : dict, optional
+            Grid axes ``{name: values}``; a scalar becomes a one-value axis.
+
+        Returns
+        -------
+        Plan
+
+        Raises
+        ------
+        ValueError
+            Unknown names (listing the valid ones) or values of the wrong type.
+        """
         grid = dict(grid or {})
         unknown = sorted(set(grid) - {n for n, _ in self.axes})
         if unknown:
@@ -100,8 +125,23 @@ class Plan:
         return dataclasses.replace(self, design=d, axes=axes)
 
     def with_overrides(self, assignments=()) -> "Plan":
-        """Apply ``key=value`` assignments: ``key`` is a design field or a grid axis, ``value`` a
-        TOML literal (``n_iter=100``, ``N=[64, 128]``, ``kind="linear"``)."""
+        """Apply ``key=value`` assignments (the command line's ``--set``).
+
+        Parameters
+        ----------
+        assignments : iterable of str
+            ``key`` is a design field (dotted for nested settings) or a grid axis, ``value`` a TOML
+            literal (``n_iter=100``, ``N=[64, 128]``, ``kind="linear"``).
+
+        Returns
+        -------
+        Plan
+
+        Raises
+        ------
+        ValueError
+            A key that is neither a field nor an axis (listing both).
+        """
         axes = {n for n, _ in self.axes}
         fields = {f.name for f in dataclasses.fields(self.design)}
         design, grid = {}, {}
@@ -113,12 +153,32 @@ class Plan:
         return self.replace(design, grid)
 
     def config(self) -> dict:
-        """The plan as plain data: ``{"zipped": [...], "design": {...}, "grid": {axis: [values]}}``."""
+        """The plan as plain data.
+
+        Returns
+        -------
+        dict
+            ``{"zipped": [...], "design": {...}, "grid": {axis: [values]}}``.
+        """
         return {"zipped": list(self.zipped), "design": design_config(self.design),
                 "grid": {n: list(v) for n, v in self.axes}}
 
     def from_toml(self, path) -> "Plan":
-        """This plan updated from the TOML file at ``path`` (module docstring); errors name the file."""
+        """This plan updated from the TOML file at ``path`` (module docstring).
+
+        Parameters
+        ----------
+        path : path-like
+
+        Returns
+        -------
+        Plan
+
+        Raises
+        ------
+        ValueError
+            The file cannot be read or sets what the plan does not have (the message names the file).
+        """
         path = Path(path)
         cfg = read_toml(path)
         extra = sorted(set(cfg) - {"zipped", "design", "grid"})
@@ -131,6 +191,15 @@ class Plan:
             raise ValueError(f"{path}: {e}") from e
 
     def to_toml(self, path) -> Path:
-        """Write the plan to ``path`` as TOML (atomically); :meth:`from_toml` reads it back."""
+        """Write the plan to ``path`` as TOML (atomically); :meth:`from_toml` reads it back.
+
+        Parameters
+        ----------
+        path : path-like
+
+        Returns
+        -------
+        pathlib.Path
+        """
         return write_toml(path, self.config(),
                           comment=f"{qualified_name(self.design)} swept by {qualified_name(self.point)}")

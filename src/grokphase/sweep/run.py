@@ -8,7 +8,6 @@ import contextlib
 import dataclasses
 import hashlib
 import logging
-import sys
 import threading
 from typing import Callable, Iterator
 
@@ -16,6 +15,7 @@ import numpy as np
 import xarray as xr
 
 from grokphase._io import dumps_strict
+from grokphase._progress import progress_bar
 from grokphase.sweep.design import design_config, qualified_name
 from grokphase.sweep.grid import Grid
 from grokphase.sweep.store import FORMAT, PointStore, StoreError, sweep_identity
@@ -65,7 +65,12 @@ class Dask:
     @contextlib.contextmanager
     def executor(self) -> Iterator[cf.Executor]:
         """A ``concurrent.futures`` view of the cluster's client; the cluster (if started here)
-        and the client are closed on exit."""
+        and the client are closed on exit.
+
+        Returns
+        -------
+        context manager yielding concurrent.futures.Executor
+        """
         import dask
         from distributed import Client, LocalCluster
 
@@ -124,6 +129,17 @@ def point_dataset(result) -> xr.Dataset:
     result : dict or xarray.Dataset
         ``{name: value}`` with scalars, NumPy arrays (dimensions ``<name>_dim_<k>``) or
         ``xarray.DataArray`` (their own dimensions and coordinates), or a Dataset.
+
+    Returns
+    -------
+    xarray.Dataset
+
+    Raises
+    ------
+    TypeError
+        ``result`` is neither a dict nor a Dataset.
+    ValueError
+        A value is None (return NaN for a missing number).
     """
     if isinstance(result, xr.Dataset):
         return result
@@ -142,8 +158,18 @@ def point_dataset(result) -> xr.Dataset:
 
 
 def point_rng(seed: int, *keys) -> np.random.Generator:
-    """A Generator determined by ``seed`` and the point's ``keys`` (ints, floats by their bits,
-    strings by their UTF-8 bytes), independent of the order in which points run.
+    """A Generator determined by ``seed`` and the point's ``keys``, independent of the order in which
+    points run.
+
+    Parameters
+    ----------
+    seed : int
+    *keys : int, float or str
+        The point's values: ints as they are, floats by their bits, strings by their UTF-8 bytes.
+
+    Returns
+    -------
+    numpy.random.Generator
 
     >>> float(point_rng(0, 256, 13.5).uniform()) == float(point_rng(0, 256, 13.5).uniform())
     True
@@ -247,7 +273,8 @@ def run_sweep(point: Callable, grid: Grid, *, design, store=None, executor=None,
     retries : int
         Times a failed task is resubmitted (>= 0) before its exception propagates.
     progress : bool, optional
-        tqdm bar on stderr; None (default) shows it only when stderr is a terminal.
+        tqdm bar on stderr (:func:`grokphase._progress.progress_bar`); None (default) shows it only
+        when stderr is a terminal; False writes nothing.
     compute : bool
         False: only read ``store``; a point missing there raises :class:`StoreError`.
 
@@ -267,8 +294,6 @@ def run_sweep(point: Callable, grid: Grid, *, design, store=None, executor=None,
         The first point's exception that outlived its retries, with a note naming the grid
         point; finished points stay in the store.
     """
-    from tqdm.auto import tqdm
-
     if not isinstance(grid, Grid):
         raise TypeError(f"grid must be a Grid, got {type(grid).__name__}")
     if "<" in getattr(point, "__qualname__", "<"):
@@ -290,9 +315,8 @@ def run_sweep(point: Callable, grid: Grid, *, design, store=None, executor=None,
         raise StoreError(f"store {store}: {len(pending)} of {len(points)} points are not computed yet "
                          f"(first: {points[pending[0]]})")
     tasks = [pending[j:j + chunk] for j in range(0, len(pending), chunk)]
-    show = sys.stderr.isatty() if progress is None else bool(progress)
-    with tqdm(total=len(points), initial=len(points) - len(pending), disable=not show, file=sys.stderr,
-              desc=type(design).__name__, unit="point") as bar:
+    with progress_bar(len(points), progress=progress, initial=len(points) - len(pending),
+                      desc=type(design).__name__, unit="point") as bar:
         if tasks:
             _warm(design)
         for idx, dsets in _execute(executor, point, design, points, tasks, retries):

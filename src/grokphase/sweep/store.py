@@ -33,14 +33,38 @@ FORMAT = 1
 
 
 def sweep_identity(point, design) -> dict:
-    """What, besides the grid values, determines a point's results: store format, design class,
-    its ``VERSION`` (default 0), point function and the design's configuration."""
+    """What, besides the grid values, determines a point's results.
+
+    Parameters
+    ----------
+    point : function
+        The point function.
+    design : frozen dataclass instance
+
+    Returns
+    -------
+    dict
+        ``{"format", "design", "version", "point_function", "config"}``: store format, design
+        class, its ``VERSION`` (default 0), point function and the design's configuration.
+    """
     return {"format": FORMAT, "design": qualified_name(design), "version": getattr(design, "VERSION", 0),
             "point_function": qualified_name(point), "config": design_config(design)}
 
 
 def identity_key(identity: dict, n: int = 16) -> str:
-    """Hex SHA-256 prefix (``n`` digits) of the canonical JSON of ``identity``."""
+    """Hex SHA-256 prefix of the canonical JSON (sorted keys) of ``identity``.
+
+    Parameters
+    ----------
+    identity : dict
+        Plain data.
+    n : int
+        Hex digits kept.
+
+    Returns
+    -------
+    str
+    """
     text = json.dumps(json.loads(dumps_strict(identity)), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:n]
 
@@ -95,20 +119,62 @@ class PointStore:
         (self.root / "points").mkdir(parents=True, exist_ok=True)
 
     def config(self, values: dict) -> dict:
-        """The full configuration of the point with grid ``values``."""
+        """The full configuration of the point with grid ``values``.
+
+        Parameters
+        ----------
+        values : dict
+            The point's grid values ``{axis: value}``.
+
+        Returns
+        -------
+        dict
+            The store's identity plus ``"values"``.
+        """
         return {**self.identity, "values": json.loads(dumps_strict(values))}
 
     def key(self, values: dict) -> str:
-        """Hex SHA-256 prefix (16 digits) of the point's canonical configuration."""
+        """Hex SHA-256 prefix (16 digits) of the point's canonical configuration.
+
+        Parameters
+        ----------
+        values : dict
+            The point's grid values.
+
+        Returns
+        -------
+        str
+        """
         return identity_key(self.config(values))
 
     def paths(self, values: dict) -> tuple[Path, Path]:
-        """(data file, done file) of the point."""
+        """(data file, done file) of the point.
+
+        Parameters
+        ----------
+        values : dict
+            The point's grid values.
+
+        Returns
+        -------
+        tuple of pathlib.Path
+            ``points/<key>.nc`` and ``points/<key>.json``.
+        """
         base = self.root / "points" / self.key(values)
         return base.with_suffix(".nc"), base.with_suffix(".json")
 
     def load(self, values: dict) -> xr.Dataset | None:
-        """The stored results of a finished point, or None when it is not finished.
+        """The stored results of a finished point.
+
+        Parameters
+        ----------
+        values : dict
+            The point's grid values.
+
+        Returns
+        -------
+        xarray.Dataset or None
+            None when the point is not finished.
 
         Raises
         ------
@@ -130,7 +196,15 @@ class PointStore:
             raise StoreError(f"point file {data} is damaged or missing ({type(e).__name__}: {e}); {remedy}") from e
 
     def save(self, values: dict, ds: xr.Dataset) -> None:
-        """Store a finished point: the data atomically, then the done file with its configuration."""
+        """Store a finished point: the data atomically, then the done file with its configuration.
+
+        Parameters
+        ----------
+        values : dict
+            The point's grid values.
+        ds : xarray.Dataset
+            Its results.
+        """
         data, done = self.paths(values)
         save_dataset(ds, data)
         atomic_write_json(done, self.config(values), indent=1)
