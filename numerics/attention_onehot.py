@@ -361,22 +361,37 @@ def softmax_end_point(V, s_qk, s_uv, prior: str = "product", bracket=(2.5, 64.0)
                     residual=abs(m), iterations=r.function_calls, converged=r.converged)
 
 
-def softmax_beta_c_asymptotic(L, V, s_qk, prior: str = "product"):
-    """Leading large-L law of the softmax beta_c in the attention-limited regime (§5).
+def softmax_beta_c_asymptotic(L, V, s_qk, prior: str = "product", form: str = "leading"):
+    """Large-L law of the softmax beta_c in the attention-limited regime (§5), for arrays of L (> e).
 
-    product: V/(V-1) (ln L + ln ln L) / s_qk;  gaussian: V/(V-1) (ln L)^2 / (4 s_qk^2).
-    Accepts arrays of L (> e)."""
+    With l = ln L and ll = ln ln L:
+
+    * ``form="leading"``: product V/(V-1) (l + ll)/s_qk; gaussian V/(V-1) l^2/(4 s_qk^2);
+    * ``form="refined"``: the same with the copy logit kappa* = (l + ll)/2 in place of l/2, i.e.
+      gaussian V/(V-1) (l + ll)^2/(4 s_qk^2) (product unchanged).  Heuristic: at beta_c the copy
+      branch has removed almost all of the per-position error, so beta L (V-1)/(2V) balances the score
+      rate (L-1) h_S(kappa*), with h_S ~ kappa/s_qk (product) or kappa^2/(2 s_qk^2) (gaussian).
+    """
     _checks.choice("prior", prior, PRIORS)
+    _checks.choice("form", form, ("leading", "refined"))
     L = np.asarray(L, dtype=float)
     lnL = np.log(L)
     if prior == "product":
         return V / (V - 1) * (lnL + np.log(lnL)) / s_qk
-    return V / (V - 1) * lnL**2 / (4 * s_qk**2)
+    k2 = lnL if form == "leading" else lnL + np.log(lnL)
+    return V / (V - 1) * k2**2 / (4 * s_qk**2)
 
 
-def kappa_star_asymptotic(L):
-    """kappa* ~ (1/2) ln L: the logit gap of the copy branch at beta_c for large L (§5)."""
-    return 0.5 * np.log(np.asarray(L, dtype=float))
+def kappa_star_asymptotic(L, form: str = "leading"):
+    """Copy-branch logit gap at beta_c for large L (§5): (1/2) ln L (leading) or (1/2)(ln L + ln ln L)."""
+    _checks.choice("form", form, ("leading", "refined"))
+    lnL = np.log(np.asarray(L, dtype=float))
+    return 0.5 * lnL if form == "leading" else 0.5 * (lnL + np.log(lnL))
+
+
+def tokens_at_transition(L, beta_c, sigma2, N):
+    """P* in tokens: L beta_c sigma^2 N (sequences P = alpha N with alpha = beta sigma^2) (§5)."""
+    return L * beta_c * sigma2 * N
 
 
 # --------------------------------------------------------------------------- linear attention (§6)
