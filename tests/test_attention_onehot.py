@@ -365,3 +365,122 @@ def test_linear_secondary_end_point():
 def test_invalid_input_names_the_parameter(call, name):
     with pytest.raises(ValueError, match=rf"^{name}\b"):
         call()
+
+
+# --------------------------------------------------------------------------- unrestricted minimisation (§4)
+
+def _h_and_hp(x, s):
+    q = np.sqrt(1 + 4 * x * x / (s * s))
+    t = (1 + q) / 2
+    return t - 1 - 0.5 * np.log(t), x / (s * s * t)
+
+
+def _rate(M, s):
+    U, sig, Vt = np.linalg.svd(M)
+    h, hp = _h_and_hp(sig, s)
+    return h.sum(), (U * hp) @ Vt
+
+
+def _full_F(theta, beta, Lv, Vv, s1, s2, kind):
+    """F(T, W) of §3 over all L^2 + V^2 entries (NumPy, the §3 row formula, analytic gradient).
+
+    Softmax: A = rowsoftmax(T) with the rate paid on T itself, so minimising over T also minimises
+    over the row-shift gauge.  Linear: A = T."""
+    T = theta[:Lv * Lv].reshape(Lv, Lv)
+    W = theta[Lv * Lv:].reshape(Vv, Vv)
+    if kind == "softmax":
+        E = np.exp(T - T.max(1, keepdims=True))
+        A = E / E.sum(1, keepdims=True)
+    else:
+        A = T
+    prev = (np.arange(Lv), (np.arange(Lv) - 1) % Lv)
+    p, ar, r = A[prev], A.sum(1), (A**2).sum(1)
+    one = np.ones(Vv)
+    W1 = W @ one
+    sW = one @ W1
+    tau = np.trace(W) / Vv - sW / Vv**2
+    phi = (W**2).sum() / Vv - W1 @ W1 / Vv**2
+    psi = W1 @ W1 / Vv**2
+    loss = np.sum(1 - 2 * p * tau - 2 * ar * sW / Vv**2 + r * phi + ar**2 * psi)
+    dA = 2 * A * phi + 2 * (ar * psi - sW / Vv**2)[:, None]
+    dA[prev] -= 2 * tau
+    dT = A * (dA - (dA * A).sum(1, keepdims=True)) if kind == "softmax" else dA
+    J = np.ones((Vv, Vv))
+    dW = (-2 * p.sum() * (np.eye(Vv) / Vv - J / Vv**2) - 2 * ar.sum() * J / Vv**2
+          + r.sum() * (2 * W / Vv - 2 * np.outer(W1, one) / Vv**2) + (ar**2).sum() * 2 * np.outer(W1, one) / Vv**2)
+    rS, gS = _rate(T, s1)
+    rW, gW = _rate(W, s2)
+    grad = np.concatenate([(gS + beta / 2 * dT).ravel(), (gW + beta / 2 * dW).ravel()])
+    return rS + rW + beta / 2 * loss, grad
+
+
+def _project(theta, Lv, Vv):
+    """(kappa, a, g, m) of the nearest ansatz and the max deviation of T (row-centred for softmax
+    is not needed: a is returned separately) and W from it."""
+    T = theta[:Lv * Lv].reshape(Lv, Lv)
+    W = theta[Lv * Lv:].reshape(Vv, Vv)
+    Pi = np.array(TG.cyclic_shift(Lv), dtype=float)
+    a_ = T.sum() / Lv
+    kap = (np.trace(T @ Pi.T) - a_) / (Lv - 1)
+    g_ = (np.trace(W) - W.sum() / Vv) / (Vv - 1)
+    m_ = W.sum() / Vv
+    devT = np.abs(T - kap * (Pi - 1 / Lv) - a_ / Lv).max()
+    devW = np.abs(W - g_ * (np.eye(Vv) - 1 / Vv) - m_ / Vv).max()
+    return kap, a_, g_, m_, devT, devW
+
+
+def test_unrestricted_softmax_minima_are_copy_form(soft_ref):
+    """§4: minimising over all L^2 + V^2 entries at beta_c (uniform, copy and six random starts)
+    reaches only the two copy-form branches of the solver."""
+    Lv, Vv = REF["L"], REF["V"]
+    r = soft_ref
+    Pi = np.array(TG.cyclic_shift(Lv), dtype=float)
+    rng = np.random.default_rng(7)
+    starts = [np.concatenate([0.01 * rng.normal(size=Lv * Lv), np.eye(Vv).ravel()]),
+              np.concatenate([(1.15 * (Pi - 1 / Lv)).ravel(), 1.9 * np.eye(Vv).ravel()])]
+    starts += [np.concatenate([rng.normal(size=Lv * Lv), 2 * rng.normal(size=Vv * Vv)]) for _ in range(6)]
+    found = set()
+    for x0 in starts:
+        o = minimize(_full_F, x0, args=(r.beta_c, Lv, Vv, REF["s_qk"], REF["s_uv"], "softmax"), jac=True,
+                     method="L-BFGS-B", options=dict(gtol=1e-12, ftol=1e-15, maxiter=20000, maxcor=30))
+        kap, _, g_, m_, devT, devW = _project(o.x, Lv, Vv)
+        assert devT < 1e-6 and devW < 1e-6
+        assert o.fun == pytest.approx(r.uniform.free_energy, rel=1e-11)
+        branch = min((r.uniform, r.copy), key=lambda st: abs(st.kappa - kap))
+        assert kap == pytest.approx(branch.kappa, abs=1e-6) and g_ == pytest.approx(branch.g, abs=1e-6)
+        assert m_ == pytest.approx(branch.m, abs=1e-6)
+        found.add(branch is r.copy)
+    assert found == {True, False}
+
+
+def test_unrestricted_linear_minima_are_ansatz_states():
+    """§4 (linear): from random starts at 3 beta_c every full minimum has the ansatz form; the lowest
+    is the traced branch (up to the Z2 flip), the others the metastable anti-aligned state (w_a < 0,
+    §6), which is a stationary point of the reduced f_l (Newton at fixed beta from the projection)."""
+    Lv, Vv = REF["L"], REF["V"]
+    br = N._Branch(N.PRODUCT, float(Lv), float(Vv), REF["s_qk"], REF["s_uv"], 1e2)
+    i = int(np.searchsorted(np.exp(br.Xs[:br.n_mono, 4]), 3 * br.bc))
+    st = br.state(br.gs[i])
+    rng = np.random.default_rng(3)
+    kinds = set()
+    for _ in range(8):
+        x0 = np.concatenate([0.3 * rng.normal(size=Lv * Lv), 3 * rng.normal(size=Vv * Vv)])
+        o = minimize(_full_F, x0, args=(st.beta, Lv, Vv, REF["s_qk"], REF["s_uv"], "linear"), jac=True,
+                     method="L-BFGS-B", options=dict(gtol=1e-12, ftol=1e-15, maxiter=20000, maxcor=30))
+        kap, a_, g_, m_, devT, devW = _project(o.x, Lv, Vv)
+        assert devT < 1e-6 and devW < 2e-5
+        w = np.array([g_ * kap, g_ * a_, a_ * m_])
+        if o.fun <= st.free_energy * (1 + 1e-11):
+            assert o.fun == pytest.approx(st.free_energy, rel=1e-11)
+            assert np.allclose(w, [st.w_c, st.w_a, st.w_m], atol=2e-5)
+            kinds.add("aligned")
+        else:
+            assert w[1] < 0
+            X, res, _, ok = N.linear_solve_fixed(N.PRODUCT, np.array([kap, a_, g_, m_, math.log(st.beta)]), 4,
+                                                 float(Lv), float(Vv), REF["s_qk"], REF["s_uv"], 1e-12, 50)
+            assert ok and np.allclose(X[:4], [kap, a_, g_, m_], rtol=1e-4, atol=1e-6)
+            x = X[:4].copy()
+            assert N.linear_f(N.PRODUCT, x, st.beta, float(Lv), float(Vv), REF["s_qk"], REF["s_uv"]) == \
+                pytest.approx(o.fun, rel=1e-11)
+            kinds.add("anti-aligned")
+    assert "aligned" in kinds
