@@ -560,6 +560,10 @@ class LinearTransition:
     phase) or 'crossover'.  For a jump: beta_c2 (equal free energy), beta_spinodal2, the two
     states at beta_c2 and jump_w_c.  For a crossover: beta_steepest = argmax dw_c/d log beta,
     w_c_steepest and max_slope there.  min_D: min_g g beta'(g) / (beta - beta_c) on the branch (< 0 iff folds).
+    First-order onset (s < s_tc): beta_c is then the stability limit of the symmetric point; the
+    transition is beta_c1 (the ordered state's free energy equals the origin's, beta L / 2), the ordered
+    branch appears at the fold beta_spinodal1 < beta_c1 < beta_c, ``ordered`` is its state at beta_c1,
+    and the secondary analysis is not done (secondary = 'not analysed').
     converged: trace reached beta_max, and every state and root converged."""
 
     L: float
@@ -583,6 +587,9 @@ class LinearTransition:
     min_D: float
     n_points: int
     converged: bool
+    beta_c1: float | None = None
+    beta_spinodal1: float | None = None
+    ordered: LinearState | None = None
 
 
 def linear_beta_c(L, V, s_qk, s_uv) -> float:
@@ -683,6 +690,31 @@ def _min_D(br: _Branch):
     return float(br.D[i])
 
 
+def _first_order_onset(br: _Branch, none: dict, common: dict) -> LinearTransition:
+    """The weakly first-order primary onset (s < s_tc): fold, equal-free-energy point with the origin."""
+    if not br.dB[1] < 0:
+        raise ConvergenceError(f"linear: s < s_tc but the branch bends forward (L={br.L}, V={br.V})")
+    j = int(np.where(br.dB > 0)[0][0])
+    gf = brentq(lambda g: br.dbeta(br.solve(g)[0]), br.gs[j - 1], br.gs[j], xtol=1e-14, rtol=1e-14)
+    b_sp = math.exp(br.solve(gf)[0][4])
+    k_end = int(np.searchsorted(np.exp(br.Xs[j:br.n_mono, 4]), br.bc)) + j
+    g_end = br.gs[min(k_end, len(br.gs) - 1)]
+
+    def state(beta):
+        g = brentq(lambda g: br.solve(g)[0][4] - math.log(beta), gf, g_end, xtol=1e-15, rtol=1e-15)
+        return br.state(g)
+
+    def df(beta):
+        return state(beta).free_energy - beta * br.L / 2          # f at the origin is beta L / 2
+
+    span = br.bc - b_sp
+    bc1 = brentq(df, b_sp + 1e-12 * span, br.bc * (1 - 1e-12), xtol=1e-14 * br.bc, rtol=1e-15)
+    st = state(bc1)
+    return LinearTransition(primary_order="first", secondary="not analysed", min_D=-math.inf, n_points=len(br.Xs),
+                            converged=br.status == 0 and st.converged, beta_c1=bc1, beta_spinodal1=b_sp, ordered=st,
+                            **none, **common)
+
+
 def linear_transition(L, V, s_qk, s_uv, prior: str = "product", beta_max_factor: float = 1e4) -> LinearTransition:
     """Primary pitchfork, then secondary jump or crossover of w_c, for linear attention (§6).
 
@@ -700,12 +732,9 @@ def linear_transition(L, V, s_qk, s_uv, prior: str = "product", beta_max_factor:
                   onset_channel="mean" if mean_w > copy_w else "copy")
     none = dict(beta_c2=None, beta_spinodal2=None, low=None, high=None, jump_w_c=None, beta_steepest=None,
                 w_c_steepest=None, max_slope=None)
-    if s_qk * s_uv <= stc:
-        # beta_c is then only the spinodal of the symmetric point; the ordered-branch analysis of a
-        # first-order onset is not implemented, so nothing else is reported.
-        return LinearTransition(primary_order="first", secondary="not analysed", min_D=-math.inf, n_points=0,
-                                converged=True, **none, **common)
     br = _Branch(p, L, V, s_qk, s_uv, beta_max_factor)
+    if s_qk * s_uv <= stc:
+        return _first_order_onset(br, none, common)
     dB = br.dB
     ok = br.status == 0
     mD = _min_D(br)

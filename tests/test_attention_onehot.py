@@ -316,6 +316,25 @@ def test_linear_tricritical_point(prior):
     assert N.linear_transition(Lv, Vv, s1, 0.95 * stc / s1, prior).primary_order == "first"
 
 
+@pytest.mark.parametrize("prior", N.PRIORS)
+def test_linear_first_order_onset(prior):
+    """s < s_tc: the ordered branch appears at a fold below beta_c and takes over at beta_c1, where its
+    free energy equals the origin's beta L / 2 (checked with the SymPy f_l and an independent minimiser)."""
+    Lv, Vv, s1 = 8, 4, 0.25
+    s2 = 0.75 * N.linear_s_tc(Lv, Vv, prior) / s1
+    r = N.linear_transition(Lv, Vv, s1, s2, prior)
+    assert r.primary_order == "first" and r.converged
+    assert r.beta_spinodal1 < r.beta_c1 < r.beta_c
+    st = r.ordered
+    fns = _lambdified_linear(Lv, Vv, s1, s2, prior)
+    x = np.array([st.kappa, st.a, st.g, st.m])
+    assert fns[0](x, st.beta) == pytest.approx(st.beta * Lv / 2, rel=1e-12)
+    o = _minimise_linear(fns, x * 1.01, st.beta)
+    assert np.allclose(o.x, x, rtol=1e-6, atol=1e-9)
+    o = _minimise_linear(fns, 1e-3 * np.ones(4), st.beta)     # the origin is a minimum too (beta < beta_c)
+    assert np.abs(o.x).max() < 1e-6
+
+
 def test_linear_onset_channel():
     assert N.linear_transition(64, 4, 0.25, 9.0).onset_channel == "mean"
     assert N.linear_transition(4, 64, 0.25, 9.0, "gaussian").onset_channel == "copy"
