@@ -69,14 +69,17 @@ def _function(name: str, args: tuple[str, ...], exprs, doc: str) -> str:
 _H = sp.Function("H")
 
 
-def _insert_rate(expr):
+def _insert_rate(expr, pairs=None):
     """Replace the placeholder rate H and its derivatives by h, h', h'' in closed form.
 
     Differentiating the log1p form of h directly gives long expressions that lose accuracy; the
     theory module proves h' = x/(s^2 t) and h'' = 1/(s^2 t sqrt(1 + 4x^2/s^2)), so those are used.
+    ``pairs``: the (variable, scale) pairs whose H(x, s) is replaced; default (kappa, s_qk), (g, s_uv).
     """
     S = T.symbols()
-    for x, s in ((S["kappa"], S["s_qk"]), (S["g"], S["s_uv"])):
+    if pairs is None:
+        pairs = ((S["kappa"], S["s_qk"]), (S["g"], S["s_uv"]))
+    for x, s in pairs:
         expr = expr.subs(sp.Derivative(_H(x, s), (x, 2)), T.cramer_rate_second_derivative(x, s))
         expr = expr.subs(sp.Derivative(_H(x, s), x), T.cramer_rate_derivative(x, s))
         expr = expr.subs(_H(x, s), T.cramer_rate(x, s))

@@ -18,7 +18,7 @@ __all__ = ["WarmupResult", "warm_kernels", "kernel_dispatchers"]
 log = logging.getLogger("grokphase.warmup")
 
 # Modules of grokphase.numerics that hold no kernels run by the package (a code generator).
-_NOT_RUNTIME = ("attention_codegen",)
+_NOT_RUNTIME = ("attention_codegen", "attention_onehot_codegen")
 
 
 @dataclass(frozen=True)
@@ -127,6 +127,10 @@ def _workload() -> None:
         attention.map_state(30.0, L=8, kind=kind, **ref)
         attention.map_transition(L=8, kind=kind, **ref)
     K.cramer_hpp(0.5, 1.0), K.linear_s_tc(8.0)          # generated kernels that no solver calls yet
+    from grokphase.numerics import attention_onehot as onehot
+    for prior in onehot.PRIORS:                            # the one-hot model (docs/attention_onehot.md)
+        onehot.softmax_transition(8, 4, prior=prior, **ref)
+        onehot.linear_transition(8, 4, prior=prior, **ref)
 
 
 def warm_kernels() -> WarmupResult:
