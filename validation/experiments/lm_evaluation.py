@@ -237,9 +237,34 @@ def summarize_run(run_dir, *, k_heads: int = 2, n_random: int = 10, n_boot: int 
             rec["control_n"] = int(ctl.sum())
         out["phenomena"][u] = rec
     if "blimp" in recs[0]:
-        real_uid = np.array(recs[0]["blimp"]["uid"])
-        real = np.array([r["blimp"]["correct"] for r in recs])
-        out["blimp"] = {u: {"acc": real[:, real_uid == u].mean(axis=1).tolist(), "n": int((real_uid == u).sum())}
-                        for u in sorted(set(real_uid.tolist()))}
+        out["blimp"] = _real_pairs_summary(recs, run, tok, idx, steps)
     atomic_write_json(run_dir / "summary_eval.json", out, indent=1)
     return out
+
+
+def _real_pairs_summary(recs, run, tok, idx, steps) -> dict:
+    """Per real BLiMP paradigm: accuracy per checkpoint, n, and the exposure of its pairs over our
+    stream at the last checkpoint: the fraction of pairs whose good critical phrase (context ..
+    critical word, ``annotate_critical``) occurs, the fraction with an out-of-vocabulary word, and
+    the median count of the critical word alone."""
+    from grokphase.validation.exposure.minimal_pairs import annotate_critical, load_blimp, split_words
+
+    real_uid = np.array(recs[0]["blimp"]["uid"])
+    real = np.array([r["blimp"]["correct"] for r in recs])
+    ident = recs[0]["identity"]["evaluation"]
+    out = {}
+    for u in sorted(set(real_uid.tolist())):
+        m = real_uid == u
+        pairs = annotate_critical(load_blimp(Path(ident["blimp"]) / f"{u}.jsonl"))[:int(m.sum())]
+        phrases = [tok.encode(p.critical_phrase_good) for p in pairs]
+        crit = [tok.encode_words([split_words(p.sentence_good)[p.critical_index]]) for p in pairs]
+        oov = np.array([tok.unk_id in ph for ph in phrases])
+        at = idx.offsets_at_steps(steps[-1:])
+        known = [ph for ph, bad in zip(phrases, oov) if not bad]
+        seen = idx.counts(known, at)[:, 0] > 0 if known else np.zeros(0, bool)
+        word = idx.counts([c for c in crit if c[0] != tok.unk_id], at)[:, 0]
+        out[u] = {"acc": real[:, m].mean(axis=1).tolist(), "n": int(m.sum()),
+                  "phrase_seen_fraction": float(seen.sum() / len(pairs)), "oov_fraction": float(oov.mean()),
+                  "critical_word_median_count": float(np.median(word)) if word.size else None}
+    return out
+

@@ -140,3 +140,30 @@ def test_tiny_study_through_the_sweep_layer(corpus_dir, monkeypatch):
     assert [x.suffix for x in paths] == [".png", ".pdf", ".json"]
     again = fig.main(["--root", str(corpus_dir / "none"), "--out", str(out)])       # redrawn from the JSON
     assert json.loads(again[2].read_text())["runs"].keys() == data.keys()
+
+
+def test_real_blimp_pairs_summary(corpus_dir, blimp_dir, monkeypatch):
+    """Real pairs scored at every checkpoint; their exposure over our stream agrees with a direct
+    count (OOV words named by the tokenizer, critical phrases found by brute force)."""
+    from grokphase.validation.experiments import lm_pretraining
+    from grokphase.validation.experiments.lm_evaluation import LMEvaluation, evaluate_run, summarize_run
+    from grokphase.validation.exposure.corpus import load_corpus
+    from grokphase.validation.exposure.minimal_pairs import annotate_critical, load_blimp
+
+    monkeypatch.setitem(lm_pretraining.PRESETS, "tiny", {"d_model": 16, "n_layers": 1, "n_heads": 2, "context": 16,
+                                                          "batch": 4, "log_every": 8, "warmup": 2, "tokens": 256})
+    run = lm_pretraining.LMRun(corpus=str(corpus_dir / "corpus"), **lm_pretraining.PRESETS["tiny"])
+    run_dir = corpus_dir / "real"
+    lm_pretraining.run_lm_pretraining(run, run_dir, progress=False)
+    evaluate_run(LMEvaluation(run_dir=str(run_dir), blimp=str(blimp_dir), n_concept=4, n_repeats=2, n_real=30))
+    s = summarize_run(run_dir, n_boot=10, n_random=2)
+    tokens, tok, _ = load_corpus(run.corpus)
+    stream = np.asarray(tokens)[: s["tokens"][-1]].tolist()
+    for uid, r in s["blimp"].items():
+        assert r["n"] == 30 and len(r["acc"]) == len(s["steps"])
+        pairs = annotate_critical(load_blimp(blimp_dir / f"{uid}.jsonl"))[:30]
+        phrases = [tok.encode(p.critical_phrase_good) for p in pairs]
+        assert r["oov_fraction"] == pytest.approx(np.mean([tok.unk_id in ph for ph in phrases]))
+        seen = [tok.unk_id not in ph and any(stream[i:i + len(ph)] == ph for i in range(len(stream) - len(ph) + 1))
+                for ph in phrases]
+        assert r["phrase_seen_fraction"] == pytest.approx(np.mean(seen))
