@@ -25,7 +25,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "atomic_write_json",
+__all__ = ["iter_jsonl", "atomic_path", "atomic_write_bytes", "atomic_write_text", "atomic_write_json",
            "strict_json_value", "dumps_strict", "read_npz"]
 
 
@@ -151,3 +151,25 @@ def read_npz(path: str | os.PathLike, *, what: str = "data file", remedy: str = 
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as e:
         raise ValueError(f"{what} {path} is corrupted or not an .npz archive "
                          f"({type(e).__name__}: {e}); {remedy}") from e
+
+
+def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[str, Any]]:
+    """The records of a JSON Lines file as ``(where, record)``, ``where`` = ``"<path>:<line>"`` for
+    error messages; blank lines are skipped.
+
+    Raises
+    ------
+    ValueError
+        ``"<path>:<line>: invalid JSON (...)"`` at the first line that does not parse.
+    """
+    path = Path(path)
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                yield where, json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{where}: invalid JSON ({err.msg})") from None
+

@@ -26,7 +26,6 @@ a memory-mapped stream larger than memory is read once per query.
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import os
 from dataclasses import dataclass
@@ -34,6 +33,8 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
+
+from grokphase._io import iter_jsonl
 
 __all__ = ["ExposureIndex", "Occurrences", "read_jsonl_stream"]
 
@@ -418,24 +419,16 @@ def read_jsonl_stream(path: str | os.PathLike, tokenize: Callable[[str], Sequenc
         raise ValueError(f"eos_id must be an integer >= 0; got {eos_id!r}")
     path = Path(path)
     parts = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            where = f"{path}, line {lineno}"
-            try:
-                doc = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{where}: invalid JSON ({err.msg})") from None
-            if not isinstance(doc, dict) or not isinstance(doc.get(text_key), str):
-                raise ValueError(f"{where}: expected an object with a string field {text_key!r}")
-            ids = np.asarray(tokenize(doc[text_key]))
-            if ids.ndim != 1 or (ids.size and (ids.dtype.kind not in "iu" or ids.min() < 0)):
-                raise ValueError(f"{where}: tokenize must return a list of ids >= 0; got {ids!r}")
-            if np.any(ids == eos_id):
-                raise ValueError(f"{where}: tokenize returned eos_id = {eos_id} inside the document")
-            parts.append(ids.astype(np.int64))
-            parts.append(np.array([eos_id], dtype=np.int64))
+    for where, doc in iter_jsonl(path):
+        if not isinstance(doc, dict) or not isinstance(doc.get(text_key), str):
+            raise ValueError(f"{where}: expected an object with a string field {text_key!r}")
+        ids = np.asarray(tokenize(doc[text_key]))
+        if ids.ndim != 1 or (ids.size and (ids.dtype.kind not in "iu" or ids.min() < 0)):
+            raise ValueError(f"{where}: tokenize must return a list of ids >= 0; got {ids!r}")
+        if np.any(ids == eos_id):
+            raise ValueError(f"{where}: tokenize returned eos_id = {eos_id} inside the document")
+        parts.append(ids.astype(np.int64))
+        parts.append(np.array([eos_id], dtype=np.int64))
     stream = np.concatenate(parts) if parts else np.zeros(0, np.int64)
     dtype = np.uint16 if (stream.size == 0 or stream.max() < 1 << 16) else np.uint32
     return stream.astype(dtype)

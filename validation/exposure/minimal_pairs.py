@@ -39,14 +39,13 @@ token* is the word it must agree with; the *critical phrase* is the span context
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from grokphase._io import atomic_write_text, dumps_strict
+from grokphase._io import atomic_write_text, dumps_strict, iter_jsonl
 
 __all__ = ["MinimalPair", "REQUIRED", "RULES", "load_blimp", "write_pairs", "split_words",
            "word_spans", "annotate_critical", "critical_span", "make_pair"]
@@ -169,16 +168,7 @@ def load_blimp(path: str | os.PathLike) -> list[MinimalPair]:
         raise ValueError(f"path {str(path)!r} is neither a file nor a folder")
     pairs = []
     for f in files:
-        with open(f, encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                where = f"{f}:{lineno}"
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise ValueError(f"{where}: invalid JSON ({e.msg})") from None
-                pairs.append(MinimalPair.from_record(rec, where))
+        pairs += [MinimalPair.from_record(rec, where) for where, rec in iter_jsonl(f)]
     return pairs
 
 

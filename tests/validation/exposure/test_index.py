@@ -114,7 +114,7 @@ def test_jsonl_corpus(tmp_path):
     idx = ExposureIndex.from_jsonl(p, tok, eos_id=0)
     assert idx.counts([[1, 2]], [7]).item() == 1 and idx.counts([[2, 1]], [7]).item() == 2
     p.write_text('{"text": "a"}\n{"txt": "b"}\n')
-    with pytest.raises(ValueError, match=r"c.jsonl, line 2"):
+    with pytest.raises(ValueError, match=r"c.jsonl:2"):
         read_jsonl_stream(p, tok, 0)
 
 
