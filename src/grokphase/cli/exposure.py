@@ -46,6 +46,9 @@ def add_parser(sub) -> None:
     c.add_argument("--seed", type=int, default=0, help="seed")
     c.add_argument("--pairs-per-group", type=int, default=100, help="generated pairs per phenomenon and group")
     c.add_argument("--max-words", type=int, help="at most this many words per lexical class (small corpora)")
+    c.add_argument("--filler-share", type=float,
+                   help="share of filler sentences (default 0.2); the phenomenon frames share the rest in their "
+                        "default proportions (a larger share: rarer agreement evidence, a knob of the study)")
     add_json(c)
     c.set_defaults(func=corpus, parser=c)
 
@@ -165,9 +168,27 @@ def corpus(args) -> int:
     """Generate and write the grammar corpus."""
     from grokphase.validation.exposure.corpus import GrammarConfig, build_corpus
 
+    kw = {}
+    if args.filler_share is not None:
+        kw["weights"] = filler_weights(GrammarConfig().weights, args.filler_share)
     c = build_corpus(args.blimp, GrammarConfig(n_tokens=args.tokens, seed=args.seed,
                                                pairs_per_group=args.pairs_per_group,
-                                               max_words=args.max_words), args.out)
+                                               max_words=args.max_words, **kw), args.out)
     emit({"out": args.out, "n_tokens": int(c.tokens.size), "vocab_size": len(c.tokenizer),
           "onset_offset": c.onset_offset, "pairs": len(c.pairs), "stats": c.stats}, args)
     return 0
+
+
+def filler_weights(weights, share: float) -> tuple:
+    """Frame shares with the filler frame at ``share`` and the phenomenon frames scaled to the rest
+    in their proportions (the 'rare evidence' knob: a larger filler share means fewer agreement
+    examples per token).
+
+    >>> filler_weights((("det_noun", 0.4), ("subj_verb", 0.4), ("filler", 0.2)), 0.6)
+    (('det_noun', 0.2), ('subj_verb', 0.2), ('filler', 0.6))
+    """
+    if not 0 <= share < 1:
+        raise ValueError(f"--filler-share must be in [0, 1); got {share}")
+    rest = sum(w for n, w in weights if n != "filler")
+    return tuple((n, round(w * (1 - share) / rest, 12)) for n, w in weights if n != "filler") + (("filler", share),)
+
