@@ -546,10 +546,17 @@ def train_point(design: StudyTraining, optimizer: str, seed: int) -> dict:
         ``steps``, ``wall_time`` (s), ``config_hash`` and ``final_<metric>`` for the final logged
         numeric metrics.
     """
-    s = train_study_run(design.task, optimizer, seed, design.root, steps=design.steps, progress=False)
-    final = {f"final_{k}": float(v) for k, v in s["final"].items()
+    return training_point_result(train_study_run(design.task, optimizer, seed, design.root, steps=design.steps,
+                                                 progress=False))
+
+
+def training_point_result(summary: dict) -> dict:
+    """A training summary (``run_modular`` / ``run_icl``) as a sweep point's result: ``steps``,
+    ``wall_time``, ``config_hash`` and ``final_<metric>`` for the final logged numeric metrics."""
+    final = {f"final_{k}": float(v) for k, v in summary["final"].items()
              if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in ("step", "time")}
-    return {"steps": s["steps"], "wall_time": s["wall_time"], "config_hash": s["config_hash"], **final}
+    return {"steps": summary["steps"], "wall_time": summary["wall_time"], "config_hash": summary["config_hash"],
+            **final}
 
 
 def train_study(task: str, seeds=(0, 1, 2), root="runs/study", *, steps: int | None = None,
