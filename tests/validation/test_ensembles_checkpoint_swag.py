@@ -218,3 +218,30 @@ def test_timing_table_qualifies_delayed_runs_only_and_times_the_eu_peak():
     assert event_times(steps, delayed["train_acc"], delayed["test_acc"], chance, min_gain=1.0)["grokking_time"] is None
     with pytest.raises(ValueError, match="interval"):
         timing_table({"d": delayed}, chance=chance)
+
+
+# ------------------------------------------------------------------ command line
+
+def test_cli_ensemble_checkpoint_swag_and_timing(tmp_path, capsys):
+    import json
+
+    from grokphase.cli import main
+
+    root = str(tmp_path)
+    with pytest.raises(SystemExit) as e:                      # members not trained: a usage error naming the fix
+        main(["uncertainty", "ensemble", "modular", "--members", "0", "1", "--steps", "2", "--root", root])
+    assert e.value.code == 2 and "--train" in capsys.readouterr().err
+    argv = ["uncertainty", "ensemble", "modular", "--members", "0", "1", "--steps", "2", "--root", root, "--json"]
+    assert main(argv + ["--train", "--out", str(tmp_path / "ens.json")]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out == json.loads((tmp_path / "ens.json").read_text())
+    api = ue.evaluate_ensemble("modular", (0, 1), 0, tmp_path, steps=2)
+    assert out["summary"] == json.loads(json.dumps(api["summary"])) and len(out["trajectory"]) == 3
+    with pytest.raises(SystemExit) as e:
+        main(["uncertainty", "checkpoint-swag", "modular", "--root", root])
+    assert e.value.code == 2 and "train it first" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["uncertainty", "checkpoint-swag", "modular", "--run-dir", str(tmp_path / "x"), "--K", "4", "--c", "3"])
+    assert e.value.code == 2 and "K // c must be >= 2" in capsys.readouterr().err
+    assert main(["uncertainty", "timing", "modular", "--root", root, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"task": "modular", "runs": {}, "statistics": {}}

@@ -224,6 +224,9 @@ def _common_steps(dirs: list[Path]) -> list[int]:
     """The logged steps every member has a snapshot of (ValueError naming a member without any)."""
     common = None
     for d in dirs:
+        if not (d / "snapshots").is_dir():
+            raise ValueError(f"ensemble member {d} has no snapshots; train it first (train_ensemble, or "
+                             f"'grokphase uncertainty ensemble ... --train')")
         steps = {file_step(f) for f in snapshot_files(d)}
         common = steps if common is None else common & steps
     return sorted(common)
@@ -285,7 +288,9 @@ def rows_from_dataset(ds: xr.Dataset, estimators: tuple[str, ...]) -> list[dict]
 def timing_inputs(rows: list[dict], setup, estimator: str, interval: float) -> dict:
     """One run's curves for ``grokking_times.timing_table`` from its trajectory rows: accuracy on
     the training and target sets, EU of ``estimator`` on the target and unlabeled sets, chance,
-    the logging interval and the noise floor of the gain (3 binomial sd of the target set)."""
+    the logging interval and the noise floor of the gain (3 binomial sd of the target set).  Rows
+    without the estimator (SWAG at the first snapshot) are left out."""
+    rows = [r for r in rows if estimator in r[setup.target] and estimator in r[setup.unlabeled]]
     target, n = setup.target, len(setup.sets[setup.target].pos)
     return {"steps": np.array([r["step"] for r in rows]),
             "train_acc": np.array([r[setup.train_split]["acc"] for r in rows]),
@@ -344,5 +349,40 @@ def evaluate_ensemble(task: str, members=DEFAULT_MEMBERS, data_seed: int = 0, ro
             "timing": timing_record(table)}
 
 
+def study_timing(task: str, seeds=(0, 1, 2), root="runs/study", *, samples: int | None = None,
+                 every: int | None = None, min_delay: float = 3, executor=None, progress: bool | None = None,
+                 store=True) -> xr.Dataset:
+    """The timing table (``grokking_times.timing_table``) of every study run of ``task`` with
+    snapshots and every estimator that applies to it, from ``uncertainty_runs.evaluate_study``
+    (stored points are read back).
+
+    Parameters
+    ----------
+    task, seeds, root, samples, every, executor, progress, store
+        As for ``uncertainty_runs.evaluate_study``.
+    min_delay : float
+        The delay filter, in logging intervals (the run's ``log_every``).
+
+    Returns
+    -------
+    xarray.Dataset or None
+        Over ``run`` = ``"{optimizer}_s{seed}/{estimator}"``; None when no run has snapshots.
+    """
+    from grokphase.validation.experiments.uncertainty_runs import _setup, evaluate_study, study_run
+    from grokphase.validation.experiments.uncertainty_study import ESTIMATORS
+
+    res = evaluate_study(task, seeds, root, samples=samples, every=every, executor=executor, progress=progress,
+                         store=store)
+    runs = {}
+    for r in res["runs"]:
+        run, _ = study_run(task, r["optimizer"], r["seed"], root)
+        setup = _setup(task, run)
+        rows = r["trajectory"]
+        for est in ESTIMATORS:
+            if sum(est in row[setup.target] for row in rows) >= 2:
+                runs[f"{r['optimizer']}_s{r['seed']}/{est}"] = timing_inputs(rows, setup, est, run.log_every)
+    return timing_table(runs, min_delay=min_delay) if runs else None
+
+
 __all__ = ["member_run", "EnsembleTraining", "member_point", "train_ensemble", "EnsembleEvaluation", "ensemble_point",
-           "ensemble_dataset", "evaluate_ensemble", "timing_inputs", "timing_record", "rows_from_dataset"]
+           "ensemble_dataset", "evaluate_ensemble", "timing_inputs", "timing_record", "rows_from_dataset", "study_timing"]
