@@ -245,3 +245,33 @@ def test_cli_ensemble_checkpoint_swag_and_timing(tmp_path, capsys):
     assert e.value.code == 2 and "K // c must be >= 2" in capsys.readouterr().err
     assert main(["uncertainty", "timing", "modular", "--root", root, "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {"task": "modular", "runs": {}, "statistics": {}}
+
+
+def test_mc_dropout_on_a_dropout_run(tmp_path, capsys):
+    """The dropout preset trains (dropout masks from the loop's generator); MC dropout gives EU > 0
+    with passes that differ, equal to a direct mc_dropout_probs call; a run without dropout is refused."""
+    import json
+
+    from grokphase.cli import main
+    from grokphase.sweep import point_rng
+    from grokphase.validation.bayes.sampling import mc_dropout_probs
+
+    assert main(["uncertainty", "mc-dropout", "--steps", "2", "--train", "--samples", "3", "--root", str(tmp_path),
+                 "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    run, run_dir = ue.dropout_run(0, tmp_path, steps=2)
+    assert out["run_dir"] == str(run_dir) and [r["step"] for r in out["trajectory"]] == [0, 1, 2]
+    ds = ue.dropout_dataset("modular", run_dir, samples=3)
+    assert (ds.eu > 0).all()
+    setup = ur._setup("modular", run)
+    z = np.load(run_dir / "snapshots" / "step_00000001.npz")
+    model = Transformer(setup.config, params={k[6:]: z[k] for k in z.files if k.startswith("param/")})
+    s = setup.sets["train"]
+    rng = point_rng(0, 1)
+    mc_dropout_probs(model, s.tokens, s.pos, rng, 3)                  # the sets are drawn in order: train, test
+    _, _, eu = uncertainty_decomposition(mc_dropout_probs(model, setup.sets["test"].tokens, setup.sets["test"].pos,
+                                                          rng, 3))
+    assert float(ds.eu.sel(step=1, set="test", estimator="mc_dropout")) == pytest.approx(eu.mean(), rel=1e-9)
+    ur.train_study_run("modular", "adamw", 0, tmp_path, steps=1, progress=False)
+    with pytest.raises(ValueError, match="without dropout"):
+        ue.dropout_dataset("modular", ur.study_run("modular", "adamw", 0, tmp_path)[1], samples=2, store=False)

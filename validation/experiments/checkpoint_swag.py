@@ -30,7 +30,6 @@ and the predictive accuracy; ``acc`` is the accuracy at the snapshot weights (th
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -40,11 +39,11 @@ import xarray as xr
 
 from grokphase._checks import choice, integer, positive
 from grokphase.sweep import Grid, point_rng, run_sweep
-from grokphase.sweep.design import design_config, design_from_config
+from grokphase.sweep.design import design_config
 from grokphase.sweep.store import identity_key
 from grokphase.validation.bayes import SWAG
 from grokphase.validation.bayes.sampling import ensemble_probs
-from grokphase.validation.experiments.uncertainty_runs import LABELS, TASKS, _store, _task
+from grokphase.validation.experiments.uncertainty_runs import LABELS, TASKS, _store, _task, source_run
 from grokphase.validation.experiments.uncertainty_study import (_load, _summ, evaluated, file_step, result_arrays,
                                                                 snapshot_files, snapshot_window)
 from grokphase.validation.nn import Transformer
@@ -150,28 +149,6 @@ def run_phase(model, optimizer, batch_fn, phase: SWAGPhase, run_dir, *, config: 
         raise ValueError(f"{run_dir}: the phase's snapshots are at {[s for s, _, _ in snaps]}, expected "
                          f"{phase.collected()}; delete the folder and rerun")
     return SWAG.from_snapshots((p for _, p, _ in snaps), rank=phase.rank)
-
-
-def source_run(task: str, run_dir):
-    """The run configuration recorded in a run folder (``config.json``), checked against its hash.
-
-    Returns
-    -------
-    (ModularRun or ICLRun, str)
-        The run (its ``steps`` the recorded length) and its configuration hash.
-    """
-    _, module, _, _, _ = _task(task)
-    path = Path(run_dir) / "config.json"
-    try:
-        rec = json.loads(path.read_text(encoding="utf-8"))
-        cls = type(next(iter(module.PRESETS.values())))
-        run = design_from_config(cls, {**rec["config"]["run"], "steps": rec["steps"]})
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"{path}: cannot read the run's configuration ({e}); is {run_dir} a {task} run folder?") from e
-    if module.config_id(run) != rec["config_hash"]:
-        raise ValueError(f"{path}: the recorded configuration hashes to {module.config_id(run)}, the file says "
-                         f"{rec['config_hash']}")
-    return run, rec["config_hash"]
 
 
 def checkpoint_swag(task: str, run_dir, step: int, phase: SWAGPhase, phase_root=None, *,

@@ -21,7 +21,10 @@ Designs (``grokphase.sweep.run_sweep``, any executor):
   init seed); the run folders are the store (resumable; finished runs are only read);
 - :class:`EnsembleEvaluation` + :func:`ensemble_point`: the ensemble at one logged step, per
   ``step``; stored in ``{root}/sweeps/ensemble_{task}-{key}``, key the hash of the design, which
-  names the members and their configuration hashes (a retrained member is a new store).
+  names the members and their configuration hashes (a retrained member is a new store);
+- :class:`DropoutEvaluation` + :func:`dropout_point`: MC dropout (``bayes.sampling.mc_dropout_probs``,
+  ``samples`` stochastic passes) at one snapshot of a run trained with dropout (the mod-97 preset
+  ``grok97-dropout``: :func:`dropout_run`), per ``step``; estimator ``mc_dropout``.
 """
 
 from __future__ import annotations
@@ -39,8 +42,10 @@ import xarray as xr
 from grokphase._checks import integer
 from grokphase.sweep import Grid, run_sweep
 from grokphase.validation.bayes.grokking_times import timing_table
-from grokphase.validation.bayes.sampling import ensemble_probs
-from grokphase.validation.experiments.uncertainty_runs import LABELS, TASKS, _store, _task, training_point_result
+from grokphase.sweep import point_rng
+from grokphase.validation.bayes.sampling import ensemble_probs, mc_dropout_probs
+from grokphase.validation.experiments.uncertainty_runs import (LABELS, TASKS, _store, _task, source_run,
+                                                               training_point_result)
 from grokphase.validation.experiments.uncertainty_study import (_summ, evaluated, file_step, result_arrays,
                                                                 result_entries, snapshot_files, snapshot_window,
                                                                 summarise)
@@ -58,7 +63,8 @@ ENSEMBLE_LABELS = {**LABELS,
                    "estimator": {"long_name": "posterior (ensemble: deep ensemble, mean of member softmaxes)"}}
 
 
-def member_run(task: str, member: int, data_seed: int = 0, root="runs/study", *, steps: int | None = None):
+def member_run(task: str, member: int, data_seed: int = 0, root="runs/study", *, steps: int | None = None,
+               preset: str | None = None):
     """One ensemble member's configuration and folder.
 
     Parameters
@@ -73,6 +79,9 @@ def member_run(task: str, member: int, data_seed: int = 0, root="runs/study", *,
         Parent folder of the run folders.
     steps : int, optional
         Another length than the preset's.
+    preset : str, optional
+        An AdamW preset of the task's module (default: the study's, ``grok97-adamw`` /
+        ``study-p7-adamw``; e.g. ``positive-control`` in context); snapshots are always on.
 
     Returns
     -------
@@ -82,7 +91,11 @@ def member_run(task: str, member: int, data_seed: int = 0, root="runs/study", *,
     prefix, module, name, _, _ = _task(task)
     member = integer("member", member, 0, note="the seed of the member's initial weights")
     data_seed = integer("data_seed", data_seed, 0)
-    run = dataclasses.replace(module.PRESETS[name.format("adamw")], seed=data_seed, init_seed=member)
+    preset = name.format("adamw") if preset is None else preset
+    if preset not in module.PRESETS or module.PRESETS[preset].optimizer != "adamw":
+        raise ValueError(f"preset must be an AdamW preset of {module.__name__}: "
+                         f"{sorted(k for k, v in module.PRESETS.items() if v.optimizer == 'adamw')}; got {preset!r}")
+    run = dataclasses.replace(module.PRESETS[preset], seed=data_seed, init_seed=member, snapshots=True)
     if steps is not None:
         run = dataclasses.replace(run, steps=integer("steps", steps, 1))
     return run, Path(root) / f"ens_{prefix}_d{data_seed}_i{member}_{module.config_id(run)}"
@@ -91,12 +104,14 @@ def member_run(task: str, member: int, data_seed: int = 0, root="runs/study", *,
 @dataclass(frozen=True)
 class EnsembleTraining:
     """Design: ensemble members of ``task`` with data seed ``data_seed`` (:func:`member_point`),
-    ``steps`` another length than the preset's (None: its own), folders under ``root``."""
+    ``steps`` another length than the preset's (None: its own), folders under ``root``, ``preset``
+    as for :func:`member_run`."""
 
     task: str = "modular"
     data_seed: int = 0
     steps: int | None = None
     root: str = "runs/study"
+    preset: str | None = None
 
     def __post_init__(self):
         _task(self.task)
@@ -120,12 +135,14 @@ def member_point(design: EnsembleTraining, member: int) -> dict:
         ``steps``, ``wall_time`` (s), ``config_hash``, ``final_<metric>``
         (``uncertainty_runs.training_point_result``).
     """
-    run, run_dir = member_run(design.task, member, design.data_seed, design.root, steps=design.steps)
+    run, run_dir = member_run(design.task, member, design.data_seed, design.root, steps=design.steps,
+                              preset=design.preset)
     return training_point_result(TASKS[design.task][3](run, run_dir, progress=False))
 
 
 def train_ensemble(task: str, members=DEFAULT_MEMBERS, data_seed: int = 0, root="runs/study", *,
-                   steps: int | None = None, executor=None, progress: bool | None = None) -> xr.Dataset:
+                   steps: int | None = None, preset: str | None = None, executor=None,
+                   progress: bool | None = None) -> xr.Dataset:
     """Every member through ``grokphase.sweep.run_sweep`` (grid over ``member``).
 
     Parameters
@@ -137,6 +154,8 @@ def train_ensemble(task: str, members=DEFAULT_MEMBERS, data_seed: int = 0, root=
     data_seed : int
     root : path-like
     steps : int, optional
+    preset : str, optional
+        As for :func:`member_run`.
     executor, progress
         As for ``grokphase.sweep.run_sweep``.
 
@@ -146,7 +165,7 @@ def train_ensemble(task: str, members=DEFAULT_MEMBERS, data_seed: int = 0, root=
         :func:`member_point`'s results over ``member``.
     """
     return run_sweep(member_point, Grid.product(member=[int(m) for m in members]),
-                     design=EnsembleTraining(task, int(data_seed), steps, str(root)), executor=executor,
+                     design=EnsembleTraining(task, int(data_seed), steps, str(root), preset), executor=executor,
                      progress=progress)
 
 
@@ -162,6 +181,7 @@ class EnsembleEvaluation:
     run_ids: tuple[str, ...] = ()
     root: str = "runs/study"
     steps: int | None = None
+    preset: str | None = None
 
     VERSION: ClassVar[int] = 1
     LABELS: ClassVar[dict] = ENSEMBLE_LABELS
@@ -178,7 +198,8 @@ class EnsembleEvaluation:
 def _member_dirs(design: EnsembleEvaluation) -> list[tuple[object, Path]]:
     out = []
     for m, rid in zip(design.members, design.run_ids):
-        run, run_dir = member_run(design.task, m, design.data_seed, design.root, steps=design.steps)
+        run, run_dir = member_run(design.task, m, design.data_seed, design.root, steps=design.steps,
+                                  preset=design.preset)
         if run_dir.name.rsplit("_", 1)[1] != rid:
             raise ValueError(f"member {m}: the preset's configuration hash is {run_dir.name.rsplit('_', 1)[1]}, "
                              f"the design's {rid}")
@@ -233,8 +254,8 @@ def _common_steps(dirs: list[Path]) -> list[int]:
 
 
 def ensemble_dataset(task: str, members=DEFAULT_MEMBERS, data_seed: int = 0, root="runs/study", *,
-                     every: int = 1, steps: int | None = None, executor=None, progress: bool | None = None,
-                     store=True) -> xr.Dataset:
+                     every: int = 1, steps: int | None = None, preset: str | None = None, executor=None,
+                     progress: bool | None = None, store=True) -> xr.Dataset:
     """:func:`ensemble_point` at every ``every``-th (and the last) logged step the members share.
 
     Parameters
@@ -249,6 +270,8 @@ def ensemble_dataset(task: str, members=DEFAULT_MEMBERS, data_seed: int = 0, roo
         Stride over the shared logged steps (>= 1; default every step).
     steps : int, optional
         The members' length if not the preset's.
+    preset : str, optional
+        As for :func:`member_run`.
     executor, progress
         As for ``grokphase.sweep.run_sweep``.
     store : bool or path-like
@@ -265,13 +288,13 @@ def ensemble_dataset(task: str, members=DEFAULT_MEMBERS, data_seed: int = 0, roo
         A member has no snapshots (naming its folder: train it first).
     """
     members = tuple(int(m) for m in members)
-    runs = [member_run(task, m, data_seed, root, steps=steps) for m in members]
+    runs = [member_run(task, m, data_seed, root, steps=steps, preset=preset) for m in members]
     grid_steps = _common_steps([d for _, d in runs])
     if not grid_steps:
         raise ValueError(f"the members under {root} share no logged step; were they trained with other settings?")
     grid_steps = [grid_steps[i] for i in evaluated(len(grid_steps), every)]
     design = EnsembleEvaluation(task, int(data_seed), members, tuple(d.name.rsplit("_", 1)[1] for _, d in runs),
-                                str(root), steps)
+                                str(root), steps, preset)
     return run_sweep(ensemble_point, Grid.product(step=grid_steps), design=design,
                      store=_store(root, f"ensemble_{task}", ensemble_point, design, store), executor=executor,
                      progress=progress)
@@ -313,13 +336,13 @@ def timing_record(table: xr.Dataset) -> dict:
 
 
 def evaluate_ensemble(task: str, members=DEFAULT_MEMBERS, data_seed: int = 0, root="runs/study", *, every: int = 1,
-                      steps: int | None = None, min_delay: float = 3, executor=None, progress: bool | None = None,
-                      store=True) -> dict:
+                      steps: int | None = None, preset: str | None = None, min_delay: float = 3, executor=None,
+                      progress: bool | None = None, store=True) -> dict:
     """The ensemble's trajectory, its summary and its row of the timing table.
 
     Parameters
     ----------
-    task, members, data_seed, root, every, steps, executor, progress, store
+    task, members, data_seed, root, every, steps, preset, executor, progress, store
         As for :func:`ensemble_dataset`.
     min_delay : float
         The delay filter, in logging intervals (``grokking_times.timing_table``).
@@ -334,9 +357,9 @@ def evaluate_ensemble(task: str, members=DEFAULT_MEMBERS, data_seed: int = 0, ro
     """
     from grokphase.validation.experiments.uncertainty_runs import _setup
 
-    ds = ensemble_dataset(task, members, data_seed, root, every=every, steps=steps, executor=executor,
+    ds = ensemble_dataset(task, members, data_seed, root, every=every, steps=steps, preset=preset, executor=executor,
                           progress=progress, store=store)
-    run, _ = member_run(task, int(ds.member.values[0]), data_seed, root, steps=steps)
+    run, _ = member_run(task, int(ds.member.values[0]), data_seed, root, steps=steps, preset=preset)
     setup = _setup(task, run)
     rows = rows_from_dataset(ds, ENSEMBLE)
     table = timing_table({"ensemble": timing_inputs(rows, setup, "ensemble", run.log_every)}, min_delay=min_delay)
@@ -384,5 +407,106 @@ def study_timing(task: str, seeds=(0, 1, 2), root="runs/study", *, samples: int 
     return timing_table(runs, min_delay=min_delay) if runs else None
 
 
+MC_DROPOUT = ("mc_dropout",)
+
+
+def dropout_run(seed: int = 0, root="runs/study", *, steps: int | None = None):
+    """The mod-97 dropout run (preset ``grok97-dropout``) of data seed ``seed`` and its folder
+    ``{root}/mod_dropout_s{seed}_{config_id}``."""
+    from grokphase.validation.experiments import modular_grokking
+
+    run = dataclasses.replace(modular_grokking.PRESETS["grok97-dropout"], seed=integer("seed", seed, 0))
+    if steps is not None:
+        run = dataclasses.replace(run, steps=integer("steps", steps, 1))
+    return run, Path(root) / f"mod_dropout_s{seed}_{modular_grokking.config_id(run)}"
+
+
+@dataclass(frozen=True)
+class DropoutEvaluation:
+    """Design: MC dropout with ``samples`` passes at snapshots of the ``task`` run in ``run_dir``
+    (configuration hash ``run_id``, checked; trained with dropout > 0)."""
+
+    task: str = "modular"
+    run_dir: str = ""
+    run_id: str = ""
+    samples: int = 16
+
+    VERSION: ClassVar[int] = 1
+    LABELS: ClassVar[dict] = {**LABELS, "estimator": {"long_name": "posterior (mc_dropout: MC dropout passes)"}}
+
+    def __post_init__(self):
+        _task(self.task)
+        integer("samples", self.samples, 2)
+
+
+def dropout_point(design: DropoutEvaluation, step: int) -> dict:
+    """MC dropout at the snapshot ``step`` on the study's evaluation sets.
+
+    Parameters
+    ----------
+    design : DropoutEvaluation
+    step : int
+
+    Returns
+    -------
+    dict of str -> xarray.DataArray
+        ``acc`` (set,) at the snapshot weights without dropout; ``tu``, ``au``, ``eu``, ``pred_acc``
+        (set, estimator = ('mc_dropout',)).  The dropout masks come from
+        ``point_rng(seed, step)``.
+    """
+    from grokphase.validation.experiments.uncertainty_runs import _setup
+
+    run, chash = source_run(design.task, design.run_dir)
+    if chash != design.run_id:
+        raise ValueError(f"{design.run_dir}: configuration hash {chash}, the design's {design.run_id}")
+    if not getattr(run, "dropout", 0.0) > 0:
+        raise ValueError(f"{design.run_dir} was trained without dropout; MC dropout needs a run with dropout > 0 "
+                         f"(preset grok97-dropout)")
+    setup = _setup(design.task, run)
+    model = Transformer(setup.config, params=snapshot_window(design.run_dir, step, 1)[-1][1])
+    rng = point_rng(run.seed, step)
+    names = list(setup.sets)
+    row = {"step": step}
+    for name, s in setup.sets.items():
+        row[name] = {"mc_dropout": _summ(mc_dropout_probs(model, s.tokens, s.pos, rng, design.samples), s.labels)}
+        if s.labels is not None:
+            row[name]["acc"] = float((ensemble_probs([model], s.tokens, s.pos)[0].argmax(-1) == s.labels).mean())
+    return result_arrays(row, names, ("set",), {"set": names}, estimators=MC_DROPOUT)
+
+
+def dropout_dataset(task: str, run_dir, *, samples: int = 16, every: int = 1, executor=None,
+                    progress: bool | None = None, store=True) -> xr.Dataset:
+    """:func:`dropout_point` at every ``every``-th (and the last) snapshot of the run in ``run_dir``.
+
+    Parameters
+    ----------
+    task : str
+        'modular' (the transformer of the in-context runs supports dropout too, but no preset uses it).
+    run_dir : path-like
+        The run folder (trained with dropout, snapshots on).
+    samples : int
+        Dropout passes (>= 2).
+    every : int
+        Snapshot stride (>= 1).
+    executor, progress
+        As for ``grokphase.sweep.run_sweep``.
+    store : bool or path-like
+        True: ``{run_dir}/../sweeps/mc_dropout_{task}-{key}``; False: none; a path: that store.
+
+    Returns
+    -------
+    xarray.Dataset
+        Over ``step`` x ``set`` [x ``estimator``] (CF labels).
+    """
+    _, chash = source_run(task, run_dir)
+    files = snapshot_files(run_dir)
+    steps = [file_step(files[i]) for i in evaluated(len(files), integer("every", every, 1))]
+    design = DropoutEvaluation(task, str(run_dir), chash, samples)
+    return run_sweep(dropout_point, Grid.product(step=steps), design=design,
+                     store=_store(Path(run_dir).parent, f"mc_dropout_{task}", dropout_point, design, store),
+                     executor=executor, progress=progress)
+
+
 __all__ = ["member_run", "EnsembleTraining", "member_point", "train_ensemble", "EnsembleEvaluation", "ensemble_point",
-           "ensemble_dataset", "evaluate_ensemble", "timing_inputs", "timing_record", "rows_from_dataset", "study_timing"]
+           "ensemble_dataset", "evaluate_ensemble", "timing_inputs", "timing_record", "rows_from_dataset", "study_timing",
+           "dropout_run", "DropoutEvaluation", "dropout_point", "dropout_dataset"]

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -43,6 +44,7 @@ import numpy as np
 
 from grokphase._checks import integer
 from grokphase.sweep import Grid, run_sweep
+from grokphase.sweep.design import design_from_config
 from grokphase.sweep.store import identity_key, sweep_identity
 from grokphase.validation.experiments import icl_training, modular_grokking
 from grokphase.validation.experiments.uncertainty_study import (evaluate_final, evaluated, file_step,
@@ -89,6 +91,35 @@ def study_run(task: str, optimizer: str, seed: int, root="runs/study", *, steps:
     if steps is not None:
         run = dataclasses.replace(run, steps=steps)
     return run, Path(root) / f"{prefix}_{optimizer}_s{seed}_{module.config_id(run)}"
+
+
+def source_run(task: str, run_dir):
+    """The run configuration recorded in a run folder (``config.json``), checked against its hash.
+
+    Parameters
+    ----------
+    task : str
+        'modular' or 'icl'.
+    run_dir : path-like
+        A run folder of that task (any preset, e.g. a study run, an ensemble member, a dropout run).
+
+    Returns
+    -------
+    (ModularRun or ICLRun, str)
+        The run (its ``steps`` the recorded length) and its configuration hash.
+    """
+    _, module, _, _, _ = _task(task)
+    path = Path(run_dir) / "config.json"
+    try:
+        rec = json.loads(path.read_text(encoding="utf-8"))
+        cls = type(next(iter(module.PRESETS.values())))
+        run = design_from_config(cls, {**rec["config"]["run"], "steps": rec["steps"]})
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{path}: cannot read the run's configuration ({e}); is {run_dir} a {task} run folder?") from e
+    if module.config_id(run) != rec["config_hash"]:
+        raise ValueError(f"{path}: the recorded configuration hashes to {module.config_id(run)}, the file says "
+                         f"{rec['config_hash']}")
+    return run, rec["config_hash"]
 
 
 def train_study_run(task: str, optimizer: str, seed: int, root="runs/study", *, steps: int | None = None,

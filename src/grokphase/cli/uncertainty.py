@@ -68,6 +68,8 @@ def add_parser(sub) -> None:
     q.add_argument("--members", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="init seeds of the members")
     q.add_argument("--data-seed", type=int, default=0, help="data seed shared by the members (split, batches)")
     q.add_argument("--steps", type=int, help="override the preset's steps")
+    q.add_argument("--preset", help="an AdamW preset of the task (default: the study's grok97-adamw / "
+                                    "study-p7-adamw; e.g. positive-control for icl)")
     q.add_argument("--train", action="store_true", help="train missing members first (resumable)")
     q.add_argument("--every", type=int, default=1, help="evaluate every k-th shared logged step and the last")
     q.add_argument("--min-delay", type=float, default=3.0, help="delay filter, in logging intervals")
@@ -95,6 +97,20 @@ def add_parser(sub) -> None:
     q.add_argument("--min-delay", type=float, default=3.0, help="delay filter, in logging intervals")
     q.add_argument("--root", default="runs/study", help="parent folder of the run folders")
     q.add_argument("--phase-root", help="parent of the phase folders (default RUN_DIR/../swag_phases)")
+    _executor_options(q)
+    q.add_argument("--out", help="write trajectory, summary and timing as JSON here")
+    add_json(q)
+    q.set_defaults(func=run, parser=q)
+    q = usub.add_parser("mc-dropout", help="MC dropout at every k-th snapshot of the mod-97 dropout run "
+                                           "(preset grok97-dropout); --train trains it first (resumable)")
+    q.add_argument("--seed", type=int, default=0, help="data seed of the dropout run")
+    q.add_argument("--steps", type=int, help="override the preset's steps")
+    q.add_argument("--train", action="store_true", help="train the run first (resumable)")
+    q.add_argument("--run-dir", help="another run folder trained with dropout (default: the preset's run)")
+    q.add_argument("--samples", type=int, default=16, help="dropout passes (>= 2)")
+    q.add_argument("--every", type=int, default=1, help="evaluate every k-th snapshot and the last")
+    q.add_argument("--min-delay", type=float, default=3.0, help="delay filter, in logging intervals")
+    q.add_argument("--root", default="runs/study", help="parent folder of the run folders")
     _executor_options(q)
     q.add_argument("--out", help="write trajectory, summary and timing as JSON here")
     add_json(q)
@@ -133,7 +149,7 @@ def run(args) -> int:
     from grokphase.validation.experiments import uncertainty_runs as ur
 
     progress = show_progress(args)
-    if args.uncertainty_command in ("ensemble", "checkpoint-swag", "timing"):
+    if args.uncertainty_command in ("ensemble", "checkpoint-swag", "mc-dropout", "timing"):
         return _posthoc(args, progress)
     if args.uncertainty_command == "study":
         ur.run_full_study(args.root, executor=_executor(args), progress=progress)
@@ -176,7 +192,7 @@ def _write(args, res) -> None:
 
 
 def _posthoc(args, progress) -> int:
-    """``ensemble``, ``checkpoint-swag`` and ``timing``: the result's summary and timing (the full
+    """``ensemble``, ``checkpoint-swag``, ``mc-dropout`` and ``timing``: the result's summary and timing (the full
     result with ``--json`` and in ``--out``).  Invalid settings exit with status 2 naming them."""
     from grokphase.validation.experiments import uncertainty_ensembles as ue
 
@@ -188,10 +204,12 @@ def _posthoc(args, progress) -> int:
         elif args.uncertainty_command == "ensemble":
             if args.train:
                 ue.train_ensemble(args.task, tuple(args.members), args.data_seed, args.root, steps=args.steps,
-                                  executor=_executor(args), progress=progress)
+                                  preset=args.preset, executor=_executor(args), progress=progress)
             res = ue.evaluate_ensemble(args.task, tuple(args.members), args.data_seed, args.root, every=args.every,
-                                       steps=args.steps, min_delay=args.min_delay, executor=_executor(args),
-                                       progress=progress)
+                                       steps=args.steps, preset=args.preset, min_delay=args.min_delay,
+                                       executor=_executor(args), progress=progress)
+        elif args.uncertainty_command == "mc-dropout":
+            res = _mc_dropout(args, progress)
         else:
             res = _checkpoint_swag(args, progress)
     except ValueError as e:
@@ -201,15 +219,28 @@ def _posthoc(args, progress) -> int:
     return 0
 
 
+def _run_result(task: str, run_dir, ds, estimators, min_delay: float) -> dict:
+    """Trajectory, summary and timing of one run's evaluation Dataset over ``step``."""
+    from grokphase.validation.bayes.grokking_times import timing_table
+    from grokphase.validation.experiments import uncertainty_ensembles as ue
+    from grokphase.validation.experiments.uncertainty_runs import _setup, source_run
+    from grokphase.validation.experiments.uncertainty_study import summarise
+
+    run, _ = source_run(task, run_dir)
+    setup = _setup(task, run)
+    rows = ue.rows_from_dataset(ds, estimators)
+    table = timing_table({f"{run_dir.name}/{est}": ue.timing_inputs(rows, setup, est, run.log_every)
+                          for est in estimators}, min_delay=min_delay)
+    return {"task": task, "run_dir": str(run_dir), "trajectory": rows, "summary": summarise(rows, setup, estimators),
+            "timing": ue.timing_record(table)}
+
+
 def _checkpoint_swag(args, progress) -> dict:
     from pathlib import Path
 
     from grokphase.sweep.design import design_config
-    from grokphase.validation.bayes.grokking_times import timing_table
     from grokphase.validation.experiments import checkpoint_swag as cs
-    from grokphase.validation.experiments import uncertainty_ensembles as ue
-    from grokphase.validation.experiments.uncertainty_runs import _setup, study_run
-    from grokphase.validation.experiments.uncertainty_study import summarise
+    from grokphase.validation.experiments.uncertainty_runs import study_run
 
     phase = cs.SWAGPhase(K=args.K, c=args.c, lr=args.lr, optimizer=args.optimizer, batch=args.batch, rank=args.rank,
                          seed=args.phase_seed)
@@ -218,10 +249,24 @@ def _checkpoint_swag(args, progress) -> dict:
         raise ValueError(f"no run in {run_dir} (train it first: grokphase uncertainty train {args.task})")
     ds = cs.checkpoint_swag_dataset(args.task, run_dir, phase, every=args.every, samples=args.samples,
                                     phase_root=args.phase_root, executor=_executor(args), progress=progress)
-    run, _ = cs.source_run(args.task, run_dir)
-    setup = _setup(args.task, run)
-    rows = ue.rows_from_dataset(ds, cs.ESTIMATORS)
-    table = timing_table({f"{run_dir.name}/{est}": ue.timing_inputs(rows, setup, est, run.log_every)
-                          for est in cs.ESTIMATORS}, min_delay=args.min_delay)
-    return {"task": args.task, "run_dir": str(run_dir), "phase": design_config(phase),
-            "trajectory": rows, "summary": summarise(rows, setup, cs.ESTIMATORS), "timing": ue.timing_record(table)}
+    return {"phase": design_config(phase), **_run_result(args.task, run_dir, ds, cs.ESTIMATORS, args.min_delay)}
+
+
+def _mc_dropout(args, progress) -> dict:
+    from pathlib import Path
+
+    from grokphase.validation.experiments import uncertainty_ensembles as ue
+    from grokphase.validation.experiments.modular_grokking import run_modular
+
+    run, run_dir = ue.dropout_run(args.seed, args.root, steps=args.steps)
+    if args.run_dir:
+        if args.train:
+            reject(args, "--train", "with --run-dir (it trains the preset's run only)")
+        run_dir = Path(args.run_dir)
+    elif args.train:
+        run_modular(run, run_dir, progress=progress)
+    if not (run_dir / "config.json").exists():
+        raise ValueError(f"no run in {run_dir} (train it first: --train)")
+    ds = ue.dropout_dataset("modular", run_dir, samples=args.samples, every=args.every, executor=_executor(args),
+                            progress=progress)
+    return _run_result("modular", run_dir, ds, ue.MC_DROPOUT, args.min_delay)
