@@ -5,7 +5,12 @@ mean theta_bar = (1/T) sum theta_t, diagonal Sigma_diag = (1/T) sum theta_t^2 - 
 low-rank part D (P x K) whose columns are theta_t - theta_bar_t for the last K snapshots
 (theta_bar_t the running mean when theta_t was collected, as in the paper).  Samples:
 theta = theta_bar + (1/sqrt 2) Sigma_diag^{1/2} z1 + (1/sqrt(2 (K - 1))) D z2,  z1 ~ N(0, I_P), z2 ~ N(0, I_K),
-so Cov = Sigma_diag / 2 + D D^T / (2 (K - 1)).
+so Cov = Sigma_diag / 2 + D D^T / (2 (K - 1)).  SWAG-diagonal (``diag_only=True``): theta_bar +
+Sigma_diag^{1/2} z1, Cov = Sigma_diag.
+
+Where the snapshots come from is the caller's choice: the moving window of logged snapshots of
+``uncertainty_study``, or the paper's constant-learning-rate phase started from one checkpoint
+(``experiments.checkpoint_swag``), whose iterates every c steps are collected here.
 """
 
 from __future__ import annotations
@@ -68,13 +73,41 @@ class SWAG:
         """D, shape (P, K) (K = number of kept snapshots)."""
         return np.stack(self._dev, axis=1)
 
-    def sample(self, rng: np.random.Generator) -> dict:
+    @classmethod
+    def from_snapshots(cls, snapshots, rank: int = 20) -> "SWAG":
+        """A SWAG fitted on an iterable of parameter dicts (collected in order)."""
+        sw = cls(rank)
+        for params in snapshots:
+            sw.collect(params)
+        return sw
+
+    def covariance(self, diag_only: bool = False) -> np.ndarray:
+        """The dense (P, P) covariance of :meth:`sample` (module docstring; for tests and small models)."""
+        self._need_two()
+        if diag_only:
+            return np.diag(self.diag_var)
+        D = self.deviations
+        return np.diag(self.diag_var / 2) + D @ D.T / (2 * (D.shape[1] - 1))
+
+    def _need_two(self) -> None:
         if self.n < 2:
             raise ValueError(f"collect at least 2 snapshots before sampling; got {self.n}")
-        D = self.deviations
-        K = D.shape[1]
-        x = (self.mean + np.sqrt(self.diag_var / 2) * rng.standard_normal(self.mean.size)
-             + D @ rng.standard_normal(K) / np.sqrt(2 * (K - 1)))
+
+    def sample(self, rng: np.random.Generator, diag_only: bool = False) -> dict:
+        """One parameter dict drawn from the SWAG Gaussian (diagonal + low rank, or the diagonal
+        alone with ``diag_only``)."""
+        self._need_two()
+        if diag_only:
+            x = self.mean + np.sqrt(self.diag_var) * rng.standard_normal(self.mean.size)
+        else:
+            D = self.deviations
+            K = D.shape[1]
+            x = (self.mean + np.sqrt(self.diag_var / 2) * rng.standard_normal(self.mean.size)
+                 + D @ rng.standard_normal(K) / np.sqrt(2 * (K - 1)))
+        return self.unflatten(x)
+
+    def unflatten(self, x: np.ndarray) -> dict:
+        """A flat vector (P,) as a parameter dict shaped (and typed) like the collected ones."""
         out, i = {}, 0
         for k, shape, dtype in self._keys:
             n = int(np.prod(shape))

@@ -18,6 +18,11 @@ tasks, snapshots) and ``smoke``.  (Before the balanced layout the presets used b
 input sequence per batch; the batch sizes moved to the nearest multiple of T: 240 and 120.)  What
 they give at CPU scale (none groks in context within the study's budget): ``docs/icl_grokking.md`` §5.
 
+Seeds as in ``modular_grokking``: ``seed`` is the data seed (tasks, pairs, the batch stream, the
+evaluation sets) and the weights' seed unless ``init_seed`` is set; members differing only in
+``init_seed`` draw identical batches (the loop's generator is seeded by ``seed``).  ``init_seed``
+is left out of the identity while None (older runs keep their hashes).
+
 Run identity: as in ``modular_grokking`` (:func:`config_id`).  The learning rate decays by a cosine
 over the run's ``steps``, so the schedule (and the identity) records them: a run with other
 ``steps`` is a new run (a new default folder), never an extension of a shorter one.
@@ -25,15 +30,16 @@ over the run's ``steps``, so the schedule (and the identity) records them: a run
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from grokphase._checks import choice, integer, nonnegative, positive
 from grokphase._io import atomic_write_json
-from grokphase.sweep.design import resolved_config
+from grokphase.sweep.design import OMIT_DEFAULT, resolved_config
 from grokphase.validation.bayes.ivon import IVON, IVONSettings
+from grokphase.validation.experiments.modular_grokking import weight_seed
 from grokphase.validation.nn import Transformer, TransformerConfig
 from grokphase.validation.optim import AdamW, WarmupCosine
 from grokphase.validation.tasks.icl import (MIN_EVAL_SEQS, VAL_PROTOCOLS, coverage_stats, icl_evaluation,
@@ -69,11 +75,14 @@ class ICLRun:
     optimizer: str = "adamw"
     ivon: IVONSettings = IVONSettings()
     snapshots: bool = False
+    init_seed: int | None = field(default=None, metadata={OMIT_DEFAULT: True})
 
     def __post_init__(self):
         if self.optimizer not in ("adamw", "ivon"):
             raise ValueError(f"optimizer must be 'adamw' or 'ivon', got {self.optimizer!r}")
         integer("p", self.p, 3)
+        if self.init_seed is not None:
+            integer("init_seed", self.init_seed, 0, note="seed of the initial weights (None: seed)")
         for name, low in (("n_task", 1), ("n_ctx", 1), ("d_model", 1), ("n_layers", 1), ("n_heads", 1),
                           ("batch", 1), ("steps", 1), ("warmup", 0), ("seed", 0), ("log_every", 1),
                           ("checkpoint_every", 1)):
@@ -129,7 +138,7 @@ def model_config(run: ICLRun) -> TransformerConfig:
     return TransformerConfig(vocab_size=run.p, d_model=run.d_model, n_layers=run.n_layers, n_heads=run.n_heads,
                              d_mlp=4 * run.d_model, max_len=3 * run.n_ctx, rope=True, layernorm=True,
                              tie_embeddings=True, pos_embed=False, mlp_bias=False, init_std=0.02,
-                             scale_residual=True, seed=run.seed)
+                             scale_residual=True, seed=weight_seed(run))
 
 
 def _build(run: ICLRun):

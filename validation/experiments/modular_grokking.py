@@ -15,18 +15,26 @@ A run is identified by its resolved configuration (:func:`grokphase.sweep.design
 and loop settings derived from it (``validation.training``); :func:`config_id` is its hash, which
 names default run folders.  The schedule is constant after warm-up, so a run resumed with more
 ``steps`` equals a fresh run of that length.
+
+Seeds: ``seed`` is the data seed (the train/test split, the loop's generator: dropout masks, IVON's
+draws) and, unless ``init_seed`` is set, also the seed of the initial weights; ``init_seed`` seeds
+the initial weights alone, so runs that differ only in it see the same split and the same (full)
+batches (deep-ensemble members).  ``dropout`` (rate on the attention and MLP outputs, training only)
+makes MC-dropout posteriors apply (preset ``grok97-dropout``).  Both fields are left out of the
+run's identity at their defaults (``OMIT_DEFAULT``), so runs recorded before they existed keep
+their configuration hashes.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from grokphase._checks import integer, nonnegative, positive
+from grokphase._checks import integer, nonnegative, positive, real
 from grokphase._io import atomic_write_json
-from grokphase.sweep.design import resolved_config
+from grokphase.sweep.design import OMIT_DEFAULT, resolved_config
 from grokphase.validation.bayes.ivon import IVON, IVONSettings
 from grokphase.validation.nn import Transformer, TransformerConfig
 from grokphase.validation.nn.loss import cross_entropy
@@ -68,11 +76,16 @@ class ModularRun:
     optimizer: str = "adamw"
     ivon: IVONSettings = IVONSettings()
     snapshots: bool = False
+    init_seed: int | None = field(default=None, metadata={OMIT_DEFAULT: True})
+    dropout: float = field(default=0.0, metadata={OMIT_DEFAULT: True})
 
     def __post_init__(self):
         if self.optimizer not in ("adamw", "ivon"):
             raise ValueError(f"optimizer must be 'adamw' or 'ivon', got {self.optimizer!r}")
         integer("p", self.p, 3)
+        if self.init_seed is not None:
+            integer("init_seed", self.init_seed, 0, note="seed of the initial weights (None: seed)")
+        real("dropout", self.dropout, 0.0, 1.0, hi_open=True)
         if not (0.0 < self.frac < 1.0):
             raise ValueError(f"frac must be in (0, 1), got {self.frac}")
         for name, low in (("seed", 0), ("steps", 1), ("d_model", 1), ("n_layers", 1), ("n_heads", 1),
@@ -106,7 +119,20 @@ PRESETS = {
     # IVON settings from a short search at p = 31 (why these values: docs/icl_grokking.md §5)
     "grok97-ivon": ModularRun(frac=0.4, steps=3500, snapshots=True, optimizer="ivon", weight_decay=1e-3,
                               ivon=IVONSettings(lr=1.0, hess_init=1.0, beta2=0.9999, clip_radius=1e-2)),
+    # MC dropout: the AdamW study run with dropout 0.1 on the attention and MLP outputs
+    "grok97-dropout": ModularRun(frac=0.4, steps=3500, snapshots=True, dropout=0.1),
 }
+
+
+def weight_seed(run) -> int:
+    """The seed of a run's initial weights: ``init_seed``, or the data seed ``seed`` when None."""
+    return run.seed if run.init_seed is None else run.init_seed
+
+
+def model_config(run: ModularRun, vocab_size: int) -> TransformerConfig:
+    """The run's transformer (1 layer, no LayerNorm, learned positions, untied unembedding)."""
+    return TransformerConfig(vocab_size=vocab_size, d_model=run.d_model, n_layers=run.n_layers, n_heads=run.n_heads,
+                             d_mlp=run.d_mlp, max_len=3, n_out=run.p, dropout=run.dropout, seed=weight_seed(run))
 
 
 def _evaluate(model, ds):
@@ -133,9 +159,7 @@ def milestones(metrics: list[dict]) -> dict:
 def _build(run: ModularRun):
     """(model, optimizer, batch_fn, train config, schedule, evaluate) of a run."""
     ds = modular_dataset(run.p, run.op, run.frac, seed=run.seed, split=run.split, k=run.k, offset=run.offset)
-    cfg = TransformerConfig(vocab_size=ds.vocab_size, d_model=run.d_model, n_layers=run.n_layers,
-                            n_heads=run.n_heads, d_mlp=run.d_mlp, max_len=3, n_out=run.p, seed=run.seed)
-    model = Transformer(cfg)
+    model = Transformer(model_config(run, ds.vocab_size))
     tok, lab = ds.split("train")
     if run.optimizer == "ivon":  # ess = number of training pairs; prior precision = weight decay
         opt = IVON(model.params, ess=len(lab), weight_decay=run.weight_decay, **asdict(run.ivon))

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -43,6 +44,7 @@ import numpy as np
 
 from grokphase._checks import integer
 from grokphase.sweep import Grid, run_sweep
+from grokphase.sweep.design import design_from_config
 from grokphase.sweep.store import identity_key, sweep_identity
 from grokphase.validation.experiments import icl_training, modular_grokking
 from grokphase.validation.experiments.uncertainty_study import (evaluate_final, evaluated, file_step,
@@ -89,6 +91,35 @@ def study_run(task: str, optimizer: str, seed: int, root="runs/study", *, steps:
     if steps is not None:
         run = dataclasses.replace(run, steps=steps)
     return run, Path(root) / f"{prefix}_{optimizer}_s{seed}_{module.config_id(run)}"
+
+
+def source_run(task: str, run_dir):
+    """The run configuration recorded in a run folder (``config.json``), checked against its hash.
+
+    Parameters
+    ----------
+    task : str
+        'modular' or 'icl'.
+    run_dir : path-like
+        A run folder of that task (any preset, e.g. a study run, an ensemble member, a dropout run).
+
+    Returns
+    -------
+    (ModularRun or ICLRun, str)
+        The run (its ``steps`` the recorded length) and its configuration hash.
+    """
+    _, module, _, _, _ = _task(task)
+    path = Path(run_dir) / "config.json"
+    try:
+        rec = json.loads(path.read_text(encoding="utf-8"))
+        cls = type(next(iter(module.PRESETS.values())))
+        run = design_from_config(cls, {**rec["config"]["run"], "steps": rec["steps"]})
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{path}: cannot read the run's configuration ({e}); is {run_dir} a {task} run folder?") from e
+    if module.config_id(run) != rec["config_hash"]:
+        raise ValueError(f"{path}: the recorded configuration hashes to {module.config_id(run)}, the file says "
+                         f"{rec['config_hash']}")
+    return run, rec["config_hash"]
 
 
 def train_study_run(task: str, optimizer: str, seed: int, root="runs/study", *, steps: int | None = None,
@@ -546,10 +577,17 @@ def train_point(design: StudyTraining, optimizer: str, seed: int) -> dict:
         ``steps``, ``wall_time`` (s), ``config_hash`` and ``final_<metric>`` for the final logged
         numeric metrics.
     """
-    s = train_study_run(design.task, optimizer, seed, design.root, steps=design.steps, progress=False)
-    final = {f"final_{k}": float(v) for k, v in s["final"].items()
+    return training_point_result(train_study_run(design.task, optimizer, seed, design.root, steps=design.steps,
+                                                 progress=False))
+
+
+def training_point_result(summary: dict) -> dict:
+    """A training summary (``run_modular`` / ``run_icl``) as a sweep point's result: ``steps``,
+    ``wall_time``, ``config_hash`` and ``final_<metric>`` for the final logged numeric metrics."""
+    final = {f"final_{k}": float(v) for k, v in summary["final"].items()
              if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in ("step", "time")}
-    return {"steps": s["steps"], "wall_time": s["wall_time"], "config_hash": s["config_hash"], **final}
+    return {"steps": summary["steps"], "wall_time": summary["wall_time"], "config_hash": summary["config_hash"],
+            **final}
 
 
 def train_study(task: str, seeds=(0, 1, 2), root="runs/study", *, steps: int | None = None,

@@ -97,7 +97,7 @@ def modular_setup(run) -> StudySetup:
     -------
     StudySetup
     """
-    from grokphase.validation.nn import TransformerConfig
+    from grokphase.validation.experiments.modular_grokking import model_config
     from grokphase.validation.tasks import modular_dataset
 
     ds = modular_dataset(run.p, run.op, run.frac, seed=run.seed, split=run.split, k=run.k, offset=run.offset)
@@ -110,9 +110,7 @@ def modular_setup(run) -> StudySetup:
     tok, lab = ds.split("train")
     mask = np.zeros(tok.shape, bool)
     mask[:, -1] = True
-    cfg = TransformerConfig(vocab_size=ds.vocab_size, d_model=run.d_model, n_layers=run.n_layers, n_heads=run.n_heads,
-                            d_mlp=run.d_mlp, max_len=3, n_out=run.p, seed=run.seed)
-    return StudySetup(cfg, sets, tok, mask, float(len(lab)), run.weight_decay, "kfac", "test", "test", 1.0 / run.p,
+    return StudySetup(model_config(run, ds.vocab_size), sets, tok, mask, float(len(lab)), run.weight_decay, "kfac", "test", "test", 1.0 / run.p,
                       "train")
 
 
@@ -434,7 +432,8 @@ def evaluate_final(setup: StudySetup, run_dir, sets: dict, *, samples: int = 16,
     return {"step": step, **_summ_all(pred, sets)}
 
 
-def result_arrays(res: dict, names, dims: tuple[str, ...], coords: dict, suffix: str = "") -> dict:
+def result_arrays(res: dict, names, dims: tuple[str, ...], coords: dict, suffix: str = "",
+                  estimators: tuple[str, ...] = ESTIMATORS) -> dict:
     """An evaluation result ``{set: {"acc", estimator: {tu, au, eu, acc}}}`` (:func:`snapshot_row`,
     :func:`evaluate_final`) as labelled arrays over named dimensions.
 
@@ -450,27 +449,31 @@ def result_arrays(res: dict, names, dims: tuple[str, ...], coords: dict, suffix:
         Coordinates of ``dims`` (``{dim: values}``).
     suffix : str
         Appended to the variable names (several families of sets in one Dataset).
+    estimators : tuple of str
+        The estimator coordinate (default ``ESTIMATORS``; the ensemble and checkpoint-SWAG designs
+        pass their own).
 
     Returns
     -------
     dict of str -> xarray.DataArray
         ``acc`` (dims): accuracy at the snapshot weights (NaN for unlabeled sets); ``tu``, ``au``,
         ``eu`` (nats) and ``pred_acc`` (posterior-predictive accuracy), (dims + ``estimator``) with
-        the estimator coordinate ``ESTIMATORS``; NaN where an estimator does not apply.
+        the estimator coordinate ``estimators``; NaN where an estimator does not apply.
     """
     names = np.asarray(names, dtype=object)
     flat = names.ravel().tolist()
     acc = np.array([res.get(s, {}).get("acc", np.nan) for s in flat], float).reshape(names.shape)
     out = {f"acc{suffix}": xr.DataArray(acc, dims=dims, coords=coords)}
-    est_coords = {**coords, "estimator": list(ESTIMATORS)}
+    est_coords = {**coords, "estimator": list(estimators)}
     for k in QUANTITIES:
-        v = np.array([[res.get(s, {}).get(e, {}).get(k, np.nan) for e in ESTIMATORS] for s in flat], float)
+        v = np.array([[res.get(s, {}).get(e, {}).get(k, np.nan) for e in estimators] for s in flat], float)
         out[("pred_acc" if k == "acc" else k) + suffix] = xr.DataArray(
-            v.reshape(names.shape + (len(ESTIMATORS),)), dims=tuple(dims) + ("estimator",), coords=est_coords)
+            v.reshape(names.shape + (len(estimators),)), dims=tuple(dims) + ("estimator",), coords=est_coords)
     return out
 
 
-def result_entries(ds: xr.Dataset, names, dims: tuple[str, ...], suffix: str = "") -> dict:
+def result_entries(ds: xr.Dataset, names, dims: tuple[str, ...], suffix: str = "",
+                   estimators: tuple[str, ...] = ESTIMATORS) -> dict:
     """The inverse of :func:`result_arrays` at one point, NaN entries left out (no ``acc`` for an
     unlabeled set, no estimator that does not apply).
 
@@ -484,6 +487,8 @@ def result_entries(ds: xr.Dataset, names, dims: tuple[str, ...], suffix: str = "
         The dimensions of ``names`` (besides ``estimator``).
     suffix : str
         The variables' suffix.
+    estimators : tuple of str
+        The estimators to read (those of :func:`result_arrays`).
 
     Returns
     -------
@@ -493,11 +498,11 @@ def result_entries(ds: xr.Dataset, names, dims: tuple[str, ...], suffix: str = "
     names = np.asarray(names, dtype=object)
     acc = ds[f"acc{suffix}"].transpose(*dims).values
     q = {k: ds[("pred_acc" if k == "acc" else k) + suffix].transpose(*dims, "estimator").sel(
-        estimator=list(ESTIMATORS)).values for k in QUANTITIES}
+        estimator=list(estimators)).values for k in QUANTITIES}
     out = {}
     for idx in np.ndindex(names.shape):
         entry = {} if math.isnan(acc[idx]) else {"acc": float(acc[idx])}
-        for j, e in enumerate(ESTIMATORS):
+        for j, e in enumerate(estimators):
             v = {k: float(q[k][idx + (j,)]) for k in QUANTITIES}
             if not math.isnan(v["eu"]):
                 entry[e] = {k: x for k, x in v.items() if not (k == "acc" and math.isnan(x))}
@@ -505,7 +510,7 @@ def result_entries(ds: xr.Dataset, names, dims: tuple[str, ...], suffix: str = "
     return out
 
 
-def summarise(rows: list[dict], setup: StudySetup) -> dict:
+def summarise(rows: list[dict], setup: StudySetup, estimators: tuple[str, ...] = ESTIMATORS) -> dict:
     """Event times and EU summaries of one run's trajectory.
 
     Grokking times on the target split (snapshot-weight accuracy crossing half and 90 % of the
@@ -521,6 +526,8 @@ def summarise(rows: list[dict], setup: StudySetup) -> dict:
         The trajectory (:func:`snapshot_row` per evaluated snapshot, in step order).
     setup : StudySetup
         Target, training and unlabeled set names, chance accuracy and set sizes.
+    estimators : tuple of str
+        The estimators to summarise where present (default ``ESTIMATORS``).
 
     Returns
     -------
@@ -542,7 +549,7 @@ def summarise(rows: list[dict], setup: StudySetup) -> dict:
            "final_acc": float(rows[-1][setup.target]["acc"]), "chance": setup.chance,
            "memorisation_time": event(setup.train_split, 0.5),
            "final_train_acc": float(rows[-1][setup.train_split]["acc"]), "estimators": {}}
-    for est in ESTIMATORS:
+    for est in estimators:
         if est not in rows[-1][setup.target]:
             continue
         have = [i for i, r in enumerate(rows) if est in r[setup.target]]

@@ -1,4 +1,5 @@
-"""``grokphase uncertainty``: the grokking / epistemic-uncertainty study (IVON, Laplace, SWAG)."""
+"""``grokphase uncertainty``: the grokking / epistemic-uncertainty study (IVON, Laplace, SWAG, deep
+ensembles, checkpoint SWAG) and its timing table."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from grokphase.cli._output import emit
 
 
 def add_parser(sub) -> None:
-    """Add the ``uncertainty`` subcommand group (study, train, evaluate, sweeps, diversity) to ``sub``."""
+    """Add the ``uncertainty`` subcommand group (study, train, evaluate, sweeps, diversity, ensemble,
+    checkpoint-swag, timing) to ``sub``."""
     p = sub.add_parser("uncertainty", help="epistemic uncertainty through grokking (IVON, Laplace, SWAG)",
                        description="Train the study's runs (parameter snapshots) and evaluate posteriors on them.")
     usub = p.add_subparsers(dest="uncertainty_command", required=True)
@@ -60,6 +62,71 @@ def add_parser(sub) -> None:
     add_json(q)
     q.add_argument("--out", help="write the results as JSON here")
     q.set_defaults(func=run, parser=q)
+    q = usub.add_parser("ensemble", help="deep ensemble (members differ in init seed only): EU at every logged "
+                                         "step; --train trains missing members first (resumable)")
+    q.add_argument("task", choices=("modular", "icl"))
+    q.add_argument("--members", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="init seeds of the members")
+    q.add_argument("--data-seed", type=int, default=0, help="data seed shared by the members (split, batches)")
+    q.add_argument("--steps", type=int, help="override the preset's steps")
+    q.add_argument("--preset", help="an AdamW preset of the task (default: the study's grok97-adamw / "
+                                    "study-p7-adamw; e.g. positive-control for icl)")
+    q.add_argument("--train", action="store_true", help="train missing members first (resumable)")
+    q.add_argument("--every", type=int, default=1, help="evaluate every k-th shared logged step and the last")
+    q.add_argument("--min-delay", type=float, default=3.0, help="delay filter, in logging intervals")
+    q.add_argument("--root", default="runs/study", help="parent folder of the run folders")
+    _executor_options(q)
+    q.add_argument("--out", help="write trajectory, summary and timing as JSON here")
+    add_json(q)
+    q.set_defaults(func=run, parser=q)
+    q = usub.add_parser("checkpoint-swag", help="SWAG from a constant-lr phase started at every k-th snapshot of "
+                                                "an AdamW run (phases in their own folders; the run is only read)")
+    q.add_argument("task", choices=("modular", "icl"))
+    q.add_argument("--seed", type=int, default=0, help="seed of the AdamW study run")
+    q.add_argument("--run-dir", help="the run folder (default: the AdamW study run of --seed under --root)")
+    q.add_argument("--K", type=int, default=200, help="steps of the constant-lr phase")
+    q.add_argument("--c", type=int, default=10, help="collect an iterate every c steps")
+    q.add_argument("--lr", type=float, default=1e-3, help="the phase's constant learning rate")
+    q.add_argument("--optimizer", choices=("adamw", "sgd"), default="adamw",
+                   help="adamw: the run's AdamW with fresh moments; sgd: plain SGD")
+    q.add_argument("--batch", type=int, help="minibatch rows drawn from each of the run's batches (default: "
+                                             "the run's batches; full batch for mod 97)")
+    q.add_argument("--rank", type=int, default=20, help="SWAG low-rank columns")
+    q.add_argument("--phase-seed", type=int, default=0, help="seed of the phase's generator")
+    q.add_argument("--samples", type=int, default=16, help="SWAG draws per estimator (>= 2)")
+    q.add_argument("--every", type=int, default=4, help="evaluate every k-th snapshot and the last")
+    q.add_argument("--min-delay", type=float, default=3.0, help="delay filter, in logging intervals")
+    q.add_argument("--root", default="runs/study", help="parent folder of the run folders")
+    q.add_argument("--phase-root", help="parent of the phase folders (default RUN_DIR/../swag_phases)")
+    _executor_options(q)
+    q.add_argument("--out", help="write trajectory, summary and timing as JSON here")
+    add_json(q)
+    q.set_defaults(func=run, parser=q)
+    q = usub.add_parser("mc-dropout", help="MC dropout at every k-th snapshot of the mod-97 dropout run "
+                                           "(preset grok97-dropout); --train trains it first (resumable)")
+    q.add_argument("--seed", type=int, default=0, help="data seed of the dropout run")
+    q.add_argument("--steps", type=int, help="override the preset's steps")
+    q.add_argument("--train", action="store_true", help="train the run first (resumable)")
+    q.add_argument("--run-dir", help="another run folder trained with dropout (default: the preset's run)")
+    q.add_argument("--samples", type=int, default=16, help="dropout passes (>= 2)")
+    q.add_argument("--every", type=int, default=1, help="evaluate every k-th snapshot and the last")
+    q.add_argument("--min-delay", type=float, default=3.0, help="delay filter, in logging intervals")
+    q.add_argument("--root", default="runs/study", help="parent folder of the run folders")
+    _executor_options(q)
+    q.add_argument("--out", help="write trajectory, summary and timing as JSON here")
+    add_json(q)
+    q.set_defaults(func=run, parser=q)
+    q = usub.add_parser("timing", help="timing table of the study's runs: memorisation / grokking times, delay "
+                                       "filter, EU-peak lead, collapse factor, monitor detection")
+    q.add_argument("task", choices=("modular", "icl"))
+    q.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    q.add_argument("--root", default="runs/study", help="parent folder of the run folders")
+    q.add_argument("--samples", type=int, help="posterior samples per estimator (>= 2; default per task)")
+    q.add_argument("--every", type=int, help="evaluate every k-th snapshot and the last (default per task)")
+    q.add_argument("--min-delay", type=float, default=3.0, help="delay filter, in logging intervals")
+    _executor_options(q)
+    q.add_argument("--out", help="write the table as JSON here")
+    add_json(q)
+    q.set_defaults(func=run, parser=q)
 
 
 def _executor_options(q) -> None:
@@ -82,6 +149,8 @@ def run(args) -> int:
     from grokphase.validation.experiments import uncertainty_runs as ur
 
     progress = show_progress(args)
+    if args.uncertainty_command in ("ensemble", "checkpoint-swag", "mc-dropout", "timing"):
+        return _posthoc(args, progress)
     if args.uncertainty_command == "study":
         ur.run_full_study(args.root, executor=_executor(args), progress=progress)
         from grokphase.cli import figs
@@ -113,3 +182,91 @@ def run(args) -> int:
               "estimators": r["summary"]["estimators"]} for r in res["runs"]]
     emit(table, args)
     return 0
+
+
+def _write(args, res) -> None:
+    if args.out:
+        from grokphase._io import atomic_write_json
+
+        atomic_write_json(args.out, res)
+
+
+def _posthoc(args, progress) -> int:
+    """``ensemble``, ``checkpoint-swag``, ``mc-dropout`` and ``timing``: the result's summary and timing (the full
+    result with ``--json`` and in ``--out``).  Invalid settings exit with status 2 naming them."""
+    from grokphase.validation.experiments import uncertainty_ensembles as ue
+
+    try:
+        if args.uncertainty_command == "timing":
+            tab = ue.study_timing(args.task, tuple(args.seeds), args.root, samples=args.samples, every=args.every,
+                                  min_delay=args.min_delay, executor=_executor(args), progress=progress)
+            res = {"task": args.task, **({"runs": {}, "statistics": {}} if tab is None else ue.timing_record(tab))}
+        elif args.uncertainty_command == "ensemble":
+            if args.train:
+                ue.train_ensemble(args.task, tuple(args.members), args.data_seed, args.root, steps=args.steps,
+                                  preset=args.preset, executor=_executor(args), progress=progress)
+            res = ue.evaluate_ensemble(args.task, tuple(args.members), args.data_seed, args.root, every=args.every,
+                                       steps=args.steps, preset=args.preset, min_delay=args.min_delay,
+                                       executor=_executor(args), progress=progress)
+        elif args.uncertainty_command == "mc-dropout":
+            res = _mc_dropout(args, progress)
+        else:
+            res = _checkpoint_swag(args, progress)
+    except ValueError as e:
+        args.parser.error(str(e))
+    _write(args, res)
+    emit(res if args.json else {k: v for k, v in res.items() if k not in ("trajectory", "member_acc")}, args)
+    return 0
+
+
+def _run_result(task: str, run_dir, ds, estimators, min_delay: float) -> dict:
+    """Trajectory, summary and timing of one run's evaluation Dataset over ``step``."""
+    from grokphase.validation.bayes.grokking_times import timing_table
+    from grokphase.validation.experiments import uncertainty_ensembles as ue
+    from grokphase.validation.experiments.uncertainty_runs import _setup, source_run
+    from grokphase.validation.experiments.uncertainty_study import summarise
+
+    run, _ = source_run(task, run_dir)
+    setup = _setup(task, run)
+    rows = ue.rows_from_dataset(ds, estimators)
+    table = timing_table({f"{run_dir.name}/{est}": ue.timing_inputs(rows, setup, est, run.log_every)
+                          for est in estimators}, min_delay=min_delay)
+    return {"task": task, "run_dir": str(run_dir), "trajectory": rows, "summary": summarise(rows, setup, estimators),
+            "timing": ue.timing_record(table)}
+
+
+def _checkpoint_swag(args, progress) -> dict:
+    from pathlib import Path
+
+    from grokphase.sweep.design import design_config
+    from grokphase.validation.experiments import checkpoint_swag as cs
+    from grokphase.validation.experiments.uncertainty_runs import study_run
+
+    phase = cs.SWAGPhase(K=args.K, c=args.c, lr=args.lr, optimizer=args.optimizer, batch=args.batch, rank=args.rank,
+                         seed=args.phase_seed)
+    run_dir = Path(args.run_dir) if args.run_dir else study_run(args.task, "adamw", args.seed, args.root)[1]
+    if not (run_dir / "config.json").exists():
+        raise ValueError(f"no run in {run_dir} (train it first: grokphase uncertainty train {args.task})")
+    ds = cs.checkpoint_swag_dataset(args.task, run_dir, phase, every=args.every, samples=args.samples,
+                                    phase_root=args.phase_root, executor=_executor(args), progress=progress)
+    return {"phase": design_config(phase), **_run_result(args.task, run_dir, ds, cs.ESTIMATORS, args.min_delay)}
+
+
+def _mc_dropout(args, progress) -> dict:
+    from pathlib import Path
+
+    from grokphase.validation.experiments import uncertainty_ensembles as ue
+    from grokphase.validation.experiments.modular_grokking import run_modular
+
+    run, run_dir = ue.dropout_run(args.seed, args.root, steps=args.steps)
+    if args.run_dir:
+        if args.train:
+            reject(args, "--train", "with --run-dir (it trains the preset's run only)")
+        run_dir = Path(args.run_dir)
+    elif args.train:
+        run_modular(run, run_dir, progress=progress)
+    if not (run_dir / "config.json").exists():
+        raise ValueError(f"no run in {run_dir} (train it first: --train)")
+    ds = ue.dropout_dataset("modular", run_dir, samples=args.samples, every=args.every, executor=_executor(args),
+                            progress=progress)
+    return _run_result("modular", run_dir, ds, ue.MC_DROPOUT, args.min_delay)

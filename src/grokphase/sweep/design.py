@@ -13,6 +13,10 @@ fields are dotted on the command line (``ivon.lr=1``) and tables in TOML (``[des
 A design may say which of its fields do not apply to it (a method ``inapplicable()`` returning
 ``{field: reason}``, e.g. the AdamW learning rate of a run trained with IVON):
 :func:`resolved_config` leaves them out and :func:`design_from_config` refuses to set them.
+A field added to a design after runs were recorded can keep their identities: declared with
+``dataclasses.field(default=..., metadata={OMIT_DEFAULT: True})`` it is left out of
+:func:`resolved_config` while it holds its default (so the recorded configurations, which lack it,
+still describe those runs), and recorded like any other field otherwise.
 """
 
 from __future__ import annotations
@@ -23,8 +27,11 @@ import tomllib
 import types
 import typing
 
-__all__ = ["qualified_name", "design_config", "resolved_config", "design_from_config", "design_of", "config_diff",
+__all__ = ["OMIT_DEFAULT", "qualified_name", "design_config", "resolved_config", "design_from_config", "design_of", "config_diff",
            "parse_value", "parse_assignments", "read_toml", "write_toml"]
+
+OMIT_DEFAULT = "omit_default"
+"""Field metadata key: leave the field out of :func:`resolved_config` while it holds its default."""
 
 NONE = "none"
 """How None is spelled in TOML files and ``key=value`` overrides."""
@@ -106,7 +113,8 @@ def inapplicable(design) -> dict[str, str]:
 
 
 def resolved_config(design) -> dict:
-    """:func:`design_config` without the fields that do not apply to ``design`` (what a run records).
+    """:func:`design_config` without the fields that do not apply to ``design`` and without the
+    fields marked :data:`OMIT_DEFAULT` that hold their default (what a run records).
 
     Parameters
     ----------
@@ -116,7 +124,9 @@ def resolved_config(design) -> dict:
     -------
     dict
     """
-    skip = inapplicable(design)
+    skip = set(inapplicable(design))
+    skip |= {f.name for f in dataclasses.fields(design) if f.metadata.get(OMIT_DEFAULT)
+             and f.default is not dataclasses.MISSING and getattr(design, f.name) == f.default}
     return {k: v for k, v in design_config(design).items() if k not in skip}
 
 
