@@ -366,8 +366,9 @@ def softmax_transition(L, V, s_qk, s_uv, prior: str = "product") -> SoftmaxTrans
 class EndPoint:
     """A critical end point: the value of ``vary`` where the two folds merge (min slope = 0).
 
-    value: L_c (or L_c2); beta: the transition point there; residual: |min slope| at ``value``;
-    iterations: Brent's function evaluations; converged: bracketed and Brent converged."""
+    value: L_c (or L_c2); beta: the transition point there; kappa: the copy logit (softmax) or copy
+    score (linear) there; residual: |min slope| at ``value``; iterations: Brent's function
+    evaluations; converged: bracketed and Brent converged."""
 
     vary: str
     value: float
@@ -896,34 +897,49 @@ def linear_end_point(V, s_qk, s_uv, prior: str = "product", bracket=(8.0, 512.0)
                     kappa=float(br.Xs[i, 0]))
 
 
+def linear_stable_states(beta, L, V, s_qk, s_uv, prior: str = "product", tol: float = 1e-12,
+                         max_iter: int = 100) -> list[LinearState]:
+    """The ordered local minima of f_l at ``beta`` (§6) with g > 0, by increasing g: none below the
+    onset (or below the fold beta_spinodal1 of a first-order onset), one, or two between the
+    secondary spinodals (the low-w_c state first).
+
+    The ordered branch is traced as in ``linear_transition`` (up to 2 beta, at least 10 beta_c); each
+    stable crossing of ``beta`` (beta increasing with g) is refined by Brent, then by Newton at fixed
+    beta to ``tol`` within ``max_iter`` iterations.  ``converged``: residual <= ``tol``.
+    """
+    L, V, s_qk, s_uv, p = _validate(L, V, s_qk, s_uv, prior)
+    beta = _checks.positive("beta", beta)
+    tol = _checks.real("tol", tol, 0.0, 1.0, lo_open=True)
+    max_iter = _checks.integer("max_iter", max_iter, 1)
+    br = _Branch(p, L, V, s_qk, s_uv, max(10.0, 2.0 * beta / K.linear_beta_c(L, V, s_qk, s_uv)))
+    target = math.log(beta)
+    d = br.Xs[:br.n_mono, 4] - target
+    out = []
+    for i in np.flatnonzero((d[:-1] <= 0) & (d[1:] > 0)):   # beta increasing with g: a stable piece
+        g = brentq(lambda g: br.solve(g)[0][4] - target, br.gs[i], br.gs[i + 1], xtol=1e-15, rtol=1e-15)
+        X = br.solve(g)[0]
+        X[4] = target
+        X, res, it, ok = linear_solve_fixed(p, X, 4, L, V, s_qk, s_uv, tol, max_iter)
+        out.append(replace(_linear_state(p, X, L, V, s_qk, s_uv, res, it, beta=beta),
+                           converged=bool(ok and res <= tol)))
+    return out
+
+
 def linear_state(beta, L, V, s_qk, s_uv, prior: str = "product", init: str = "copy", tol: float = 1e-12,
                  max_iter: int = 100) -> LinearState:
     """A stationary point of f_l at ``beta`` (§6).
 
     ``init="uniform"``: the symmetric point kappa = a = g = m = 0 (stationary by the Z2 symmetry; a
     minimum below the onset).  ``init="copy"``: the ordered local minimum with the largest value
-    gain g (the branch traced as in ``linear_transition``, a stable crossing of ``beta`` refined by
-    Brent, then Newton at fixed beta to ``tol`` within ``max_iter`` iterations); the symmetric point
-    where no ordered minimum exists (below the onset or the fold beta_spinodal1).  ``converged``:
-    the residual max |grad f_l| / (1 + beta L) is <= ``tol``.
+    gain g (``linear_stable_states``), or the symmetric point where no ordered minimum exists.
+    ``converged``: the residual max |grad f_l| / (1 + beta L) is <= ``tol``.
     """
     L, V, s_qk, s_uv, p = _validate(L, V, s_qk, s_uv, prior)
     beta = _checks.nonnegative("beta", beta)
     init = _checks.choice("init", init, ("uniform", "copy"))
-    tol = _checks.real("tol", tol, 0.0, 1.0, lo_open=True)
-    max_iter = _checks.integer("max_iter", max_iter, 1)
+    states = linear_stable_states(beta, L, V, s_qk, s_uv, prior, tol, max_iter) \
+        if init == "copy" and beta > 0.0 else []
+    if states:
+        return states[-1]
     origin = np.array([0.0, 0.0, 0.0, 0.0, math.log(beta) if beta > 0 else 0.0])
-    if init == "uniform" or beta == 0.0:
-        return _linear_state(p, origin, L, V, s_qk, s_uv, 0.0, 0, beta=beta)
-    br = _Branch(p, L, V, s_qk, s_uv, max(10.0, 2.0 * beta / K.linear_beta_c(L, V, s_qk, s_uv)))
-    target = math.log(beta)
-    d = br.Xs[:br.n_mono, 4] - target
-    up = np.flatnonzero((d[:-1] <= 0) & (d[1:] > 0))   # beta increasing with g: a stable piece
-    if up.size == 0:
-        return _linear_state(p, origin, L, V, s_qk, s_uv, 0.0, 0, beta=beta)
-    i = up[-1]
-    g = brentq(lambda g: br.solve(g)[0][4] - target, br.gs[i], br.gs[i + 1], xtol=1e-15, rtol=1e-15)
-    X = br.solve(g)[0]
-    X[4] = target
-    X, res, it, ok = linear_solve_fixed(p, X, 4, L, V, s_qk, s_uv, tol, max_iter)
-    return replace(_linear_state(p, X, L, V, s_qk, s_uv, res, it, beta=beta), converged=bool(ok and res <= tol))
+    return _linear_state(p, origin, L, V, s_qk, s_uv, 0.0, 0, beta=beta)

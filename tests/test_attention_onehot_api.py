@@ -191,3 +191,17 @@ def test_onehot_phase_diagram_in_V_at_fixed_L():
 def test_invalid_combinations_name_the_parameter(call, name, detail):
     with pytest.raises(ValueError, match=rf"^{name}\b.*{detail}"):
         call()
+
+
+def test_linear_states_coexist_between_the_secondary_spinodals():
+    """L = 512: two ordered minima between the secondary spinodals, equal in free energy at beta_c2
+    (the transition's low/high states), one outside."""
+    t = A.transition(L=512, kind="linear", **REF, **OH)
+    lo, hi = t.beta_spinodal2
+    both = N.linear_stable_states(t.beta_c2, 512, 4, 0.25, 9.0)
+    assert len(both) == 2 and all(s.stable and s.converged for s in both)
+    assert (both[0].w_c, both[1].w_c) == pytest.approx((t.low.w_c, t.high.w_c), rel=1e-8)
+    assert both[0].free_energy == pytest.approx(both[1].free_energy, rel=1e-12)
+    assert len(N.linear_stable_states(0.98 * lo, 512, 4, 0.25, 9.0)) == 1
+    assert len(N.linear_stable_states(1.02 * hi, 512, 4, 0.25, 9.0)) == 1
+    assert N.linear_stable_states(0.9 * t.beta_c, 512, 4, 0.25, 9.0) == []
