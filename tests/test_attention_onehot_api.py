@@ -205,3 +205,13 @@ def test_linear_states_coexist_between_the_secondary_spinodals():
     assert len(N.linear_stable_states(0.98 * lo, 512, 4, 0.25, 9.0)) == 1
     assert len(N.linear_stable_states(1.02 * hi, 512, 4, 0.25, 9.0)) == 1
     assert N.linear_stable_states(0.9 * t.beta_c, 512, 4, 0.25, 9.0) == []
+
+
+def test_linear_secondary_end_point_through_the_facade():
+    """L_c2(4) (docs §9: 207.50) is the solver's; the secondary jump vanishes there with the mean-field
+    exponents (jump of w_c 1/2, secondary spinodal width 3/2)."""
+    e = A.critical_end_point(kind="linear", **REF, **OH, bracket=(128.0, 512.0))
+    d = N.linear_end_point(4, 0.25, 9.0, bracket=(128.0, 512.0))
+    assert (e.x_c, e.beta_star, e.kappa_star) == (d.value, d.beta, d.kappa) and e.converged
+    assert round(e.x_c, 2) == 207.50
+    assert e.jump_exponent == pytest.approx(0.5, abs=0.01) and e.width_exponent == pytest.approx(1.5, abs=0.01)

@@ -17,6 +17,11 @@ s_uv = 9); a larger beta raises ValueError.  The linear copy branch is resolved 
 beyond its sampled part the minimum lies next to the branch end (g kappa -> 1) and is polished by
 Newton from there.
 
+One-hot tokens (``docs/attention_onehot.md``): the keywords ``tokens="onehot"``, ``V`` (vocabulary
+size) and ``score_prior`` ('product' or 'gaussian' logits) select that model in ``transition``,
+``solve``, ``critical_end_point`` and ``phase_diagram`` (also ``vary="V"``); ``_Variant`` is the one
+place that dispatches.  The defaults keep Gaussian tokens.
+
 >>> t = transition(L=8, kind='softmax', s_qk=0.25, s_uv=9.0)
 >>> t.order, round(t.beta_c, 4), tuple(round(b, 4) for b in t.beta_spinodal)
 ('first', 12.9682, (12.2611, 14.2626))
