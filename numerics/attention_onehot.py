@@ -912,18 +912,49 @@ def linear_stable_states(beta, L, V, s_qk, s_uv, prior: str = "product", tol: fl
     tol = _checks.real("tol", tol, 0.0, 1.0, lo_open=True)
     max_iter = _checks.integer("max_iter", max_iter, 1)
     br = _Branch(p, L, V, s_qk, s_uv, max(10.0, 2.0 * beta / K.linear_beta_c(L, V, s_qk, s_uv)))
+    return _states_on_branch(br, beta, tol, max_iter)
+
+
+def _states_on_branch(br: _Branch, beta: float, tol: float, max_iter: int) -> list[LinearState]:
+    """``linear_stable_states`` on an already traced branch (which must reach ``beta``).
+
+    Stable pieces are where beta increases along the trace.  On the part where g increases, a
+    crossing is refined by Brent in g (robust next to the secondary folds); beyond the maximum of g
+    (large beta, long contexts) from the interpolated trace by Newton at fixed beta."""
     target = math.log(beta)
-    d = br.Xs[:br.n_mono, 4] - target
+    d = br.Xs[:, 4] - target
     out = []
-    for i in np.flatnonzero((d[:-1] <= 0) & (d[1:] > 0)):   # beta increasing with g: a stable piece
-        g = brentq(lambda g: br.solve(g)[0][4] - target, br.gs[i], br.gs[i + 1], xtol=1e-15, rtol=1e-15)
-        X = br.solve(g)[0]
+    for i in np.flatnonzero((d[:-1] <= 0) & (d[1:] > 0)):   # beta increasing along the trace: stable
+        if i + 1 < br.n_mono:
+            g = brentq(lambda g: br.solve(g)[0][4] - target, br.gs[i], br.gs[i + 1], xtol=1e-15, rtol=1e-15)
+            X = br.solve(g)[0]
+        else:
+            u = -d[i] / (d[i + 1] - d[i])
+            X = br.Xs[i] + u * (br.Xs[i + 1] - br.Xs[i])
         X[4] = target
-        X, res, it, ok = linear_solve_fixed(p, X, 4, L, V, s_qk, s_uv, tol, max_iter)
-        out.append(replace(_linear_state(p, X, L, V, s_qk, s_uv, res, it, beta=beta),
+        X, res, it, ok = linear_solve_fixed(br.p, X, 4, br.L, br.V, br.sqk, br.suv, tol, max_iter)
+        out.append(replace(_linear_state(br.p, X, br.L, br.V, br.sqk, br.suv, res, it, beta=beta),
                            converged=bool(ok and res <= tol)))
+    if not out and beta > br.bc:
+        raise ConvergenceError(f"linear: no ordered minimum found at beta={beta!r} above the pitchfork "
+                               f"(L={br.L}, V={br.V})")
     return out
 
+def linear_origin(beta, L, V, s_qk, s_uv, prior: str = "product") -> LinearState:
+    """The symmetric point kappa = a = g = m = 0 at ``beta`` (stationary by the Z2 symmetry)."""
+    L, V, s_qk, s_uv, p = _validate(L, V, s_qk, s_uv, prior)
+    beta = _checks.nonnegative("beta", beta)
+    origin = np.array([0.0, 0.0, 0.0, 0.0, math.log(beta) if beta > 0 else 0.0])
+    return _linear_state(p, origin, L, V, s_qk, s_uv, 0.0, 0, beta=beta)
+
+
+def linear_states_on_grid(betas, L, V, s_qk, s_uv, prior: str = "product", tol: float = 1e-12,
+                          max_iter: int = 100) -> list[list[LinearState]]:
+    """``linear_stable_states`` at every beta of ``betas`` (shape (nb,), > 0) from one traced branch."""
+    L, V, s_qk, s_uv, p = _validate(L, V, s_qk, s_uv, prior)
+    betas = np.asarray(betas, dtype=float)
+    br = _Branch(p, L, V, s_qk, s_uv, max(10.0, 2.0 * float(betas.max()) / K.linear_beta_c(L, V, s_qk, s_uv)))
+    return [_states_on_branch(br, float(b), tol, max_iter) for b in betas]
 
 def linear_state(beta, L, V, s_qk, s_uv, prior: str = "product", init: str = "copy", tol: float = 1e-12,
                  max_iter: int = 100) -> LinearState:
@@ -931,15 +962,13 @@ def linear_state(beta, L, V, s_qk, s_uv, prior: str = "product", init: str = "co
 
     ``init="uniform"``: the symmetric point kappa = a = g = m = 0 (stationary by the Z2 symmetry; a
     minimum below the onset).  ``init="copy"``: the ordered local minimum with the largest value
-    gain g (``linear_stable_states``), or the symmetric point where no ordered minimum exists.
-    ``converged``: the residual max |grad f_l| / (1 + beta L) is <= ``tol``.
+    gain g (``linear_stable_states``), or the symmetric point where no ordered minimum exists
+    (ConvergenceError above the pitchfork, where one must).  ``converged``: the residual
+    max |grad f_l| / (1 + beta L) is <= ``tol``.
     """
     L, V, s_qk, s_uv, p = _validate(L, V, s_qk, s_uv, prior)
     beta = _checks.nonnegative("beta", beta)
     init = _checks.choice("init", init, ("uniform", "copy"))
     states = linear_stable_states(beta, L, V, s_qk, s_uv, prior, tol, max_iter) \
         if init == "copy" and beta > 0.0 else []
-    if states:
-        return states[-1]
-    origin = np.array([0.0, 0.0, 0.0, 0.0, math.log(beta) if beta > 0 else 0.0])
-    return _linear_state(p, origin, L, V, s_qk, s_uv, 0.0, 0, beta=beta)
+    return states[-1] if states else linear_origin(beta, L, V, s_qk, s_uv, prior)

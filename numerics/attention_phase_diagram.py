@@ -217,10 +217,75 @@ def onehot_row(betas: np.ndarray, L: float, V: float, s_qk: float, s_uv: float, 
     return t.order, t.beta_c, t.beta_spinodal or (np.nan, np.nan), eq, c_meta, branch
 
 
+#: Extra variables of the one-hot linear-attention diagram (§6 of docs/attention_onehot.md).
+SECONDARY = ("crossover", "jump", "not_analysed")
+_ONEHOT_LINEAR_GRID = {
+    "a": "mean-channel score a (S = kappa (Pi - J/L) + a J/L) at the global minimum",
+    "m": "mean gain m (W = g (I - J/V) + m J/V) at the global minimum",
+    "w_c": "copy order parameter w_c = g kappa at the global minimum",
+    "w_a": "mean-channel order parameter w_a = g a at the global minimum",
+    "w_m": "mean-channel order parameter w_m = a m at the global minimum",
+    "w_c_metastable": "w_c of the other (metastable) local minimum; nan where there is none",
+}
+_ONEHOT_LINEAR_X = {
+    "beta_c2": "secondary first-order point of w_c (equal free energy); nan without a secondary jump",
+    "beta_sp2_lo": "lower secondary spinodal (nan without a secondary jump)",
+    "beta_sp2_hi": "upper secondary spinodal (nan without a secondary jump)",
+    "beta_steepest": "steepest point of w_c (max dw_c / d ln beta) of a secondary crossover; nan otherwise",
+}
+
+
+def onehot_linear_row(betas: np.ndarray, L: float, V: float, s_qk: float, s_uv: float, prior: str):
+    """``_row`` for linear attention on one-hot tokens (``attention_onehot``, §6), with the extras of
+    ``_ONEHOT_LINEAR_GRID`` / ``_ONEHOT_LINEAR_X`` and the ``secondary`` label as a 7th element.
+
+    Primary onset: order 'second' (beta_c the pitchfork) or 'first' (beta_c = beta_c1, spinodals
+    (beta_spinodal1, pitchfork)).  Global minimum: the symmetric point ('trivial') below beta_c, then
+    the ordered state ('copy'); with a secondary jump, its low state below beta_c2 and its high state
+    above.  c = A_{l,l-1} = kappa (1 - 1/L) + a / L, w = g c; eps, free_energy f_l."""
+    from grokphase.numerics import attention_onehot as oh
+
+    t = oh.linear_transition(L, V, s_qk, s_uv, prior)
+    nb = len(betas)
+    eq = np.full((nb, len(COLUMNS)), np.nan)
+    extra = {n: np.full(nb, np.nan) for n in _ONEHOT_LINEAR_GRID}
+    c_meta = np.full(nb, np.nan)
+    branch = np.empty(nb, dtype="U16")
+    pos = betas > 0
+    grid = oh.linear_states_on_grid(betas[pos], L, V, s_qk, s_uv, prior) if pos.any() else []
+    states_at = iter(grid)
+    beta_c = t.beta_onset
+    jump = t.secondary == "jump"
+    for j, b in enumerate(betas):
+        states = next(states_at) if b > 0 else []
+        origin = oh.linear_origin(float(b), L, V, s_qk, s_uv, prior)
+        if b < beta_c or not states:
+            pick, others, name = origin, states[-1:], "trivial"
+        elif jump and len(states) == 2:
+            pick, others, name = (states[0], [states[1]], "copy") if b < t.beta_c2 else (states[1], [states[0]], "copy")
+        else:
+            pick, others, name = states[-1], ([origin] if origin.stable else []), "copy"
+        c = pick.kappa * (1 - 1 / L) + pick.a / L
+        eq[j] = [pick.kappa, pick.g, c, pick.eps, pick.g * c, pick.free_energy, pick.min_hessian_eig, pick.residual, 0.0]
+        for n in ("a", "m", "w_c", "w_a", "w_m"):
+            extra[n][j] = getattr(pick, n)
+        if others:
+            o = others[0]
+            c_meta[j] = o.kappa * (1 - 1 / L) + o.a / L
+            extra["w_c_metastable"][j] = o.w_c
+        branch[j] = name
+    sp = (t.beta_spinodal1, t.beta_c) if t.order == "first" else (np.nan, np.nan)
+    sp2 = t.beta_spinodal2 or (np.nan, np.nan)
+    per_x = dict(beta_c2=t.beta_c2 if jump else np.nan, beta_sp2_lo=sp2[0], beta_sp2_hi=sp2[1],
+                 beta_steepest=t.beta_steepest if t.secondary == "crossover" else np.nan)
+    label = t.secondary.replace(" ", "_")
+    return t.order, beta_c, sp, eq, c_meta, branch, dict(grid=extra, per_x=per_x, secondary=label)
+
+
 def compute_phase_diagram(kind: int, betas, xs, *, axis: str, L: float, s_qk: float,
                           s_uv: float, onehot: dict | None = None) -> xr.Dataset:
     """Phase diagram over ``xs`` x ``betas`` with ``axis`` in ('L', 's_qk') varying, or for one-hot
-    tokens (``onehot = dict(V=..., prior=...)``, softmax only) with ``axis`` in ('L', 's_qk', 'V').
+    tokens (``onehot = dict(V=..., prior=...)``) with ``axis`` in ('L', 's_qk', 'V').
 
     Returns
     -------
@@ -233,7 +298,9 @@ def compute_phase_diagram(kind: int, betas, xs, *, axis: str, L: float, s_qk: fl
         fixed ``s_uv`` and ``s_qk`` (axis 'L') or ``L`` (axis 's_qk'), ``residual_tol`` and
         ``converged`` (every grid point has residual <= residual_tol).  One-hot tokens add the
         attributes ``tokens = 'onehot'``, ``score_prior`` and the fixed ``V`` (axis not 'V'); with
-        axis 'V' the fixed ``L`` and ``s_qk`` are attributes.
+        axis 'V' the fixed ``L`` and ``s_qk`` are attributes.  One-hot linear attention
+        (``onehot_linear_row``) adds, on the grid, ``a, m, w_c, w_a, w_m, w_c_metastable`` and, per x,
+        ``secondary`` (flag: ``SECONDARY``), ``beta_c2``, ``beta_sp2_lo/hi`` and ``beta_steepest``.
     """
     betas = np.asarray(betas, dtype=np.float64)
     xs = np.asarray(xs, dtype=np.float64)
@@ -242,16 +309,28 @@ def compute_phase_diagram(kind: int, betas, xs, *, axis: str, L: float, s_qk: fl
     branch = np.empty((nx, nb), dtype="U16")
     order = np.empty(nx, dtype="U16")
     beta_c, lo, hi = np.empty(nx), np.empty(nx), np.empty(nx)
+    onehot_row_fn = onehot_row if kind == SOFTMAX else onehot_linear_row
+    extra_grid, extra_x, secondary = {}, {}, []
     for i, x in enumerate(xs):
         p = dict(L=L, s_qk=s_qk, **(onehot or {})) | {axis: float(x)}
         row = _row(kind, betas, p["L"], p["s_qk"], s_uv) if onehot is None else \
-            onehot_row(betas, p["L"], p["V"], p["s_qk"], s_uv, p["prior"])
-        order[i], beta_c[i], (lo[i], hi[i]), eq, c_meta, branch[i] = row
+            onehot_row_fn(betas, p["L"], p["V"], p["s_qk"], s_uv, p["prior"])
+        order[i], beta_c[i], (lo[i], hi[i]), eq, c_meta, branch[i] = row[:6]
         for n in COLUMNS[:-1]:
             grids[n][i] = _column(eq, n)
         grids["c_metastable"][i] = c_meta
+        if len(row) > 6:   # one-hot linear attention: its own order parameters and secondary transition
+            for n, v in row[6]["grid"].items():
+                extra_grid.setdefault(n, np.full((nx, nb), np.nan))[i] = v
+            for n, v in row[6]["per_x"].items():
+                extra_x.setdefault(n, np.full(nx, np.nan))[i] = v
+            secondary.append(row[6]["secondary"])
     one = {"units": "1"}
     data = {n: ((axis, "beta"), v, {"long_name": _GRID[n], **one}) for n, v in grids.items()}
+    data.update({n: ((axis, "beta"), v, {"long_name": _ONEHOT_LINEAR_GRID[n], **one}) for n, v in extra_grid.items()})
+    data.update({n: (axis, v, {"long_name": _ONEHOT_LINEAR_X[n], **one}) for n, v in extra_x.items()})
+    if secondary:
+        data["secondary"] = flag_array(secondary, SECONDARY, axis, long_name="what follows the onset of w_c")
     data.update(
         order=flag_array(order, ORDERS, axis, long_name="order of the transition at this " + axis),
         beta_c=(axis, beta_c, {"long_name": "transition point beta_c (first order: equal free energy)", **one}),

@@ -181,7 +181,6 @@ def test_onehot_phase_diagram_in_V_at_fixed_L():
     (lambda: A.transition(L=8, **REF, tokens="onehot", V=4, score_prior="flat"), "score_prior", "gaussian"),
     (lambda: A.transition(L=1e7, **REF, **OH), "L", r"\[2, 1e\+06\]"),
     (lambda: A.solve(1.0, L=8, **REF, **OH, init=(0.5, 1.0)), "init", "'copy'"),
-    (lambda: A.phase_diagram([1.0], [8], kind="linear", **REF, **OH), "kind", "softmax"),
     (lambda: A.phase_diagram([1.0], [4], vary="V", **REF), "vary", "'s_qk'"),
     (lambda: A.phase_diagram([1.0], [4], vary="V", **REF, **OH), "V", "second argument"),
     (lambda: A.phase_diagram([1.0], [1.0], vary="V", **REF, tokens="onehot"), r"Ls\[0\] \(V\) must", r"\[2, 1e\+08\]"),
@@ -215,3 +214,63 @@ def test_linear_secondary_end_point_through_the_facade():
     assert (e.x_c, e.beta_star, e.kappa_star) == (d.value, d.beta, d.kappa) and e.converged
     assert round(e.x_c, 2) == 207.50
     assert e.jump_exponent == pytest.approx(0.5, abs=0.01) and e.width_exponent == pytest.approx(1.5, abs=0.01)
+
+
+def test_linear_phase_diagram_secondary_jump_and_round_trip(tmp_path):
+    """One-hot linear attention on the (L, beta) grid: L = 8 a crossover, L = 512 the secondary jump of
+    w_c at beta_c2 (the low state below, the high one above, the other in w_c_metastable between the
+    secondary spinodals); every grid point is the facade's solve (or the symmetric point)."""
+    betas = np.geomspace(1e-3, 2.0, 41)
+    pd = A.phase_diagram(betas, [8, 512], kind="linear", **REF, **OH)
+    assert pd.converged and list(flag_labels(pd.order).values) == ["second", "second"]
+    assert list(flag_labels(pd.secondary).values) == ["crossover", "jump"]
+    t8, t512 = (A.transition(L=L, kind="linear", **REF, **OH) for L in (8, 512))
+    assert list(pd.beta_c.values) == [t8.beta_c, t512.beta_c]
+    assert float(pd.beta_steepest[0]) == t8.beta_steepest and np.isnan(pd.beta_c2[0])
+    assert float(pd.beta_c2[1]) == t512.beta_c2 and (float(pd.beta_sp2_lo[1]), float(pd.beta_sp2_hi[1])) == \
+        t512.beta_spinodal2
+    labels = flag_labels(pd.branch).values
+    for i, t in enumerate((t8, t512)):
+        below = betas < t.beta_c
+        assert np.all(labels[i][below] == "trivial") and np.all(labels[i][~below] == "copy")
+        assert np.all(pd.w_c.values[i][below] == 0) and np.all(pd.w_c.values[i][~below] > 0)
+        assert np.all(np.diff(pd.w_c.values[i]) >= 0)
+    wc = pd.w_c.values[1]
+    lo, hi = t512.beta_spinodal2
+    inside = (betas > lo) & (betas < hi)
+    assert np.all(np.isfinite(pd.w_c_metastable.values[1][inside]))
+    assert np.all(np.isnan(pd.w_c_metastable.values[1][~inside]))
+    j = int(np.argmax(betas > t512.beta_c2))
+    assert wc[j - 1] <= t512.low.w_c + 1e-12 and wc[j] >= t512.high.w_c - 1e-12
+    for i, L in ((0, 8), (1, 512)):
+        for jj in (5, 25, 40):
+            b = betas[jj]
+            if i == 1 and lo < b < t512.beta_c2:
+                continue                     # the equilibrium is the low state; 'copy' gives the high one
+            r = A.solve(b, L=L, kind="linear", **REF, **OH, init="copy")
+            assert (float(pd.w_c[i, jj]), float(pd.w_m[i, jj]), float(pd.a[i, jj])) == (r.w_c, r.w_m, r.a)
+            assert float(pd.c[i, jj]) == pytest.approx(r.kappa * (1 - 1 / L) + r.a / L, rel=1e-14)
+    back = load_dataset(save_dataset(pd, tmp_path / "linear.nc"))
+    xr.testing.assert_identical(back, pd)
+    assert list(flag_labels(back.secondary).values) == ["crossover", "jump"]
+
+
+def test_linear_phase_diagram_first_order_onset():
+    """s = s_qk s_uv = 0.75 < s_tc at L = 8, V = 4 (docs §6: beta_sp1 = 0.6381, beta_c1 = 0.6398,
+    pitchfork 0.6452): order 'first' with beta_c = beta_c1, the spinodals (beta_sp1, pitchfork),
+    both minima in the window (the other's copy weight in c_metastable)."""
+    s_uv = 0.75 / 0.25
+    t = A.transition(L=8, kind="linear", s_qk=0.25, s_uv=s_uv, **OH)
+    assert t.order == "first" and t.beta_onset == t.beta_c1
+    betas = np.linspace(0.637, 0.647, 21)
+    pd = A.phase_diagram(betas, [8], kind="linear", s_qk=0.25, s_uv=s_uv, **OH)
+    assert str(flag_labels(pd.order).values[0]) == "first" and float(pd.beta_c[0]) == t.beta_c1
+    assert (float(pd.beta_sp_lo[0]), float(pd.beta_sp_hi[0])) == (t.beta_spinodal1, t.beta_c)
+    assert [round(float(v), 4) for v in (pd.beta_sp_lo[0], pd.beta_c[0], pd.beta_sp_hi[0])] == [0.6381, 0.6398, 0.6452]
+    labels, meta, c = flag_labels(pd.branch).values[0], pd.c_metastable.values[0], pd.c.values[0]
+    below = betas < t.beta_c1
+    assert np.all(labels[below] == "trivial") and np.all(labels[~below] == "copy")
+    window = (betas > t.beta_spinodal1) & (betas < t.beta_c)
+    assert np.all(np.isfinite(meta[window])) and np.all(np.isnan(meta[~window]))
+    assert np.all(meta[window & below] > 0) and np.all(meta[window & ~below] == 0)   # ordered / symmetric
+    assert np.all(c[below] == 0) and np.all(c[~below] > 0)

@@ -166,12 +166,7 @@ class _Variant:
         return (2.0, 64.0) if vary == "L" else (1e-2, 10.0)
 
     def phase_diagram_options(self) -> dict | None:
-        if not self.onehot:
-            return None
-        if self.kind != "softmax":
-            raise ValueError("kind must be 'softmax' for a phase diagram with tokens='onehot' (linear attention "
-                             "on one-hot tokens: use transition() and solve()); got 'linear'")
-        return dict(V=self.V, prior=self.prior)
+        return dict(V=self.V, prior=self.prior) if self.onehot else None
 
 
 def _V(name: str, V) -> float:
@@ -634,7 +629,6 @@ def phase_diagram(betas, Ls, *, kind="softmax", s_qk, s_uv, vary="L", L=8.0, tok
         Values of the varied parameter: L >= 2 (vary='L'), s_qk > 0 (vary='s_qk') or V in [2, 1e8]
         (vary='V', one-hot tokens).
     kind : {'softmax', 'linear'}
-        One-hot tokens: 'softmax' only.
     s_qk, s_uv : float
         Prior scales (> 0); s_qk is ignored as a fixed value when vary='s_qk'.
     vary : {'L', 's_qk', 'V'}
@@ -655,7 +649,13 @@ def phase_diagram(betas, Ls, *, kind="softmax", s_qk, s_uv, vary="L", L=8.0, tok
         one-hot solver ('first' order between the spinodals: branch 'uniform' below beta_c, 'copy'
         above, the other minimum in ``c_metastable``; beyond the end point order 'crossover' and
         branch 'crossover'), and the attributes ``tokens='onehot'``, ``score_prior`` and the fixed
-        ``V`` (or ``L`` and ``s_qk`` with vary='V').
+        ``V`` (or ``L`` and ``s_qk`` with vary='V').  One-hot linear attention: ``order`` is the
+        primary onset ('second', or 'first' with beta_c = beta_c1 and spinodals (beta_spinodal1,
+        pitchfork)), branch 'trivial' below beta_c and 'copy' above, c = A_{l,l-1} =
+        kappa (1 - 1/L) + a/L and w = g c; extra grid variables ``a, m, w_c, w_a, w_m,
+        w_c_metastable`` and per x ``secondary`` (flag: 'crossover', 'jump', 'not_analysed'),
+        ``beta_c2``, ``beta_sp2_lo/hi`` (the secondary jump; the equilibrium w_c jumps at beta_c2)
+        and ``beta_steepest``.
 
     Examples
     --------
