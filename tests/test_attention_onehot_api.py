@@ -274,3 +274,21 @@ def test_linear_phase_diagram_first_order_onset():
     assert np.all(np.isfinite(meta[window])) and np.all(np.isnan(meta[~window]))
     assert np.all(meta[window & below] > 0) and np.all(meta[window & ~below] == 0)   # ordered / symmetric
     assert np.all(c[below] == 0) and np.all(c[~below] > 0)
+
+
+def test_linear_states_beyond_the_maximum_of_g():
+    """L = 512: the value gain g peaks near beta = 1.17 and then decreases while beta grows; the
+    ordered minimum is still found there (it used to fall back to the unstable origin), w_c -> 1, and
+    it is a minimum of f_l: a perturbed start under SciPy's BFGS on the kernel free energy returns to it."""
+    from scipy.optimize import minimize
+
+    prev = 0.0
+    for beta in (1.0, 1.5, 2.0, 20.0):
+        r = A.solve(beta, L=512, kind="linear", **REF, **OH, init="copy")
+        assert r.converged and r.stable and prev < r.w_c < 1
+        prev = r.w_c
+    x0 = np.array([r.kappa, r.a, r.g, r.m])
+    o = minimize(lambda x: N.linear_f(0, x, 20.0, 512.0, 4.0, 0.25, 9.0), x0 * 1.01,
+                 jac=lambda x: N.linear_grad(0, x, 20.0, 512.0, 4.0, 0.25, 9.0), method="BFGS",
+                 options=dict(gtol=1e-12, maxiter=10000))
+    assert np.allclose(o.x, x0, rtol=1e-6)
