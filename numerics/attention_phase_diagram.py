@@ -262,11 +262,13 @@ def onehot_linear_row(betas: np.ndarray, L: float, V: float, s_qk: float, s_uv: 
         if b < beta_c or not states:
             pick, others, name = origin, states[-1:], "trivial"
         elif jump and len(states) == 2:
-            pick, others, name = (states[0], [states[1]], "copy") if b < t.beta_c2 else (states[1], [states[0]], "copy")
+            lo_first = b < t.beta_c2
+            pick, others, name = states[0 if lo_first else 1], [states[1 if lo_first else 0]], "copy"
         else:
             pick, others, name = states[-1], ([origin] if origin.stable else []), "copy"
         c = pick.kappa * (1 - 1 / L) + pick.a / L
-        eq[j] = [pick.kappa, pick.g, c, pick.eps, pick.g * c, pick.free_energy, pick.min_hessian_eig, pick.residual, 0.0]
+        eq[j] = [pick.kappa, pick.g, c, pick.eps, pick.g * c, pick.free_energy, pick.min_hessian_eig,
+                 pick.residual, 0.0]
         for n in ("a", "m", "w_c", "w_a", "w_m"):
             extra[n][j] = getattr(pick, n)
         if others:
