@@ -24,7 +24,8 @@ secondary jump is where min_g D(g) = 0, D = g beta'(g) / (beta - beta_c) (D -> 2
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 from numba import njit
@@ -195,6 +196,16 @@ class SoftmaxState:
     residual: float
     iterations: int
 
+    @property
+    def w(self) -> float:
+        """Output copy amplitude w = g c (as for Gaussian tokens)."""
+        return self.g * self.c
+
+    @property
+    def stable(self) -> bool:
+        """A local minimum (min_hessian_eig > 0)."""
+        return self.min_hessian_eig > 0.0
+
 
 _TOL = 1e-9
 
@@ -242,6 +253,16 @@ class SoftmaxTransition:
     kappa_min_slope: float
     converged: bool
 
+    kind = "softmax"
+
+    @property
+    def jump(self) -> tuple[float, float, float] | None:
+        """(dc, dg, deps): copy minus uniform branch at beta_c (first order), else None."""
+        if self.order != "first":
+            return None
+        u, c = self.uniform, self.copy
+        return (c.c - u.c, c.g - u.g, c.eps - u.eps)
+
 
 def _validate(L, V, s_qk, s_uv, prior):
     return (_checks.real("L", L, 1.0, lo_open=True, note="sequence length, may be non-integer"),
@@ -276,6 +297,24 @@ def _kappa_at_beta(p, beta, a, b, L, V, sqk, suv):
                   maxiter=300)
 
 
+def _softmax_folds(p, L, V, sqk, suv):
+    """(kappa_min_slope, min_slope, folds): folds = (k1, k2), the kappas of the local maximum of
+    beta(kappa) (upper spinodal) and of the local minimum (lower spinodal), or None without an S-curve."""
+    km, m, ks, slopes = _softmax_min_slope(p, L, V, sqk, suv)
+    if m >= 0.0:
+        return km, m, None
+    dbk = lambda k: softmax_dbeta_dkappa(p, k, L, V, sqk, suv)  # noqa: E731
+    pos = ks < km
+    k_a = ks[pos][np.where(slopes[pos] > 0)[0][-1]] if np.any(slopes[pos] > 0) else 1e-8
+    later = np.where((ks > km) & (slopes > 0))[0]
+    if later.size == 0:
+        raise ConvergenceError(f"softmax: the copy branch never turns up again (L={L}, V={V})")
+    k_b = ks[later[0]]
+    k1 = brentq(dbk, k_a, km, xtol=1e-15, rtol=1e-14)   # local max of beta: upper spinodal
+    k2 = brentq(dbk, km, k_b, xtol=1e-15, rtol=1e-14)   # local min of beta: lower spinodal
+    return km, m, (k1, k2)
+
+
 def softmax_transition(L, V, s_qk, s_uv, prior: str = "product") -> SoftmaxTransition:
     """Spinodals, beta_c, branch states and barrier of softmax attention on one-hot tokens (§5).
 
@@ -290,22 +329,14 @@ def softmax_transition(L, V, s_qk, s_uv, prior: str = "product") -> SoftmaxTrans
         The score prior (§1).
     """
     L, V, s_qk, s_uv, p = _validate(L, V, s_qk, s_uv, prior)
-    km, m, ks, slopes = _softmax_min_slope(p, L, V, s_qk, s_uv)
+    km, m, folds = _softmax_folds(p, L, V, s_qk, s_uv)
     common = dict(L=L, V=V, s_qk=s_qk, s_uv=s_uv, prior=prior, min_slope=m, kappa_min_slope=km)
-    if m >= 0.0:
+    if folds is None:
         g, b = softmax_branch_point(p, km, L, V, s_qk, s_uv)
         st = _softmax_state(p, b, km, g, L, V, s_qk, s_uv)
         return SoftmaxTransition(order="crossover", beta_c=b, beta_spinodal=None, uniform=st, copy=st,
                                  unstable=None, barrier=None, precursor=None, converged=st.converged, **common)
-    dbk = lambda k: softmax_dbeta_dkappa(p, k, L, V, s_qk, s_uv)  # noqa: E731
-    pos = ks < km
-    k_a = ks[pos][np.where(slopes[pos] > 0)[0][-1]] if np.any(slopes[pos] > 0) else 1e-8
-    later = np.where((ks > km) & (slopes > 0))[0]
-    if later.size == 0:
-        raise ConvergenceError(f"softmax: the copy branch never turns up again (L={L}, V={V})")
-    k_b = ks[later[0]]
-    k1 = brentq(dbk, k_a, km, xtol=1e-15, rtol=1e-14)   # local max of beta: upper spinodal
-    k2 = brentq(dbk, km, k_b, xtol=1e-15, rtol=1e-14)   # local min of beta: lower spinodal
+    k1, k2 = folds
     b_hi = softmax_branch_point(p, k1, L, V, s_qk, s_uv)[1]
     b_lo = softmax_branch_point(p, k2, L, V, s_qk, s_uv)[1]
     k_top = k2 + 1.0
@@ -335,8 +366,9 @@ def softmax_transition(L, V, s_qk, s_uv, prior: str = "product") -> SoftmaxTrans
 class EndPoint:
     """A critical end point: the value of ``vary`` where the two folds merge (min slope = 0).
 
-    value: L_c (or L_c2); beta: the transition point there; residual: |min slope| at ``value``;
-    iterations: Brent's function evaluations; converged: bracketed and Brent converged."""
+    value: L_c (or L_c2); beta: the transition point there; kappa: the copy logit (softmax) or copy
+    score (linear) there; residual: |min slope| at ``value``; iterations: Brent's function
+    evaluations; converged: bracketed and Brent converged."""
 
     vary: str
     value: float
@@ -344,6 +376,7 @@ class EndPoint:
     residual: float
     iterations: int
     converged: bool
+    kappa: float = math.nan
 
 
 def softmax_end_point(V, s_qk, s_uv, prior: str = "product", bracket=(2.5, 64.0)) -> EndPoint:
@@ -358,7 +391,7 @@ def softmax_end_point(V, s_qk, s_uv, prior: str = "product", bracket=(2.5, 64.0)
     Lc, r = brentq(ms, lo, hi, xtol=1e-10, rtol=1e-12, full_output=True)
     km, m, _, _ = _softmax_min_slope(p, Lc, V, s_qk, s_uv)
     return EndPoint(vary="L", value=Lc, beta=softmax_branch_point(p, km, Lc, V, s_qk, s_uv)[1],
-                    residual=abs(m), iterations=r.function_calls, converged=r.converged)
+                    residual=abs(m), iterations=r.function_calls, converged=r.converged, kappa=km)
 
 
 def softmax_beta_c_asymptotic(L, V, s_qk, prior: str = "product", form: str = "leading"):
@@ -392,6 +425,54 @@ def kappa_star_asymptotic(L, form: str = "leading"):
 def tokens_at_transition(L, beta_c, sigma2, N):
     """P* in tokens: L beta_c sigma^2 N (sequences P = alpha N with alpha = beta sigma^2) (§5)."""
     return L * beta_c * sigma2 * N
+
+
+# --------------------------------------------------------------------------- states at a given beta
+
+#: Tiny copy logits prepended to the sampled curve: beta(kappa) ~ kappa^(1/2) near 0, so they reach
+#: beta ~ 1e-150 on the uniform branch.
+_TINY_KAPPAS = (1e-300, 1e-200, 1e-100, 1e-50, 1e-24, 1e-12)
+
+
+@lru_cache(maxsize=64)
+def _softmax_curve(p, L, V, sqk, suv, n_grid=400):
+    """The stationary curve sampled in kappa, with its folds as sample points (so beta(kappa) is
+    monotone between consecutive samples): (kappa, beta) arrays, shape (n,)."""
+    _, _, folds = _softmax_folds(p, L, V, sqk, suv)
+    grid = _kappa_hi(L) * (np.arange(1, n_grid + 1) / n_grid) ** 2
+    ks = np.unique(np.concatenate([_TINY_KAPPAS, grid, folds or ()]))
+    ks.setflags(write=False)
+    bs = np.array([softmax_branch_point(p, k, L, V, sqk, suv)[1] for k in ks])
+    bs.setflags(write=False)
+    return ks, bs
+
+
+def softmax_stable_states(beta, L, V, s_qk, s_uv, prior: str = "product") -> list[SoftmaxState]:
+    """Every local minimum of f_s at ``beta`` (§5), by increasing kappa: one, or two between the
+    spinodals (the uniform branch first, then the copy branch).
+
+    The stationary curve beta(kappa) is sampled with its folds included, each stable crossing of
+    ``beta`` (beta increasing with kappa) is refined by Brent to machine precision.  beta = 0 gives
+    kappa = g = 0.  Raises ValueError for beta beyond the resolved copy branch
+    (kappa <= ln L + 25) or below 1e-149 (but > 0).
+    """
+    L, V, s_qk, s_uv, p = _validate(L, V, s_qk, s_uv, prior)
+    beta = _checks.nonnegative("beta", beta)
+    if beta == 0.0:
+        return [_softmax_state(p, 0.0, 0.0, 0.0, L, V, s_qk, s_uv)]
+    ks, bs = _softmax_curve(p, L, V, s_qk, s_uv)
+    if not bs[0] <= beta <= bs[-1]:
+        raise ValueError(f"beta must be 0 or in [{bs[0]:.3g}, {bs[-1]:.4g}] (the resolved branch, copy logit "
+                         f"kappa <= {ks[-1]:.4g}) at L={L:g}, V={V:g}; got {beta!r}")
+    d = bs - beta
+    out = []
+    for i in np.flatnonzero((d[:-1] <= 0) & (d[1:] > 0)):
+        k = _kappa_at_beta(p, beta, ks[i], ks[i + 1], L, V, s_qk, s_uv)
+        g = softmax_branch_point(p, k, L, V, s_qk, s_uv)[0]
+        out.append(_softmax_state(p, beta, k, g, L, V, s_qk, s_uv))
+    if not out:
+        raise ConvergenceError(f"softmax: no stable stationary point at beta={beta!r} (L={L}, V={V})")
+    return out
 
 
 # --------------------------------------------------------------------------- linear attention (§6)
@@ -537,9 +618,14 @@ class LinearState:
     residual: float
     iterations: int
 
+    @property
+    def stable(self) -> bool:
+        """A local minimum (min_hessian_eig > 0)."""
+        return self.min_hessian_eig > 0.0
 
-def _linear_state(p, X, L, V, sqk, suv, res, it) -> LinearState:
-    b = math.exp(X[4])
+
+def _linear_state(p, X, L, V, sqk, suv, res, it, beta=None) -> LinearState:
+    b = math.exp(X[4]) if beta is None else beta
     k, a, g, m = (float(v) for v in X[:4])
     x = X[:4].copy()
     H = linear_hess(p, x, b, L, V, sqk, suv)
@@ -590,6 +676,18 @@ class LinearTransition:
     beta_c1: float | None = None
     beta_spinodal1: float | None = None
     ordered: LinearState | None = None
+
+    kind = "linear"
+
+    @property
+    def order(self) -> str:
+        """The order of the primary onset (= primary_order), the field name of the Gaussian-token result."""
+        return self.primary_order
+
+    @property
+    def beta_onset(self) -> float:
+        """Where the ordered phase becomes the equilibrium: beta_c (continuous onset) or beta_c1 (first order)."""
+        return self.beta_c1 if self.primary_order == "first" else self.beta_c
 
 
 def linear_beta_c(L, V, s_qk, s_uv) -> float:
@@ -795,4 +893,82 @@ def linear_end_point(V, s_qk, s_uv, prior: str = "product", bracket=(8.0, 512.0)
     br = _Branch(p, Lc, V, s_qk, s_uv, beta_max_factor)
     i = int(np.argmin(br.D))
     return EndPoint(vary="L", value=Lc, beta=float(math.exp(br.Xs[i, 4])), residual=abs(_min_D(br)),
-                    iterations=r.function_calls, converged=r.converged and br.status == 0)
+                    iterations=r.function_calls, converged=r.converged and br.status == 0,
+                    kappa=float(br.Xs[i, 0]))
+
+
+def linear_stable_states(beta, L, V, s_qk, s_uv, prior: str = "product", tol: float = 1e-12,
+                         max_iter: int = 100) -> list[LinearState]:
+    """The ordered local minima of f_l at ``beta`` (§6) with g > 0, by increasing g: none below the
+    onset (or below the fold beta_spinodal1 of a first-order onset), one, or two between the
+    secondary spinodals (the low-w_c state first).
+
+    The ordered branch is traced as in ``linear_transition`` (up to 2 beta, at least 10 beta_c); each
+    stable crossing of ``beta`` (beta increasing with g) is refined by Brent, then by Newton at fixed
+    beta to ``tol`` within ``max_iter`` iterations.  ``converged``: residual <= ``tol``.
+    """
+    L, V, s_qk, s_uv, p = _validate(L, V, s_qk, s_uv, prior)
+    beta = _checks.positive("beta", beta)
+    tol = _checks.real("tol", tol, 0.0, 1.0, lo_open=True)
+    max_iter = _checks.integer("max_iter", max_iter, 1)
+    br = _Branch(p, L, V, s_qk, s_uv, max(10.0, 2.0 * beta / K.linear_beta_c(L, V, s_qk, s_uv)))
+    return _states_on_branch(br, beta, tol, max_iter)
+
+
+def _states_on_branch(br: _Branch, beta: float, tol: float, max_iter: int) -> list[LinearState]:
+    """``linear_stable_states`` on an already traced branch (which must reach ``beta``).
+
+    Stable pieces are where beta increases along the trace.  On the part where g increases, a
+    crossing is refined by Brent in g (robust next to the secondary folds); beyond the maximum of g
+    (large beta, long contexts) from the interpolated trace by Newton at fixed beta."""
+    target = math.log(beta)
+    d = br.Xs[:, 4] - target
+    out = []
+    for i in np.flatnonzero((d[:-1] <= 0) & (d[1:] > 0)):   # beta increasing along the trace: stable
+        if i + 1 < br.n_mono:
+            g = brentq(lambda g: br.solve(g)[0][4] - target, br.gs[i], br.gs[i + 1], xtol=1e-15, rtol=1e-15)
+            X = br.solve(g)[0]
+        else:
+            u = -d[i] / (d[i + 1] - d[i])
+            X = br.Xs[i] + u * (br.Xs[i + 1] - br.Xs[i])
+        X[4] = target
+        X, res, it, ok = linear_solve_fixed(br.p, X, 4, br.L, br.V, br.sqk, br.suv, tol, max_iter)
+        out.append(replace(_linear_state(br.p, X, br.L, br.V, br.sqk, br.suv, res, it, beta=beta),
+                           converged=bool(ok and res <= tol)))
+    if not out and beta > br.bc:
+        raise ConvergenceError(f"linear: no ordered minimum found at beta={beta!r} above the pitchfork "
+                               f"(L={br.L}, V={br.V})")
+    return out
+
+def linear_origin(beta, L, V, s_qk, s_uv, prior: str = "product") -> LinearState:
+    """The symmetric point kappa = a = g = m = 0 at ``beta`` (stationary by the Z2 symmetry)."""
+    L, V, s_qk, s_uv, p = _validate(L, V, s_qk, s_uv, prior)
+    beta = _checks.nonnegative("beta", beta)
+    origin = np.array([0.0, 0.0, 0.0, 0.0, math.log(beta) if beta > 0 else 0.0])
+    return _linear_state(p, origin, L, V, s_qk, s_uv, 0.0, 0, beta=beta)
+
+
+def linear_states_on_grid(betas, L, V, s_qk, s_uv, prior: str = "product", tol: float = 1e-12,
+                          max_iter: int = 100) -> list[list[LinearState]]:
+    """``linear_stable_states`` at every beta of ``betas`` (shape (nb,), > 0) from one traced branch."""
+    L, V, s_qk, s_uv, p = _validate(L, V, s_qk, s_uv, prior)
+    betas = np.asarray(betas, dtype=float)
+    br = _Branch(p, L, V, s_qk, s_uv, max(10.0, 2.0 * float(betas.max()) / K.linear_beta_c(L, V, s_qk, s_uv)))
+    return [_states_on_branch(br, float(b), tol, max_iter) for b in betas]
+
+def linear_state(beta, L, V, s_qk, s_uv, prior: str = "product", init: str = "copy", tol: float = 1e-12,
+                 max_iter: int = 100) -> LinearState:
+    """A stationary point of f_l at ``beta`` (§6).
+
+    ``init="uniform"``: the symmetric point kappa = a = g = m = 0 (stationary by the Z2 symmetry; a
+    minimum below the onset).  ``init="copy"``: the ordered local minimum with the largest value
+    gain g (``linear_stable_states``), or the symmetric point where no ordered minimum exists
+    (ConvergenceError above the pitchfork, where one must).  ``converged``: the residual
+    max |grad f_l| / (1 + beta L) is <= ``tol``.
+    """
+    L, V, s_qk, s_uv, p = _validate(L, V, s_qk, s_uv, prior)
+    beta = _checks.nonnegative("beta", beta)
+    init = _checks.choice("init", init, ("uniform", "copy"))
+    states = linear_stable_states(beta, L, V, s_qk, s_uv, prior, tol, max_iter) \
+        if init == "copy" and beta > 0.0 else []
+    return states[-1] if states else linear_origin(beta, L, V, s_qk, s_uv, prior)

@@ -79,14 +79,49 @@ def critical_end_point(vary: str, L: float, s_qk: float, s_uv: float, bracket: t
                iterations=info.iterations, residual=abs(slope))
     if fit_exponents:
         side = 1.0 if m_hi < 0 else -1.0  # the first-order side
-        d = np.logspace(-4, -2, 7) * max(1.0, xc)
-        jumps, widths = [], []
-        for di in d:
-            t = analyse_softmax(*params(xc + side * di))
-            jumps.append(t.jump[0])
-            widths.append(t.beta_spinodal[1] - t.beta_spinodal[0])
-        out["jump_exponent"] = float(np.polyfit(np.log(d), np.log(jumps), 1)[0])
-        out["width_exponent"] = float(np.polyfit(np.log(d), np.log(widths), 1)[0])
+        out.update(fit_end_point_exponents(lambda x: _jump_width(analyse_softmax(*params(x))), xc, side))
+    return CriticalEndPoint(**out)
+
+
+def _jump_width(t) -> tuple[float, float]:
+    """(jump of c, spinodal width) of a first-order softmax transition (either token model)."""
+    return t.jump[0], t.beta_spinodal[1] - t.beta_spinodal[0]
+
+
+def fit_end_point_exponents(jump_width, x_c: float, side: float) -> dict:
+    """Log-log slopes of the jump and of the spinodal width over x - x_c in [1e-4, 1e-2] * max(1, x_c)
+    on the first-order side ``side`` (+1 or -1); ``jump_width(x)`` returns both at x.  Mean field:
+    1/2 and 3/2."""
+    d = np.logspace(-4, -2, 7) * max(1.0, x_c)
+    jumps, widths = np.array([jump_width(x_c + side * di) for di in d]).T
+    return dict(jump_exponent=float(np.polyfit(np.log(d), np.log(jumps), 1)[0]),
+                width_exponent=float(np.polyfit(np.log(d), np.log(widths), 1)[0]))
+
+
+def onehot_end_point(kind: str, V: float, s_qk: float, s_uv: float, prior: str, bracket: tuple[float, float],
+                     fit_exponents: bool) -> CriticalEndPoint:
+    """The end point in L of the one-hot model (``attention_onehot``) as a ``CriticalEndPoint``:
+    softmax, L_c(V) where the first-order line ends (first order above); linear, L_c2(V) above which
+    the secondary jump of w_c exists (x_c = L_c2, beta_star = beta at the merging folds, kappa_star the
+    copy score there).  Exponents: of the softmax jump of c, or of the secondary jump of w_c, and of
+    the (secondary) spinodal width."""
+    from grokphase.numerics import attention_onehot as oh
+
+    if kind == "softmax":
+        e = oh.softmax_end_point(V, s_qk, s_uv, prior, bracket)
+        jump_width = lambda L: _jump_width(oh.softmax_transition(L, V, s_qk, s_uv, prior))  # noqa: E731
+    else:
+        e = oh.linear_end_point(V, s_qk, s_uv, prior, bracket)
+
+        def jump_width(L):
+            t = oh.linear_transition(L, V, s_qk, s_uv, prior)
+            if t.secondary != "jump":
+                raise ConvergenceError(f"linear: no secondary jump resolved at L={L!r} above L_c2")
+            return t.jump_w_c, t.beta_spinodal2[1] - t.beta_spinodal2[0]
+    out = dict(vary="L", x_c=e.value, beta_star=e.beta, kappa_star=e.kappa, converged=bool(e.converged),
+               iterations=int(e.iterations), residual=float(e.residual))
+    if fit_exponents:
+        out.update(fit_end_point_exponents(jump_width, e.value, 1.0))
     return CriticalEndPoint(**out)
 
 
@@ -147,12 +182,112 @@ _GRID = {  # name: long_name (all dimensionless: units "1")
     "residual": "Newton residual |grad f| (relative) at the global minimum",
     "c_metastable": "copy weight c of the other (metastable) local minimum; nan where there is none",
 }
-_AXIS = {"L": "sequence length L (continuous)", "s_qk": "query-key prior scale s_qk = s_q s_k"}
+_AXIS = {"L": "sequence length L (continuous)", "s_qk": "query-key prior scale s_qk = s_q s_k",
+         "V": "vocabulary size V (continuous)"}
+
+
+def onehot_row(betas: np.ndarray, L: float, V: float, s_qk: float, s_uv: float, prior: str):
+    """``_row`` for softmax attention on one-hot tokens (``attention_onehot``, §5): the transition and,
+    at each beta, the global minimum (uniform branch below beta_c, copy branch above; 'crossover'
+    without spinodals) and the metastable copy weight between the spinodals.  Same columns and
+    return value as ``_row``; kappa, g, c, w = g c from the one-hot solver, eps its per-position MSE,
+    free_energy f_s (mean part included)."""
+    from grokphase.numerics import attention_onehot as oh
+
+    t = oh.softmax_transition(L, V, s_qk, s_uv, prior)
+    nb = len(betas)
+    eq = np.full((nb, len(COLUMNS)), np.nan)
+    c_meta = np.full(nb, np.nan)
+    branch = np.empty(nb, dtype="U16")
+    lo, hi = t.beta_spinodal or (np.inf, np.inf)
+    for j, b in enumerate(betas):
+        states = oh.softmax_stable_states(float(b), L, V, s_qk, s_uv, prior)
+        if t.order != "first":
+            pick, name = states[-1], "crossover"
+        else:
+            named = dict(zip(("uniform", "copy"), states)) if len(states) == 2 else \
+                {("uniform" if b < lo else "copy"): states[0]}
+            name = "uniform" if ("uniform" in named and b < t.beta_c) or "copy" not in named else "copy"
+            pick = named[name]
+            other = named.get("copy" if name == "uniform" else "uniform")
+            c_meta[j] = other.c if other is not None else np.nan
+        eq[j] = [pick.kappa, pick.g, pick.c, pick.eps, pick.w, pick.free_energy, pick.min_hessian_eig,
+                 pick.residual, 0.0]
+        branch[j] = name
+    return t.order, t.beta_c, t.beta_spinodal or (np.nan, np.nan), eq, c_meta, branch
+
+
+#: Extra variables of the one-hot linear-attention diagram (§6 of docs/attention_onehot.md).
+SECONDARY = ("crossover", "jump", "not_analysed")
+_ONEHOT_LINEAR_GRID = {
+    "a": "mean-channel score a (S = kappa (Pi - J/L) + a J/L) at the global minimum",
+    "m": "mean gain m (W = g (I - J/V) + m J/V) at the global minimum",
+    "w_c": "copy order parameter w_c = g kappa at the global minimum",
+    "w_a": "mean-channel order parameter w_a = g a at the global minimum",
+    "w_m": "mean-channel order parameter w_m = a m at the global minimum",
+    "w_c_metastable": "w_c of the other (metastable) local minimum; nan where there is none",
+}
+_ONEHOT_LINEAR_X = {
+    "beta_c2": "secondary first-order point of w_c (equal free energy); nan without a secondary jump",
+    "beta_sp2_lo": "lower secondary spinodal (nan without a secondary jump)",
+    "beta_sp2_hi": "upper secondary spinodal (nan without a secondary jump)",
+    "beta_steepest": "steepest point of w_c (max dw_c / d ln beta) of a secondary crossover; nan otherwise",
+}
+
+
+def onehot_linear_row(betas: np.ndarray, L: float, V: float, s_qk: float, s_uv: float, prior: str):
+    """``_row`` for linear attention on one-hot tokens (``attention_onehot``, §6), with the extras of
+    ``_ONEHOT_LINEAR_GRID`` / ``_ONEHOT_LINEAR_X`` and the ``secondary`` label as a 7th element.
+
+    Primary onset: order 'second' (beta_c the pitchfork) or 'first' (beta_c = beta_c1, spinodals
+    (beta_spinodal1, pitchfork)).  Global minimum: the symmetric point ('trivial') below beta_c, then
+    the ordered state ('copy'); with a secondary jump, its low state below beta_c2 and its high state
+    above.  c = A_{l,l-1} = kappa (1 - 1/L) + a / L, w = g c; eps, free_energy f_l."""
+    from grokphase.numerics import attention_onehot as oh
+
+    t = oh.linear_transition(L, V, s_qk, s_uv, prior)
+    nb = len(betas)
+    eq = np.full((nb, len(COLUMNS)), np.nan)
+    extra = {n: np.full(nb, np.nan) for n in _ONEHOT_LINEAR_GRID}
+    c_meta = np.full(nb, np.nan)
+    branch = np.empty(nb, dtype="U16")
+    pos = betas > 0
+    grid = oh.linear_states_on_grid(betas[pos], L, V, s_qk, s_uv, prior) if pos.any() else []
+    states_at = iter(grid)
+    beta_c = t.beta_onset
+    jump = t.secondary == "jump"
+    for j, b in enumerate(betas):
+        states = next(states_at) if b > 0 else []
+        origin = oh.linear_origin(float(b), L, V, s_qk, s_uv, prior)
+        if b < beta_c or not states:
+            pick, others, name = origin, states[-1:], "trivial"
+        elif jump and len(states) == 2:
+            lo_first = b < t.beta_c2
+            pick, others, name = states[0 if lo_first else 1], [states[1 if lo_first else 0]], "copy"
+        else:
+            pick, others, name = states[-1], ([origin] if origin.stable else []), "copy"
+        c = pick.kappa * (1 - 1 / L) + pick.a / L
+        eq[j] = [pick.kappa, pick.g, c, pick.eps, pick.g * c, pick.free_energy, pick.min_hessian_eig,
+                 pick.residual, 0.0]
+        for n in ("a", "m", "w_c", "w_a", "w_m"):
+            extra[n][j] = getattr(pick, n)
+        if others:
+            o = others[0]
+            c_meta[j] = o.kappa * (1 - 1 / L) + o.a / L
+            extra["w_c_metastable"][j] = o.w_c
+        branch[j] = name
+    sp = (t.beta_spinodal1, t.beta_c) if t.order == "first" else (np.nan, np.nan)
+    sp2 = t.beta_spinodal2 or (np.nan, np.nan)
+    per_x = dict(beta_c2=t.beta_c2 if jump else np.nan, beta_sp2_lo=sp2[0], beta_sp2_hi=sp2[1],
+                 beta_steepest=t.beta_steepest if t.secondary == "crossover" else np.nan)
+    label = t.secondary.replace(" ", "_")
+    return t.order, beta_c, sp, eq, c_meta, branch, dict(grid=extra, per_x=per_x, secondary=label)
 
 
 def compute_phase_diagram(kind: int, betas, xs, *, axis: str, L: float, s_qk: float,
-                          s_uv: float) -> xr.Dataset:
-    """Phase diagram over ``xs`` x ``betas`` with ``axis`` in ('L', 's_qk') varying.
+                          s_uv: float, onehot: dict | None = None) -> xr.Dataset:
+    """Phase diagram over ``xs`` x ``betas`` with ``axis`` in ('L', 's_qk') varying, or for one-hot
+    tokens (``onehot = dict(V=..., prior=...)``) with ``axis`` in ('L', 's_qk', 'V').
 
     Returns
     -------
@@ -163,7 +298,11 @@ def compute_phase_diagram(kind: int, betas, xs, *, axis: str, L: float, s_qk: fl
         ``min_hessian_eig`` and Newton ``residual``, ``branch`` (flag: ``BRANCHES``, which branch is
         the global minimum) and ``c_metastable``.  Attributes: ``kind``, ``varied`` (= axis), the
         fixed ``s_uv`` and ``s_qk`` (axis 'L') or ``L`` (axis 's_qk'), ``residual_tol`` and
-        ``converged`` (every grid point has residual <= residual_tol).
+        ``converged`` (every grid point has residual <= residual_tol).  One-hot tokens add the
+        attributes ``tokens = 'onehot'``, ``score_prior`` and the fixed ``V`` (axis not 'V'); with
+        axis 'V' the fixed ``L`` and ``s_qk`` are attributes.  One-hot linear attention
+        (``onehot_linear_row``) adds, on the grid, ``a, m, w_c, w_a, w_m, w_c_metastable`` and, per x,
+        ``secondary`` (flag: ``SECONDARY``), ``beta_c2``, ``beta_sp2_lo/hi`` and ``beta_steepest``.
     """
     betas = np.asarray(betas, dtype=np.float64)
     xs = np.asarray(xs, dtype=np.float64)
@@ -172,14 +311,28 @@ def compute_phase_diagram(kind: int, betas, xs, *, axis: str, L: float, s_qk: fl
     branch = np.empty((nx, nb), dtype="U16")
     order = np.empty(nx, dtype="U16")
     beta_c, lo, hi = np.empty(nx), np.empty(nx), np.empty(nx)
+    onehot_row_fn = onehot_row if kind == SOFTMAX else onehot_linear_row
+    extra_grid, extra_x, secondary = {}, {}, []
     for i, x in enumerate(xs):
-        Li, sq = (x, s_qk) if axis == "L" else (L, x)
-        order[i], beta_c[i], (lo[i], hi[i]), eq, c_meta, branch[i] = _row(kind, betas, Li, sq, s_uv)
+        p = dict(L=L, s_qk=s_qk, **(onehot or {})) | {axis: float(x)}
+        row = _row(kind, betas, p["L"], p["s_qk"], s_uv) if onehot is None else \
+            onehot_row_fn(betas, p["L"], p["V"], p["s_qk"], s_uv, p["prior"])
+        order[i], beta_c[i], (lo[i], hi[i]), eq, c_meta, branch[i] = row[:6]
         for n in COLUMNS[:-1]:
             grids[n][i] = _column(eq, n)
         grids["c_metastable"][i] = c_meta
+        if len(row) > 6:   # one-hot linear attention: its own order parameters and secondary transition
+            for n, v in row[6]["grid"].items():
+                extra_grid.setdefault(n, np.full((nx, nb), np.nan))[i] = v
+            for n, v in row[6]["per_x"].items():
+                extra_x.setdefault(n, np.full(nx, np.nan))[i] = v
+            secondary.append(row[6]["secondary"])
     one = {"units": "1"}
     data = {n: ((axis, "beta"), v, {"long_name": _GRID[n], **one}) for n, v in grids.items()}
+    data.update({n: ((axis, "beta"), v, {"long_name": _ONEHOT_LINEAR_GRID[n], **one}) for n, v in extra_grid.items()})
+    data.update({n: (axis, v, {"long_name": _ONEHOT_LINEAR_X[n], **one}) for n, v in extra_x.items()})
+    if secondary:
+        data["secondary"] = flag_array(secondary, SECONDARY, axis, long_name="what follows the onset of w_c")
     data.update(
         order=flag_array(order, ORDERS, axis, long_name="order of the transition at this " + axis),
         beta_c=(axis, beta_c, {"long_name": "transition point beta_c (first order: equal free energy)", **one}),
@@ -188,9 +341,16 @@ def compute_phase_diagram(kind: int, betas, xs, *, axis: str, L: float, s_qk: fl
         branch=flag_array(branch, BRANCHES, (axis, "beta"), long_name="branch of the global minimum"),
     )
     attrs = dict(kind="softmax" if kind == SOFTMAX else "linear", varied=axis, s_uv=float(s_uv))
-    attrs.update({"s_qk": float(s_qk)} if axis == "L" else {"L": float(L)})
+    fixed = dict(s_qk=float(s_qk), L=float(L))
+    if onehot is not None and axis != "V":
+        fixed.update(V=float(onehot["V"]))
+    fixed.pop(axis, None)   # Gaussian tokens: s_qk (axis 'L') or L (axis 's_qk'), as before
+    attrs.update(fixed)
+    if onehot is not None:
+        attrs.update(tokens="onehot", score_prior=str(onehot["prior"]))
+    task = "copy task" if onehot is None else "copy task with one-hot tokens"
     attrs.update(residual_tol=RESIDUAL_TOL, converged=bool(np.all(grids["residual"] <= RESIDUAL_TOL)),
-                 title=f"phase diagram of {attrs['kind']} attention on the copy task (large N)")
+                 title=f"phase diagram of {attrs['kind']} attention on the {task} (large N)")
     coords = {axis: (axis, xs, {"long_name": _AXIS[axis], **one}),
               "beta": ("beta", betas, {"long_name": "amount of data beta = alpha / sigma^2", **one})}
     return xr.Dataset(data, coords=coords, attrs=attrs)

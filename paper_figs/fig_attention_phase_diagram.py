@@ -44,7 +44,7 @@ def _diagram(pd, cep=None) -> dict:
                                         jump_exponent=_finite(cep.jump_exponent),
                                         width_exponent=_finite(cep.width_exponent))
     axis = pd.attrs["varied"]
-    params = {k: pd.attrs[k] for k in ("kind", "s_qk", "s_uv", "L") if k in pd.attrs}
+    params = {k: pd.attrs[k] for k in ("kind", "s_qk", "s_uv", "L", "V", "tokens", "score_prior") if k in pd.attrs}
     return dict(axis=axis, params=params, betas=pd.beta.values.tolist(), xs=pd[axis].values.tolist(),
                 order=flag_labels(pd.order).values.tolist(),
                 beta_c=_nan_list(pd.beta_c), beta_sp_lo=_nan_list(pd.beta_sp_lo),

@@ -17,6 +17,11 @@ s_uv = 9); a larger beta raises ValueError.  The linear copy branch is resolved 
 beyond its sampled part the minimum lies next to the branch end (g kappa -> 1) and is polished by
 Newton from there.
 
+One-hot tokens (``docs/attention_onehot.md``): the keywords ``tokens="onehot"``, ``V`` (vocabulary
+size) and ``score_prior`` ('product' or 'gaussian' logits) select that model in ``transition``,
+``solve``, ``critical_end_point`` and ``phase_diagram`` (also ``vary="V"``); ``_Variant`` is the one
+place that dispatches.  The defaults keep Gaussian tokens.
+
 >>> t = transition(L=8, kind='softmax', s_qk=0.25, s_uv=9.0)
 >>> t.order, round(t.beta_c, 4), tuple(round(b, 4) for b in t.beta_spinodal)
 ('first', 12.9682, (12.2611, 14.2626))
@@ -27,7 +32,7 @@ Newton from there.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -39,19 +44,34 @@ from grokphase.numerics import attention_phase_diagram as _pd
 from grokphase.numerics import attention_saddle as _sd
 from grokphase.numerics import attention_transition as _tr
 from grokphase.numerics import attention_full as _full
+from grokphase.numerics import attention_onehot as _oh
 from grokphase.numerics.attention_full import FullSaddleResult
 from grokphase.numerics.attention_map import MapState, MapTransition
 from grokphase.numerics.attention_phase_diagram import CriticalEndPoint
 from grokphase.numerics.attention_transition import BranchState
 from grokphase.numerics.attention_transition import TransitionResult as Transition
+from grokphase.numerics.attention_onehot import LinearState as OneHotLinearState
+from grokphase.numerics.attention_onehot import LinearTransition as OneHotLinearTransition
+from grokphase.numerics.attention_onehot import SoftmaxState as OneHotSoftmaxState
+from grokphase.numerics.attention_onehot import SoftmaxTransition as OneHotSoftmaxTransition
 
 __all__ = ["SaddleResult", "FullSaddleResult", "AnsatzCheck", "Branches", "Transition",
            "CriticalEndPoint", "MapTransition", "MapState", "solve", "solve_full",
            "check_copy_ansatz", "trace", "transition", "critical_end_point", "phase_diagram",
-           "map_transition", "map_state", "L_MAX", "SCALE_RANGE"]
+           "map_transition", "map_state", "L_MAX", "SCALE_RANGE", "OneHotSoftmaxState", "OneHotLinearState",
+           "OneHotSoftmaxTransition", "OneHotLinearTransition", "TOKENS", "SCORE_PRIORS", "V_RANGE",
+           "ONEHOT_L_MAX"]
 
 L_MAX = 1e10
 SCALE_RANGE = (1e-8, 1e8)
+#: Token models: Gaussian tokens (docs/attention_copy.md) or one-hot tokens (docs/attention_onehot.md).
+TOKENS = ("gaussian", "onehot")
+#: Score priors: the product Q K^T / N, or Gaussian logits (one-hot tokens only).
+SCORE_PRIORS = ("product", "gaussian")
+#: Resolved vocabulary sizes of the one-hot model (V may be non-integer) and its largest L (the
+#: range its large-L laws are checked on).
+V_RANGE = (2.0, 1e8)
+ONEHOT_L_MAX = 1e6
 
 
 def _kind(kind: str) -> int:
@@ -80,6 +100,101 @@ def _newton_settings(tol, max_iter) -> tuple[float, int]:
 
 # solve() returns the same stationary-point record that transition() reports for its branches.
 SaddleResult = BranchState
+
+
+@dataclass(frozen=True)
+class _Variant:
+    """The model one facade call addresses: ``kind`` on Gaussian tokens (the default;
+    ``numerics.attention_*``) or on one-hot tokens with vocabulary size ``V`` and score prior ``prior``
+    (``numerics.attention_onehot``).  The one place where the facade chooses between the solvers;
+    ``_variant`` builds and validates it."""
+
+    kind: str
+    tokens: str
+    V: float | None
+    prior: str
+
+    @property
+    def onehot(self) -> bool:
+        return self.tokens == "onehot"
+
+    @property
+    def code(self) -> int:
+        return _sd.KIND_CODES[self.kind]
+
+    def L(self, name: str, L) -> float:
+        if not self.onehot:
+            return _L(name, L)
+        return chk.real(name, L, 2.0, ONEHOT_L_MAX, note="sequence length; the resolved domain of one-hot tokens")
+
+    def axes(self) -> tuple[str, ...]:
+        """The parameters a phase diagram may vary."""
+        return ("L", "s_qk", "V") if self.onehot else ("L", "s_qk")
+
+    def transition(self, L, s_qk, s_uv):
+        if self.onehot:
+            fn = _oh.softmax_transition if self.kind == "softmax" else _oh.linear_transition
+            return fn(L, self.V, s_qk, s_uv, self.prior)
+        return _pd.analyse(self.code, L, s_qk, s_uv)
+
+    def solve(self, beta, L, s_qk, s_uv, init, tol, max_iter):
+        if not self.onehot:
+            return _solve_gaussian(self.code, beta, L, s_qk, s_uv, init, tol, max_iter)
+        if not (isinstance(init, str) and init in ("uniform", "copy")):
+            raise ValueError(f"init must be 'uniform' or 'copy' with tokens='onehot' (explicit starts are "
+                             f"for Gaussian tokens); got {init!r}")
+        if self.kind == "linear":
+            return _oh.linear_state(beta, L, self.V, s_qk, s_uv, self.prior, init, tol, max_iter)
+        states = _oh.softmax_stable_states(beta, L, self.V, s_qk, s_uv, self.prior)
+        st = states[0] if init == "uniform" else states[-1]
+        return replace(st, converged=bool(st.residual <= tol))
+
+    def end_point(self, s_qk, s_uv, vary, L, bracket, fit_exponents):
+        if not self.onehot:
+            if self.kind != "softmax":
+                raise ValueError(f"kind: only softmax attention on Gaussian tokens has a critical end point "
+                                 f"(linear has a tricritical point: s_qk s_uv = (1 + L) / (2 sqrt L)); got "
+                                 f"{self.kind!r}")
+            return _pd.critical_end_point(vary, L, s_qk, s_uv, bracket, fit_exponents)
+        if vary != "L":
+            raise ValueError(f"vary must be 'L' with tokens='onehot' (the end points L_c(V), L_c2(V)); got {vary!r}")
+        return _pd.onehot_end_point(self.kind, self.V, s_qk, s_uv, self.prior, bracket, fit_exponents)
+
+    def default_bracket(self, vary) -> tuple[float, float]:
+        if self.onehot:
+            return (2.5, 64.0) if self.kind == "softmax" else (8.0, 512.0)
+        return (2.0, 64.0) if vary == "L" else (1e-2, 10.0)
+
+    def phase_diagram_options(self) -> dict | None:
+        return dict(V=self.V, prior=self.prior) if self.onehot else None
+
+
+def _V(name: str, V) -> float:
+    return chk.real(name, V, *V_RANGE, note="vocabulary size, may be non-integer; the resolved domain")
+
+
+def _variant(kind, tokens, V, score_prior, *, V_varied: bool = False) -> _Variant:
+    """Validate the model keywords: ``V`` and a Gaussian-logit ``score_prior`` need tokens='onehot';
+    one-hot tokens need V in ``V_RANGE`` (unless V is the varied axis of a phase diagram)."""
+    kind = chk.choice("kind", kind, ("softmax", "linear"))
+    tokens = chk.choice("tokens", tokens, TOKENS)
+    prior = chk.choice("score_prior", score_prior, SCORE_PRIORS)
+    if tokens == "gaussian":
+        if V is not None:
+            raise ValueError(f"V: the vocabulary size applies only to tokens='onehot' (leave V=None for "
+                             f"Gaussian tokens); got V={V!r}")
+        if prior != "product":
+            raise ValueError(f"score_prior must be 'product' with tokens='gaussian' (Gaussian logits are "
+                             f"implemented for tokens='onehot'); got {prior!r}")
+        return _Variant(kind, tokens, None, prior)
+    if V_varied:
+        if V is not None:
+            raise ValueError(f"V: with vary='V' the V values are the second argument; leave V=None; got V={V!r}")
+        return _Variant(kind, tokens, None, prior)
+    if V is None:
+        raise ValueError(f"V: tokens='onehot' needs the vocabulary size V, a real in [{V_RANGE[0]:g}, "
+                         f"{V_RANGE[1]:g}]; got None")
+    return _Variant(kind, tokens, _V("V", V), prior)
 
 
 @lru_cache(maxsize=64)
@@ -117,7 +232,8 @@ def _branch_starts(kind: int, beta: float, L: float, s_qk: float, s_uv: float):
     return out
 
 
-def solve(beta, *, L, kind="softmax", s_qk, s_uv, init="uniform", tol=1e-12, max_iter=100) -> SaddleResult:
+def solve(beta, *, L, kind="softmax", s_qk, s_uv, init="uniform", tol=1e-12, max_iter=100, tokens="gaussian",
+          V=None, score_prior="product") -> SaddleResult:
     """Solve the saddle-point equations grad f = 0 at beta by Newton (line search, trust radius,
     steepest-descent fallback).
 
@@ -142,12 +258,32 @@ def solve(beta, *, L, kind="softmax", s_qk, s_uv, init="uniform", tol=1e-12, max
         Newton tolerance on max |grad f| / (1 + beta L).
     max_iter : int
         Newton iterations.
+    tokens : {'gaussian', 'onehot'}
+        The token model: Gaussian tokens (``docs/attention_copy.md``) or one-hot tokens
+        (``docs/attention_onehot.md``; then ``V`` is required and ``init`` is 'uniform' or 'copy').
+    V : float, optional
+        Vocabulary size of the one-hot model, in [2, 1e8] (``V_RANGE``; may be non-integer); only with
+        tokens='onehot'.  L is then limited to [2, 1e6] (``ONEHOT_L_MAX``).
+    score_prior : {'product', 'gaussian'}
+        Prior of the attention scores: the product Q K^T / N, or Gaussian logits (tokens='onehot' only).
 
     Returns
     -------
     SaddleResult
         beta, kappa, g, c, eps, w = g c, free_energy, min_hessian_eig (``stable`` if > 0),
         converged, residual, iterations.
+    OneHotSoftmaxState
+        tokens='onehot', softmax (§5 of docs/attention_onehot.md): the same fields (``w`` and
+        ``stable`` as properties) plus the mean gain ``m`` and the ``stiffness`` phi''(kappa); the
+        state is located by root bracketing on the stationary curve (``iterations`` = 0) and
+        ``converged`` means residual <= ``tol``.  'uniform' / 'copy': the minimum with the smallest
+        / largest kappa.
+    OneHotLinearState
+        tokens='onehot', linear (§6): kappa, the mean-channel score ``a``, g, the mean gain ``m``, the
+        order parameters ``w_c = g kappa`` (copy), ``w_a = g a`` and ``w_m = a m`` (mean channel), eps,
+        free_energy, min_hessian_eig, converged, residual, iterations (Newton at fixed beta).
+        'uniform': the symmetric point; 'copy': the ordered minimum with the largest g (the
+        symmetric point below the onset).
 
     Examples
     --------
@@ -156,11 +292,19 @@ def solve(beta, *, L, kind="softmax", s_qk, s_uv, init="uniform", tol=1e-12, max
     (0.3123, 1.8904, True, True)
     >>> round(solve(13.0, L=8, s_qk=0.25, s_uv=9.0).c, 4)          # the uniform branch, c ~ 1/L
     0.1461
+    >>> r = solve(17.3121, L=8, s_qk=0.25, s_uv=9.0, init="copy", tokens="onehot", V=4)
+    >>> round(r.kappa, 4), round(r.c, 4), round(r.g, 4), r.converged      # one-hot copy branch at beta_c
+    (1.1529, 0.3115, 1.8868, True)
     """
-    k = _kind(kind)
-    L, s_qk, s_uv = _check(L, s_qk, s_uv)
+    v = _variant(kind, tokens, V, score_prior)
+    L, s_qk, s_uv = v.L("L", L), _scale("s_qk", s_qk), _scale("s_uv", s_uv)
     beta = _beta(beta)
     tol, max_iter = _newton_settings(tol, max_iter)
+    return v.solve(beta, L, s_qk, s_uv, init, tol, max_iter)
+
+
+def _solve_gaussian(k: int, beta, L, s_qk, s_uv, init, tol, max_iter) -> SaddleResult:
+    """``solve`` for Gaussian tokens (validated arguments)."""
     if isinstance(init, str):
         if init not in ("uniform", "copy"):
             raise ValueError(f"init must be 'uniform', 'copy' or a finite (kappa, g); got {init!r}")
@@ -372,96 +516,126 @@ def trace(betas, *, L, kind="softmax", s_qk, s_uv) -> Branches:
                     converged=bool(np.all(res[np.isfinite(res)] <= 1e-10)))
 
 
-def transition(*, L, kind="softmax", s_qk, s_uv) -> Transition:
+def transition(*, L, kind="softmax", s_qk, s_uv, tokens="gaussian", V=None, score_prior="product") -> Transition:
     """Classify the transition and locate it.
 
     Parameters
     ----------
     L : float
-        Sequence length in [2, 1e10] (``L_MAX``).
+        Sequence length in [2, 1e10] (``L_MAX``; [2, 1e6] for one-hot tokens).
     kind : {'softmax', 'linear'}
     s_qk, s_uv : float
         Prior scales in [1e-8, 1e8] (``SCALE_RANGE``).
+    tokens, V, score_prior
+        The token model, as in ``solve``.
 
     Returns
     -------
     Transition
         order ('first', 'second', 'crossover', 'tricritical' or 'critical'), beta_c, beta_spinodal,
         jump, exponent, the branch states at beta_c, barrier, B2 (linear), converged.
+    OneHotSoftmaxTransition
+        tokens='onehot', softmax: order ('first' or 'crossover'), beta_c, beta_spinodal, ``jump``
+        (dc, dg, deps), the states ``uniform``, ``copy``, ``unstable`` at beta_c (one-hot states),
+        barrier, min_slope, kappa_min_slope, converged; extra: ``precursor`` (L c and the stiffness on
+        the uniform branch at beta_c / 2 and beta_c), V, prior.
+    OneHotLinearTransition
+        tokens='onehot', linear: ``order`` (= primary_order, 'second' or 'first'), beta_c (the
+        closed-form pitchfork, where the symmetric point loses stability), s_tc, onset_channel
+        ('mean' or 'copy'), ``beta_onset`` (beta_c, or beta_c1 for a first-order onset, with its fold
+        beta_spinodal1 and ``ordered`` state); then ``secondary``: 'crossover' (beta_steepest,
+        w_c_steepest, max_slope of dw_c / d ln beta) or 'jump' (beta_c2, beta_spinodal2, the states
+        ``low``/``high`` at beta_c2, jump_w_c), min_D, n_points, converged.
 
     Examples
     --------
     >>> t = transition(L=8, s_qk=0.25, s_uv=9.0)
     >>> t.order, round(t.beta_c, 4), t.converged
     ('first', 12.9682, True)
+    >>> t = transition(L=8, s_qk=0.25, s_uv=9.0, tokens="onehot", V=4)
+    >>> t.order, round(t.beta_c, 4), tuple(round(b, 4) for b in t.beta_spinodal)
+    ('first', 17.3121, (16.3651, 19.0466))
     """
-    k = _kind(kind)
-    L, s_qk, s_uv = _check(L, s_qk, s_uv)
-    return _tr.analyse_softmax(L, s_qk, s_uv) if k == _sd.SOFTMAX else _tr.analyse_linear(L, s_qk, s_uv)
+    v = _variant(kind, tokens, V, score_prior)
+    return v.transition(v.L("L", L), _scale("s_qk", s_qk), _scale("s_uv", s_uv))
 
 
 def critical_end_point(*, kind="softmax", s_qk, s_uv, vary="L", L=8.0, bracket=None,
-                       fit_exponents=True) -> CriticalEndPoint:
-    """Critical end point of the softmax first-order line, varying L or s_qk at fixed L.
+                       fit_exponents=True, tokens="gaussian", V=None, score_prior="product") -> CriticalEndPoint:
+    """Critical end point of the softmax first-order line, varying L or s_qk at fixed L; for one-hot
+    tokens also the end point L_c2(V) of linear attention's secondary jump.
 
     Parameters
     ----------
-    kind : {'softmax'}
-        Only softmax attention has a critical end point.
+    kind : {'softmax', 'linear'}
+        Softmax: the end point of the first-order line.  Linear: only with tokens='onehot' (L_c2, the
+        sequence length above which w_c jumps inside the ordered phase); on Gaussian tokens linear
+        attention has a tricritical point instead (ValueError).
     s_qk, s_uv : float
         Prior scales, > 0 (s_qk is the varied one when vary='s_qk').
     vary : {'L', 's_qk'}
+        One-hot tokens: 'L' only.
     L : float
         The fixed L when vary='s_qk'.
     bracket : (float, float), optional
-        Search interval of the varied parameter (default (2, 64) for L, (1e-2, 10) for s_qk).
+        Search interval of the varied parameter (default (2, 64) for L, (1e-2, 10) for s_qk; one-hot
+        tokens: (2.5, 64) softmax, (8, 512) linear).
     fit_exponents : bool
         Also fit the jump and spinodal-width exponents (mean field: 1/2 and 3/2).
+    tokens, V, score_prior
+        The token model, as in ``solve``.
 
     Returns
     -------
     CriticalEndPoint
         x_c, beta_star, kappa_star, the exponents (nan if not fitted), converged, iterations,
-        residual.  Unpacks as (x_c, beta_star).
+        residual.  Unpacks as (x_c, beta_star).  One-hot linear: x_c = L_c2, beta_star the beta where
+        the secondary folds merge, kappa_star the copy score there; the exponents are those of the
+        secondary jump of w_c and of the secondary spinodal width.
 
     Examples
     --------
     >>> L_c, beta_star = critical_end_point(s_qk=0.25, s_uv=9.0, fit_exponents=False)
     >>> round(L_c, 3), round(beta_star, 3)
     (5.455, 10.847)
+    >>> round(critical_end_point(s_qk=0.25, s_uv=9.0, fit_exponents=False, tokens="onehot", V=4).x_c, 4)
+    5.4475
     """
-    if kind != "softmax":
-        raise ValueError(f"kind: only softmax attention has a critical end point (linear has a "
-                         f"tricritical point: s_qk s_uv = (1 + L) / (2 sqrt L)); got {kind!r}")
+    v = _variant(kind, tokens, V, score_prior)
     chk.choice("vary", vary, ("L", "s_qk"))
     L, s_qk, s_uv = _check(L, s_qk, s_uv)
     fit_exponents = chk.flag("fit_exponents", fit_exponents)
     if bracket is None:
-        bracket = (2.0, 64.0) if vary == "L" else (1e-2, 10.0)
+        bracket = v.default_bracket(vary)
     lo, hi = chk.array("bracket", bracket, shape=(2,))
-    (_L if vary == "L" else _scale)(f"bracket[0] ({vary})", lo)
-    (_L if vary == "L" else _scale)(f"bracket[1] ({vary})", hi)
+    (v.L if vary == "L" else _scale)(f"bracket[0] ({vary})", lo)
+    (v.L if vary == "L" else _scale)(f"bracket[1] ({vary})", hi)
     if not lo < hi:
         raise ValueError(f"bracket must be (lo, hi) with lo < hi; got {tuple(bracket)!r}")
-    return _pd.critical_end_point(vary, L, s_qk, s_uv, (float(lo), float(hi)), fit_exponents)
+    return v.end_point(s_qk, s_uv, vary, L, (float(lo), float(hi)), fit_exponents)
 
 
-def phase_diagram(betas, Ls, *, kind="softmax", s_qk, s_uv, vary="L", L=8.0) -> "xarray.Dataset":
+def phase_diagram(betas, Ls, *, kind="softmax", s_qk, s_uv, vary="L", L=8.0, tokens="gaussian", V=None,
+                  score_prior="product") -> "xarray.Dataset":
     """Order parameters on the (L, beta) grid (or (s_qk, beta) with vary='s_qk' and ``Ls`` the
-    s_qk values) and the transition lines, as a labelled Dataset.
+    s_qk values; for one-hot tokens also (V, beta) with vary='V' and ``Ls`` the V values) and the
+    transition lines, as a labelled Dataset.
 
     Parameters
     ----------
     betas : array-like, shape (nb,)
         Finite values >= 0.
     Ls : array-like, shape (nx,)
-        Values of the varied parameter: L >= 2 (vary='L') or s_qk > 0 (vary='s_qk').
+        Values of the varied parameter: L >= 2 (vary='L'), s_qk > 0 (vary='s_qk') or V in [2, 1e8]
+        (vary='V', one-hot tokens).
     kind : {'softmax', 'linear'}
     s_qk, s_uv : float
         Prior scales (> 0); s_qk is ignored as a fixed value when vary='s_qk'.
-    vary : {'L', 's_qk'}
+    vary : {'L', 's_qk', 'V'}
     L : float
-        The fixed L when vary='s_qk'.
+        The fixed L when vary='s_qk' or 'V'.
+    tokens, V, score_prior
+        The token model, as in ``solve``; V is the fixed vocabulary size (leave it None with vary='V').
 
     Returns
     -------
@@ -471,22 +645,37 @@ def phase_diagram(betas, Ls, *, kind="softmax", s_qk, s_uv, vary="L", L=8.0) -> 
         the grid the equilibrium ``kappa, g, c, eps, w, free_energy, min_hessian_eig, residual``,
         its ``branch`` (flag) and ``c_metastable``.  Attributes: ``kind``, ``varied``, the fixed
         parameters (typed), ``residual_tol`` and ``converged``.  Save with
-        ``grokphase.results.save_dataset`` (netCDF).
+        ``grokphase.results.save_dataset`` (netCDF).  One-hot tokens: the same variables from the
+        one-hot solver ('first' order between the spinodals: branch 'uniform' below beta_c, 'copy'
+        above, the other minimum in ``c_metastable``; beyond the end point order 'crossover' and
+        branch 'crossover'), and the attributes ``tokens='onehot'``, ``score_prior`` and the fixed
+        ``V`` (or ``L`` and ``s_qk`` with vary='V').  One-hot linear attention: ``order`` is the
+        primary onset ('second', or 'first' with beta_c = beta_c1 and spinodals (beta_spinodal1,
+        pitchfork)), branch 'trivial' below beta_c and 'copy' above, c = A_{l,l-1} =
+        kappa (1 - 1/L) + a/L and w = g c; extra grid variables ``a, m, w_c, w_a, w_m,
+        w_c_metastable`` and per x ``secondary`` (flag: 'crossover', 'jump', 'not_analysed'),
+        ``beta_c2``, ``beta_sp2_lo/hi`` (the secondary jump; the equilibrium w_c jumps at beta_c2)
+        and ``beta_steepest``.
 
     Examples
     --------
     >>> pd = phase_diagram(np.linspace(1, 30, 25), [4, 8, 12], s_qk=0.25, s_uv=9.0)
     >>> round(float(pd.c.sel(L=8, beta=13, method="nearest")), 4), pd.converged   # copy branch (1/L uniform)
     (0.3153, True)
+    >>> pv = phase_diagram([10.0, 20.0], [2, 4, 16], vary="V", s_qk=0.25, s_uv=9.0, tokens="onehot")
+    >>> pv.c.dims, np.round(pv.beta_c.values, 4).tolist()
+    (('V', 'beta'), [25.9364, 17.3121, 13.9501])
     """
-    k = _kind(kind)
-    chk.choice("vary", vary, ("L", "s_qk"))
-    L, s_qk, s_uv = _check(L, s_qk, s_uv)
+    v = _variant(kind, tokens, V, score_prior, V_varied=vary == "V")
+    chk.choice("vary", vary, v.axes())
+    options = v.phase_diagram_options()
+    L, s_qk, s_uv = v.L("L", L), _scale("s_qk", s_qk), _scale("s_uv", s_uv)
     betas = chk.array("betas", betas, ndim=1, lo=0.0)
     xs = chk.array("Ls", Ls, ndim=1)
+    check = {"L": v.L, "s_qk": _scale, "V": _V}[vary]
     for i, x in enumerate(xs):
-        _L(f"Ls[{i}] (L)", x) if vary == "L" else _scale(f"Ls[{i}] (s_qk)", x)
-    return _pd.compute_phase_diagram(k, betas, xs, axis=vary, L=L, s_qk=s_qk, s_uv=s_uv)
+        check(f"Ls[{i}] ({vary})", x)
+    return _pd.compute_phase_diagram(v.code, betas, xs, axis=vary, L=L, s_qk=s_qk, s_uv=s_uv, onehot=options)
 
 
 def map_state(beta, *, L, kind="softmax", s_qk, s_uv) -> MapState:

@@ -53,6 +53,10 @@ PROB = invalid_reals(0.0, 1.0, lo_open=True, hi_open=True)
 REF = dict(L=8, s_qk=0.25, s_uv=9.0)
 ATT = dict(L=invalid_reals(2.0, 1e10), s_qk=invalid_reals(**SCALE), s_uv=invalid_reals(**SCALE),
            kind=invalid_choices(["softmax", "linear"]))
+OH_REF = dict(REF, tokens="onehot", V=4)          # one-hot tokens (docs/attention_onehot.md)
+OH_ATT = dict(L=invalid_reals(2.0, 1e6), s_qk=ATT["s_qk"], s_uv=ATT["s_uv"], kind=ATT["kind"],
+              V=invalid_reals(2.0, 1e8), tokens=invalid_choices(["gaussian", "onehot"]),
+              score_prior=invalid_choices(["product", "gaussian"]))
 FLAGS = non_numbers().filter(lambda v: not isinstance(v, bool))
 RNG = np.random.default_rng(0)
 P3 = {"w": np.ones(3)}
@@ -163,6 +167,15 @@ TARGETS = [
            dict(betas=[1.0], Ls=[8.0], s_qk=0.25, s_uv=9.0),
            dict(betas=invalid_arrays(1, lo=0.0), Ls=invalid_arrays(1, lo=2.0), kind=ATT["kind"],
                 vary=invalid_choices(["L", "s_qk"]), s_qk=ATT["s_qk"], s_uv=ATT["s_uv"], L=ATT["L"])),
+    Target("attention.transition[onehot]", A.transition, dict(OH_REF), dict(OH_ATT)),
+    Target("attention.solve[onehot]", lambda beta, **kw: A.solve(beta, **kw), dict(beta=17.0, **OH_REF),
+           dict(beta=NONNEG, **OH_ATT, init=_pairs_bad(), tol=invalid_reals(0.0, 1.0, lo_open=True),
+                max_iter=invalid_integers(1))),
+    Target("attention.phase_diagram[onehot]", lambda betas, Ls, **kw: A.phase_diagram(betas, Ls, **kw),
+           dict(betas=[17.0], Ls=[8.0], s_qk=0.25, s_uv=9.0, tokens="onehot", V=4),
+           dict(betas=invalid_arrays(1, lo=0.0), Ls=invalid_arrays(1, lo=2.0), V=OH_ATT["V"],
+                score_prior=OH_ATT["score_prior"], vary=invalid_choices(["L", "s_qk", "V"]), s_qk=ATT["s_qk"],
+                s_uv=ATT["s_uv"], L=OH_ATT["L"])),
     Target("attention.map_state", lambda beta, **kw: A.map_state(beta, **kw), dict(beta=30.0, **REF),
            dict(beta=NONNEG, **ATT)),
     Target("attention.map_transition", A.map_transition, dict(REF), dict(ATT)),
