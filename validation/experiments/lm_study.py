@@ -57,8 +57,8 @@ R2_MEASURES = ("auc", "pr_unbiased", "effective_rank")
 class LMStudy:
     """corpus: a folder of ``grokphase exposure corpus``; root: where the run folders go; blimp:
     BLiMP folder (None: generated pairs only); n_concept: pairs per concept-vector fit; n_boot:
-    bootstrap resamples of the delay; n_random: random head sets of the ablation; overrides: extra
-    ``LMRun`` fields as (name, value) pairs (e.g. (("weight_decay", 1.0),) for a knob sweep)."""
+    bootstrap resamples of the delay; n_random: random head sets of the ablation; weight_decay:
+    AdamW weight decay of every run (None: the preset's, 0.1; a knob of the sweep)."""
 
     corpus: str
     root: str = "runs"
@@ -66,7 +66,7 @@ class LMStudy:
     n_concept: int = 40
     n_boot: int = 500
     n_random: int = 10
-    overrides: tuple = ()
+    weight_decay: float | None = None
     VERSION = 1
     LABELS = {"delayed": {"long_name": "proxy-val reaches 0.8 at least twice as late as proxy-train", "units": "1"},
               "t_train": {"long_name": "tokens until proxy-train accuracy >= 0.8", "units": "token"},
@@ -74,7 +74,7 @@ class LMStudy:
 
 
 def run_folder(design: LMStudy, preset: str, seed: int) -> Path:
-    tag = "".join(f"_{k}{v}" for k, v in design.overrides)
+    tag = "" if design.weight_decay is None else f"_wd{design.weight_decay:g}"
     return Path(design.root) / f"lm_{preset}{tag}_seed{seed}"
 
 
@@ -168,7 +168,8 @@ def study_point(design: LMStudy, preset: str, seed: int) -> dict:
     if preset not in PRESETS:
         raise ValueError(f"preset must be one of {sorted(PRESETS)}; got {preset!r}")
     run_dir = run_folder(design, preset, seed)
-    run = LMRun(corpus=design.corpus, seed=int(seed), **{**PRESETS[preset], **dict(design.overrides)})
+    wd = {} if design.weight_decay is None else {"weight_decay": float(design.weight_decay)}
+    run = LMRun(corpus=design.corpus, seed=int(seed), **{**PRESETS[preset], **wd})
     run_lm_pretraining(run, run_dir, progress=False)
     evaluate_run(LMEvaluation(run_dir=str(run_dir), blimp=design.blimp, n_concept=design.n_concept))
     summary = summarize_run(run_dir, n_boot=design.n_boot, n_random=design.n_random)

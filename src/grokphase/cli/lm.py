@@ -94,8 +94,7 @@ def study(args) -> int:
     from grokphase.validation.experiments.lm_study import STUDY_RUNS, LMStudy, run_study, write_summary
 
     runs = STUDY_RUNS if not args.runs else tuple(_preset_seed(r) for r in args.runs)
-    overrides = tuple((k, v) for k, v in (("weight_decay", args.weight_decay),) if v is not None)
-    design = LMStudy(corpus=args.corpus, root=args.root, blimp=args.blimp, overrides=overrides)
+    design = LMStudy(corpus=args.corpus, root=args.root, blimp=args.blimp, weight_decay=args.weight_decay)
     ds = run_study(design, runs, progress=show_progress(args))
     path = write_summary(ds, args.out) if args.out else None
     from grokphase.validation.experiments.lm_study import study_verdicts

@@ -167,3 +167,13 @@ def test_real_blimp_pairs_summary(corpus_dir, blimp_dir, monkeypatch):
         seen = [tok.unk_id not in ph and any(stream[i:i + len(ph)] == ph for i in range(len(stream) - len(ph) + 1))
                 for ph in phrases]
         assert r["phrase_seen_fraction"] == pytest.approx(np.mean(seen))
+
+
+def test_knob_design_is_a_valid_sweep_design():
+    from grokphase.sweep import design_config
+    from grokphase.validation.experiments.lm_study import run_folder
+
+    d = LMStudy(corpus="c", root="r", weight_decay=1.0)
+    assert design_config(d)["weight_decay"] == 1.0
+    assert run_folder(d, "small", 2).name == "lm_small_wd1_seed2"
+    assert run_folder(LMStudy(corpus="c", root="r"), "small", 2).name == "lm_small_seed2"
