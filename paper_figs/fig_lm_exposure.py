@@ -132,7 +132,7 @@ def draw(data: dict, path) -> list[Path]:
         if j == 0:
             m = np.array(p["head_mass_last"], float)
             im = ax.imshow(m, cmap="viridis", aspect="auto")
-            ax.set(xlabel="head", ylabel="layer", title=f"attention mass, critical -> context\n({u.replace('grammar_', '')}, last checkpoint)")
+            ax.set(xticks=range(m.shape[1]), yticks=range(m.shape[0]), xlabel="head", ylabel="layer", title=f"attention mass, critical -> context\n({u.replace('grammar_', '')}, last checkpoint)")
             fig.colorbar(im, ax=ax, shrink=0.8)
         else:
             for name, r in runs.items():
