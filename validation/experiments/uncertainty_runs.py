@@ -341,7 +341,8 @@ def evaluate_study(task: str, seeds=(0, 1, 2), root="runs/study", *, samples: in
     samples, every : int, optional
         Posterior samples per estimator (>= 2) and snapshot stride (>= 1); defaults
         ``EVALUATION[task]``: 16 / 2 for mod 97, whose evaluation sets are smaller; 8 / 3
-        in-context, whose 5 sets x 256 prompts cost more.
+        in-context, whose 5 sets of 64 sequences x all tasks of the split (2,560 / 576 prompts on
+        the ID / OOD splits at T = 40) cost more.
     swag_window : int
         Snapshots SWAG is fitted on.
     executor, progress
