@@ -85,16 +85,19 @@ def test_model_validates_its_parameters():
         oh.OneHotModel(L=4, V=3, N=3, kind="relu")
 
 
-def test_hmc_means_approach_the_large_n_softmax_solver():
+@pytest.mark.parametrize("whitened", [True, False])
+def test_hmc_means_approach_the_large_n_softmax_solver(whitened):
     """L = 4, V = 3, beta = 30, away from any transition (one stable state): HMC means at N = 48 within
-    ~1/N-sized corrections of the large-N saddle point (measured: |dc| 2e-4, |dg| 2e-3, deps 3e-3)."""
+    ~1/N-sized corrections of the large-N saddle point (measured, whitened: |dc| 2e-4, |dg| 2e-3,
+    deps 3e-3); random one-hot data (P = 1440 sequences) add a quenched shift (|dg| up to 0.016)."""
     L, V, beta = 4, 3, 30.0
     st = attention.solve(beta, L=L, s_qk=0.25, s_uv=9.0, tokens="onehot", V=V, init="copy")
     model = oh.OneHotModel.from_products(L=L, V=V, N=48)
-    rng = np.random.default_rng(6)
-    C = oh.count_tensor(L, V, int(round(beta * model.N)))
-    res = hmc(model, oh.ansatz_start(model, 4, rng, st.kappa, st.g, st.m), C, rng, n_iter=400)
-    for name, ref, tol in (("c", st.c, 0.01), ("g", st.g, 0.01), ("m", st.m, 0.005), ("eps", st.eps, 0.01)):
+    rng = np.random.default_rng(6 if whitened else 7)
+    C = oh.count_tensor(L, V, int(round(beta * model.N)), None if whitened else rng)
+    res = hmc(model, oh.ansatz_start(model, 4, rng, st.kappa, st.g, st.m), C, rng, n_iter=400, progress=False)
+    tol_g = 0.01 if whitened else 0.03
+    for name, ref, tol in (("c", st.c, 0.01), ("g", st.g, tol_g), ("m", st.m, 0.005), ("eps", st.eps, 0.01)):
         e = res.estimate(name)
-        assert e.rhat < 1.1
+        assert e.rhat < 1.15
         assert abs(e.mean - ref) < tol, (name, e.mean, ref)
