@@ -157,7 +157,7 @@ def point(design: OneHotFiniteN, N: int, beta: float, start: str, seed: int) -> 
     if "kappa_hat" in obs:
         out["kappa_hat_theory"] = float(states[name].kappa)
     code = flag_array(np.array(name), BRANCHES, (), long_name=OneHotFiniteN.LABELS["branch"]["long_name"])
-    return xr.Dataset({**{k: v for k, v in out.items()}, "branch": code, "n_stable": len(states)})
+    return xr.Dataset({**out, "branch": code, "n_stable": len(states)})
 
 
 def summarize(ds: xr.Dataset, rhat_max: float = 1.1) -> xr.Dataset:
