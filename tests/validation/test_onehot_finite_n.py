@@ -47,7 +47,7 @@ def test_softmax_branch_means_approach_theory_with_both_branches_coexisting(tmp_
     branch, and the rms |c_HMC - c_theory| falls with N to below 5e-3 at N = 256."""
     ds = presets.plan("onehot-hysteresis").run(store=tmp_path, progress=False)
     inside = flag_labels(ds.branch).sel(beta=17.3121, N=256).isel(seed=0)
-    assert str(inside.sel(start="uniform")) == "uniform" and str(inside.sel(start="copy")) == "copy"
+    assert inside.sel(start="uniform").item() == "uniform" and inside.sel(start="copy").item() == "copy"
     rms = E.summarize(ds).rms_dc
     assert float(rms.sel(N=256)) < 0.005 and float(rms.sel(N=256)) < float(rms.sel(N=64))
 
