@@ -9,6 +9,8 @@ profile phi(kappa) = min_g f_s (so every biased profile is convex).  MBAR (Shirt
 pools all windows; any other alpha is reached by reweighting with the stored loss l = L eps (the
 whitened data term is alpha N l / (2 sigma^2), sigma^2 = 1 here).  Basins are split at the profile
 maximum between them; alpha_c(N) is where the two basins carry equal mass (Brent on the log ratio).
+The same windows and MBAR serve the one-hot model (``sample_windows(..., V=V)``,
+``docs/attention_onehot.md`` §2, §5): its whitened data term is also alpha N l / 2 with l = L eps.
 """
 
 from __future__ import annotations
@@ -25,18 +27,38 @@ from grokphase import attention
 from grokphase.numerics.errors import ConvergenceError
 from grokphase.validation.copy_attention import (OBSERVABLE_NAMES, CopyModel, copy_start, data_statistic, prior_draw,
                                                   umbrella_bias)
+from grokphase.validation import onehot_attention as onehot
 from grokphase.validation.samplers import HMCResult, hmc
 
 
-def profile_curvature_bound(L=8, s_qk=0.25, s_uv=9.0, beta=None) -> float:
-    """max over kappa of -phi''(kappa) at beta (default beta_c), phi = min_g f_s (large N)."""
+def _transition(L, s_qk, s_uv, V):
+    """The large-N softmax transition: Gaussian tokens (V None) or one-hot tokens with vocabulary V."""
+    if V is None:
+        return attention.transition(L=L, s_qk=s_qk, s_uv=s_uv)
+    return attention.transition(L=L, s_qk=s_qk, s_uv=s_uv, tokens="onehot", V=V)
+
+
+def profile_curvature_bound(L=8, s_qk=0.25, s_uv=9.0, beta=None, V=None) -> float:
+    """max over kappa of -phi''(kappa) at beta (default beta_c), phi = min_g f_s (large N); V: the
+    one-hot model's vocabulary size (its copy part of f_s, docs/attention_onehot.md §5), None:
+    Gaussian tokens."""
     if beta is None:
-        beta = attention.transition(L=L, s_qk=s_qk, s_uv=s_uv).beta_c
+        beta = _transition(L, s_qk, s_uv, V).beta_c
     ks = np.linspace(0.0, 2.5, 501)
-    from grokphase.numerics.attention_saddle import SOFTMAX, free_energy
     from scipy.optimize import minimize_scalar
 
-    phi = np.array([minimize_scalar(lambda g: free_energy(SOFTMAX, k, g, beta, float(L), s_qk, s_uv),
+    if V is None:
+        from grokphase.numerics.attention_saddle import SOFTMAX, free_energy
+
+        def f(k, g):
+            return free_energy(SOFTMAX, k, g, beta, float(L), s_qk, s_uv)
+    else:
+        from grokphase.numerics import attention_onehot as oh_n
+
+        def f(k, g):
+            return oh_n.softmax_f(oh_n.PRODUCT, k, g, beta, float(L), float(V), s_qk, s_uv)
+
+    phi = np.array([minimize_scalar(lambda g: f(k, g),
                                     bounds=(0.0, 5.0), method="bounded", options={"xatol": 1e-10}).fun for k in ks])
     d2 = np.gradient(np.gradient(phi, ks), ks)
     return float(max(0.0, -d2.min()))
@@ -88,7 +110,7 @@ def _window_centres(posterior) -> np.ndarray:
 
 
 def sample_windows(N: int, *, alpha0=None, kappa0=None, k_b=None, chains_per=1, n_iter=2000, seed=0, L=8,
-                   s_qk=0.25, s_uv=9.0, progress: bool | None = None) -> UmbrellaRun:
+                   s_qk=0.25, s_uv=9.0, V=None, progress: bool | None = None) -> UmbrellaRun:
     """One batched HMC run over all windows (alternate chains start uniform / copy).
 
     Parameters
@@ -111,6 +133,9 @@ def sample_windows(N: int, *, alpha0=None, kappa0=None, k_b=None, chains_per=1, 
         Random seed (combined with N).
     L, s_qk, s_uv : int, float, float
         Sequence length and prior scales; the transition there must be first order.
+    V : int, optional
+        One-hot tokens with vocabulary size V (``onehot_attention``: whitened count tensor, copy
+        start on the ansatz at the large-N copy state); None: Gaussian tokens.
     progress : bool, optional
         tqdm bar over the HMC iterations (see :func:`grokphase.validation.samplers.hmc_tuple`).
 
@@ -119,25 +144,33 @@ def sample_windows(N: int, *, alpha0=None, kappa0=None, k_b=None, chains_per=1, 
     UmbrellaRun
         The biased run (``equal_mass_point`` takes it); K x chains_per chains.
     """
-    t = attention.transition(L=L, s_qk=s_qk, s_uv=s_uv)
+    t = _transition(L, s_qk, s_uv, V)
     if t.order != "first":
         raise ValueError(f"L, s_qk, s_uv = {L}, {s_qk}, {s_uv}: the transition is {t.order!r}; umbrella "
                          f"sampling between two basins needs a first-order one")
     alpha0 = t.beta_c if alpha0 is None else alpha0
-    k_b = 1.5 * profile_curvature_bound(L, s_qk, s_uv, alpha0) if k_b is None else k_b
+    k_b = 1.5 * profile_curvature_bound(L, s_qk, s_uv, alpha0, V) if k_b is None else k_b
     if kappa0 is None:
         lo, hi = t.uniform.kappa - 0.33, t.copy.kappa + 0.5
         kappa0 = np.linspace(lo, hi, int(np.ceil((hi - lo) / (2.0 / math.sqrt(N * k_b)))) + 1)
-    model = CopyModel(L=L, N=N, s_q=math.sqrt(s_qk), s_k=math.sqrt(s_qk), s_u=math.sqrt(s_uv), s_v=math.sqrt(s_uv))
     rng = np.random.default_rng(seed + 7919 * N)
     K = len(kappa0)
     n = K * chains_per
     k0 = np.repeat(np.asarray(kappa0, float), chains_per)
-    th_u = prior_draw(model, n, rng)
-    th_c = copy_start(model, n, rng, t.copy.kappa, t.copy.g)
+    P = int(round(alpha0 * N))
+    if V is None:
+        model = CopyModel(L=L, N=N, s_q=math.sqrt(s_qk), s_k=math.sqrt(s_qk), s_u=math.sqrt(s_uv),
+                          s_v=math.sqrt(s_uv))
+        th_u = prior_draw(model, n, rng)
+        th_c = copy_start(model, n, rng, t.copy.kappa, t.copy.g)
+        C = data_statistic(L, P)
+    else:
+        model = onehot.OneHotModel.from_products(L=L, V=V, N=N, s_qk=s_qk, s_uv=s_uv)
+        th_u = onehot.prior_draw(model, n, rng)
+        th_c = onehot.ansatz_start(model, n, rng, t.copy.kappa, t.copy.g, t.copy.m)
+        C = onehot.count_tensor(L, V, P)
     use_copy = np.arange(n) % 2 == 1
     theta = tuple(np.where(use_copy.reshape((-1,) + (1,) * (a.ndim - 1)), b, a) for a, b in zip(th_u, th_c))
-    C = data_statistic(L, int(round(alpha0 * N)))
     res = hmc(model, theta, C, rng, n_iter=n_iter, bias=lambda th: umbrella_bias(model, th, k0, k_b),
               progress=progress)
     post = res.posterior.assign(loss=L * res.posterior["eps"])

@@ -17,6 +17,7 @@ from grokphase.validation.experiments import attention_equilibrium as equilibriu
 from grokphase.validation.experiments import attention_hysteresis as hysteresis
 from grokphase.validation.experiments import attention_linear as linear
 from grokphase.validation.experiments import attention_map_training as map_training
+from grokphase.validation.experiments import attention_onehot_finite_n as onehot
 from grokphase.validation.experiments import transformer_copy_langevin as copy_langevin
 
 PRESETS: dict[str, Plan] = {
@@ -34,6 +35,14 @@ PRESETS: dict[str, Plan] = {
     "map": Plan(map_training.point, map_training.MapTraining(),
                 (("N", (64,)), ("beta", (10.0, 17.0, 20.0, 25.0, 28.0, 31.0, 32.0, 32.5, 33.0, 36.0, 40.0, 45.0)),
                  ("seed", (0,)))),
+    # one-hot tokens (docs/attention_onehot.md): softmax branches on both sides of beta_c = 17.31 (spinodals
+    # 16.37, 19.05 at L = 8, V = 4) from both starts; linear order parameters around beta_c = 0.2151
+    "onehot-hysteresis": Plan(onehot.point, onehot.OneHotFiniteN(),
+                              (("N", (64, 128, 256)), ("beta", (15.0, 16.8, 17.3121, 18.5, 21.0)),
+                               ("start", onehot.STARTS), ("seed", (0,)))),
+    "onehot-linear": Plan(onehot.point, onehot.OneHotFiniteN(kind="linear", sigma2=10.0, chains_per=4),
+                          (("N", (128, 512, 1024)), ("beta", (0.1, 0.3, 0.5, 1.0)), ("start", ("copy",)),
+                           ("seed", (0,)))),
     "transformer-copy-langevin": Plan(copy_langevin.point, copy_langevin.CopyLangevin(),
                                       (("kind", ("softmax", "linear")), ("P", (1, 2, 3, 4, 5, 6, 8, 12, 16, 32, 64)),
                                        ("seed", (0, 1, 2)))),

@@ -19,6 +19,7 @@ import numpy as np
 
 from grokphase import _checks as chk
 from grokphase._progress import progress_bar
+from grokphase.validation import onehot_attention as _onehot
 from grokphase.validation.copy_attention import OBSERVABLE_NAMES, CopyModel, neg_log_posterior, observables
 
 from .run import SamplerRun, chain_dataset
@@ -65,7 +66,8 @@ def _scale(model, theta, inverse=False):
 
 
 def hmc_tuple(U_grad, z0: tuple, record, rng: np.random.Generator, n_iter: int = 2000, n_leapfrog: int = 15,
-              step0: float = 0.05, target: float = 0.8, thin: int = 1, progress: bool | None = None) -> HMCResult:
+              step0: float = 0.05, target: float = 0.8, thin: int = 1, progress: bool | None = None,
+              long_names=None) -> HMCResult:
     """Generic batched HMC on a tuple of arrays with a leading chain axis (identity mass).
 
     Parameters
@@ -93,6 +95,8 @@ def hmc_tuple(U_grad, z0: tuple, record, rng: np.random.Generator, n_iter: int =
     progress : bool, optional
         tqdm bar over the iterations on stderr (:func:`grokphase._progress.progress_bar`; None: only
         on a terminal and outside another bar, False: no output).
+    long_names : mapping name -> str, optional
+        CF long names of the recorded variables (default: ``copy_attention.OBSERVABLE_NAMES``).
 
     Returns
     -------
@@ -113,10 +117,11 @@ def hmc_tuple(U_grad, z0: tuple, record, rng: np.random.Generator, n_iter: int =
     # energy is rejected below, so the floating-point warnings carry no information
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         with progress_bar(n_iter, progress=progress, desc="HMC", unit="iter", leave=False) as bar:
-            return _hmc_loop(U_grad, z, U, G, record, rng, n_iter, n_leapfrog, eps, target, thin, half, bar)
+            return _hmc_loop(U_grad, z, U, G, record, rng, n_iter, n_leapfrog, eps, target, thin, half, bar,
+                             OBSERVABLE_NAMES if long_names is None else long_names)
 
 
-def _hmc_loop(U_grad, z, U, G, record, rng, n_iter, n_leapfrog, eps, target, thin, half, bar):
+def _hmc_loop(U_grad, z, U, G, record, rng, n_iter, n_leapfrog, eps, target, thin, half, bar, long_names):
     n = z[0].shape[0]
     acc_window = np.zeros(n)
     accepted = np.zeros(n)
@@ -159,24 +164,34 @@ def _hmc_loop(U_grad, z, U, G, record, rng, n_iter, n_leapfrog, eps, target, thi
     stat = {k: np.stack([d[k] for d in stats], axis=1) for k in stats[0]}
     settings = dict(sampler="HMC", n_iter=int(n_iter), warmup=int(half), n_leapfrog=int(n_leapfrog),
                     target_acceptance=float(target), thin=int(thin))
-    return HMCResult(posterior=chain_dataset(draws, attrs=settings, long_names=OBSERVABLE_NAMES),
+    return HMCResult(posterior=chain_dataset(draws, attrs=settings, long_names=long_names),
                      sample_stats=chain_dataset(stat, attrs=settings), acceptance=accepted / (n_iter - half),
                      step_size=eps, final=z)
 
 
+def _posterior(model):
+    """(neg_log_posterior, observables, long names) of the model's posterior: the Gaussian-token
+    ``copy_attention`` model or the one-hot ``onehot_attention`` model."""
+    if isinstance(model, _onehot.OneHotModel):
+        return _onehot.neg_log_posterior, _onehot.observables, _onehot.OBSERVABLE_NAMES
+    return neg_log_posterior, observables, OBSERVABLE_NAMES
+
+
 def hmc(model: CopyModel, theta0, C, rng: np.random.Generator, n_iter: int = 2000, n_leapfrog: int = 15,
         step0: float = 0.05, target: float = 0.8, thin: int = 1, bias=None, progress: bool | None = None) -> HMCResult:
-    """Sample -log p of ``copy_attention.neg_log_posterior`` for every chain of theta0, in whitened
-    coordinates z = theta / s.
+    """Sample -log p of ``copy_attention.neg_log_posterior`` (or, for a ``OneHotModel``, of
+    ``onehot_attention.neg_log_posterior``) for every chain of theta0, in whitened coordinates z = theta / s.
 
     Parameters
     ----------
-    model : CopyModel
-        The finite-N copy-task model (L, N, kind, prior scales).
+    model : CopyModel or OneHotModel
+        The finite-N copy-task model (L, N, kind, prior scales), Gaussian or one-hot tokens.
     theta0 : tuple of ndarray
         Start of every chain: the model's parameter arrays with a leading chain axis (n, ...).
-    C : ndarray, shape (n, L, L) or (L, L)
-        Data statistic of every chain (``copy_attention.data_statistic``), or one for all.
+    C : ndarray
+        Data statistic of every chain, or one for all: Gaussian tokens (n, L, L) or (L, L)
+        (``copy_attention.data_statistic``); one-hot tokens the pair-count tensor (n, L, L, V, V)
+        or (L, L, V, V) (``onehot_attention.count_tensor``).
     rng : numpy.random.Generator
     n_iter, n_leapfrog, step0, target, thin, progress
         As for :func:`hmc_tuple`.
@@ -189,16 +204,18 @@ def hmc(model: CopyModel, theta0, C, rng: np.random.Generator, n_iter: int = 200
         Observables (chain, draw) with the model's parameters and ``umbrella`` as attributes;
         ``final`` in the model's coordinates theta.
     """
+    nlp, obs, names = _posterior(model)
+
     def U_grad(zz):
         th = _scale(model, zz)
-        U, g = neg_log_posterior(model, th, C)
+        U, g = nlp(model, th, C)
         if bias is not None:
             Ub, gb = bias(th)
             U, g = U + Ub, tuple(a + b for a, b in zip(g, gb))
         return U, tuple(gi * si for gi, si in zip(g, model.scales))
 
-    res = hmc_tuple(U_grad, _scale(model, theta0, inverse=True), lambda zz: observables(model, _scale(model, zz)),
-                    rng, n_iter, n_leapfrog, step0, target, thin, progress)
+    res = hmc_tuple(U_grad, _scale(model, theta0, inverse=True), lambda zz: obs(model, _scale(model, zz)),
+                    rng, n_iter, n_leapfrog, step0, target, thin, progress, long_names=names)
     res.posterior.attrs.update(model_attrs(model), umbrella=bias is not None)
     return dataclasses.replace(res, final=_scale(model, res.final))
 

@@ -69,7 +69,7 @@ def add_parser(sub) -> None:
 
 
 VALIDATE_PRESETS = ("hysteresis", "equilibrium", "linear", "dynamics-softmax", "dynamics-linear", "map",
-                    "transformer-copy-langevin")
+                    "transformer-copy-langevin", "onehot-hysteresis", "onehot-linear")
 
 
 def transition(args) -> int:
