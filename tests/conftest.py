@@ -1,5 +1,6 @@
 """Shared test configuration: reproducible seeds and a deterministic hypothesis profile."""
 
+import logging
 import random
 
 import numpy as np
@@ -21,6 +22,17 @@ def _global_seed():
     random.seed(SEED)
     np.random.seed(SEED % 2**32)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _package_logging():
+    """Restore the ``grokphase`` logger after every test: a CLI test (``main`` calls
+    ``configure_logging``) must not leave a stderr handler that writes into later tests' output."""
+    log = logging.getLogger("grokphase")
+    handlers, level = list(log.handlers), log.level
+    yield
+    log.handlers[:] = handlers
+    log.setLevel(level)
 
 
 @pytest.fixture
