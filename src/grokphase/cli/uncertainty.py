@@ -71,12 +71,7 @@ def add_parser(sub) -> None:
     q.add_argument("--preset", help="an AdamW preset of the task (default: the study's grok97-adamw / "
                                     "study-p7-adamw; e.g. positive-control for icl)")
     q.add_argument("--train", action="store_true", help="train missing members first (resumable)")
-    q.add_argument("--every", type=int, default=1, help="evaluate every k-th shared logged step and the last")
-    q.add_argument("--min-delay", type=float, default=3.0, help="delay filter, in logging intervals")
-    q.add_argument("--root", default="runs/study", help="parent folder of the run folders")
-    _executor_options(q)
-    q.add_argument("--out", help="write trajectory, summary and timing as JSON here")
-    add_json(q)
+    _timing_options(q, 1, "evaluate every k-th shared logged step and the last")
     q.set_defaults(func=run, parser=q)
     q = usub.add_parser("checkpoint-swag", help="SWAG from a constant-lr phase started at every k-th snapshot of "
                                                 "an AdamW run (phases in their own folders; the run is only read)")
@@ -93,13 +88,7 @@ def add_parser(sub) -> None:
     q.add_argument("--rank", type=int, default=20, help="SWAG low-rank columns")
     q.add_argument("--phase-seed", type=int, default=0, help="seed of the phase's generator")
     q.add_argument("--samples", type=int, default=16, help="SWAG draws per estimator (>= 2)")
-    q.add_argument("--every", type=int, default=4, help="evaluate every k-th snapshot and the last")
-    q.add_argument("--min-delay", type=float, default=3.0, help="delay filter, in logging intervals")
-    q.add_argument("--root", default="runs/study", help="parent folder of the run folders")
-    q.add_argument("--phase-root", help="parent of the phase folders (default RUN_DIR/../swag_phases)")
-    _executor_options(q)
-    q.add_argument("--out", help="write trajectory, summary and timing as JSON here")
-    add_json(q)
+    _timing_options(q, 4, "evaluate every k-th snapshot and the last", phase_root=True)
     q.set_defaults(func=run, parser=q)
     q = usub.add_parser("mc-dropout", help="MC dropout at every k-th snapshot of the mod-97 dropout run "
                                            "(preset grok97-dropout); --train trains it first (resumable)")
@@ -108,12 +97,7 @@ def add_parser(sub) -> None:
     q.add_argument("--train", action="store_true", help="train the run first (resumable)")
     q.add_argument("--run-dir", help="another run folder trained with dropout (default: the preset's run)")
     q.add_argument("--samples", type=int, default=16, help="dropout passes (>= 2)")
-    q.add_argument("--every", type=int, default=1, help="evaluate every k-th snapshot and the last")
-    q.add_argument("--min-delay", type=float, default=3.0, help="delay filter, in logging intervals")
-    q.add_argument("--root", default="runs/study", help="parent folder of the run folders")
-    _executor_options(q)
-    q.add_argument("--out", help="write trajectory, summary and timing as JSON here")
-    add_json(q)
+    _timing_options(q, 1, "evaluate every k-th snapshot and the last")
     q.set_defaults(func=run, parser=q)
     q = usub.add_parser("timing", help="timing table of the study's runs: memorisation / grokking times, delay "
                                        "filter, EU-peak lead, collapse factor, monitor detection")
@@ -127,6 +111,19 @@ def add_parser(sub) -> None:
     q.add_argument("--out", help="write the table as JSON here")
     add_json(q)
     q.set_defaults(func=run, parser=q)
+
+
+def _timing_options(q, every: int, every_help: str, *, phase_root: bool = False) -> None:
+    """The options shared by ensemble, checkpoint-swag and mc-dropout: --every, --min-delay, --root,
+    (--phase-root), the executor, --out and --json."""
+    q.add_argument("--every", type=int, default=every, help=every_help)
+    q.add_argument("--min-delay", type=float, default=3.0, help="delay filter, in logging intervals")
+    q.add_argument("--root", default="runs/study", help="parent folder of the run folders")
+    if phase_root:
+        q.add_argument("--phase-root", help="parent of the phase folders (default RUN_DIR/../swag_phases)")
+    _executor_options(q)
+    q.add_argument("--out", help="write trajectory, summary and timing as JSON here")
+    add_json(q)
 
 
 def _executor_options(q) -> None:
