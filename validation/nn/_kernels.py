@@ -6,7 +6,11 @@ writes into arrays the caller owns, so buffers are reused across steps and no Nu
 appear.  They keep the dtype of their array arguments (float32 or float64: one compiled signature
 each, ``cache=True``, ``nogil``), index arrays element-wise (array views inside hot loops cost
 atomic reference counts) and are compiled with reassociation and FMA contraction only (NaN and inf
-still propagate).  The Python wrappers at the end hide the chunking.
+still propagate).  Every array index is cast to an unsigned integer (``_u``): for a signed index
+Numba emits the negative-index wrap-around (a compare and select per access), which keeps LLVM
+from vectorising the loops (one thread, the shapes of ``benchmarks/bench_transformer.py``: the
+mod-97 attention forward took 10.1 ms with signed indices and 2.8 ms with unsigned ones, the LM
+layer's 10.1 and 4.5 ms).  The Python wrappers at the end hide the chunking.
 
 Contents: ``_exp`` (float64 range reduction + degree-13 Taylor polynomial, ~1 ulp, vectorisable:
 no SVML needed) for the float64 losses and float64 models, ``_exp32`` for float32 attention; LayerNorm forward (with the residual add before it fused in)
@@ -61,6 +65,7 @@ def _bits_to_float32(typingctx, bits):
 
 
 _f32 = np.float32
+_u = np.uintp     # unsigned indices: Numba then emits no negative-index wrap-around (see the module docstring)
 
 
 @njit(cache=True, inline="always", fastmath=_FM)
@@ -114,24 +119,24 @@ def _layernorm_fwd(c, lo, hi, x, res, w, b, eps, xsum, out, mean, rstd):
         s = x.dtype.type(0.0)
         if add:
             for d in range(D):
-                t = x[n, d] + res[n, d]
-                xsum[n, d] = t
+                t = x[_u(n), _u(d)] + res[_u(n), _u(d)]
+                xsum[_u(n), _u(d)] = t
                 s += t
             src = xsum
         else:
             for d in range(D):
-                s += x[n, d]
+                s += x[_u(n), _u(d)]
             src = x
         mu = s / Df
         v = x.dtype.type(0.0)
         for d in range(D):
-            t = src[n, d] - mu
+            t = src[_u(n), _u(d)] - mu
             v += t * t
         inv = one / np.sqrt(v / Df + epsf)
-        mean[n] = mu
-        rstd[n] = inv
+        mean[_u(n)] = mu
+        rstd[_u(n)] = inv
         for d in range(D):
-            out[n, d] = (src[n, d] - mu) * inv * w[d] + b[d]
+            out[_u(n), _u(d)] = (src[_u(n), _u(d)] - mu) * inv * w[_u(d)] + b[_u(d)]
 
 
 @njit(**_OPT)
@@ -139,24 +144,24 @@ def _layernorm_bwd(c, lo, hi, dout, x, w, mean, rstd, dx, accumulate, pw, pb):
     D = x.shape[1]
     Df = x.dtype.type(D)
     for n in range(lo, hi):
-        mu, inv = mean[n], rstd[n]
+        mu, inv = mean[_u(n)], rstd[_u(n)]
         s1 = x.dtype.type(0.0)
         s2 = x.dtype.type(0.0)
         for d in range(D):
-            xh = (x[n, d] - mu) * inv
-            g = dout[n, d] * w[d]
+            xh = (x[_u(n), _u(d)] - mu) * inv
+            g = dout[_u(n), _u(d)] * w[_u(d)]
             s1 += g
             s2 += g * xh
-            pw[c, d] += dout[n, d] * xh
-            pb[c, d] += dout[n, d]
+            pw[_u(c), _u(d)] += dout[_u(n), _u(d)] * xh
+            pb[_u(c), _u(d)] += dout[_u(n), _u(d)]
         s1 /= Df
         s2 /= Df
         if accumulate:
             for d in range(D):
-                dx[n, d] += inv * (dout[n, d] * w[d] - s1 - (x[n, d] - mu) * inv * s2)
+                dx[_u(n), _u(d)] += inv * (dout[_u(n), _u(d)] * w[_u(d)] - s1 - (x[_u(n), _u(d)] - mu) * inv * s2)
         else:
             for d in range(D):
-                dx[n, d] = inv * (dout[n, d] * w[d] - s1 - (x[n, d] - mu) * inv * s2)
+                dx[_u(n), _u(d)] = inv * (dout[_u(n), _u(d)] * w[_u(d)] - s1 - (x[_u(n), _u(d)] - mu) * inv * s2)
 
 
 # ----------------------------------------------------------------------------- attention
@@ -169,17 +174,17 @@ def _load_heads(src, row0, c0, pos, n, cos, sin, out, scale):
     H, dh = out.shape[0], out.shape[2]
     half = dh // 2
     for i in range(n):
-        r, p = row0 + i, pos[i]
+        r, p = row0 + i, pos[_u(i)]
         for h in range(H):
             c = c0 + h * dh
             if cos.shape[0] == 0:
                 for d in range(dh):
-                    out[h, i, d] = src[r, c + d] * scale
+                    out[_u(h), _u(i), _u(d)] = src[_u(r), _u(c + d)] * scale
             else:
                 for d in range(half):
-                    a, b = src[r, c + d], src[r, c + half + d]
-                    out[h, i, d] = (a * cos[p, d] - b * sin[p, d]) * scale
-                    out[h, i, half + d] = (b * cos[p, half + d] + a * sin[p, half + d]) * scale
+                    a, b = src[_u(r), _u(c + d)], src[_u(r), _u(c + half + d)]
+                    out[_u(h), _u(i), _u(d)] = (a * cos[_u(p), _u(d)] - b * sin[_u(p), _u(d)]) * scale
+                    out[_u(h), _u(i), _u(half + d)] = (b * cos[_u(p), _u(half + d)] + a * sin[_u(p), _u(half + d)]) * scale
 
 
 @njit(cache=True, inline="always")
@@ -189,17 +194,17 @@ def _store_heads(g, dst, row0, c0, pos, n, cos, sin, scale):
     H, dh = g.shape[0], g.shape[2]
     half = dh // 2
     for i in range(n):
-        r, p = row0 + i, pos[i]
+        r, p = row0 + i, pos[_u(i)]
         for h in range(H):
             c = c0 + h * dh
             if cos.shape[0] == 0:
                 for d in range(dh):
-                    dst[r, c + d] = g[h, i, d] * scale
+                    dst[_u(r), _u(c + d)] = g[_u(h), _u(i), _u(d)] * scale
             else:
                 for d in range(half):
-                    a, b = g[h, i, d], g[h, i, half + d]
-                    dst[r, c + d] = (a * cos[p, d] + b * sin[p, half + d]) * scale
-                    dst[r, c + half + d] = (b * cos[p, half + d] - a * sin[p, d]) * scale
+                    a, b = g[_u(h), _u(i), _u(d)], g[_u(h), _u(i), _u(half + d)]
+                    dst[_u(r), _u(c + d)] = (a * cos[_u(p), _u(d)] + b * sin[_u(p), _u(half + d)]) * scale
+                    dst[_u(r), _u(c + half + d)] = (b * cos[_u(p), _u(half + d)] - a * sin[_u(p), _u(d)]) * scale
 
 
 # Products of one (batch, head) on 4-row tiles of queries, each with its own column limit ncol[t]
@@ -210,48 +215,48 @@ def _mm_nt(a, bT, out, Rp, ncol, dh):
     """out[i, j] = sum_d a[i, d] bT[d, j] for 4-row tiles i0 and j < ncol[i0 // 4]."""
     d4 = dh - dh % 4
     for i0 in range(0, Rp, 4):
-        nt = ncol[i0 // 4]
+        nt = ncol[_u(i0 // 4)]
         for ii in range(4):
             for j in range(nt):
-                out[i0 + ii, j] = 0.0
+                out[_u(i0 + ii), _u(j)] = 0.0
         for d in range(0, d4, 4):
-            a0, a1, a2, a3 = a[i0, d], a[i0 + 1, d], a[i0 + 2, d], a[i0 + 3, d]
-            c0, c1, c2, c3 = a[i0, d + 1], a[i0 + 1, d + 1], a[i0 + 2, d + 1], a[i0 + 3, d + 1]
-            e0, e1, e2, e3 = a[i0, d + 2], a[i0 + 1, d + 2], a[i0 + 2, d + 2], a[i0 + 3, d + 2]
-            f0, f1, f2, f3 = a[i0, d + 3], a[i0 + 1, d + 3], a[i0 + 2, d + 3], a[i0 + 3, d + 3]
+            a0, a1, a2, a3 = a[_u(i0), _u(d)], a[_u(i0 + 1), _u(d)], a[_u(i0 + 2), _u(d)], a[_u(i0 + 3), _u(d)]
+            c0, c1, c2, c3 = a[_u(i0), _u(d + 1)], a[_u(i0 + 1), _u(d + 1)], a[_u(i0 + 2), _u(d + 1)], a[_u(i0 + 3), _u(d + 1)]
+            e0, e1, e2, e3 = a[_u(i0), _u(d + 2)], a[_u(i0 + 1), _u(d + 2)], a[_u(i0 + 2), _u(d + 2)], a[_u(i0 + 3), _u(d + 2)]
+            f0, f1, f2, f3 = a[_u(i0), _u(d + 3)], a[_u(i0 + 1), _u(d + 3)], a[_u(i0 + 2), _u(d + 3)], a[_u(i0 + 3), _u(d + 3)]
             for j in range(nt):
-                bv, bw, bx, by = bT[d, j], bT[d + 1, j], bT[d + 2, j], bT[d + 3, j]
-                out[i0, j] += a0 * bv + c0 * bw + e0 * bx + f0 * by
-                out[i0 + 1, j] += a1 * bv + c1 * bw + e1 * bx + f1 * by
-                out[i0 + 2, j] += a2 * bv + c2 * bw + e2 * bx + f2 * by
-                out[i0 + 3, j] += a3 * bv + c3 * bw + e3 * bx + f3 * by
+                bv, bw, bx, by = bT[_u(d), _u(j)], bT[_u(d + 1), _u(j)], bT[_u(d + 2), _u(j)], bT[_u(d + 3), _u(j)]
+                out[_u(i0), _u(j)] += a0 * bv + c0 * bw + e0 * bx + f0 * by
+                out[_u(i0 + 1), _u(j)] += a1 * bv + c1 * bw + e1 * bx + f1 * by
+                out[_u(i0 + 2), _u(j)] += a2 * bv + c2 * bw + e2 * bx + f2 * by
+                out[_u(i0 + 3), _u(j)] += a3 * bv + c3 * bw + e3 * bx + f3 * by
         for d in range(d4, dh):
-            a0, a1, a2, a3 = a[i0, d], a[i0 + 1, d], a[i0 + 2, d], a[i0 + 3, d]
+            a0, a1, a2, a3 = a[_u(i0), _u(d)], a[_u(i0 + 1), _u(d)], a[_u(i0 + 2), _u(d)], a[_u(i0 + 3), _u(d)]
             for j in range(nt):
-                bv = bT[d, j]
-                out[i0, j] += a0 * bv
-                out[i0 + 1, j] += a1 * bv
-                out[i0 + 2, j] += a2 * bv
-                out[i0 + 3, j] += a3 * bv
+                bv = bT[_u(d), _u(j)]
+                out[_u(i0), _u(j)] += a0 * bv
+                out[_u(i0 + 1), _u(j)] += a1 * bv
+                out[_u(i0 + 2), _u(j)] += a2 * bv
+                out[_u(i0 + 3), _u(j)] += a3 * bv
 
 
 @njit(cache=True, inline="always", fastmath=_FM)
 def _mm_nn(a, b, out, Rp, ncol, dh):
     """out[i, :] = sum_{j < ncol[i0 // 4]} a[i, j] b[j, :] for 4-row tiles i0."""
     for i0 in range(0, Rp, 4):
-        nt = ncol[i0 // 4]
+        nt = ncol[_u(i0 // 4)]
         for ii in range(4):
             for d in range(dh):
-                out[i0 + ii, d] = 0.0
+                out[_u(i0 + ii), _u(d)] = 0.0
         for j in range(0, nt, 2):
-            a0, a1, a2, a3 = a[i0, j], a[i0 + 1, j], a[i0 + 2, j], a[i0 + 3, j]
-            c0, c1, c2, c3 = a[i0, j + 1], a[i0 + 1, j + 1], a[i0 + 2, j + 1], a[i0 + 3, j + 1]
+            a0, a1, a2, a3 = a[_u(i0), _u(j)], a[_u(i0 + 1), _u(j)], a[_u(i0 + 2), _u(j)], a[_u(i0 + 3), _u(j)]
+            c0, c1, c2, c3 = a[_u(i0), _u(j + 1)], a[_u(i0 + 1), _u(j + 1)], a[_u(i0 + 2), _u(j + 1)], a[_u(i0 + 3), _u(j + 1)]
             for d in range(dh):
-                bv, bw = b[j, d], b[j + 1, d]
-                out[i0, d] += a0 * bv + c0 * bw
-                out[i0 + 1, d] += a1 * bv + c1 * bw
-                out[i0 + 2, d] += a2 * bv + c2 * bw
-                out[i0 + 3, d] += a3 * bv + c3 * bw
+                bv, bw = b[_u(j), _u(d)], b[_u(j + 1), _u(d)]
+                out[_u(i0), _u(d)] += a0 * bv + c0 * bw
+                out[_u(i0 + 1), _u(d)] += a1 * bv + c1 * bw
+                out[_u(i0 + 2), _u(d)] += a2 * bv + c2 * bw
+                out[_u(i0 + 3), _u(d)] += a3 * bv + c3 * bw
 
 
 @njit(cache=True, inline="always", fastmath=_FM)
@@ -260,19 +265,19 @@ def _mm_tn_acc(a, b, out, Rp, ncol, dh):
     tile's second half (a last tile of 4 rows when Rp is not a multiple of 8)."""
     R8 = Rp - Rp % 8
     for i0 in range(R8, Rp, 4):
-        nt = ncol[i0 // 4]
+        nt = ncol[_u(i0 // 4)]
         for j in range(nt):
-            a0, a1, a2, a3 = a[i0, j], a[i0 + 1, j], a[i0 + 2, j], a[i0 + 3, j]
+            a0, a1, a2, a3 = a[_u(i0), _u(j)], a[_u(i0 + 1), _u(j)], a[_u(i0 + 2), _u(j)], a[_u(i0 + 3), _u(j)]
             for d in range(dh):
-                out[j, d] += a0 * b[i0, d] + a1 * b[i0 + 1, d] + a2 * b[i0 + 2, d] + a3 * b[i0 + 3, d]
+                out[_u(j), _u(d)] += a0 * b[_u(i0), _u(d)] + a1 * b[_u(i0 + 1), _u(d)] + a2 * b[_u(i0 + 2), _u(d)] + a3 * b[_u(i0 + 3), _u(d)]
     for i0 in range(0, R8, 8):
-        nt = ncol[i0 // 4 + 1]
+        nt = ncol[_u(i0 // 4 + 1)]
         for j in range(nt):
-            a0, a1, a2, a3 = a[i0, j], a[i0 + 1, j], a[i0 + 2, j], a[i0 + 3, j]
-            a4, a5, a6, a7 = a[i0 + 4, j], a[i0 + 5, j], a[i0 + 6, j], a[i0 + 7, j]
+            a0, a1, a2, a3 = a[_u(i0), _u(j)], a[_u(i0 + 1), _u(j)], a[_u(i0 + 2), _u(j)], a[_u(i0 + 3), _u(j)]
+            a4, a5, a6, a7 = a[_u(i0 + 4), _u(j)], a[_u(i0 + 5), _u(j)], a[_u(i0 + 6), _u(j)], a[_u(i0 + 7), _u(j)]
             for d in range(dh):
-                out[j, d] += (a0 * b[i0, d] + a1 * b[i0 + 1, d] + a2 * b[i0 + 2, d] + a3 * b[i0 + 3, d]
-                              + a4 * b[i0 + 4, d] + a5 * b[i0 + 5, d] + a6 * b[i0 + 6, d] + a7 * b[i0 + 7, d])
+                out[_u(j), _u(d)] += (a0 * b[_u(i0), _u(d)] + a1 * b[_u(i0 + 1), _u(d)] + a2 * b[_u(i0 + 2), _u(d)] + a3 * b[_u(i0 + 3), _u(d)]
+                              + a4 * b[_u(i0 + 4), _u(d)] + a5 * b[_u(i0 + 5), _u(d)] + a6 * b[_u(i0 + 6), _u(d)] + a7 * b[_u(i0 + 7), _u(d)])
 
 
 @njit(cache=True, inline="always")
@@ -289,8 +294,8 @@ def _tile_columns(rows, Rp, Tp):
     R = rows.shape[0]
     ncol = np.empty(Rp // 4, np.int64)
     for t in range(Rp // 4):
-        n = rows[min(4 * t + 3, R - 1)] + 1
-        ncol[t] = min(Tp, (n + 15) // 16 * 16)
+        n = rows[_u(min(4 * t + 3, R - 1))] + 1
+        ncol[_u(t)] = min(Tp, (n + 15) // 16 * 16)
     return ncol
 
 
@@ -318,50 +323,50 @@ def _attention_fwd(c, lo, hi, qsrc, qc0, qbs, ksrc, kc0, kbs, vsrc, vc0, rows, c
         for h in range(H):
             for d in range(dh):
                 for j in range(T):
-                    kT[d, j] = kb[h, j, d]
-            _mm_nt(qb[h], kT, S, Rp, ncol, dh)
+                    kT[_u(d), _u(j)] = kb[_u(h), _u(j), _u(d)]
+            _mm_nt(qb[_u(h)], kT, S, Rp, ncol, dh)
             for i in range(R):
-                n = rows[i] + 1
+                n = rows[_u(i)] + 1
                 if softmax:
                     # row max: 16 running maxima (vectorised), then the tail
                     n16 = n - n % 16
-                    mx = S[i, 0]
+                    mx = S[_u(i), 0]
                     if n16 > 0:
                         for q in range(16):
-                            pm[q] = S[i, q]
+                            pm[_u(q)] = S[_u(i), _u(q)]
                         for j0 in range(16, n16, 16):
                             for q in range(16):
-                                v = S[i, j0 + q]
-                                pm[q] = v if v > pm[q] else pm[q]
+                                v = S[_u(i), _u(j0 + q)]
+                                pm[_u(q)] = v if v > pm[_u(q)] else pm[_u(q)]
                         for q in range(16):
-                            mx = max(mx, pm[q])
+                            mx = max(mx, pm[_u(q)])
                     for j in range(n16, n):
-                        mx = max(mx, S[i, j])
+                        mx = max(mx, S[_u(i), _u(j)])
                     tot = 0.0
                     if single:
                         for j in range(n):
-                            e = _exp32(S[i, j] - mx)
-                            S[i, j] = e
+                            e = _exp32(S[_u(i), _u(j)] - mx)
+                            S[_u(i), _u(j)] = e
                             tot += e
                     else:
                         for j in range(n):
-                            e = _exp(S[i, j] - mx)
-                            S[i, j] = e
+                            e = _exp(S[_u(i), _u(j)] - mx)
+                            S[_u(i), _u(j)] = e
                             tot += e
                     inv = 1.0 / tot
                     for j in range(n):
-                        S[i, j] *= inv
-                for j in range(n, ncol[i // 4]):
-                    S[i, j] = 0.0
+                        S[_u(i), _u(j)] *= inv
+                for j in range(n, ncol[_u(i // 4)]):
+                    S[_u(i), _u(j)] = 0.0
                 for j in range(n):
-                    A[b, h, i, j] = S[i, j]
+                    A[_u(b), _u(h), _u(i), _u(j)] = S[_u(i), _u(j)]
                 for j in range(n, T):
-                    A[b, h, i, j] = 0.0
-            _mm_nn(S, vb[h], zb, Rp, ncol, dh)
-            m_h = head_mask[h]
+                    A[_u(b), _u(h), _u(i), _u(j)] = 0.0
+            _mm_nn(S, vb[_u(h)], zb, Rp, ncol, dh)
+            m_h = head_mask[_u(h)]
             for i in range(R):
                 for d in range(dh):
-                    z[b * R + i, h * dh + d] = zb[i, d] * m_h
+                    z[_u(b * R + i), _u(h * dh + d)] = zb[_u(i), _u(d)] * m_h
 
 
 @njit(**_OPT)
@@ -390,36 +395,36 @@ def _attention_bwd(c, lo, hi, dz, qsrc, qc0, qbs, ksrc, kc0, kbs, vsrc, vc0, row
         _load_heads(vsrc, b * T, vc0, keys, T, cos[:0], sin[:0], vb, 1.0)
         _load_heads(dz, b * R, 0, rows, R, cos[:0], sin[:0], dzb, 1.0)
         for h in range(H):
-            m_h = head_mask[h]
+            m_h = head_mask[_u(h)]
             for i in range(R):
                 for d in range(dh):
-                    dzb[h, i, d] *= m_h
-                n = rows[i] + 1
+                    dzb[_u(h), _u(i), _u(d)] *= m_h
+                n = rows[_u(i)] + 1
                 for j in range(n):
-                    P[i, j] = A[b, h, i, j]
-                for j in range(n, ncol[i // 4]):
-                    P[i, j] = 0.0
+                    P[_u(i), _u(j)] = A[_u(b), _u(h), _u(i), _u(j)]
+                for j in range(n, ncol[_u(i // 4)]):
+                    P[_u(i), _u(j)] = 0.0
             for d in range(dh):
                 for j in range(T):
-                    vT[d, j] = vb[h, j, d]
+                    vT[_u(d), _u(j)] = vb[_u(h), _u(j), _u(d)]
             for j in range(Tp):
                 for d in range(dh):
-                    dkb[h, j, d] = 0.0
-                    dvb[h, j, d] = 0.0
-            _mm_nt(dzb[h], vT, G, Rp, ncol, dh)          # dA = dz v^T
-            _mm_tn_acc(P, dzb[h], dvb[h], Rp, ncol, dh)   # dv = A^T dz
+                    dkb[_u(h), _u(j), _u(d)] = 0.0
+                    dvb[_u(h), _u(j), _u(d)] = 0.0
+            _mm_nt(dzb[_u(h)], vT, G, Rp, ncol, dh)          # dA = dz v^T
+            _mm_tn_acc(P, dzb[_u(h)], dvb[_u(h)], Rp, ncol, dh)   # dv = A^T dz
             for i in range(R):                            # dS = A (dA - rowsum(A dA)) or dA (linear)
-                n = rows[i] + 1
+                n = rows[_u(i)] + 1
                 if softmax:
                     t = 0.0
                     for j in range(n):
-                        t += P[i, j] * G[i, j]
+                        t += P[_u(i), _u(j)] * G[_u(i), _u(j)]
                     for j in range(n):
-                        G[i, j] = P[i, j] * (G[i, j] - t)
-                for j in range(n, ncol[i // 4]):
-                    G[i, j] = 0.0
-            _mm_nn(G, kb[h], dqb[h], Rp, ncol, dh)        # d(scaled q) = dS k
-            _mm_tn_acc(G, qb[h], dkb[h], Rp, ncol, dh)    # dk = dS^T (scaled q)
+                        G[_u(i), _u(j)] = P[_u(i), _u(j)] * (G[_u(i), _u(j)] - t)
+                for j in range(n, ncol[_u(i // 4)]):
+                    G[_u(i), _u(j)] = 0.0
+            _mm_nn(G, kb[_u(h)], dqb[_u(h)], Rp, ncol, dh)        # d(scaled q) = dS k
+            _mm_tn_acc(G, qb[_u(h)], dkb[_u(h)], Rp, ncol, dh)    # dk = dS^T (scaled q)
         _store_heads(dqb, dq, b * R, dqc0, rows, R, cos, sin, scale)
         _store_heads(dkb, dk, b * T, dkc0, keys, T, cos, sin, 1.0)
         _store_heads(dvb, dv, b * T, dvc0, keys, T, cos[:0], sin[:0], 1.0)
@@ -430,13 +435,13 @@ def _attention_bwd(c, lo, hi, dz, qsrc, qc0, qbs, ksrc, kc0, kbs, vsrc, vc0, row
 def _row_softmax(z, r, e):
     """Max mx of row r of z and tot = sum_j exp(z[r, j] - mx), both float64; e[j] = exp(z[r, j] - mx)."""
     V = z.shape[1]
-    mx = float(z[r, 0])
+    mx = float(z[_u(r), 0])
     for j in range(1, V):
-        mx = max(mx, float(z[r, j]))
+        mx = max(mx, float(z[_u(r), _u(j)]))
     tot = 0.0
     for j in range(V):
-        ej = _exp(float(z[r, j]) - mx)
-        e[j] = ej
+        ej = _exp(float(z[_u(r), _u(j)]) - mx)
+        e[_u(j)] = ej
         tot += ej
     return mx, tot
 
@@ -447,12 +452,12 @@ def _cross_entropy(c, lo, hi, logits, targets, dlogits, part):
     e = np.empty(V)
     for r in range(lo, hi):
         mx, tot = _row_softmax(logits, r, e)
-        t = targets[r]
-        part[c] += mx + math.log(tot) - float(logits[r, t])
+        t = targets[_u(r)]
+        part[_u(c)] += mx + math.log(tot) - float(logits[_u(r), _u(t)])
         scale = 1.0 / (tot * M)
         for j in range(V):
-            dlogits[r, j] = e[j] * scale
-        dlogits[r, t] = e[t] * scale - 1.0 / M
+            dlogits[_u(r), _u(j)] = e[_u(j)] * scale
+        dlogits[_u(r), _u(t)] = e[_u(t)] * scale - 1.0 / M
 
 
 @njit(**_OPT)
@@ -460,7 +465,7 @@ def _target_logprobs(c, lo, hi, logits, targets, out):
     e = np.empty(logits.shape[1])
     for r in range(lo, hi):
         mx, tot = _row_softmax(logits, r, e)
-        out[r] = float(logits[r, targets[r]]) - mx - math.log(tot)
+        out[_u(r)] = float(logits[_u(r), _u(targets[r])]) - mx - math.log(tot)
 
 
 @njit(**_OPT)
@@ -469,11 +474,11 @@ def _relu_bias(c, lo, hi, x, b):
     if b.shape[0] > 0:
         for n in range(lo, hi):
             for f in range(F):
-                x[n, f] = max(x[n, f] + b[f], 0.0)
+                x[_u(n), _u(f)] = max(x[_u(n), _u(f)] + b[_u(f)], 0.0)
     else:
         for n in range(lo, hi):
             for f in range(F):
-                x[n, f] = max(x[n, f], 0.0)
+                x[_u(n), _u(f)] = max(x[_u(n), _u(f)], 0.0)
 
 
 @njit(**_OPT)
@@ -482,11 +487,11 @@ def _relu_bwd(c, lo, hi, g, act, part):
     bias = part.shape[1] > 0
     for n in range(lo, hi):
         for f in range(F):
-            if act[n, f] <= 0.0:
-                g[n, f] = 0.0
+            if act[_u(n), _u(f)] <= 0.0:
+                g[_u(n), _u(f)] = 0.0
         if bias:
             for f in range(F):
-                part[c, f] += g[n, f]
+                part[_u(c), _u(f)] += g[_u(n), _u(f)]
 
 
 @njit(**_OPT)
@@ -494,7 +499,7 @@ def _column_sums(c, lo, hi, x, part):
     D = x.shape[1]
     for n in range(lo, hi):
         for d in range(D):
-            part[c, d] += x[n, d]
+            part[_u(c), _u(d)] += x[_u(n), _u(d)]
 
 
 @njit(**_OPT)
@@ -502,9 +507,9 @@ def _embedding_bwd(c, lo, hi, tokens, d_out, acc):
     """Columns [lo, hi) of the table gradient (rows never collide across chunks)."""
     N = d_out.shape[0]
     for n in range(N):
-        t = tokens[n]
+        t = tokens[_u(n)]
         for d in range(lo, hi):
-            acc[t, d] += d_out[n, d]
+            acc[_u(t), _u(d)] += d_out[_u(n), _u(d)]
 
 
 # ----------------------------------------------------------------------------- wrappers
