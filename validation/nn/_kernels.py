@@ -207,6 +207,26 @@ def _store_heads(g, dst, row0, c0, pos, n, cos, sin, scale):
                     dst[_u(r), _u(c + half + d)] = (b * cos[_u(p), _u(half + d)] - a * sin[_u(p), _u(d)]) * scale
 
 
+@njit(cache=True, inline="always", fastmath=_FM)
+def _row_max(z, r, n, pm):
+    """max_j z[r, j] over j < n (n >= 1), as a float64: 16 running maxima (one vector) over the
+    first n - n % 16 entries, then the tail (a plain max loop does not vectorise); pm (16,) scratch."""
+    n16 = n - n % 16
+    mx = float(z[_u(r), 0])
+    if n16 > 0:
+        for q in range(16):
+            pm[_u(q)] = z[_u(r), _u(q)]
+        for j0 in range(16, n16, 16):
+            for q in range(16):
+                v = z[_u(r), _u(j0 + q)]
+                pm[_u(q)] = v if v > pm[_u(q)] else pm[_u(q)]
+        for q in range(16):
+            mx = max(mx, float(pm[_u(q)]))
+    for j in range(n16, n):
+        mx = max(mx, float(z[_u(r), _u(j)]))
+    return mx
+
+
 # Products of one (batch, head) on 4-row tiles of queries, each with its own column limit ncol[t]
 # (a multiple of 16: _tile_columns).  Unrolled so that every load/store of the accumulated row
 # carries four multiply-adds; the plain triple loop runs at a third of the speed.
@@ -328,31 +348,16 @@ def _attention_fwd(c, lo, hi, qsrc, qc0, qbs, ksrc, kc0, kbs, vsrc, vc0, rows, c
             for i in range(R):
                 n = rows[_u(i)] + 1
                 if softmax:
-                    # row max: 16 running maxima (vectorised), then the tail
-                    n16 = n - n % 16
-                    mx = S[_u(i), 0]
-                    if n16 > 0:
-                        for q in range(16):
-                            pm[_u(q)] = S[_u(i), _u(q)]
-                        for j0 in range(16, n16, 16):
-                            for q in range(16):
-                                v = S[_u(i), _u(j0 + q)]
-                                pm[_u(q)] = v if v > pm[_u(q)] else pm[_u(q)]
-                        for q in range(16):
-                            mx = max(mx, pm[_u(q)])
-                    for j in range(n16, n):
-                        mx = max(mx, S[_u(i), _u(j)])
-                    tot = 0.0
+                    mx = S.dtype.type(_row_max(S, i, n, pm))
                     if single:
                         for j in range(n):
-                            e = _exp32(S[_u(i), _u(j)] - mx)
-                            S[_u(i), _u(j)] = e
-                            tot += e
+                            S[_u(i), _u(j)] = _exp32(S[_u(i), _u(j)] - mx)
                     else:
                         for j in range(n):
-                            e = _exp(S[_u(i), _u(j)] - mx)
-                            S[_u(i), _u(j)] = e
-                            tot += e
+                            S[_u(i), _u(j)] = _exp(S[_u(i), _u(j)] - mx)
+                    tot = 0.0
+                    for j in range(n):
+                        tot += S[_u(i), _u(j)]
                     inv = 1.0 / tot
                     for j in range(n):
                         S[_u(i), _u(j)] *= inv
@@ -432,17 +437,16 @@ def _attention_bwd(c, lo, hi, dz, qsrc, qc0, qbs, ksrc, kc0, kbs, vsrc, vc0, row
 
 # ----------------------------------------------------------------------------- loss, elementwise
 @njit(cache=True, inline="always", fastmath=_FM)
-def _row_softmax(z, r, e):
-    """Max mx of row r of z and tot = sum_j exp(z[r, j] - mx), both float64; e[j] = exp(z[r, j] - mx)."""
+def _row_softmax(z, r, e, pm):
+    """Max mx of row r of z and tot = sum_j exp(z[r, j] - mx), both float64; e[j] = exp(z[r, j] - mx);
+    pm: the (16,) scratch of ``_row_max`` (of z's dtype)."""
     V = z.shape[1]
-    mx = float(z[_u(r), 0])
-    for j in range(1, V):
-        mx = max(mx, float(z[_u(r), _u(j)]))
+    mx = _row_max(z, r, V, pm)
+    for j in range(V):
+        e[_u(j)] = _exp(float(z[_u(r), _u(j)]) - mx)
     tot = 0.0
     for j in range(V):
-        ej = _exp(float(z[_u(r), _u(j)]) - mx)
-        e[_u(j)] = ej
-        tot += ej
+        tot += e[_u(j)]
     return mx, tot
 
 
@@ -450,8 +454,9 @@ def _row_softmax(z, r, e):
 def _cross_entropy(c, lo, hi, logits, targets, dlogits, part):
     M, V = logits.shape
     e = np.empty(V)
+    pm = np.empty(16, logits.dtype)
     for r in range(lo, hi):
-        mx, tot = _row_softmax(logits, r, e)
+        mx, tot = _row_softmax(logits, r, e, pm)
         t = targets[_u(r)]
         part[_u(c)] += mx + math.log(tot) - float(logits[_u(r), _u(t)])
         scale = 1.0 / (tot * M)
@@ -463,8 +468,9 @@ def _cross_entropy(c, lo, hi, logits, targets, dlogits, part):
 @njit(**_OPT)
 def _target_logprobs(c, lo, hi, logits, targets, out):
     e = np.empty(logits.shape[1])
+    pm = np.empty(16, logits.dtype)
     for r in range(lo, hi):
-        mx, tot = _row_softmax(logits, r, e)
+        mx, tot = _row_softmax(logits, r, e, pm)
         out[_u(r)] = float(logits[_u(r), _u(targets[r])]) - mx - math.log(tot)
 
 
@@ -487,8 +493,7 @@ def _relu_bwd(c, lo, hi, g, act, part):
     bias = part.shape[1] > 0
     for n in range(lo, hi):
         for f in range(F):
-            if act[_u(n), _u(f)] <= 0.0:
-                g[_u(n), _u(f)] = 0.0
+            g[_u(n), _u(f)] = g[_u(n), _u(f)] if act[_u(n), _u(f)] > 0.0 else 0.0
         if bias:
             for f in range(F):
                 part[_u(c), _u(f)] += g[_u(n), _u(f)]
