@@ -4,6 +4,7 @@ import concurrent.futures as cf
 import json
 
 import numpy as np
+import pytest
 
 from grokphase.validation.experiments import uncertainty_runs as ur
 from grokphase.validation.experiments.uncertainty_study import evaluate_final, icl_setup
@@ -48,3 +49,22 @@ def test_diversity_grid_through_the_sweep_equals_the_direct_evaluation(tmp_path)
     ds = ur.diversity_dataset((2,), (0.5, 0.8), (0,), tmp_path, steps=600, samples=2)
     assert int(ds.step.sel(n_task=2, alpha=0.8, seed=0)) == -1 and np.isnan(ds.eu.sel(alpha=0.8)).all()
     assert ds.eu.dims == ("n_task", "alpha", "seed", "set", "estimator")
+
+
+def test_diversity_run_positive_control_base(tmp_path):
+    """base='positive-control' varies the settings that learn in context (snapshots on for the
+    posteriors), keeps one batch per input sequence a multiple of T, and names the base in its errors."""
+    from grokphase.validation.experiments import icl_training
+
+    pc = icl_training.PRESETS["positive-control"]
+    run, run_dir = ur.diversity_run(2, 0.6, 1, tmp_path, steps=45000, base="positive-control")
+    assert (run.lr, run.weight_decay, run.n_ctx, run.d_model, run.warmup) == (pc.lr, pc.weight_decay, pc.n_ctx,
+                                                                             pc.d_model, pc.warmup)
+    assert run.snapshots and run.seed == 1 and run.n_task == 2 and run.batch % 8 == 0
+    assert run.batch == 8 * round(pc.batch / 8)
+    study, study_dir = ur.diversity_run(2, 0.6, 1, tmp_path, steps=45000)
+    assert study_dir != run_dir and study != run
+    with pytest.raises(ValueError, match="base"):
+        ur.diversity_run(2, 0.6, 1, tmp_path, base="nope")
+    with pytest.raises(ValueError, match="base"):
+        ur.DiversityGrid(base="nope")

@@ -42,7 +42,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from grokphase._checks import integer
+from grokphase._checks import choice, integer
 from grokphase.sweep import Grid, run_sweep
 from grokphase.sweep.design import design_from_config
 from grokphase.sweep.store import identity_key, sweep_identity
@@ -518,8 +518,16 @@ def context_noise_sweeps(seeds=(0, 1, 2), root="runs/study", *, samples: int = 8
     return {"runs": out}
 
 
-def diversity_run(n_task: int, alpha: float, seed: int, root="runs/study", *, steps: int = 6000):
-    """One task-diversity grid run: the AdamW in-context study preset with n_task, alpha and steps changed.
+DIVERSITY_BASES = ("study", "positive-control")
+"""Presets a diversity grid varies: the in-context AdamW study preset (``study-p7-adamw``) or
+``positive-control`` (the settings that learn in context: ``icl_training.PRESETS``), the latter
+with snapshots on so that the posteriors apply at the end."""
+
+
+def diversity_run(n_task: int, alpha: float, seed: int, root="runs/study", *, steps: int = 6000,
+                  base: str = "study"):
+    """One task-diversity grid run: the preset ``base`` (:data:`DIVERSITY_BASES`) with n_task, alpha,
+    seed and steps changed.
 
     Parameters
     ----------
@@ -530,13 +538,20 @@ def diversity_run(n_task: int, alpha: float, seed: int, root="runs/study", *, st
     seed : int
     root : path-like
     steps : int
+    base : str
+        'study' or 'positive-control'.
 
     Returns
     -------
     (ICLRun, pathlib.Path)
-        The run and its folder ``{root}/icl_div_T{4 n_task}_a{alpha:g}_s{seed}_{config_id}``.
+        The run and its folder ``{root}/icl_div_T{4 n_task}_a{alpha:g}_s{seed}_{config_id}``; the
+        batch is the multiple of T nearest to the preset's (every task once per input sequence).
     """
-    run, _ = study_run("icl", "adamw", seed, root)
+    choice("base", base, DIVERSITY_BASES)
+    if base == "study":
+        run, _ = study_run("icl", "adamw", seed, root)
+    else:
+        run = dataclasses.replace(icl_training.PRESETS[base], seed=seed, snapshots=True)
     n_task = integer("n_task", n_task, 1)
     T = 4 * n_task
     run = dataclasses.replace(run, n_task=n_task, alpha=alpha, steps=steps, batch=T * max(1, round(run.batch / T)))
@@ -622,18 +637,21 @@ class DiversityGrid:
     """Design: the task-diversity x training-fraction grid (:func:`diversity_point` at each
     (n_task, alpha, seed)): AdamW runs of the in-context study preset with ``steps`` steps in
     folders under ``root`` (:func:`diversity_run`), trained first when ``train``, evaluated at their
-    last snapshot with ``samples`` posterior samples."""
+    last snapshot with ``samples`` posterior samples; ``base``: the preset varied
+    (:data:`DIVERSITY_BASES`)."""
 
     steps: int = 6000
     root: str = "runs/study"
     samples: int = 16
     train: bool = False
+    base: str = "study"
 
     LABELS: ClassVar[dict] = LABELS
 
     def __post_init__(self):
         integer("steps", self.steps, 1)
         integer("samples", self.samples, 2)
+        choice("base", self.base, DIVERSITY_BASES)
 
 
 _SETS = SPLITS + ("unlabeled",)
@@ -659,7 +677,7 @@ def diversity_point(design: DiversityGrid, n_task: int, alpha: float, seed: int)
         snapshot weights, and ``tu``, ``au``, ``eu`` (nats) and ``pred_acc`` (posterior-predictive
         accuracy) per (set, estimator); NaN where an estimator does not apply.
     """
-    run, run_dir = diversity_run(n_task, alpha, seed, design.root, steps=design.steps)
+    run, run_dir = diversity_run(n_task, alpha, seed, design.root, steps=design.steps, base=design.base)
     if design.train:
         icl_training.run_icl(run, run_dir, progress=False)
     res = {}
@@ -670,7 +688,8 @@ def diversity_point(design: DiversityGrid, n_task: int, alpha: float, seed: int)
 
 
 def diversity_dataset(n_tasks=(2, 6, 10), alphas=(0.5, 0.8), seeds=(0,), root="runs/study", *, steps: int = 6000,
-                      train: bool = False, samples: int = 16, executor=None, progress: bool | None = None):
+                      train: bool = False, samples: int = 16, base: str = "study", executor=None,
+                      progress: bool | None = None):
     """:func:`diversity_point` over n_task x alpha x seed through ``grokphase.sweep.run_sweep``.
 
     Parameters
@@ -687,6 +706,8 @@ def diversity_dataset(n_tasks=(2, 6, 10), alphas=(0.5, 0.8), seeds=(0,), root="r
         Train the missing runs first (resumable).
     samples : int
         Posterior samples per estimator (>= 2).
+    base : str
+        The preset varied: 'study' or 'positive-control' (:data:`DIVERSITY_BASES`).
     executor, progress
         As for ``grokphase.sweep.run_sweep``.
 
@@ -697,16 +718,18 @@ def diversity_dataset(n_tasks=(2, 6, 10), alphas=(0.5, 0.8), seeds=(0,), root="r
         (..., set, estimator), CF labels.
     """
     return run_sweep(diversity_point, Grid.product(n_task=list(n_tasks), alpha=list(alphas), seed=list(seeds)),
-                     design=DiversityGrid(steps, str(root), samples, train), executor=executor, progress=progress)
+                     design=DiversityGrid(steps, str(root), samples, train, base), executor=executor,
+                     progress=progress)
 
 
 def diversity_grid(n_tasks=(2, 6, 10), alphas=(0.5, 0.8), seed: int = 0, root="runs/study", *, steps: int = 6000,
-                   train: bool = False, samples: int = 16, executor=None, progress: bool | None = None) -> dict:
+                   train: bool = False, samples: int = 16, base: str = "study", executor=None,
+                   progress: bool | None = None) -> dict:
     """The diversity grid as the figure's cells, from :func:`diversity_dataset` (the runs that exist).
 
     Parameters
     ----------
-    n_tasks, alphas, root, steps, train, samples, executor, progress
+    n_tasks, alphas, root, steps, train, samples, base, executor, progress
         As for :func:`diversity_dataset`.
     seed : int
         One seed.
@@ -717,7 +740,7 @@ def diversity_grid(n_tasks=(2, 6, 10), alphas=(0.5, 0.8), seed: int = 0, root="r
         ``{"cells": [{"T", "alpha", "seed", "step", "sets": {set: {"acc", estimator: {"tu", "au",
         "eu", "acc"}}}}]}``.
     """
-    ds = diversity_dataset(n_tasks, alphas, (seed,), root, steps=steps, train=train, samples=samples,
+    ds = diversity_dataset(n_tasks, alphas, (seed,), root, steps=steps, train=train, samples=samples, base=base,
                            executor=executor, progress=progress)
     cells = []
     for nt in ds.n_task.values.tolist():

@@ -55,6 +55,8 @@ def add_parser(sub) -> None:
     q.add_argument("--alpha", type=float, nargs="+", default=[0.5, 0.8], help="training fractions of the pairs")
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--steps", type=int, default=6000, help="steps per grid run")
+    q.add_argument("--base", choices=["study", "positive-control"], default="study",
+                   help="the preset varied (positive-control: the settings that learn in context)")
     q.add_argument("--train", action="store_true", help="train missing grid runs first (resumable)")
     _executor_options(q)
     q.add_argument("--root", default="runs/study", help="parent folder of the run folders")
@@ -163,7 +165,7 @@ def run(args) -> int:
                                       progress=progress)
     elif args.uncertainty_command == "diversity":
         res = ur.diversity_grid(tuple(args.n_task), tuple(args.alpha), args.seed, args.root, steps=args.steps,
-                                train=args.train, samples=args.samples, executor=_executor(args),
+                                train=args.train, samples=args.samples, base=args.base, executor=_executor(args),
                                 progress=progress)
     else:
         res = ur.evaluate_study(args.task, tuple(args.seeds), args.root, samples=args.samples, every=args.every,
