@@ -30,7 +30,7 @@ from numba import njit
 
 from grokphase.numerics.attention_saddle import KIND_CODES, LINEAR, SOFTMAX
 
-__all__ = ["KIND_CODES", "SOFTMAX", "LINEAR", "attention_weights", "attention_backward", "copy_statistics",
+__all__ = ["KIND_CODES", "SOFTMAX", "LINEAR", "attention_weights", "softmax", "attention_backward", "copy_statistics",
            "copy_loss", "identity_statistic"]
 
 
@@ -68,6 +68,22 @@ def attention_weights(kind, S):
             for j in range(M):
                 A[c, i, j] /= z
     return A
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis of an array of any shape (:func:`attention_weights`, ``SOFTMAX``).
+
+    Parameters
+    ----------
+    z : ndarray, shape (..., K)
+        Logits (float64; -inf gets probability 0).
+
+    Returns
+    -------
+    ndarray, shape (..., K)
+    """
+    z = np.asarray(z, dtype=np.float64)
+    return attention_weights(SOFTMAX, z.reshape(1, -1, z.shape[-1])).reshape(z.shape)
 
 
 @njit(cache=True)

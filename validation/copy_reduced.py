@@ -23,6 +23,8 @@ import math
 import numpy as np
 
 from grokphase import _checks as chk
+from grokphase.numerics.copy_loss import KIND_CODES, attention_backward, copy_loss, identity_statistic
+from grokphase.validation.copy_attention import attention, data_terms, kappa_hat_weights
 from grokphase.validation.samplers import HMCResult, hmc_tuple
 from grokphase.validation.samplers.hmc import model_attrs
 
@@ -141,14 +143,11 @@ def value_integrated_neg_log_posterior(model, z, C):
     log p = prior(Q, K) + (N/2) r - N rho/(2 s_u^2) - 1/2 log(1 + tau^2 q/sigma^2)
             + tau^2 b^2 / (2 sigma^2 (sigma^2 + tau^2 q)),   tau^2 = s_v^2 rho / N,
     b = Tr(A C Pi^T), q = Tr(A C A^T) (constant -Tr C/(2 sigma^2) dropped).  Returns (U, grads)."""
-    from grokphase.validation.copy_attention import attention, data_terms, shift_matrix
-
     Q, K, r = z
-    N, L, s2 = model.N, model.L, model.sigma2
+    N, s2 = model.N, model.sigma2
     s_q, s_k, s_u, s_v = model.scales
-    Pi = shift_matrix(L)
     S, A = attention(model, Q, K)
-    AC, b, q = data_terms(A, C)
+    b, q, db_dA, dq_dA = data_terms(A, C)
     rho = np.exp(r)
     tau2 = s_v**2 * rho / N
     D = s2 + tau2 * q
@@ -158,11 +157,8 @@ def value_integrated_neg_log_posterior(model, z, C):
     dZ_db = tau2 * b / (s2 * D)
     dZ_dq = -tau2 / (2 * D) - tau2**2 * b**2 / (2 * s2 * D**2)
     dZ_dtau2 = -q / (2 * D) + b**2 / (2 * D**2)
-    dA = -(dZ_db[:, None, None] * (Pi @ C) + dZ_dq[:, None, None] * 2 * AC)    # dU/dA
-    if model.kind == "softmax":
-        dS = A * (dA - (dA * A).sum(axis=-1, keepdims=True))
-    else:
-        dS = dA
+    dA = -(dZ_db[:, None, None] * db_dA + dZ_dq[:, None, None] * dq_dA)    # dU/dA
+    dS = attention_backward(KIND_CODES[model.kind], A, dA)
     dQ = dS @ K / N + Q / s_q**2
     dK = dS.swapaxes(-1, -2) @ Q / N + K / s_k**2
     dr = -N / 2 + N * rho / (2 * s_u**2) - dZ_dtau2 * tau2
@@ -173,20 +169,19 @@ def value_integrated_observables(model, z, C) -> dict:
     """c, kappa_hat from A; g, eps, w = g c and g_kappa_hat = g kappa_hat as conditional expectations
     over the Gaussian g | (Q, K, rho) (mean V b / sigma^2, variance V = (1/tau^2 + q/sigma^2)^-1):
     Rao-Blackwellised."""
-    from grokphase.validation.copy_attention import attention, data_terms, kappa_hat_weights
-
     Q, K, r = z
     N, L, s2 = model.N, model.L, model.sigma2
     S, A = attention(model, Q, K)
-    _, b, q = data_terms(A, C)
+    b, q = data_terms(A, C)[:2]
     tau2 = model.scales[3] ** 2 * np.exp(r) / N
     V = 1.0 / (1.0 / tau2 + q / s2)
     gm = V * b / s2
     rows = np.arange(L)
     c = A[:, rows, (rows - 1) % L].mean(axis=-1)
     kh = np.einsum("cij,ij->c", S, kappa_hat_weights(L)) / L
+    loss, _, _ = copy_loss(A, gm, identity_statistic(L))                # eps = E[loss | Q, K, rho] / L
     rr = (A * A).sum(axis=-1).mean(axis=-1)
-    return {"c": c, "kappa_hat": kh, "g": gm, "eps": 1 - 2 * gm * c + (gm**2 + V) * rr, "w": gm * c,
+    return {"c": c, "kappa_hat": kh, "g": gm, "eps": loss / L + V * rr, "w": gm * c,
             "g_kappa_hat": gm * kh}
 
 
