@@ -51,6 +51,8 @@ def attention_weights(kind, S):
     """
     A = np.empty_like(S)
     n, L, M = S.shape
+    if M == 0:
+        return A
     for c in range(n):
         for i in range(L):
             if kind != SOFTMAX:
@@ -83,7 +85,8 @@ def softmax(z: np.ndarray) -> np.ndarray:
     ndarray, shape (..., K)
     """
     z = np.asarray(z, dtype=np.float64)
-    return attention_weights(SOFTMAX, z.reshape(1, -1, z.shape[-1])).reshape(z.shape)
+    K = z.shape[-1]
+    return attention_weights(SOFTMAX, z.reshape(1, z.size // K if K else 0, K)).reshape(z.shape)
 
 
 @njit(cache=True)
