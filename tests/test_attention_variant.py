@@ -77,3 +77,28 @@ def test_finite_n_energy_of_whitened_data_is_the_population_loss(kw, rng):
     eps = v.finite_n.observables(model, theta)["eps"]
     np.testing.assert_allclose(U - U0, P * 4 * eps / (2 * 2.0), rtol=1e-11)
     assert math.isclose(model.s_q**2, 0.25) and set(v.finite_n.OBSERVABLE_NAMES) >= {"c", "g", "eps", "w"}
+
+
+def test_finite_n_start_sits_on_the_large_n_state(rng):
+    """One-hot tokens: the exact ansatz, read back by the observables (kappa_hat, a_hat, g, m)."""
+    for kind in ("softmax", "linear"):
+        v = A.Variant(kind, tokens="onehot", V=3)
+        st = A.solve(40.0 if kind == "softmax" else 2.0, L=4, kind=v, **REF, init="copy")
+        model = v.finite_n_model(4, 12)
+        o = v.finite_n.observables(model, v.finite_n_start(model, 2, rng, st))
+        a = st.a if kind == "linear" else 0.0
+        np.testing.assert_allclose(o["kappa_hat"], st.kappa, rtol=1e-10)
+        np.testing.assert_allclose(o["g"], st.g, rtol=1e-10)
+        np.testing.assert_allclose(o["m"], st.m, rtol=1e-10)
+        np.testing.assert_allclose(o["a_hat"], a, atol=1e-10)
+
+
+def test_copy_profile_is_the_reduced_free_energy():
+    v = A.Variant()
+    assert v.copy_profile(12.97, 8, 0.25, 9.0)(1.15, 1.89) == v.kernels.softmax_f(1.15, 1.89, 12.97, 8.0, 0.25, 9.0)
+    oh = A.Variant(tokens="onehot", V=2)
+    # V = 2 one-hot tokens are Gaussian tokens at beta / 2 (copy part; docs/attention_onehot.md §5)
+    assert oh.copy_profile(2 * 12.97, 8, 0.25, 9.0)(1.15, 1.89) == pytest.approx(
+        v.copy_profile(12.97, 8, 0.25, 9.0)(1.15, 1.89), rel=1e-12)
+    with pytest.raises(ValueError, match="kind"):
+        A.Variant("linear").copy_profile(1.0, 8, 0.25, 9.0)

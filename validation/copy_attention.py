@@ -57,6 +57,19 @@ class CopyModel:
     def scales(self) -> tuple[float, float, float, float]:
         return self.s_q, self.s_k, self.s_u, self.s_v
 
+    def neg_log_posterior(self, theta, C, with_grad: bool = True):
+        """:func:`neg_log_posterior` of this model (the samplers call it through the model)."""
+        return neg_log_posterior(self, theta, C, with_grad)
+
+    def observables(self, theta) -> dict:
+        """:func:`observables` of this model."""
+        return observables(self, theta)
+
+    @property
+    def observable_names(self) -> dict:
+        """CF long names of :meth:`observables` (``OBSERVABLE_NAMES``)."""
+        return OBSERVABLE_NAMES
+
 
 def shift_matrix(L: int) -> np.ndarray:
     """Pi with Pi[l, l-1] = 1 (cyclic)."""

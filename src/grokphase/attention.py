@@ -234,6 +234,32 @@ class Variant:
             return self.finite_n.count_tensor(L, V, P, rng)
         return self.finite_n.data_statistic(L, P, rng)
 
+    def finite_n_start(self, model, n: int, rng, state):
+        """n chains of ``model`` started on a large-N state (of ``solve`` or ``transition``):
+        Gaussian tokens the copy start (``copy_start``: kappa_hat ~ kappa, g), one-hot tokens the
+        exact ansatz (``ansatz_start``: kappa, g, m and, for linear attention, a)."""
+        M = self.finite_n
+        if not self.onehot:
+            return M.copy_start(model, n, rng, state.kappa, state.g)
+        extra = (state.a,) if self.kind == "linear" else ()
+        return M.ansatz_start(model, n, rng, state.kappa, state.g, state.m, *extra)
+
+    def copy_profile(self, beta: float, L: float, s_qk: float, s_uv: float):
+        """f(kappa, g) of softmax attention at beta: the reduced free energy on the copy ansatz
+        (Gaussian tokens, §4) or its copy part (one-hot tokens, §5; the mean gain decouples).
+
+        Returns
+        -------
+        callable
+            ``f(kappa, g) -> float``.
+        """
+        if self.kind != "softmax":
+            raise ValueError(f"kind: the copy profile is that of softmax attention; got {self.kind!r}")
+        if self.onehot:
+            p, V = _oh.PRIOR_CODES[self.score_prior], float(self._need_V())
+            return lambda k, g: _oh.softmax_f(p, k, g, beta, float(L), V, s_qk, s_uv)
+        return lambda k, g: _sd.free_energy(_sd.SOFTMAX, k, g, beta, float(L), s_qk, s_uv)
+
     def _need_V(self) -> float:
         if self.V is None:
             raise ValueError(f"V: tokens='onehot' needs the vocabulary size V, a real in [{V_RANGE[0]:g}, "
