@@ -24,6 +24,7 @@ in this package.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,8 +34,31 @@ from grokphase.numerics.copy_loss import (KIND_CODES, attention_backward, attent
                                           copy_statistics, identity_statistic)
 
 
+class PosteriorModel:
+    """Base of the finite-N models (:class:`CopyModel`, ``onehot_attention.OneHotModel``): the
+    samplers reach the posterior of the module that defines the model's class, its functions
+    ``neg_log_posterior(model, theta, C, with_grad)`` and ``observables(model, theta)`` and its
+    ``OBSERVABLE_NAMES``, through these methods, so that they need not know the variant."""
+
+    def _module(self):
+        return sys.modules[type(self).__module__]
+
+    def neg_log_posterior(self, theta, C, with_grad: bool = True):
+        """-log p(theta | D) and its gradient (the module's ``neg_log_posterior``)."""
+        return self._module().neg_log_posterior(self, theta, C, with_grad)
+
+    def observables(self, theta) -> dict:
+        """Per-chain observables (the module's ``observables``)."""
+        return self._module().observables(self, theta)
+
+    @property
+    def observable_names(self) -> dict:
+        """CF long names of :meth:`observables` (the module's ``OBSERVABLE_NAMES``)."""
+        return self._module().OBSERVABLE_NAMES
+
+
 @dataclass(frozen=True)
-class CopyModel:
+class CopyModel(PosteriorModel):
     """Sizes and priors.  kind 'softmax' or 'linear'; s_q, s_k, s_u, s_v prior scales; sigma2 noise."""
 
     L: int
@@ -56,19 +80,6 @@ class CopyModel:
     @property
     def scales(self) -> tuple[float, float, float, float]:
         return self.s_q, self.s_k, self.s_u, self.s_v
-
-    def neg_log_posterior(self, theta, C, with_grad: bool = True):
-        """:func:`neg_log_posterior` of this model (the samplers call it through the model)."""
-        return neg_log_posterior(self, theta, C, with_grad)
-
-    def observables(self, theta) -> dict:
-        """:func:`observables` of this model."""
-        return observables(self, theta)
-
-    @property
-    def observable_names(self) -> dict:
-        """CF long names of :meth:`observables` (``OBSERVABLE_NAMES``)."""
-        return OBSERVABLE_NAMES
 
 
 def shift_matrix(L: int) -> np.ndarray:

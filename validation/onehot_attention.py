@@ -31,11 +31,11 @@ import numpy as np
 
 from grokphase import _checks as chk
 from grokphase.numerics.copy_loss import KIND_CODES, attention_backward
-from grokphase.validation.copy_attention import attention, kappa_hat_weights, shift_matrix
+from grokphase.validation.copy_attention import PosteriorModel, attention, kappa_hat_weights, shift_matrix
 
 
 @dataclass(frozen=True)
-class OneHotModel:
+class OneHotModel(PosteriorModel):
     """Sizes and priors of the finite-N one-hot model.
 
     Parameters
@@ -81,19 +81,6 @@ class OneHotModel:
     @property
     def scales(self) -> tuple[float, float, float, float]:
         return self.s_q, self.s_k, self.s_o, self.s_v
-
-    def neg_log_posterior(self, theta, C, with_grad: bool = True):
-        """:func:`neg_log_posterior` of this model (the samplers call it through the model)."""
-        return neg_log_posterior(self, theta, C, with_grad)
-
-    def observables(self, theta) -> dict:
-        """:func:`observables` of this model."""
-        return observables(self, theta)
-
-    @property
-    def observable_names(self) -> dict:
-        """CF long names of :meth:`observables` (``OBSERVABLE_NAMES``)."""
-        return OBSERVABLE_NAMES
 
 
 # --------------------------------------------------------------------------- data: the count tensor
