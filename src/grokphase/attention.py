@@ -311,8 +311,26 @@ class Variant:
             return (2.5, 64.0) if self.kind == "softmax" else (8.0, 512.0)
         return (2.0, 64.0) if vary == "L" else (1e-2, 10.0)
 
-    def phase_diagram_options(self) -> dict | None:
-        return dict(V=self.V, prior=self.score_prior) if self.onehot else None
+    def phase_diagram_row(self, s_uv: float):
+        """The row of ``numerics.attention_phase_diagram.compute_phase_diagram`` for this variant:
+        ``row(betas, L, s_qk)`` (Gaussian tokens) or ``row(betas, L, s_qk, V)`` (one-hot tokens)."""
+        if not self.onehot:
+            return lambda betas, L, s_qk: _pd.gaussian_row(self.code, betas, L, s_qk, s_uv)
+        fn = _pd.onehot_row if self.kind == "softmax" else _pd.onehot_linear_row
+        return lambda betas, L, s_qk, V: fn(betas, L, V, s_qk, s_uv, self.score_prior)
+
+    def phase_diagram_fixed(self, L: float, s_qk: float) -> dict:
+        """The fixed parameters of a phase-diagram row (V: None when it is the varied axis)."""
+        return dict(s_qk=s_qk, L=L, V=self.V) if self.onehot else dict(s_qk=s_qk, L=L)
+
+    @property
+    def attrs(self) -> dict:
+        """Attributes naming the variant in its results (none for the default Gaussian tokens, as before)."""
+        return dict(tokens=self.tokens, score_prior=self.score_prior) if self.onehot else {}
+
+    @property
+    def task(self) -> str:
+        return "copy task with one-hot tokens" if self.onehot else "copy task"
 
 
 def _variant(kind, tokens, V, score_prior, *, V_varied: bool = False) -> Variant:
@@ -812,14 +830,15 @@ def phase_diagram(betas, Ls, *, kind="softmax", s_qk, s_uv, vary="L", L=8.0, tok
     """
     v = _variant(kind, tokens, V, score_prior, V_varied=vary == "V")
     chk.choice("vary", vary, v.axes())
-    options = v.phase_diagram_options()
     L, s_qk, s_uv = v.L("L", L), _scale("s_qk", s_qk), _scale("s_uv", s_uv)
     betas = chk.array("betas", betas, ndim=1, lo=0.0)
     xs = chk.array("Ls", Ls, ndim=1)
     check = {"L": v.L, "s_qk": _scale, "V": _V}[vary]
     for i, x in enumerate(xs):
         check(f"Ls[{i}] ({vary})", x)
-    return _pd.compute_phase_diagram(v.code, betas, xs, axis=vary, L=L, s_qk=s_qk, s_uv=s_uv, onehot=options)
+    return _pd.compute_phase_diagram(v.code, betas, xs, axis=vary, row=v.phase_diagram_row(s_uv),
+                                     fixed=v.phase_diagram_fixed(L, s_qk), s_uv=s_uv, model_attrs=v.attrs,
+                                     task=v.task)
 
 
 def map_state(beta, *, L, kind="softmax", s_qk, s_uv) -> MapState:
