@@ -21,6 +21,16 @@ def test_facade_gives_the_same_results_for_a_variant_and_the_keywords(kw):
     assert A.solve(13.0, L=8, kind=v, **REF, init="copy") == A.solve(13.0, L=8, **REF, **kw, init="copy")
 
 
+def test_gaussian_token_functions_take_a_gaussian_variant():
+    v = A.Variant("linear")
+    np.testing.assert_array_equal(A.trace([0.1, 0.3], L=8, kind=v, **REF).branches["copy"]["w"],
+                                  A.trace([0.1, 0.3], L=8, kind="linear", **REF).branches["copy"]["w"])
+    assert A.map_transition(L=8, kind=A.Variant(), **REF) == A.map_transition(L=8, **REF)
+    assert A.solve_full(13.0, L=4, kind=A.Variant(), **REF).free_energy == A.solve_full(13.0, L=4, **REF).free_energy
+    with pytest.raises(ValueError, match="kind"):
+        A.trace([1.0], L=8, kind=A.Variant(tokens="onehot", V=4), **REF)
+
+
 def test_end_point_and_phase_diagram_take_a_variant():
     v = A.Variant("softmax", tokens="onehot", V=4)
     e = A.critical_end_point(kind=v, **REF, fit_exponents=False)

@@ -74,8 +74,19 @@ V_RANGE = (2.0, 1e8)
 ONEHOT_L_MAX = 1e6
 
 
-def _kind(kind: str) -> int:
-    return _sd.KIND_CODES[chk.choice("kind", kind, ("softmax", "linear"))]
+def _gaussian_kind(kind) -> str:
+    """The kind of a facade call implemented for Gaussian tokens only: 'softmax' / 'linear', or a
+    ``Variant`` with Gaussian tokens."""
+    if isinstance(kind, Variant):
+        if kind.onehot:
+            raise ValueError(f"kind: this function is implemented for Gaussian tokens; got a Variant with "
+                             f"tokens={kind.tokens!r}")
+        return kind.kind
+    return chk.choice("kind", kind, ("softmax", "linear"))
+
+
+def _kind(kind) -> int:
+    return _sd.KIND_CODES[_gaussian_kind(kind)]
 
 
 def _scale(name: str, value) -> float:
@@ -494,7 +505,8 @@ def solve_full(beta, *, L, kind="softmax", s_qk, s_uv, init="uniform", tol=1e-9,
         Amount of data alpha / sigma^2, >= 0.
     L : int
         Sequence length, >= 2 (an integer: S is an L x L matrix).
-    kind : {'softmax', 'linear'}
+    kind : {'softmax', 'linear'} or Variant
+        A ``Variant`` with Gaussian tokens also works.
     s_qk, s_uv : float
         Prior scales in [1e-8, 1e8] (``SCALE_RANGE``).
     init : {'uniform', 'copy'} or (ndarray, float)
@@ -517,7 +529,7 @@ def solve_full(beta, *, L, kind="softmax", s_qk, s_uv, init="uniform", tol=1e-9,
     >>> r.S.shape, round(r.c, 4), r.converged, r.row_spread < 1e-8      # the copy ansatz, unrestricted
     ((8, 8), 0.3123, True, True)
     """
-    _kind(kind)
+    kind = _gaussian_kind(kind)
     L = chk.integer("L", L, 2, int(L_MAX), note="sequence length; the full problem has L^2 + 1 unknowns")
     _check(L, s_qk, s_uv)
     beta = _beta(beta)
@@ -565,7 +577,8 @@ def check_copy_ansatz(beta, *, L, kind="softmax", s_qk, s_uv, n_random=6, seed=0
         Amount of data, >= 0.
     L : int
         Sequence length, an integer >= 2.
-    kind : {'softmax', 'linear'}
+    kind : {'softmax', 'linear'} or Variant
+        A ``Variant`` with Gaussian tokens also works.
     s_qk, s_uv : float
         Prior scales in [1e-8, 1e8] (``SCALE_RANGE``).
     n_random : int
@@ -584,6 +597,7 @@ def check_copy_ansatz(beta, *, L, kind="softmax", s_qk, s_uv, n_random=6, seed=0
     >>> check_copy_ansatz(13.0, L=4, s_qk=0.25, s_uv=9.0, n_random=2).all_on_ansatz
     True
     """
+    kind = _gaussian_kind(kind)
     L = chk.integer("L", L, 2, int(L_MAX), note="sequence length")
     n_random = chk.integer("n_random", n_random, 0)
     seed = chk.seed("seed", seed)
@@ -636,7 +650,8 @@ def trace(betas, *, L, kind="softmax", s_qk, s_uv) -> Branches:
         Finite values >= 0.
     L : float
         Sequence length in [2, 1e10] (``L_MAX``).
-    kind : {'softmax', 'linear'}
+    kind : {'softmax', 'linear'} or Variant
+        A ``Variant`` with Gaussian tokens also works.
     s_qk, s_uv : float
         Prior scales in [1e-8, 1e8] (``SCALE_RANGE``).
 
@@ -652,7 +667,8 @@ def trace(betas, *, L, kind="softmax", s_qk, s_uv) -> Branches:
     >>> sorted(b.branches), np.round(b.branches["copy"]["c"], 4).tolist(), b.converged
     (['copy', 'uniform', 'unstable'], [nan, 0.3123, 0.3617], True)
     """
-    k = _kind(kind)
+    kind = _gaussian_kind(kind)
+    k = _sd.KIND_CODES[kind]
     L, s_qk, s_uv = _check(L, s_qk, s_uv)
     betas = np.atleast_1d(chk.array("betas", betas, ndim=(0, 1), lo=0.0))
     t = _tr.analyse_softmax(L, s_qk, s_uv) if k == _sd.SOFTMAX else _tr.analyse_linear(L, s_qk, s_uv)
@@ -850,7 +866,8 @@ def map_state(beta, *, L, kind="softmax", s_qk, s_uv) -> MapState:
         Amount of data, >= 0.
     L : float
         Sequence length in [2, 1e10] (``L_MAX``).
-    kind : {'softmax', 'linear'}
+    kind : {'softmax', 'linear'} or Variant
+        A ``Variant`` with Gaussian tokens also works.
     s_qk, s_uv : float
         Prior scales in [1e-8, 1e8] (``SCALE_RANGE``).
 
@@ -879,7 +896,8 @@ def map_transition(*, L, kind="softmax", s_qk, s_uv) -> MapTransition:
     ----------
     L : float
         Sequence length in [2, 1e10] (``L_MAX``).
-    kind : {'softmax', 'linear'}
+    kind : {'softmax', 'linear'} or Variant
+        A ``Variant`` with Gaussian tokens also works.
     s_qk, s_uv : float
         Prior scales in [1e-8, 1e8] (``SCALE_RANGE``).
 
