@@ -2,7 +2,7 @@
 
 Model: ``docs/attention_copy.md`` §1-§3.  For scores S (L x L), attention A = rowsoftmax(S)
 (``SOFTMAX``) or A = S (``LINEAR``), value gain g and the data statistic C = sum_mu x^mu x^mu^T
-(L x L; whitened data: C = P I, and C = I gives the per-sequence population loss of §3), the
+(L x L, symmetric; whitened data: C = P I, and C = I gives the per-sequence population loss of §3), the
 copy-task loss of the cyclic copy task y_l = x_{l-1} is (§2.1)
 
     l(A, g; C) = Tr C - 2 g b(A) + g^2 q(A),   b(A) = Tr(A C Pi^T),   q(A) = Tr(A C A^T),
@@ -131,7 +131,7 @@ def copy_statistics(A, C):
     ----------
     A : ndarray, shape (n, L, L)
     C : ndarray, shape (m, L, L), m = 1 or n
-        Data statistic (one for all chains, or one per chain).
+        Symmetric data statistic (one for all chains, or one per chain).
 
     Returns
     -------
