@@ -198,6 +198,12 @@ def linear_beta_c(L, s_qk, s_uv):
 
 
 @njit(cache=True)
+def linear_kappa_scale2(L, s_qk, s_uv):
+    """k0^2 = kappa/g along the null vector at the pitchfork, §4."""
+    return s_qk/(math.sqrt(L)*s_uv)
+
+
+@njit(cache=True)
 def linear_B2(L, s_qk, s_uv):
     """B2 of beta = beta_c + B2 kappa^2, §4."""
     x0 = math.sqrt(L)

@@ -47,8 +47,8 @@ class Curve:
 
 def linear_scales(L: float, s_qk: float, s_uv: float) -> tuple[float, float]:
     """Continuation scales for linear attention: kappa ~ k0, g ~ 1/k0 (so w = g kappa ~ 1), with
-    k0^2 = s_qk / (sqrt(L) s_uv) (the slope g/kappa of the branch at onset)."""
-    k0 = math.sqrt(s_qk / (math.sqrt(L) * s_uv))
+    k0^2 = s_qk / (sqrt(L) s_uv) (kappa/g along the branch at onset; generated ``linear_kappa_scale2``)."""
+    k0 = math.sqrt(K.linear_kappa_scale2(L, s_qk, s_uv))
     return k0, 1.0 / k0
 
 

@@ -22,6 +22,7 @@ and returns a float or a tuple of floats:
 ``{kind}_map_f``       the MAP objective of §9 for kappa, g >= 0
 ``{kind}_map_gstar``   its unclipped minimiser over g at fixed kappa (quadratic in g)
 ``linear_beta_c/B2``   closed forms of the linear pitchfork, args (L, s_qk, s_uv)
+``linear_kappa_scale2``  k0^2 = s_qk/(sqrt(L) s_uv), the branch's kappa scale at onset
 ``linear_s_tc``        tricritical s = s_qk s_uv, arg L
 ``softmax_map_threshold``  beta_MAP = L/s_qk + 1/s_uv
 ``softmax_c``          (c, 1 - c) without cancellation
@@ -116,6 +117,8 @@ def generate_source() -> str:
                                "Unclipped minimiser over g of the MAP objective at fixed kappa."))
     P = ("L", "s_qk", "s_uv")
     parts.append(_function("linear_beta_c", P, T.linear_beta_c(), "beta_c = 1/(sqrt(L) s_qk s_uv), §4."))
+    parts.append(_function("linear_kappa_scale2", P, T.linear_kappa_scale2(),
+                           "k0^2 = kappa/g along the null vector at the pitchfork, §4."))
     parts.append(_function("linear_B2", P, T.linear_branch_B2(), "B2 of beta = beta_c + B2 kappa^2, §4."))
     parts.append(_function("linear_s_tc", ("L",), T.linear_tricritical_s(), "Tricritical s_qk s_uv, §4."))
     parts.append(_function("softmax_map_threshold", P, T.softmax_map_threshold()["beta_map"],

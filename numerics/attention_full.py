@@ -18,8 +18,8 @@ over the shifts, §3) automatically; nothing is fixed by hand.
 
 Gradient (exact): the rate sum_i h(sigma_i) is a spectral function with h even and analytic in x^2,
 so it is smooth in S (also at degenerate or zero singular values) and its gradient is
-U diag(h'(sigma)) V^T for S = U diag(sigma) V^T.  The loss is back-propagated through the row
-softmax: with G = dl/dA = 2 g^2 A - 2 g Pi, dl/dS_lm = A_lm (G_lm - sum_k A_lk G_lk).
+U diag(h'(sigma)) V^T for S = U diag(sigma) V^T.  The attention map, the loss l (C = I) and its
+backward pass through the row softmax are those of ``numerics.copy_loss``.
 
 Minimiser (``minimize_full``), all in Numba over the flat vector x = (S.ravel(), g), n = L^2 + 1:
 
@@ -53,7 +53,8 @@ import numpy as np
 from numba import njit
 
 from grokphase.numerics._attention_kernels import cramer_h, cramer_hp
-from grokphase.numerics.attention_saddle import KIND_CODES, SOFTMAX
+from grokphase.numerics.copy_loss import (KIND_CODES, attention_backward, attention_weights, copy_loss,
+                                          identity_statistic)
 
 __all__ = [
     "KIND_CODES",
@@ -103,50 +104,16 @@ def _f_grad(x, beta, L, kind, s_qk, s_uv, grad):
             grad[i * L + j] = acc
     F += cramer_h(g, s_uv)
     dg = cramer_hp(g, s_uv)
-    # attention
-    A = np.empty((L, L))
-    if kind == SOFTMAX:
-        for i in range(L):
-            mx = S[i, 0]
-            for j in range(1, L):
-                if S[i, j] > mx:
-                    mx = S[i, j]
-            z = 0.0
-            for j in range(L):
-                A[i, j] = math.exp(S[i, j] - mx)
-                z += A[i, j]
-            for j in range(L):
-                A[i, j] /= z
-    else:
-        for i in range(L):
-            for j in range(L):
-                A[i, j] = S[i, j]
-    # loss and its backward pass; half = beta / 2
+    # attention, loss and its backward pass (numerics.copy_loss); half = beta / 2
+    A = attention_weights(kind, S.reshape(1, L, L))
+    loss, dA, dl_dg = copy_loss(A, np.array([g]), identity_statistic(L))
+    dS = attention_backward(kind, A, dA)
     half = 0.5 * beta
-    loss = 0.0
-    dl_dg = 0.0
-    Grow = np.empty(L)
     for i in range(L):
-        t = (i - 1) % L
-        r = 0.0
         for j in range(L):
-            r += A[i, j] * A[i, j]
-        loss += 1.0 - 2.0 * g * A[i, t] + g * g * r
-        dl_dg += -2.0 * A[i, t] + 2.0 * g * r
-        for j in range(L):
-            Grow[j] = 2.0 * g * g * A[i, j]
-        Grow[t] -= 2.0 * g
-        if kind == SOFTMAX:
-            m = 0.0
-            for j in range(L):
-                m += A[i, j] * Grow[j]
-            for j in range(L):
-                grad[i * L + j] += half * A[i, j] * (Grow[j] - m)
-        else:
-            for j in range(L):
-                grad[i * L + j] += half * Grow[j]
-    F += half * loss
-    grad[n2] = dg + half * dl_dg
+            grad[i * L + j] += half * dS[0, i, j]
+    F += half * loss[0]
+    grad[n2] = dg + half * dl_dg[0]
     return F
 
 
@@ -439,17 +406,14 @@ def full_hessian_fd(S, g, beta, *, kind, s_qk, s_uv, step=FD_STEP) -> np.ndarray
 
 
 def _observables(S, g, L, kind):
-    if kind == SOFTMAX:
-        E = np.exp(S - S.max(axis=1, keepdims=True))
-        A = E / E.sum(axis=1, keepdims=True)
-    else:
-        A = S
+    A = attention_weights(kind, S[None])
+    loss = copy_loss(A, np.array([g]), identity_statistic(L))[0]
+    A = A[0]
     rows = np.arange(L)
     copy = A[rows, (rows - 1) % L]
-    eps = float(np.mean(1.0 - 2.0 * g * copy + g * g * np.sum(A * A, axis=1)))
     aligned = A[rows[:, None], (rows[:, None] + rows[None, :]) % L]  # aligned[l, j] = A[l, l+j]
     spread = float(np.max(aligned.max(axis=0) - aligned.min(axis=0)))
-    return float(np.mean(copy)), eps, spread
+    return float(np.mean(copy)), float(loss[0]) / L, spread
 
 
 def minimize_full(beta, *, L, kind, s_qk, s_uv, S0, g0, tol=1e-9, max_iter=5000) -> FullSaddleResult:

@@ -129,8 +129,15 @@ def _column(a: np.ndarray, name: str) -> np.ndarray:
     return a[:, COLUMNS.index(name)]
 
 
-def _row(kind: int, betas: np.ndarray, L: float, s_qk: float, s_uv: float):
-    """Transition and equilibrium/metastable points at one parameter set."""
+def gaussian_row(kind: int, betas: np.ndarray, L: float, s_qk: float, s_uv: float):
+    """One row of the phase diagram (Gaussian tokens): the transition and the equilibrium/metastable
+    points at one parameter set.
+
+    Returns
+    -------
+    tuple
+        (order, beta_c, (beta_sp_lo, beta_sp_hi), eq (nb, len(COLUMNS)), c_metastable (nb,), branch (nb,)).
+    """
     t = analyse(kind, L, s_qk, s_uv)
     beta_max = max(float(betas.max()), (t.beta_spinodal[1] if t.beta_spinodal else t.beta_c)) * 1.05
     beta_min = float(betas.min())
@@ -187,10 +194,10 @@ _AXIS = {"L": "sequence length L (continuous)", "s_qk": "query-key prior scale s
 
 
 def onehot_row(betas: np.ndarray, L: float, V: float, s_qk: float, s_uv: float, prior: str):
-    """``_row`` for softmax attention on one-hot tokens (``attention_onehot``, §5): the transition and,
+    """``gaussian_row`` for softmax attention on one-hot tokens (``attention_onehot``, §5): the transition and,
     at each beta, the global minimum (uniform branch below beta_c, copy branch above; 'crossover'
     without spinodals) and the metastable copy weight between the spinodals.  Same columns and
-    return value as ``_row``; kappa, g, c, w = g c from the one-hot solver, eps its per-position MSE,
+    return value as ``gaussian_row``; kappa, g, c, w = g c from the one-hot solver, eps its per-position MSE,
     free_energy f_s (mean part included)."""
     from grokphase.numerics import attention_onehot as oh
 
@@ -236,7 +243,7 @@ _ONEHOT_LINEAR_X = {
 
 
 def onehot_linear_row(betas: np.ndarray, L: float, V: float, s_qk: float, s_uv: float, prior: str):
-    """``_row`` for linear attention on one-hot tokens (``attention_onehot``, §6), with the extras of
+    """``gaussian_row`` for linear attention on one-hot tokens (``attention_onehot``, §6), with the extras of
     ``_ONEHOT_LINEAR_GRID`` / ``_ONEHOT_LINEAR_X`` and the ``secondary`` label as a 7th element.
 
     Primary onset: order 'second' (beta_c the pitchfork) or 'first' (beta_c = beta_c1, spinodals
@@ -284,10 +291,29 @@ def onehot_linear_row(betas: np.ndarray, L: float, V: float, s_qk: float, s_uv: 
     return t.order, beta_c, sp, eq, c_meta, branch, dict(grid=extra, per_x=per_x, secondary=label)
 
 
-def compute_phase_diagram(kind: int, betas, xs, *, axis: str, L: float, s_qk: float,
-                          s_uv: float, onehot: dict | None = None) -> xr.Dataset:
-    """Phase diagram over ``xs`` x ``betas`` with ``axis`` in ('L', 's_qk') varying, or for one-hot
-    tokens (``onehot = dict(V=..., prior=...)``) with ``axis`` in ('L', 's_qk', 'V').
+def compute_phase_diagram(kind: int, betas, xs, *, axis: str, row, fixed: dict, s_uv: float,
+                          model_attrs: dict | None = None, task: str = "copy task") -> xr.Dataset:
+    """Phase diagram over ``xs`` x ``betas`` with ``axis`` varying.
+
+    Parameters
+    ----------
+    kind : int
+        ``SOFTMAX`` or ``LINEAR``.
+    betas : array-like, shape (nb,)
+    xs : array-like, shape (nx,)
+        Values of ``axis`` (a key of ``fixed``).
+    row : callable
+        ``row(betas, **params)`` with params = ``fixed`` and ``{axis: x}``: the row tuple of
+        ``gaussian_row`` (Gaussian tokens), ``onehot_row`` or ``onehot_linear_row`` (one-hot tokens;
+        the latter with its extras); the model variant chooses it.
+    fixed : dict
+        The fixed parameters of the row (L, s_qk and, for one-hot tokens, V; s_uv is bound in ``row``);
+        those not varied become attributes.
+    s_uv : float
+    model_attrs : dict, optional
+        Attributes naming the model variant (one-hot tokens: ``tokens``, ``score_prior``).
+    task : str
+        The task, for the title.
 
     Returns
     -------
@@ -311,22 +337,19 @@ def compute_phase_diagram(kind: int, betas, xs, *, axis: str, L: float, s_qk: fl
     branch = np.empty((nx, nb), dtype="U16")
     order = np.empty(nx, dtype="U16")
     beta_c, lo, hi = np.empty(nx), np.empty(nx), np.empty(nx)
-    onehot_row_fn = onehot_row if kind == SOFTMAX else onehot_linear_row
     extra_grid, extra_x, secondary = {}, {}, []
     for i, x in enumerate(xs):
-        p = dict(L=L, s_qk=s_qk, **(onehot or {})) | {axis: float(x)}
-        row = _row(kind, betas, p["L"], p["s_qk"], s_uv) if onehot is None else \
-            onehot_row_fn(betas, p["L"], p["V"], p["s_qk"], s_uv, p["prior"])
-        order[i], beta_c[i], (lo[i], hi[i]), eq, c_meta, branch[i] = row[:6]
+        r = row(betas, **(fixed | {axis: float(x)}))
+        order[i], beta_c[i], (lo[i], hi[i]), eq, c_meta, branch[i] = r[:6]
         for n in COLUMNS[:-1]:
             grids[n][i] = _column(eq, n)
         grids["c_metastable"][i] = c_meta
-        if len(row) > 6:   # one-hot linear attention: its own order parameters and secondary transition
-            for n, v in row[6]["grid"].items():
+        if len(r) > 6:   # one-hot linear attention: its own order parameters and secondary transition
+            for n, v in r[6]["grid"].items():
                 extra_grid.setdefault(n, np.full((nx, nb), np.nan))[i] = v
-            for n, v in row[6]["per_x"].items():
+            for n, v in r[6]["per_x"].items():
                 extra_x.setdefault(n, np.full(nx, np.nan))[i] = v
-            secondary.append(row[6]["secondary"])
+            secondary.append(r[6]["secondary"])
     one = {"units": "1"}
     data = {n: ((axis, "beta"), v, {"long_name": _GRID[n], **one}) for n, v in grids.items()}
     data.update({n: ((axis, "beta"), v, {"long_name": _ONEHOT_LINEAR_GRID[n], **one}) for n, v in extra_grid.items()})
@@ -341,14 +364,8 @@ def compute_phase_diagram(kind: int, betas, xs, *, axis: str, L: float, s_qk: fl
         branch=flag_array(branch, BRANCHES, (axis, "beta"), long_name="branch of the global minimum"),
     )
     attrs = dict(kind="softmax" if kind == SOFTMAX else "linear", varied=axis, s_uv=float(s_uv))
-    fixed = dict(s_qk=float(s_qk), L=float(L))
-    if onehot is not None and axis != "V":
-        fixed.update(V=float(onehot["V"]))
-    fixed.pop(axis, None)   # Gaussian tokens: s_qk (axis 'L') or L (axis 's_qk'), as before
-    attrs.update(fixed)
-    if onehot is not None:
-        attrs.update(tokens="onehot", score_prior=str(onehot["prior"]))
-    task = "copy task" if onehot is None else "copy task with one-hot tokens"
+    attrs.update({n: float(v) for n, v in fixed.items() if n != axis})
+    attrs.update(model_attrs or {})
     attrs.update(residual_tol=RESIDUAL_TOL, converged=bool(np.all(grids["residual"] <= RESIDUAL_TOL)),
                  title=f"phase diagram of {attrs['kind']} attention on the {task} (large N)")
     coords = {axis: (axis, xs, {"long_name": _AXIS[axis], **one}),

@@ -325,8 +325,8 @@ def analyse_linear(L, s_qk, s_uv) -> TransitionResult:
     ks, m = min_slope(LINEAR, L, s_qk, s_uv, N_GRID)
     common = dict(kind="linear", L=L, s_qk=s_qk, s_uv=s_uv, min_slope=m, kappa_min_slope=ks, B2=B2)
     triv = trivial_state(bc, L, s_qk, s_uv)
-    # B2 in units of its natural size beta_c / kappa_scale^2 (kappa_scale^2 = s_qk / (sqrt(L) s_uv))
-    b2_rel = B2 * s_qk / (math.sqrt(L) * s_uv) / bc
+    # B2 in units of its natural size beta_c / k0^2 (k0^2 = s_qk / (sqrt(L) s_uv), generated)
+    b2_rel = B2 * K.linear_kappa_scale2(L, s_qk, s_uv) / bc
     window = 0.0
     if B2 < 0.0:
         kf = slope_zero(LINEAR, ks, k_hi, L, s_qk, s_uv)  # beta decreases from beta_c, then turns

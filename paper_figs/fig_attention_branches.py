@@ -119,7 +119,7 @@ def _softmax_curve(L, s_qk, s_uv, beta_max, n_beta):
 def _linear_curve(L, s_qk, s_uv, x_max, n_beta):
     """Linear attention: the non-trivial curve (w = g kappa) and the trivial point, beta in units
     of the pitchfork beta_c = 1/(sqrt(L) s_qk s_uv)."""
-    bpf = 1.0 / (math.sqrt(L) * s_qk * s_uv)
+    bpf = K.linear_beta_c(L, s_qk, s_uv)
     xs = np.linspace(0.0, x_max, n_beta)
     br = attention.trace(xs * bpf, L=L, kind="linear", s_qk=s_qk, s_uv=s_uv)
     t = attention.transition(L=L, kind="linear", s_qk=s_qk, s_uv=s_uv)

@@ -48,6 +48,7 @@ __all__ = [
     "copy_ansatz_softmax_scores",
     "value_path_marginal",
     "linear_reduced_mode_factor",
+    "linear_reduced_terms",
     "linear_reduced_log_posterior",
     "linear_reduced_large_n",
     "entropy",
@@ -57,6 +58,7 @@ __all__ = [
     "hessian",
     "saddle_equations_spec",
     "linear_beta_c",
+    "linear_kappa_scale2",
     "linear_branch_B2",
     "linear_landau_quartic",
     "linear_tricritical_s",
@@ -234,22 +236,48 @@ def linear_reduced_mode_factor():
                 symbols=(s_i, e_i, g, beta, N, s_k, lam_i))
 
 
+def linear_reduced_terms():
+    """The pieces of the keys-integrated log posterior of linear attention, whitened data (§2.4).
+
+    log p(lam, rho, g) = sum_i mode(lam_i) + sum_{i<j} log|lam_i - lam_j| + value(rho, g), with
+
+        mode(lam) = (N-L-1)/2 log lam - N lam/(2 s_q^2) - (L/2) log(1 + x) - beta N/(2 (1 + x)),
+        value(rho, g) = (N-3)/2 log rho - N rho/(2 s_u^2) - N g^2/(2 s_v^2 rho),
+        x = beta s_k^2 g^2 lam
+
+    (the eigenvalue density of G_Q = Q Q^T / N times the key integral of
+    ``linear_reduced_mode_factor``, and the density of rho = |u|^2/N times the prior of g given rho),
+    and E[w | lam, g] = (1/L) sum_i w_mode(lam_i), w_mode = x/(1 + x).  L is a symbol here.
+
+    Returns
+    -------
+    dict
+        ``mode``, ``value``, ``w_mode`` and ``symbols`` = (lam, rho, g, N, beta, L, s_q, s_k, s_u, s_v).
+    """
+    lam, rho, N, beta, L, s_q, s_k, s_u, s_v = sp.symbols("lam rho N beta L s_q s_k s_u s_v", positive=True)
+    g = sp.Symbol("g", real=True)
+    x = beta * s_k**2 * g**2 * lam
+    mode = (N - L - 1) / 2 * sp.log(lam) - N * lam / (2 * s_q**2) - L / 2 * sp.log(1 + x) - beta * N / (2 * (1 + x))
+    value = (N - 3) / 2 * sp.log(rho) - N * rho / (2 * s_u**2) - N * g**2 / (2 * s_v**2 * rho)
+    return dict(mode=mode, value=value, w_mode=x / (1 + x), symbols=(lam, rho, g, N, beta, L, s_q, s_k, s_u, s_v))
+
+
 def linear_reduced_log_posterior(L: int):
     """Exact (L+2)-dim log posterior of linear attention, keys integrated out, whitened data (§2.4).
 
     Variables: eigenvalues lam_1..lam_L of G_Q = Q Q^T / N, rho = |u|^2/N, g; parameters N, beta,
     s_q, s_k, s_u, s_v.  Flat measure in (lam, rho, g), up to an additive constant.  Also returns the
-    posterior mean of w = g kappa_hat given (lam, g): (1/L) sum_i x_i / (1 + x_i).
+    posterior mean of w = g kappa_hat given (lam, g): (1/L) sum_i x_i / (1 + x_i).  Assembled from
+    ``linear_reduced_terms`` at the integer L.
     """
+    t = linear_reduced_terms()
+    lam1, rho, g, N, beta, Ls, s_q, s_k, s_u, s_v = t["symbols"]
     lam = sp.symbols(f"lam1:{L + 1}", positive=True)
-    rho, N, beta, s_q, s_k, s_u, s_v = sp.symbols("rho N beta s_q s_k s_u s_v", positive=True)
-    g = sp.Symbol("g", real=True)
-    x = [beta * s_k**2 * g**2 * li for li in lam]
-    logp = sum((N - L - 1) / 2 * sp.log(li) - N * li / (2 * s_q**2) - sp.Rational(L, 2) * sp.log(1 + xi)
-               - beta * N / (2 * (1 + xi)) for li, xi in zip(lam, x))
+    mode, w_mode = t["mode"].subs(Ls, L), t["w_mode"]
+    logp = sum(mode.subs(lam1, li) for li in lam)
     logp += sum(sp.log(sp.Abs(lam[i] - lam[j])) for i in range(L) for j in range(i + 1, L))
-    logp += (N - 3) / 2 * sp.log(rho) - N * rho / (2 * s_u**2) - N * g**2 / (2 * s_v**2 * rho)
-    w_mean = sum(xi / (1 + xi) for xi in x) / L
+    logp += t["value"]
+    w_mean = sum(w_mode.subs(lam1, li) for li in lam) / L
     return dict(log_posterior=logp, w_mean=w_mean, symbols=(lam, rho, g, N, beta, s_q, s_k, s_u, s_v))
 
 
@@ -343,6 +371,15 @@ def linear_beta_c() -> sp.Expr:
     H0 = hessian("linear").subs({S["kappa"]: 0, S["g"]: 0})
     sol = sp.solve(sp.Eq(sp.simplify(H0.det()), 0), S["beta"])
     return [s for s in sol if s.is_positive is not False][0]
+
+
+def linear_kappa_scale2() -> sp.Expr:
+    """k0^2 = s_qk / (sqrt(L) s_uv): the ratio kappa/g along the null vector of the Hessian of f_l at
+    the pitchfork (kappa = g = 0, beta = beta_c), §4.  The natural scales of the linear copy branch
+    are kappa ~ k0 and g ~ 1/k0 (so that w = g kappa ~ 1)."""
+    S = symbols()
+    H0 = hessian("linear").subs({S["kappa"]: 0, S["g"]: 0, S["beta"]: linear_beta_c()})
+    return sp.simplify(-H0[0, 1] / H0[0, 0])
 
 
 def _linear_branch_series(order: int = 4):

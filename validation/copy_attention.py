@@ -8,7 +8,8 @@ token).  With the data statistic C = sum_mu x^mu x^mu^T (L x L; whitened: C = P 
                         + [Tr C - 2 g b(A) + g^2 q(A)] / (2 sigma^2),
     b(A) = Tr(A C Pi^T),  q(A) = Tr(A C A^T)                                    (§2.1),
 
-and its gradient, O(L^2 N) per evaluation (no loop over sequences).  All arrays carry a leading
+and its gradient, O(L^2 N) per evaluation (no loop over sequences); the attention map, the loss
+and its gradient are those of ``grokphase.numerics.copy_loss``.  All arrays carry a leading
 chain axis: Q, K (n, L, N); u, v (n, N); per-chain beta-like scalars allowed through ``P`` (n,).
 The energy uses dE/dA = (g/sigma^2)(g A C - Pi C) and dE/dg = (g q - b)/sigma^2.
 
@@ -23,15 +24,41 @@ in this package.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import numpy as np
 
 from grokphase import _checks as chk
+from grokphase.numerics.copy_loss import (KIND_CODES, attention_backward, attention_weights, copy_loss,
+                                          copy_statistics, identity_statistic)
+
+
+class PosteriorModel:
+    """Base of the finite-N models (:class:`CopyModel`, ``onehot_attention.OneHotModel``): the
+    samplers reach the posterior of the module that defines the model's class, its functions
+    ``neg_log_posterior(model, theta, C, with_grad)`` and ``observables(model, theta)`` and its
+    ``OBSERVABLE_NAMES``, through these methods, so that they need not know the variant."""
+
+    def _module(self):
+        return sys.modules[type(self).__module__]
+
+    def neg_log_posterior(self, theta, C, with_grad: bool = True):
+        """-log p(theta | D) and its gradient (the module's ``neg_log_posterior``)."""
+        return self._module().neg_log_posterior(self, theta, C, with_grad)
+
+    def observables(self, theta) -> dict:
+        """Per-chain observables (the module's ``observables``)."""
+        return self._module().observables(self, theta)
+
+    @property
+    def observable_names(self) -> dict:
+        """CF long names of :meth:`observables` (the module's ``OBSERVABLE_NAMES``)."""
+        return self._module().OBSERVABLE_NAMES
 
 
 @dataclass(frozen=True)
-class CopyModel:
+class CopyModel(PosteriorModel):
     """Sizes and priors.  kind 'softmax' or 'linear'; s_q, s_k, s_u, s_v prior scales; sigma2 noise."""
 
     L: int
@@ -68,49 +95,42 @@ def data_statistic(L: int, P: int, rng: np.random.Generator | None = None) -> np
     return X.T @ X
 
 
-def attention(model: CopyModel, Q, K):
-    """(S, A) for batched Q, K (n, L, N)."""
+def attention(model, Q, K):
+    """(S, A) for batched Q, K (n, L, N): S = Q K^T / N and A = rowsoftmax(S) or A = S
+    (:func:`grokphase.numerics.copy_loss.attention_weights`); any model with ``kind`` and ``N``."""
     S = Q @ K.swapaxes(-1, -2) / model.N
-    if model.kind == "linear":
-        return S, S
-    E = np.exp(S - S.max(axis=-1, keepdims=True))
-    return S, E / E.sum(axis=-1, keepdims=True)
+    return S, attention_weights(KIND_CODES[model.kind], S)
+
+
+def _statistic(C: np.ndarray) -> np.ndarray:
+    """C (L, L) -> (1, L, L); a batched (n, L, L) is returned as is."""
+    return C[None] if C.ndim == 2 else C
 
 
 def data_terms(A: np.ndarray, C: np.ndarray):
-    """(A C, b, q) with b = Tr(A C Pi^T), q = Tr(A C A^T) per chain; A (n, L, L), C (L, L) or (n, L, L)."""
-    AC = A @ C
-    Pi = shift_matrix(A.shape[-1])
-    b = np.einsum("cij,ij->c", AC, Pi)
-    q = np.einsum("cij,cij->c", AC, A)
-    return AC, b, q
+    """(b, q, db/dA, dq/dA) with b = Tr(A C Pi^T), q = Tr(A C A^T) per chain; A (n, L, L), C (L, L)
+    or (n, L, L) (:func:`grokphase.numerics.copy_loss.copy_statistics`)."""
+    return copy_statistics(A, _statistic(C))
 
 
 def neg_log_posterior(model: CopyModel, theta, C, with_grad: bool = True):
     """theta = (Q, K, u, v) batched; C (L, L) or (n, L, L).  Returns (U (n,), grads tuple or None)."""
     Q, K, u, v = theta
     s_q, s_k, s_u, s_v = model.scales
-    N, L = model.N, model.L
-    Pi = shift_matrix(L)
+    N = model.N
     S, A = attention(model, Q, K)
     g = np.einsum("cn,cn->c", u, v) / N
-    AC, b, q = data_terms(A, C)
-    trC = np.trace(C, axis1=-2, axis2=-1)
-    energy = (trC - 2 * g * b + g * g * q) / (2 * model.sigma2)
+    loss, dl_dA, dl_dg = copy_loss(A, g, _statistic(C))
+    energy = loss / (2 * model.sigma2)
     prior = (np.einsum("cln,cln->c", Q, Q) / (2 * s_q**2) + np.einsum("cln,cln->c", K, K) / (2 * s_k**2)
              + np.einsum("cn,cn->c", u, u) / (2 * s_u**2) + np.einsum("cn,cn->c", v, v) / (2 * s_v**2))
     U = prior + energy
     if not with_grad:
         return U, None
-    PiC = Pi @ C
-    dA = (g[:, None, None] / model.sigma2) * (g[:, None, None] * AC - PiC)
-    if model.kind == "softmax":
-        dS = A * (dA - (dA * A).sum(axis=-1, keepdims=True))
-    else:
-        dS = dA
+    dS = attention_backward(KIND_CODES[model.kind], A, dl_dA / (2 * model.sigma2))
     dQ = dS @ K / N + Q / s_q**2
     dK = dS.swapaxes(-1, -2) @ Q / N + K / s_k**2
-    dg = (g * q - b) / model.sigma2
+    dg = dl_dg / (2 * model.sigma2)
     du = dg[:, None] * v / N + u / s_u**2
     dv = dg[:, None] * u / N + v / s_v**2
     return U, (dQ, dK, du, dv)
@@ -141,8 +161,8 @@ def observables(model: CopyModel, theta) -> dict:
     S_copy = S[:, rows, prev]
     S_rest = (S.sum(axis=-1) - S_copy) / (L - 1)
     kappa_hat = (S_copy - S_rest).mean(axis=-1)
-    r = (A * A).sum(axis=-1).mean(axis=-1)
-    return {"c": c, "g": g, "eps": 1 - 2 * g * c + g * g * r, "kappa_hat": kappa_hat,
+    eps = copy_loss(A, g, identity_statistic(L))[0] / L
+    return {"c": c, "g": g, "eps": eps, "kappa_hat": kappa_hat,
             "self_weight": A[:, rows, rows].mean(axis=-1), "w": g * c, "g_kappa_hat": g * kappa_hat}
 
 

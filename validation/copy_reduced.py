@@ -8,7 +8,8 @@ rho = |u|^2 / N and the value gain g, the exact (L + 2)-dimensional posterior is
             + sum_{i<j} log|lam_i - lam_j| + (N-3)/2 log rho - N rho/(2 s_u^2) - N g^2/(2 s_v^2 rho),
     x_i = beta s_k^2 g^2 lam_i,
 
-(derived symbolically in ``grokphase.theory.attention_copy.linear_reduced_log_posterior``), and
+(``grokphase.theory.attention_copy.linear_reduced_terms``: the mode and value terms and their
+derivatives are lambdified from there; only the Vandermonde term is assembled here), and
 E[w | lam, g] = (1/L) sum_i x_i / (1 + x_i) for w = g c (rotation invariance; the same holds for
 g kappa_hat, since the off-copy scores average to zero), which is what we record
 (Rao-Blackwellised).  Sampled by batched HMC in unconstrained coordinates a = log lam, r = log rho
@@ -19,41 +20,69 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from functools import lru_cache
 
 import numpy as np
+import sympy as sp
 
 from grokphase import _checks as chk
+from grokphase.numerics.copy_loss import KIND_CODES, attention_backward, copy_loss, identity_statistic
+from grokphase.theory import attention_copy as T
+from grokphase.validation.copy_attention import attention, data_terms, kappa_hat_weights
 from grokphase.validation.samplers import HMCResult, hmc_tuple
 from grokphase.validation.samplers.hmc import model_attrs
 
 
+@lru_cache(maxsize=1)
+def _terms():
+    """NumPy functions of ``theory.attention_copy.linear_reduced_terms`` and their derivatives:
+    mode -> (mode, d/dlam, d/dg), value -> (value, d/drho, d/dg), w_mode."""
+    t = T.linear_reduced_terms()
+    lam, rho, g, N, beta, L, s_q, s_k, s_u, s_v = t["symbols"]
+    mode, value = t["mode"], t["value"]
+    return dict(
+        mode=sp.lambdify((lam, g, N, beta, L, s_q, s_k), [mode, sp.diff(mode, lam), sp.diff(mode, g)], "numpy"),
+        value=sp.lambdify((rho, g, N, s_u, s_v), [value, sp.diff(value, rho), sp.diff(value, g)], "numpy"),
+        w_mode=sp.lambdify((lam, g, beta, s_k), t["w_mode"], "numpy"))
+
+
 def neg_log_posterior(z, *, N, L, beta, s_q, s_k, s_u, s_v):
-    """z = (a (n, L), r (n,), g (n,)).  Returns (U (n,), (dU/da, dU/dr, dU/dg))."""
+    """-log p of the module docstring in the sampler's coordinates, with its gradient.
+
+    Parameters
+    ----------
+    z : tuple of ndarray
+        (a (n, L), r (n,), g (n,)): a = log lam, r = log rho (Jacobian terms a_i and r included).
+    N, L : int
+    beta, s_q, s_k, s_u, s_v : float
+
+    Returns
+    -------
+    U : ndarray, shape (n,)
+    grads : tuple of ndarray
+        (dU/da (n, L), dU/dr (n,), dU/dg (n,)).
+    """
     a, r, g = z
     lam, rho = np.exp(a), np.exp(r)
-    xp = beta * s_k**2 * g[:, None] ** 2                      # x_i / lam_i
-    x = xp * lam
+    f = _terms()
+    m, dm_dlam, dm_dg = f["mode"](lam, g[:, None], N, beta, L, s_q, s_k)
+    v, dv_drho, dv_dg = f["value"](rho, g, N, s_u, s_v)
     diff = lam[:, :, None] - lam[:, None, :]
     iu = np.triu_indices(L, 1)
     with np.errstate(divide="ignore"):
         vander = np.log(np.abs(diff[:, iu[0], iu[1]])).sum(axis=1)
-    logp = (((N - L - 1) / 2 * a - N * lam / (2 * s_q**2) - L / 2 * np.log1p(x) - beta * N / (2 * (1 + x))).sum(axis=1)
-            + vander + (N - 3) / 2 * r - N * rho / (2 * s_u**2) - N * g**2 / (2 * s_v**2 * rho) + a.sum(axis=1) + r)
+    logp = m.sum(axis=1) + vander + v + a.sum(axis=1) + r
     off = np.where(np.eye(L, dtype=bool), np.inf, diff)
-    dlam = ((N - L - 1) / (2 * lam) - N / (2 * s_q**2) - L / 2 * xp / (1 + x) + beta * N * xp / (2 * (1 + x) ** 2)
-            + (1.0 / off).sum(axis=2))
-    da = dlam * lam + 1.0
-    dr = (N - 3) / 2 - N * rho / (2 * s_u**2) + N * g**2 / (2 * s_v**2 * rho) + 1.0
-    dxdg = 2 * beta * s_k**2 * g[:, None] * lam
-    dg = (-L / 2 * dxdg / (1 + x) + beta * N * dxdg / (2 * (1 + x) ** 2)).sum(axis=1) - N * g / (s_v**2 * rho)
+    da = (dm_dlam + (1.0 / off).sum(axis=2)) * lam + 1.0
+    dr = dv_drho * rho + 1.0
+    dg = dm_dg.sum(axis=1) + dv_dg
     return -logp, (-da, -dr, -dg)
 
 
 def w_given(z, *, beta, s_k) -> np.ndarray:
-    """E[w | lam, g] = (1/L) sum_i x_i / (1 + x_i), per chain."""
+    """E[w | lam, g] = (1/L) sum_i x_i / (1 + x_i), per chain (``w_mode`` of the theory)."""
     a, r, g = z
-    x = beta * s_k**2 * g[:, None] ** 2 * np.exp(a)
-    return (x / (1 + x)).mean(axis=1)
+    return _terms()["w_mode"](np.exp(a), g[:, None], beta, s_k).mean(axis=1)
 
 
 def posterior_mode(*, N, L, beta, s_q, s_k, s_u, s_v, g0) -> tuple[np.ndarray, float, float]:
@@ -141,14 +170,11 @@ def value_integrated_neg_log_posterior(model, z, C):
     log p = prior(Q, K) + (N/2) r - N rho/(2 s_u^2) - 1/2 log(1 + tau^2 q/sigma^2)
             + tau^2 b^2 / (2 sigma^2 (sigma^2 + tau^2 q)),   tau^2 = s_v^2 rho / N,
     b = Tr(A C Pi^T), q = Tr(A C A^T) (constant -Tr C/(2 sigma^2) dropped).  Returns (U, grads)."""
-    from grokphase.validation.copy_attention import attention, data_terms, shift_matrix
-
     Q, K, r = z
-    N, L, s2 = model.N, model.L, model.sigma2
+    N, s2 = model.N, model.sigma2
     s_q, s_k, s_u, s_v = model.scales
-    Pi = shift_matrix(L)
     S, A = attention(model, Q, K)
-    AC, b, q = data_terms(A, C)
+    b, q, db_dA, dq_dA = data_terms(A, C)
     rho = np.exp(r)
     tau2 = s_v**2 * rho / N
     D = s2 + tau2 * q
@@ -158,11 +184,8 @@ def value_integrated_neg_log_posterior(model, z, C):
     dZ_db = tau2 * b / (s2 * D)
     dZ_dq = -tau2 / (2 * D) - tau2**2 * b**2 / (2 * s2 * D**2)
     dZ_dtau2 = -q / (2 * D) + b**2 / (2 * D**2)
-    dA = -(dZ_db[:, None, None] * (Pi @ C) + dZ_dq[:, None, None] * 2 * AC)    # dU/dA
-    if model.kind == "softmax":
-        dS = A * (dA - (dA * A).sum(axis=-1, keepdims=True))
-    else:
-        dS = dA
+    dA = -(dZ_db[:, None, None] * db_dA + dZ_dq[:, None, None] * dq_dA)    # dU/dA
+    dS = attention_backward(KIND_CODES[model.kind], A, dA)
     dQ = dS @ K / N + Q / s_q**2
     dK = dS.swapaxes(-1, -2) @ Q / N + K / s_k**2
     dr = -N / 2 + N * rho / (2 * s_u**2) - dZ_dtau2 * tau2
@@ -173,20 +196,19 @@ def value_integrated_observables(model, z, C) -> dict:
     """c, kappa_hat from A; g, eps, w = g c and g_kappa_hat = g kappa_hat as conditional expectations
     over the Gaussian g | (Q, K, rho) (mean V b / sigma^2, variance V = (1/tau^2 + q/sigma^2)^-1):
     Rao-Blackwellised."""
-    from grokphase.validation.copy_attention import attention, data_terms, kappa_hat_weights
-
     Q, K, r = z
     N, L, s2 = model.N, model.L, model.sigma2
     S, A = attention(model, Q, K)
-    _, b, q = data_terms(A, C)
+    b, q = data_terms(A, C)[:2]
     tau2 = model.scales[3] ** 2 * np.exp(r) / N
     V = 1.0 / (1.0 / tau2 + q / s2)
     gm = V * b / s2
     rows = np.arange(L)
     c = A[:, rows, (rows - 1) % L].mean(axis=-1)
     kh = np.einsum("cij,ij->c", S, kappa_hat_weights(L)) / L
+    loss, _, _ = copy_loss(A, gm, identity_statistic(L))                # eps = E[loss | Q, K, rho] / L
     rr = (A * A).sum(axis=-1).mean(axis=-1)
-    return {"c": c, "kappa_hat": kh, "g": gm, "eps": 1 - 2 * gm * c + (gm**2 + V) * rr, "w": gm * c,
+    return {"c": c, "kappa_hat": kh, "g": gm, "eps": loss / L + V * rr, "w": gm * c,
             "g_kappa_hat": gm * kh}
 
 

@@ -15,7 +15,7 @@ holds for deps = eps_uniform - eps_copy; we use copy minus uniform for both diff
 Numerics: each basin minimum is found by BFGS over the upper-triangular entries of Omega from the
 closed-form ansatz point of §3 (G_Q = s_q^2 U diag(t) U^T, G_K = s_k^2 V diag(t) V^T,
 |u|^2/N = s_u^2 t_g, cross blocks zero), with the exact gradient; H by central differences of that
-gradient (symmetrised).  Priors: s_q = s_k = sqrt(s_qk), s_u = s_v = sqrt(s_uv).
+gradient (symmetrised); the loss l and its gradient are those of ``numerics.copy_loss``.  Priors: s_q = s_k = sqrt(s_qk), s_u = s_v = sqrt(s_uv).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from grokphase import attention
+from grokphase.numerics.copy_loss import SOFTMAX, attention_backward, attention_weights, copy_loss, identity_statistic
 from grokphase.numerics.errors import ConvergenceError
 from grokphase.validation.copy_attention import shift_matrix
 
@@ -54,18 +55,15 @@ class GramFreeEnergy:
         if sign <= 0:
             return np.inf, np.zeros_like(w)
         S, g = O[:L, L:2 * L], O[2 * L, 2 * L + 1]
-        E = np.exp(S - S.max(axis=1, keepdims=True))
-        A = E / E.sum(axis=1, keepdims=True)
-        loss = np.sum(1 - 2 * g * (A * self.Pi).sum(axis=1) + g * g * (A * A).sum(axis=1))
-        F = 0.5 * np.sum(self.lam_inv * np.diag(O)) - 0.5 * logdet + 0.5 * self.beta * loss
-        dA = -2 * g * self.Pi + 2 * g * g * A
-        dS = A * (dA - (dA * A).sum(axis=1, keepdims=True))
-        dg = np.sum(-2 * (A * self.Pi).sum(axis=1) + 2 * g * (A * A).sum(axis=1))
+        A = attention_weights(SOFTMAX, np.ascontiguousarray(S)[None])
+        loss, dA, dg = copy_loss(A, np.array([g]), identity_statistic(L))
+        dS = attention_backward(SOFTMAX, A, dA)[0]
+        F = 0.5 * np.sum(self.lam_inv * np.diag(O)) - 0.5 * logdet + 0.5 * self.beta * loss[0]
         G = 0.5 * np.diag(self.lam_inv) - 0.5 * np.linalg.inv(O)          # dF/dOmega as a symmetric matrix
         G[:L, L:2 * L] += 0.25 * self.beta * dS
         G[L:2 * L, :L] += 0.25 * self.beta * dS.T
-        G[2 * L, 2 * L + 1] += 0.25 * self.beta * dg
-        G[2 * L + 1, 2 * L] += 0.25 * self.beta * dg
+        G[2 * L, 2 * L + 1] += 0.25 * self.beta * dg[0]
+        G[2 * L + 1, 2 * L] += 0.25 * self.beta * dg[0]
         # derivative w.r.t. an independent off-diagonal entry counts both symmetric positions
         grad = np.where(self.iu[0] == self.iu[1], 1.0, 2.0) * G[self.iu]
         return F, grad

@@ -2,8 +2,8 @@
 
 Parameters theta = (Q, K, O, U): query and key vectors Q, K (n, L, N), output and value vectors
 O, U (n, V, N) (``U`` is the value matrix called V in the docs; ``V`` here is the vocabulary
-size).  Scores S = Q K^T / N, attention A = rowsoftmax(S) (the package's one softmax,
-:func:`grokphase.validation.copy_attention.attention`) or A = S, value path W = O U^T / N
+size).  Scores S = Q K^T / N, attention A = rowsoftmax(S) (the package's one softmax and its
+backward pass, ``grokphase.numerics.copy_loss``) or A = S, value path W = O U^T / N
 (V x V), output f_l = W sum_m A_lm x_m, target y_l = x_{l-1} (cyclic).  The data enter only
 through the pair-count tensor C[n, m] = sum_mu x_n^mu x_m^mu^T, shape (L, L, V, V) (§2):
 
@@ -30,11 +30,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from grokphase import _checks as chk
-from grokphase.validation.copy_attention import attention, kappa_hat_weights, shift_matrix
+from grokphase.numerics.copy_loss import KIND_CODES, attention_backward
+from grokphase.validation.copy_attention import PosteriorModel, attention, kappa_hat_weights, shift_matrix
 
 
 @dataclass(frozen=True)
-class OneHotModel:
+class OneHotModel(PosteriorModel):
     """Sizes and priors of the finite-N one-hot model.
 
     Parameters
@@ -172,7 +173,7 @@ def neg_log_posterior(model: OneHotModel, theta, C, with_grad: bool = True):
     if not with_grad:
         return E, None
     dA = (AT2 - PiT1) / model.sigma2
-    dS = A * (dA - (dA * A).sum(axis=-1, keepdims=True)) if model.kind == "softmax" else dA
+    dS = attention_backward(KIND_CODES[model.kind], A, dA)
     G1 = np.einsum("...nmij,...nm->...ij", Cb, Pi.T @ A)
     G2 = np.einsum("...nmij,...nm->...ij", Cb, A.swapaxes(-1, -2) @ A)
     dW = (W @ G2 - G1) / model.sigma2

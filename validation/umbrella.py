@@ -25,39 +25,26 @@ from scipy.special import logsumexp
 
 from grokphase import attention
 from grokphase.numerics.errors import ConvergenceError
-from grokphase.validation.copy_attention import (OBSERVABLE_NAMES, CopyModel, copy_start, data_statistic, prior_draw,
-                                                  umbrella_bias)
-from grokphase.validation import onehot_attention as onehot
+from grokphase.validation.copy_attention import OBSERVABLE_NAMES, umbrella_bias
 from grokphase.validation.samplers import HMCResult, hmc
 
 
-def _transition(L, s_qk, s_uv, V):
-    """The large-N softmax transition: Gaussian tokens (V None) or one-hot tokens with vocabulary V."""
-    if V is None:
-        return attention.transition(L=L, s_qk=s_qk, s_uv=s_uv)
-    return attention.transition(L=L, s_qk=s_qk, s_uv=s_uv, tokens="onehot", V=V)
+def _variant(V) -> attention.Variant:
+    """The softmax model of the windows: Gaussian tokens (V None) or one-hot tokens with vocabulary V."""
+    return attention.Variant("softmax") if V is None else attention.Variant("softmax", tokens="onehot", V=V)
 
 
 def profile_curvature_bound(L=8, s_qk=0.25, s_uv=9.0, beta=None, V=None) -> float:
     """max over kappa of -phi''(kappa) at beta (default beta_c), phi = min_g f_s (large N); V: the
     one-hot model's vocabulary size (its copy part of f_s, docs/attention_onehot.md §5), None:
     Gaussian tokens."""
-    if beta is None:
-        beta = _transition(L, s_qk, s_uv, V).beta_c
-    ks = np.linspace(0.0, 2.5, 501)
     from scipy.optimize import minimize_scalar
 
-    if V is None:
-        from grokphase.numerics.attention_saddle import SOFTMAX, free_energy
-
-        def f(k, g):
-            return free_energy(SOFTMAX, k, g, beta, float(L), s_qk, s_uv)
-    else:
-        from grokphase.numerics import attention_onehot as oh_n
-
-        def f(k, g):
-            return oh_n.softmax_f(oh_n.PRODUCT, k, g, beta, float(L), float(V), s_qk, s_uv)
-
+    v = _variant(V)
+    if beta is None:
+        beta = attention.transition(L=L, kind=v, s_qk=s_qk, s_uv=s_uv).beta_c
+    ks = np.linspace(0.0, 2.5, 501)
+    f = v.copy_profile(beta, L, s_qk, s_uv)
     phi = np.array([minimize_scalar(lambda g: f(k, g),
                                     bounds=(0.0, 5.0), method="bounded", options={"xatol": 1e-10}).fun for k in ks])
     d2 = np.gradient(np.gradient(phi, ks), ks)
@@ -144,7 +131,8 @@ def sample_windows(N: int, *, alpha0=None, kappa0=None, k_b=None, chains_per=1, 
     UmbrellaRun
         The biased run (``equal_mass_point`` takes it); K x chains_per chains.
     """
-    t = _transition(L, s_qk, s_uv, V)
+    v = _variant(V)
+    t = attention.transition(L=L, kind=v, s_qk=s_qk, s_uv=s_uv)
     if t.order != "first":
         raise ValueError(f"L, s_qk, s_uv = {L}, {s_qk}, {s_uv}: the transition is {t.order!r}; umbrella "
                          f"sampling between two basins needs a first-order one")
@@ -158,17 +146,10 @@ def sample_windows(N: int, *, alpha0=None, kappa0=None, k_b=None, chains_per=1, 
     n = K * chains_per
     k0 = np.repeat(np.asarray(kappa0, float), chains_per)
     P = int(round(alpha0 * N))
-    if V is None:
-        model = CopyModel(L=L, N=N, s_q=math.sqrt(s_qk), s_k=math.sqrt(s_qk), s_u=math.sqrt(s_uv),
-                          s_v=math.sqrt(s_uv))
-        th_u = prior_draw(model, n, rng)
-        th_c = copy_start(model, n, rng, t.copy.kappa, t.copy.g)
-        C = data_statistic(L, P)
-    else:
-        model = onehot.OneHotModel.from_products(L=L, V=V, N=N, s_qk=s_qk, s_uv=s_uv)
-        th_u = onehot.prior_draw(model, n, rng)
-        th_c = onehot.ansatz_start(model, n, rng, t.copy.kappa, t.copy.g, t.copy.m)
-        C = onehot.count_tensor(L, V, P)
+    model = v.finite_n_model(L, N, s_qk=s_qk, s_uv=s_uv)
+    th_u = v.finite_n.prior_draw(model, n, rng)
+    th_c = v.finite_n_start(model, n, rng, t.copy)
+    C = v.finite_n_data(L, P)
     use_copy = np.arange(n) % 2 == 1
     theta = tuple(np.where(use_copy.reshape((-1,) + (1,) * (a.ndim - 1)), b, a) for a, b in zip(th_u, th_c))
     res = hmc(model, theta, C, rng, n_iter=n_iter, bias=lambda th: umbrella_bias(model, th, k0, k_b),

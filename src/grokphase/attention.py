@@ -19,8 +19,8 @@ Newton from there.
 
 One-hot tokens (``docs/attention_onehot.md``): the keywords ``tokens="onehot"``, ``V`` (vocabulary
 size) and ``score_prior`` ('product' or 'gaussian' logits) select that model in ``transition``,
-``solve``, ``critical_end_point`` and ``phase_diagram`` (also ``vary="V"``); ``_Variant`` is the one
-place that dispatches.  The defaults keep Gaussian tokens.
+``solve``, ``critical_end_point`` and ``phase_diagram`` (also ``vary="V"``); those functions also take a
+``Variant`` object as ``kind``, the one place that dispatches.  The defaults keep Gaussian tokens.
 
 >>> t = transition(L=8, kind='softmax', s_qk=0.25, s_uv=9.0)
 >>> t.order, round(t.beta_c, 4), tuple(round(b, 4) for b in t.beta_spinodal)
@@ -55,7 +55,7 @@ from grokphase.numerics.attention_onehot import LinearTransition as OneHotLinear
 from grokphase.numerics.attention_onehot import SoftmaxState as OneHotSoftmaxState
 from grokphase.numerics.attention_onehot import SoftmaxTransition as OneHotSoftmaxTransition
 
-__all__ = ["SaddleResult", "FullSaddleResult", "AnsatzCheck", "Branches", "Transition",
+__all__ = ["Variant", "SaddleResult", "FullSaddleResult", "AnsatzCheck", "Branches", "Transition",
            "CriticalEndPoint", "MapTransition", "MapState", "solve", "solve_full",
            "check_copy_ansatz", "trace", "transition", "critical_end_point", "phase_diagram",
            "map_transition", "map_state", "L_MAX", "SCALE_RANGE", "OneHotSoftmaxState", "OneHotLinearState",
@@ -74,8 +74,19 @@ V_RANGE = (2.0, 1e8)
 ONEHOT_L_MAX = 1e6
 
 
-def _kind(kind: str) -> int:
-    return _sd.KIND_CODES[chk.choice("kind", kind, ("softmax", "linear"))]
+def _gaussian_kind(kind) -> str:
+    """The kind of a facade call implemented for Gaussian tokens only: 'softmax' / 'linear', or a
+    ``Variant`` with Gaussian tokens."""
+    if isinstance(kind, Variant):
+        if kind.onehot:
+            raise ValueError(f"kind: this function is implemented for Gaussian tokens; got a Variant with "
+                             f"tokens={kind.tokens!r}")
+        return kind.kind
+    return chk.choice("kind", kind, ("softmax", "linear"))
+
+
+def _kind(kind) -> int:
+    return _sd.KIND_CODES[_gaussian_kind(kind)]
 
 
 def _scale(name: str, value) -> float:
@@ -102,17 +113,71 @@ def _newton_settings(tol, max_iter) -> tuple[float, int]:
 SaddleResult = BranchState
 
 
-@dataclass(frozen=True)
-class _Variant:
-    """The model one facade call addresses: ``kind`` on Gaussian tokens (the default;
-    ``numerics.attention_*``) or on one-hot tokens with vocabulary size ``V`` and score prior ``prior``
-    (``numerics.attention_onehot``).  The one place where the facade chooses between the solvers;
-    ``_variant`` builds and validates it."""
+def _V(name: str, V) -> float:
+    return chk.real(name, V, *V_RANGE, note="vocabulary size, may be non-integer; the resolved domain")
 
-    kind: str
-    tokens: str
-    V: float | None
-    prior: str
+
+@dataclass(frozen=True)
+class Variant:
+    """One model variant of the attention copy task and what the stack needs of it.
+
+    The facade functions ``transition``, ``solve``, ``critical_end_point`` and ``phase_diagram``
+    accept a variant in place of the keyword ``kind`` (then ``tokens``, ``V`` and ``score_prior``
+    keep their defaults); the keywords build the same object.  This class is the one place where
+    the facade chooses between the solvers.
+
+    Parameters
+    ----------
+    kind : {'softmax', 'linear'}
+        Attention nonlinearity.
+    tokens : {'gaussian', 'onehot'}
+        Gaussian tokens (``docs/attention_copy.md``) or i.i.d. one-hot tokens
+        (``docs/attention_onehot.md``).
+    V : float, optional
+        Vocabulary size of the one-hot model, in [2, 1e8] (``V_RANGE``; may be non-integer).  None
+        for Gaussian tokens; for one-hot tokens None only as the varied axis of
+        ``phase_diagram(..., vary="V")``.
+    score_prior : {'product', 'gaussian'}
+        Prior of the attention scores: the product Q K^T / N, or Gaussian logits (one-hot tokens
+        only).
+
+    Attributes
+    ----------
+    theory : module
+        The SymPy derivation (``free_energy`` gives the reduced free energy).
+    kernels : module
+        The generated Numba kernel bundle of the reduced free energy.
+    order_parameters : tuple of str
+        The reduced order parameters of the large-N free energy.
+    finite_n : module
+        The finite-N posterior: ``neg_log_posterior(model, theta, C)`` (energy and gradient),
+        ``observables(model, theta)``, ``OBSERVABLE_NAMES``, ``prior_draw``.
+
+    Examples
+    --------
+    >>> v = Variant("softmax", tokens="onehot", V=4)
+    >>> v.order_parameters, round(transition(L=8, kind=v, s_qk=0.25, s_uv=9.0).beta_c, 4)
+    (('kappa', 'g', 'm'), 17.3121)
+    """
+
+    kind: str = "softmax"
+    tokens: str = "gaussian"
+    V: float | None = None
+    score_prior: str = "product"
+
+    def __post_init__(self):
+        chk.choice("kind", self.kind, ("softmax", "linear"))
+        chk.choice("tokens", self.tokens, TOKENS)
+        chk.choice("score_prior", self.score_prior, SCORE_PRIORS)
+        if self.tokens == "gaussian":
+            if self.V is not None:
+                raise ValueError(f"V: the vocabulary size applies only to tokens='onehot' (leave V=None for "
+                                 f"Gaussian tokens); got V={self.V!r}")
+            if self.score_prior != "product":
+                raise ValueError(f"score_prior must be 'product' with tokens='gaussian' (Gaussian logits are "
+                                 f"implemented for tokens='onehot'); got {self.score_prior!r}")
+        elif self.V is not None:
+            object.__setattr__(self, "V", _V("V", self.V))
 
     @property
     def onehot(self) -> bool:
@@ -120,7 +185,97 @@ class _Variant:
 
     @property
     def code(self) -> int:
+        """The kind code of the numerics (``attention_saddle.KIND_CODES``)."""
         return _sd.KIND_CODES[self.kind]
+
+    @property
+    def theory(self):
+        if self.onehot:
+            from grokphase.theory import attention_onehot as T
+        else:
+            from grokphase.theory import attention_copy as T
+        return T
+
+    def free_energy(self):
+        """The reduced large-N free energy of this variant, a SymPy expression (§4 of either doc)."""
+        if self.onehot:
+            return self.theory.free_energy(self.kind, self.score_prior)
+        return self.theory.free_energy(self.kind)
+
+    @property
+    def kernels(self):
+        if self.onehot:
+            from grokphase.numerics import _attention_onehot_kernels as K
+        else:
+            from grokphase.numerics import _attention_kernels as K
+        return K
+
+    @property
+    def order_parameters(self) -> tuple[str, ...]:
+        if not self.onehot:
+            return ("kappa", "g")
+        return ("kappa", "g", "m") if self.kind == "softmax" else ("kappa", "a", "g", "m")
+
+    @property
+    def finite_n(self):
+        if self.score_prior != "product":
+            raise ValueError(f"score_prior: the finite-N posterior is implemented for the product prior "
+                             f"Q K^T / N; got {self.score_prior!r}")
+        if self.onehot:
+            from grokphase.validation import onehot_attention as M
+        else:
+            from grokphase.validation import copy_attention as M
+        return M
+
+    def finite_n_model(self, L: int, N: int, *, s_qk: float = 0.25, s_uv: float = 9.0, sigma2: float = 1.0):
+        """The finite-N model (sizes and priors, equal factor scales s_q = s_k = sqrt(s_qk),
+        s_u = s_v = sqrt(s_uv)) for ``finite_n``; one-hot tokens need an integer V."""
+        M = self.finite_n
+        if self.onehot:
+            V = chk.integer("V", self._need_V(), 2, note="vocabulary size of the finite-N one-hot model")
+            return M.OneHotModel.from_products(L, V, N, kind=self.kind, s_qk=s_qk, s_uv=s_uv, sigma2=sigma2)
+        s_q, s_u = math.sqrt(chk.positive("s_qk", s_qk)), math.sqrt(chk.positive("s_uv", s_uv))
+        return M.CopyModel(L=L, N=N, kind=self.kind, s_q=s_q, s_k=s_q, s_u=s_u, s_v=s_u, sigma2=sigma2)
+
+    def finite_n_data(self, L: int, P: int, rng=None):
+        """The data statistic of P sequences for ``finite_n.neg_log_posterior``: whitened (rng None)
+        or random; C (L, L) for Gaussian tokens, the count tensor (L, L, V, V) for one-hot tokens."""
+        if self.onehot:
+            V = chk.integer("V", self._need_V(), 2, note="vocabulary size of the finite-N one-hot model")
+            return self.finite_n.count_tensor(L, V, P, rng)
+        return self.finite_n.data_statistic(L, P, rng)
+
+    def finite_n_start(self, model, n: int, rng, state):
+        """n chains of ``model`` started on a large-N state (of ``solve`` or ``transition``):
+        Gaussian tokens the copy start (``copy_start``: kappa_hat ~ kappa, g), one-hot tokens the
+        exact ansatz (``ansatz_start``: kappa, g, m and, for linear attention, a)."""
+        M = self.finite_n
+        if not self.onehot:
+            return M.copy_start(model, n, rng, state.kappa, state.g)
+        extra = (state.a,) if self.kind == "linear" else ()
+        return M.ansatz_start(model, n, rng, state.kappa, state.g, state.m, *extra)
+
+    def copy_profile(self, beta: float, L: float, s_qk: float, s_uv: float):
+        """f(kappa, g) of softmax attention at beta: the reduced free energy on the copy ansatz
+        (Gaussian tokens, §4) or its copy part (one-hot tokens, §5; the mean gain decouples).
+
+        Returns
+        -------
+        callable
+            ``f(kappa, g) -> float``.
+        """
+        if self.kind != "softmax":
+            raise ValueError(f"kind: the copy profile is that of softmax attention; got {self.kind!r}")
+        if self.onehot:
+            p, V = _oh.PRIOR_CODES[self.score_prior], float(self._need_V())
+            return lambda k, g: _oh.softmax_f(p, k, g, beta, float(L), V, s_qk, s_uv)
+        return lambda k, g: _sd.free_energy(_sd.SOFTMAX, k, g, beta, float(L), s_qk, s_uv)
+
+    def _need_V(self) -> float:
+        if self.V is None:
+            raise ValueError(f"V: tokens='onehot' needs the vocabulary size V, a real in [{V_RANGE[0]:g}, "
+                             f"{V_RANGE[1]:g}]; got None")
+        return self.V
 
     def L(self, name: str, L) -> float:
         if not self.onehot:
@@ -134,7 +289,7 @@ class _Variant:
     def transition(self, L, s_qk, s_uv):
         if self.onehot:
             fn = _oh.softmax_transition if self.kind == "softmax" else _oh.linear_transition
-            return fn(L, self.V, s_qk, s_uv, self.prior)
+            return fn(L, self._need_V(), s_qk, s_uv, self.score_prior)
         return _pd.analyse(self.code, L, s_qk, s_uv)
 
     def solve(self, beta, L, s_qk, s_uv, init, tol, max_iter):
@@ -143,9 +298,10 @@ class _Variant:
         if not (isinstance(init, str) and init in ("uniform", "copy")):
             raise ValueError(f"init must be 'uniform' or 'copy' with tokens='onehot' (explicit starts are "
                              f"for Gaussian tokens); got {init!r}")
+        V = self._need_V()
         if self.kind == "linear":
-            return _oh.linear_state(beta, L, self.V, s_qk, s_uv, self.prior, init, tol, max_iter)
-        states = _oh.softmax_stable_states(beta, L, self.V, s_qk, s_uv, self.prior)
+            return _oh.linear_state(beta, L, V, s_qk, s_uv, self.score_prior, init, tol, max_iter)
+        states = _oh.softmax_stable_states(beta, L, V, s_qk, s_uv, self.score_prior)
         st = states[0] if init == "uniform" else states[-1]
         return replace(st, converged=bool(st.residual <= tol))
 
@@ -158,43 +314,53 @@ class _Variant:
             return _pd.critical_end_point(vary, L, s_qk, s_uv, bracket, fit_exponents)
         if vary != "L":
             raise ValueError(f"vary must be 'L' with tokens='onehot' (the end points L_c(V), L_c2(V)); got {vary!r}")
-        return _pd.onehot_end_point(self.kind, self.V, s_qk, s_uv, self.prior, bracket, fit_exponents)
+        return _pd.onehot_end_point(self.kind, self._need_V(), s_qk, s_uv, self.score_prior, bracket,
+                                    fit_exponents)
 
     def default_bracket(self, vary) -> tuple[float, float]:
         if self.onehot:
             return (2.5, 64.0) if self.kind == "softmax" else (8.0, 512.0)
         return (2.0, 64.0) if vary == "L" else (1e-2, 10.0)
 
-    def phase_diagram_options(self) -> dict | None:
-        return dict(V=self.V, prior=self.prior) if self.onehot else None
+    def phase_diagram_row(self, s_uv: float):
+        """The row of ``numerics.attention_phase_diagram.compute_phase_diagram`` for this variant:
+        ``row(betas, L, s_qk)`` (Gaussian tokens) or ``row(betas, L, s_qk, V)`` (one-hot tokens)."""
+        if not self.onehot:
+            return lambda betas, L, s_qk: _pd.gaussian_row(self.code, betas, L, s_qk, s_uv)
+        fn = _pd.onehot_row if self.kind == "softmax" else _pd.onehot_linear_row
+        return lambda betas, L, s_qk, V: fn(betas, L, V, s_qk, s_uv, self.score_prior)
+
+    def phase_diagram_fixed(self, L: float, s_qk: float) -> dict:
+        """The fixed parameters of a phase-diagram row (V: None when it is the varied axis)."""
+        return dict(s_qk=s_qk, L=L, V=self.V) if self.onehot else dict(s_qk=s_qk, L=L)
+
+    @property
+    def attrs(self) -> dict:
+        """Attributes naming the variant in its results (none for the default Gaussian tokens, as before)."""
+        return dict(tokens=self.tokens, score_prior=self.score_prior) if self.onehot else {}
+
+    @property
+    def task(self) -> str:
+        return "copy task with one-hot tokens" if self.onehot else "copy task"
 
 
-def _V(name: str, V) -> float:
-    return chk.real(name, V, *V_RANGE, note="vocabulary size, may be non-integer; the resolved domain")
-
-
-def _variant(kind, tokens, V, score_prior, *, V_varied: bool = False) -> _Variant:
-    """Validate the model keywords: ``V`` and a Gaussian-logit ``score_prior`` need tokens='onehot';
-    one-hot tokens need V in ``V_RANGE`` (unless V is the varied axis of a phase diagram)."""
-    kind = chk.choice("kind", kind, ("softmax", "linear"))
-    tokens = chk.choice("tokens", tokens, TOKENS)
-    prior = chk.choice("score_prior", score_prior, SCORE_PRIORS)
-    if tokens == "gaussian":
-        if V is not None:
-            raise ValueError(f"V: the vocabulary size applies only to tokens='onehot' (leave V=None for "
-                             f"Gaussian tokens); got V={V!r}")
-        if prior != "product":
-            raise ValueError(f"score_prior must be 'product' with tokens='gaussian' (Gaussian logits are "
-                             f"implemented for tokens='onehot'); got {prior!r}")
-        return _Variant(kind, tokens, None, prior)
-    if V_varied:
-        if V is not None:
-            raise ValueError(f"V: with vary='V' the V values are the second argument; leave V=None; got V={V!r}")
-        return _Variant(kind, tokens, None, prior)
-    if V is None:
-        raise ValueError(f"V: tokens='onehot' needs the vocabulary size V, a real in [{V_RANGE[0]:g}, "
-                         f"{V_RANGE[1]:g}]; got None")
-    return _Variant(kind, tokens, _V("V", V), prior)
+def _variant(kind, tokens, V, score_prior, *, V_varied: bool = False) -> Variant:
+    """The variant of a facade call: ``kind`` itself if it is a ``Variant`` (then ``tokens``, ``V``
+    and ``score_prior`` must keep their defaults), else built from the keywords.  One-hot tokens need
+    V, except as the varied axis of a phase diagram (then V must be None)."""
+    if isinstance(kind, Variant):
+        if (tokens, V, score_prior) != ("gaussian", None, "product"):
+            raise ValueError(f"tokens, V, score_prior: give them in the Variant passed as kind, not as keywords; "
+                             f"got tokens={tokens!r}, V={V!r}, score_prior={score_prior!r}")
+        v = kind
+    else:
+        v = Variant(chk.choice("kind", kind, ("softmax", "linear")), tokens, V, score_prior)
+    if v.onehot:
+        if V_varied and v.V is not None:
+            raise ValueError(f"V: with vary='V' the V values are the second argument; leave V=None; got V={v.V!r}")
+        if not V_varied:
+            v._need_V()
+    return v
 
 
 @lru_cache(maxsize=64)
@@ -246,7 +412,9 @@ def solve(beta, *, L, kind="softmax", s_qk, s_uv, init="uniform", tol=1e-12, max
         Amount of data alpha / sigma^2, >= 0.
     L : float
         Sequence length in [2, 1e10] (``L_MAX``).
-    kind : {'softmax', 'linear'}
+    kind : {'softmax', 'linear'} or Variant
+        Attention nonlinearity, or a whole ``Variant`` (then leave tokens, V, score_prior at their
+        defaults).
     s_qk, s_uv : float
         Prior scales s_q s_k and s_u s_v, > 0.
     init : {'uniform', 'copy'} or (float, float)
@@ -337,7 +505,8 @@ def solve_full(beta, *, L, kind="softmax", s_qk, s_uv, init="uniform", tol=1e-9,
         Amount of data alpha / sigma^2, >= 0.
     L : int
         Sequence length, >= 2 (an integer: S is an L x L matrix).
-    kind : {'softmax', 'linear'}
+    kind : {'softmax', 'linear'} or Variant
+        A ``Variant`` with Gaussian tokens also works.
     s_qk, s_uv : float
         Prior scales in [1e-8, 1e8] (``SCALE_RANGE``).
     init : {'uniform', 'copy'} or (ndarray, float)
@@ -360,7 +529,7 @@ def solve_full(beta, *, L, kind="softmax", s_qk, s_uv, init="uniform", tol=1e-9,
     >>> r.S.shape, round(r.c, 4), r.converged, r.row_spread < 1e-8      # the copy ansatz, unrestricted
     ((8, 8), 0.3123, True, True)
     """
-    _kind(kind)
+    kind = _gaussian_kind(kind)
     L = chk.integer("L", L, 2, int(L_MAX), note="sequence length; the full problem has L^2 + 1 unknowns")
     _check(L, s_qk, s_uv)
     beta = _beta(beta)
@@ -408,7 +577,8 @@ def check_copy_ansatz(beta, *, L, kind="softmax", s_qk, s_uv, n_random=6, seed=0
         Amount of data, >= 0.
     L : int
         Sequence length, an integer >= 2.
-    kind : {'softmax', 'linear'}
+    kind : {'softmax', 'linear'} or Variant
+        A ``Variant`` with Gaussian tokens also works.
     s_qk, s_uv : float
         Prior scales in [1e-8, 1e8] (``SCALE_RANGE``).
     n_random : int
@@ -427,6 +597,7 @@ def check_copy_ansatz(beta, *, L, kind="softmax", s_qk, s_uv, n_random=6, seed=0
     >>> check_copy_ansatz(13.0, L=4, s_qk=0.25, s_uv=9.0, n_random=2).all_on_ansatz
     True
     """
+    kind = _gaussian_kind(kind)
     L = chk.integer("L", L, 2, int(L_MAX), note="sequence length")
     n_random = chk.integer("n_random", n_random, 0)
     seed = chk.seed("seed", seed)
@@ -479,7 +650,8 @@ def trace(betas, *, L, kind="softmax", s_qk, s_uv) -> Branches:
         Finite values >= 0.
     L : float
         Sequence length in [2, 1e10] (``L_MAX``).
-    kind : {'softmax', 'linear'}
+    kind : {'softmax', 'linear'} or Variant
+        A ``Variant`` with Gaussian tokens also works.
     s_qk, s_uv : float
         Prior scales in [1e-8, 1e8] (``SCALE_RANGE``).
 
@@ -495,7 +667,8 @@ def trace(betas, *, L, kind="softmax", s_qk, s_uv) -> Branches:
     >>> sorted(b.branches), np.round(b.branches["copy"]["c"], 4).tolist(), b.converged
     (['copy', 'uniform', 'unstable'], [nan, 0.3123, 0.3617], True)
     """
-    k = _kind(kind)
+    kind = _gaussian_kind(kind)
+    k = _sd.KIND_CODES[kind]
     L, s_qk, s_uv = _check(L, s_qk, s_uv)
     betas = np.atleast_1d(chk.array("betas", betas, ndim=(0, 1), lo=0.0))
     t = _tr.analyse_softmax(L, s_qk, s_uv) if k == _sd.SOFTMAX else _tr.analyse_linear(L, s_qk, s_uv)
@@ -523,7 +696,9 @@ def transition(*, L, kind="softmax", s_qk, s_uv, tokens="gaussian", V=None, scor
     ----------
     L : float
         Sequence length in [2, 1e10] (``L_MAX``; [2, 1e6] for one-hot tokens).
-    kind : {'softmax', 'linear'}
+    kind : {'softmax', 'linear'} or Variant
+        Attention nonlinearity, or a whole ``Variant`` (then leave tokens, V, score_prior at their
+        defaults).
     s_qk, s_uv : float
         Prior scales in [1e-8, 1e8] (``SCALE_RANGE``).
     tokens, V, score_prior
@@ -567,10 +742,11 @@ def critical_end_point(*, kind="softmax", s_qk, s_uv, vary="L", L=8.0, bracket=N
 
     Parameters
     ----------
-    kind : {'softmax', 'linear'}
+    kind : {'softmax', 'linear'} or Variant
         Softmax: the end point of the first-order line.  Linear: only with tokens='onehot' (L_c2, the
         sequence length above which w_c jumps inside the ordered phase); on Gaussian tokens linear
-        attention has a tricritical point instead (ValueError).
+        attention has a tricritical point instead (ValueError).  A ``Variant`` works too (then leave
+        tokens, V, score_prior at their defaults).
     s_qk, s_uv : float
         Prior scales, > 0 (s_qk is the varied one when vary='s_qk').
     vary : {'L', 's_qk'}
@@ -628,7 +804,9 @@ def phase_diagram(betas, Ls, *, kind="softmax", s_qk, s_uv, vary="L", L=8.0, tok
     Ls : array-like, shape (nx,)
         Values of the varied parameter: L >= 2 (vary='L'), s_qk > 0 (vary='s_qk') or V in [2, 1e8]
         (vary='V', one-hot tokens).
-    kind : {'softmax', 'linear'}
+    kind : {'softmax', 'linear'} or Variant
+        Attention nonlinearity, or a whole ``Variant`` (then leave tokens, V, score_prior at their
+        defaults).
     s_qk, s_uv : float
         Prior scales (> 0); s_qk is ignored as a fixed value when vary='s_qk'.
     vary : {'L', 's_qk', 'V'}
@@ -668,14 +846,15 @@ def phase_diagram(betas, Ls, *, kind="softmax", s_qk, s_uv, vary="L", L=8.0, tok
     """
     v = _variant(kind, tokens, V, score_prior, V_varied=vary == "V")
     chk.choice("vary", vary, v.axes())
-    options = v.phase_diagram_options()
     L, s_qk, s_uv = v.L("L", L), _scale("s_qk", s_qk), _scale("s_uv", s_uv)
     betas = chk.array("betas", betas, ndim=1, lo=0.0)
     xs = chk.array("Ls", Ls, ndim=1)
     check = {"L": v.L, "s_qk": _scale, "V": _V}[vary]
     for i, x in enumerate(xs):
         check(f"Ls[{i}] ({vary})", x)
-    return _pd.compute_phase_diagram(v.code, betas, xs, axis=vary, L=L, s_qk=s_qk, s_uv=s_uv, onehot=options)
+    return _pd.compute_phase_diagram(v.code, betas, xs, axis=vary, row=v.phase_diagram_row(s_uv),
+                                     fixed=v.phase_diagram_fixed(L, s_qk), s_uv=s_uv, model_attrs=v.attrs,
+                                     task=v.task)
 
 
 def map_state(beta, *, L, kind="softmax", s_qk, s_uv) -> MapState:
@@ -687,7 +866,8 @@ def map_state(beta, *, L, kind="softmax", s_qk, s_uv) -> MapState:
         Amount of data, >= 0.
     L : float
         Sequence length in [2, 1e10] (``L_MAX``).
-    kind : {'softmax', 'linear'}
+    kind : {'softmax', 'linear'} or Variant
+        A ``Variant`` with Gaussian tokens also works.
     s_qk, s_uv : float
         Prior scales in [1e-8, 1e8] (``SCALE_RANGE``).
 
@@ -716,7 +896,8 @@ def map_transition(*, L, kind="softmax", s_qk, s_uv) -> MapTransition:
     ----------
     L : float
         Sequence length in [2, 1e10] (``L_MAX``).
-    kind : {'softmax', 'linear'}
+    kind : {'softmax', 'linear'} or Variant
+        A ``Variant`` with Gaussian tokens also works.
     s_qk, s_uv : float
         Prior scales in [1e-8, 1e8] (``SCALE_RANGE``).
 

@@ -168,6 +168,8 @@ TARGETS = [
            dict(betas=invalid_arrays(1, lo=0.0), Ls=invalid_arrays(1, lo=2.0), kind=ATT["kind"],
                 vary=invalid_choices(["L", "s_qk"]), s_qk=ATT["s_qk"], s_uv=ATT["s_uv"], L=ATT["L"])),
     Target("attention.transition[onehot]", A.transition, dict(OH_REF), dict(OH_ATT)),
+    Target("attention.Variant[onehot]", A.Variant, dict(kind="softmax", tokens="onehot", V=4),
+           dict(kind=ATT["kind"], tokens=OH_ATT["tokens"], V=OH_ATT["V"], score_prior=OH_ATT["score_prior"])),
     Target("attention.solve[onehot]", lambda beta, **kw: A.solve(beta, **kw), dict(beta=17.0, **OH_REF),
            dict(beta=NONNEG, **OH_ATT, init=_pairs_bad(), tol=invalid_reals(0.0, 1.0, lo_open=True),
                 max_iter=invalid_integers(1))),

@@ -106,6 +106,14 @@ def test_linear_pitchfork_closed_forms_match_the_spec():
     assert sp.simplify(as_log(f.subs({k: -k, g: -g}, simultaneous=True) - f)) == 0
 
 
+def test_linear_kappa_scale_is_the_null_direction_at_the_pitchfork():
+    """k0^2 = s_qk/(sqrt(L) s_uv), and (kappa, g) = (k0^2, 1) is annihilated by the Hessian at beta_c."""
+    k02 = T.linear_kappa_scale2()
+    assert sp.simplify(k02 - sqk / (sp.sqrt(L) * suv)) == 0
+    H0 = T.hessian("linear").subs({k: 0, g: 0, beta: T.linear_beta_c()})
+    assert sp.simplify(H0 * sp.Matrix([k02, 1])) == sp.zeros(2, 1)
+
+
 def test_value_path_marginal_closed_form():
     r = T.value_path_marginal()
     assert sp.simplify(r["integral"] / r["closed_form"]) == 1

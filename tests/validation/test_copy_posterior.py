@@ -1,5 +1,7 @@
 """Finite-N copy-task posterior: exact gradient, and HMC against analytic truths."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -95,6 +97,29 @@ def test_linear_reduced_posterior_gradient(rng):
             um = R.neg_log_posterior(z, **kw)[0][c]
             flat[idx] = old
             assert (up - um) / (2 * h) == pytest.approx(gt.reshape(-1)[idx], rel=1e-6, abs=1e-7)
+
+
+def test_linear_reduced_posterior_is_the_theory_expression(rng):
+    """U(a, r, g) = -log p of ``linear_reduced_log_posterior`` (all L(L-1)/2 Vandermonde factors
+    written out symbolically) minus the Jacobian sum(a) + r, up to no constant."""
+    import sympy as sp
+
+    from grokphase.theory import attention_copy as T
+    from grokphase.validation import copy_reduced as R
+
+    L = 3
+    kw = dict(N=20, L=L, beta=0.4, s_q=0.5, s_k=0.7, s_u=3.0, s_v=2.0)
+    lp = T.linear_reduced_log_posterior(L)
+    lam, rho, g, N, beta, s_q, s_k, s_u, s_v = lp["symbols"]
+    f = sp.lambdify((*lam, rho, g), lp["log_posterior"].subs({N: 20, beta: 0.4, s_q: 0.5, s_k: 0.7, s_u: 3.0,
+                                                               s_v: 2.0}), "math")
+    w = sp.lambdify((*lam, g), lp["w_mean"].subs({beta: 0.4, s_k: 0.7}), "math")
+    z = (rng.standard_normal((4, L)) * 0.3 - 1.4, rng.standard_normal(4) * 0.1 + 2.2, rng.standard_normal(4) + 2)
+    U = R.neg_log_posterior(z, **kw)[0]
+    ref = [-f(*np.exp(a), math.exp(r), gg) - a.sum() - r for a, r, gg in zip(*z)]
+    np.testing.assert_allclose(U, ref, rtol=1e-13)
+    np.testing.assert_allclose(R.w_given(z, beta=0.4, s_k=0.7), [w(*np.exp(a), gg) for a, gg in zip(z[0], z[2])],
+                               rtol=1e-13)
 
 
 def test_linear_reduced_sampler_agrees_with_full_hmc():

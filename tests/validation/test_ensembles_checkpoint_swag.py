@@ -10,7 +10,7 @@ import pytest
 from grokphase.sweep.design import OMIT_DEFAULT, resolved_config
 from grokphase.validation.bayes import SWAG, uncertainty_decomposition
 from grokphase.validation.bayes.grokking_times import event_times, timing_table
-from grokphase.validation.bayes.laplace import _softmax
+from grokphase.numerics.copy_loss import softmax
 from grokphase.validation.experiments import checkpoint_swag as cs
 from grokphase.validation.experiments import icl_training, modular_grokking
 from grokphase.validation.experiments import uncertainty_ensembles as ue
@@ -88,7 +88,7 @@ def test_ensemble_eu_is_the_mutual_information_and_zero_for_identical_members(tm
         _, d = ue.member_run("modular", m, 0, tmp_path, steps=2)
         z = np.load(d / "snapshots" / "step_00000001.npz")
         model = Transformer(setup.config, params={k[6:]: z[k] for k in z.files if k.startswith("param/")})
-        probs.append(_softmax(model.logits(s.tokens)[:, -1].astype(np.float64)))
+        probs.append(softmax(model.logits(s.tokens)[:, -1].astype(np.float64)))
     tu, au, eu = uncertainty_decomposition(np.stack(probs))
     point = two.sel(step=1, set="test", estimator="ensemble")
     np.testing.assert_allclose([float(point.tu), float(point.eu)], [tu.mean(), eu.mean()], rtol=1e-6)

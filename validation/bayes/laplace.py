@@ -39,17 +39,12 @@ import numpy as np
 from scipy.linalg import solve_triangular
 
 from grokphase import _checks as chk
-
-
-def _softmax(z):
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
+from grokphase.numerics.copy_loss import softmax
 
 
 def ggn(features: np.ndarray, W: np.ndarray) -> np.ndarray:
     """Generalised Gauss-Newton of sum_n CE(phi_n W, y_n) w.r.t. vec(W): shape (D K, D K)."""
-    p = _softmax(features @ W)                                   # (n, K)
+    p = softmax(features @ W)                                   # (n, K)
     D, K = W.shape
     Y = (features[:, :, None] * p[:, None, :]).reshape(len(p), D * K)     # phi_nd p_nk
     H = -(Y.T @ Y)                                                       # - sum phi phi^T p p^T
@@ -62,7 +57,7 @@ def ggn(features: np.ndarray, W: np.ndarray) -> np.ndarray:
 
 def kfac_factors(features: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(A (D, D), G (K, K)) with GGN ~ A kron G (module docstring)."""
-    p = _softmax(features @ W)
+    p = softmax(features @ W)
     G = np.diag(p.mean(axis=0)) - p.T @ p / len(p)
     return features.T @ features, G
 
@@ -72,7 +67,7 @@ class _Predictive:
 
     def predictive_samples(self, features: np.ndarray, rng: np.random.Generator, S: int) -> np.ndarray:
         """Monte Carlo class probabilities, shape (S, n, K), for features (n, D)."""
-        return _softmax(np.matmul(features, self.sample(rng, S)))         # BLAS, not einsum's loops
+        return softmax(np.matmul(features, self.sample(rng, S)))         # BLAS, not einsum's loops
 
 
 def evidence_prior_precision(curvatures: np.ndarray, W_map: np.ndarray) -> float:

@@ -15,7 +15,7 @@ import numpy as np
 
 from grokphase import _checks as chk
 
-from .laplace import _softmax
+from grokphase.numerics.copy_loss import softmax
 
 
 def _scored(tokens, pos):
@@ -33,7 +33,7 @@ def ensemble_probs(models, tokens: np.ndarray, pos: np.ndarray) -> np.ndarray:
     if len(models) < 1:
         raise ValueError("models must hold at least one model; got none")
     tokens, pos = _scored(tokens, pos)
-    return np.stack([_softmax(m.logits_at(tokens, pos).astype(np.float64)) for m in models])
+    return np.stack([softmax(m.logits_at(tokens, pos).astype(np.float64)) for m in models])
 
 
 def mc_dropout_probs(model, tokens: np.ndarray, pos: np.ndarray, rng: np.random.Generator, S: int) -> np.ndarray:
@@ -42,4 +42,4 @@ def mc_dropout_probs(model, tokens: np.ndarray, pos: np.ndarray, rng: np.random.
         raise ValueError(f"model.config.dropout must be > 0 for MC dropout, got {model.config.dropout}")
     S = chk.integer("S", S, 1)
     tokens, pos = _scored(tokens, pos)
-    return np.stack([_softmax(model.logits_at(tokens, pos, rng=rng).astype(np.float64)) for _ in range(S)])
+    return np.stack([softmax(model.logits_at(tokens, pos, rng=rng).astype(np.float64)) for _ in range(S)])

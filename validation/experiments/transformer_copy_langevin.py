@@ -23,6 +23,7 @@ import numpy as np
 import xarray as xr
 
 from grokphase._progress import progress_bar
+from grokphase.numerics.copy_loss import SOFTMAX, attention_weights
 from grokphase.validation.nn import Transformer, TransformerConfig
 from grokphase.validation.tasks import copy_batch
 
@@ -38,9 +39,7 @@ def positional_attention(model: Transformer) -> np.ndarray:
     mask = np.tril(np.ones(S.shape, bool))
     if c.attention == "linear":
         return S * mask
-    S = np.where(mask, S, -np.inf)
-    A = np.exp(S - S.max(axis=1, keepdims=True))
-    return A / A.sum(axis=1, keepdims=True)
+    return attention_weights(SOFTMAX, np.where(mask, S, -np.inf)[None])[0]
 
 
 def copy_weight(model: Transformer) -> float:

@@ -42,11 +42,12 @@ import xarray as xr
 
 from grokphase._checks import integer
 from grokphase._io import atomic_write_json, read_npz
+from grokphase.numerics.copy_loss import softmax
 from grokphase.sweep import point_rng
 from grokphase.validation.bayes import SWAG, uncertainty_decomposition
 from grokphase.validation.bayes.grokking_times import detect, eu_peak, threshold_time
 from grokphase.validation.bayes.ivon import ivon_sigma
-from grokphase.validation.bayes.laplace import _softmax, last_layer_laplace
+from grokphase.validation.bayes.laplace import last_layer_laplace
 from grokphase.validation.bayes.sampling import ensemble_probs
 from grokphase.validation.nn import Transformer
 
@@ -206,7 +207,7 @@ def predictive(setup: StudySetup, params: dict, opt: dict, swag_hist: list[dict]
     model = Transformer(setup.config, params=params)
     feats = {n: _features(model, s) for n, s in sets.items()}
     W = model.output_weight.astype(np.float64)
-    out = {"mean": {n: _softmax(f @ W) for n, f in feats.items()}}
+    out = {"mean": {n: softmax(f @ W) for n, f in feats.items()}}
     lfeat = model.features(setup.laplace_tokens)[setup.laplace_mask].astype(np.float64)
     lfeat *= math.sqrt(setup.ess / len(lfeat))
     for name, prior in (("laplace", "evidence"), ("laplace_wd", setup.weight_decay)):

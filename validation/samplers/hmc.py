@@ -19,8 +19,7 @@ import numpy as np
 
 from grokphase import _checks as chk
 from grokphase._progress import progress_bar
-from grokphase.validation import onehot_attention as _onehot
-from grokphase.validation.copy_attention import OBSERVABLE_NAMES, CopyModel, neg_log_posterior, observables
+from grokphase.validation.copy_attention import OBSERVABLE_NAMES, CopyModel
 
 from .run import SamplerRun, chain_dataset
 
@@ -169,18 +168,10 @@ def _hmc_loop(U_grad, z, U, G, record, rng, n_iter, n_leapfrog, eps, target, thi
                      step_size=eps, final=z)
 
 
-def _posterior(model):
-    """(neg_log_posterior, observables, long names) of the model's posterior: the Gaussian-token
-    ``copy_attention`` model or the one-hot ``onehot_attention`` model."""
-    if isinstance(model, _onehot.OneHotModel):
-        return _onehot.neg_log_posterior, _onehot.observables, _onehot.OBSERVABLE_NAMES
-    return neg_log_posterior, observables, OBSERVABLE_NAMES
-
-
 def hmc(model: CopyModel, theta0, C, rng: np.random.Generator, n_iter: int = 2000, n_leapfrog: int = 15,
         step0: float = 0.05, target: float = 0.8, thin: int = 1, bias=None, progress: bool | None = None) -> HMCResult:
-    """Sample -log p of ``copy_attention.neg_log_posterior`` (or, for a ``OneHotModel``, of
-    ``onehot_attention.neg_log_posterior``) for every chain of theta0, in whitened coordinates z = theta / s.
+    """Sample -log p of the model's ``neg_log_posterior`` (``copy_attention`` or, for a ``OneHotModel``,
+    ``onehot_attention``) for every chain of theta0, in whitened coordinates z = theta / s.
 
     Parameters
     ----------
@@ -204,18 +195,16 @@ def hmc(model: CopyModel, theta0, C, rng: np.random.Generator, n_iter: int = 200
         Observables (chain, draw) with the model's parameters and ``umbrella`` as attributes;
         ``final`` in the model's coordinates theta.
     """
-    nlp, obs, names = _posterior(model)
-
     def U_grad(zz):
         th = _scale(model, zz)
-        U, g = nlp(model, th, C)
+        U, g = model.neg_log_posterior(th, C)
         if bias is not None:
             Ub, gb = bias(th)
             U, g = U + Ub, tuple(a + b for a, b in zip(g, gb))
         return U, tuple(gi * si for gi, si in zip(g, model.scales))
 
-    res = hmc_tuple(U_grad, _scale(model, theta0, inverse=True), lambda zz: obs(model, _scale(model, zz)),
-                    rng, n_iter, n_leapfrog, step0, target, thin, progress, long_names=names)
+    res = hmc_tuple(U_grad, _scale(model, theta0, inverse=True), lambda zz: model.observables(_scale(model, zz)),
+                    rng, n_iter, n_leapfrog, step0, target, thin, progress, long_names=model.observable_names)
     res.posterior.attrs.update(model_attrs(model), umbrella=bias is not None)
     return dataclasses.replace(res, final=_scale(model, res.final))
 
@@ -225,7 +214,7 @@ def model_attrs(model: CopyModel) -> dict:
 
     Parameters
     ----------
-    model : CopyModel
+    model : CopyModel or OneHotModel
 
     Returns
     -------
@@ -242,12 +231,12 @@ def langevin(model: CopyModel, theta0, C, rng: np.random.Generator, eta: float, 
 
     Parameters
     ----------
-    model : CopyModel
+    model : CopyModel or OneHotModel
         The finite-N copy-task model.
     theta0 : tuple of ndarray
         Start of every chain: the model's parameter arrays with a leading chain axis (n, ...).
-    C : ndarray, shape (n, L, L) or (L, L)
-        Data statistic of every chain, or one for all.
+    C : ndarray
+        Data statistic of every chain, or one for all (as for :func:`hmc`).
     rng : numpy.random.Generator
         The noise xi.
     eta : float
@@ -276,9 +265,9 @@ def langevin(model: CopyModel, theta0, C, rng: np.random.Generator, eta: float, 
     done = 0
     with progress_bar(n_steps, progress=progress, desc="Langevin", unit="step", leave=False) as bar:
         for step in range(n_steps + 1):
-            U, G = neg_log_posterior(model, theta, C)
+            U, G = model.neg_log_posterior(theta, C)
             if step % record_every == 0:
-                rec.append(observables(model, theta))
+                rec.append(model.observables(theta))
                 lps.append(-U)
                 ts.append(eta * step)
                 bar.update(step - done)
@@ -291,7 +280,7 @@ def langevin(model: CopyModel, theta0, C, rng: np.random.Generator, eta: float, 
                  **model_attrs(model))
     t = {"t": np.array(ts)}
     post = chain_dataset({k: np.stack([r[k] for r in rec], axis=1) for k in rec[0]}, attrs=attrs,
-                         long_names=OBSERVABLE_NAMES, draw_coords=t)
+                         long_names=model.observable_names, draw_coords=t)
     post["t"].attrs.update(long_name="Langevin time t = eta * step", units="1")
     return SamplerRun(posterior=post, sample_stats=chain_dataset({"lp": np.stack(lps, axis=1)}, attrs=attrs,
                                                                   draw_coords=t))
