@@ -50,7 +50,7 @@ import numpy as np  # noqa: E402
 from grokphase._io import atomic_write_json  # noqa: E402
 from grokphase.validation.bayes import laplace as la  # noqa: E402
 from grokphase.validation.bayes.ivon import IVON  # noqa: E402
-from grokphase.validation.bayes.laplace import _softmax  # noqa: E402
+from grokphase.numerics.copy_loss import softmax  # noqa: E402
 from grokphase.validation.bayes.sampling import ensemble_probs  # noqa: E402
 from grokphase.validation.nn import Transformer, TransformerConfig  # noqa: E402
 from grokphase.validation.nn._parallel import single_threaded_blas  # noqa: E402
@@ -121,7 +121,7 @@ def paths(name: str, repeats: int) -> dict:
         for m in models:
             z = m.logits_at(test, pos)
             lap("logits_at (rest)")
-            _softmax(z.astype(np.float64))
+            softmax(z.astype(np.float64))
             lap("softmax (float64)")
 
     def ivon_predictive():
