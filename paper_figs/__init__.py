@@ -10,7 +10,8 @@ FIGURES = ("fig_linear_vi", "fig_attention_branches", "fig_attention_phase_diagr
            "fig_attention_finite_n", "fig_attention_dynamics", "fig_transformer_copy_langevin", "fig_uncertainty_modular", "fig_uncertainty_icl",
            "fig_icl_context_noise", "fig_icl_diversity", "fig_uniformity_fourier", "fig_uniformity_splits",
            "fig_uniformity_measures", "fig_uniformity_weight_decay", "fig_uniformity_ablations",
-           "fig_uniformity_quadratic", "fig_uniformity_polygon", "fig_lm_exposure", "fig_attention_onehot")
+           "fig_uniformity_quadratic", "fig_uniformity_polygon", "fig_lm_exposure", "fig_attention_onehot",
+           "fig_transformer_onehot")
 
 
 def load(name: str):

@@ -174,3 +174,24 @@ def test_invalid_point_inputs_raise_naming_the_parameter():
         E.build(E.CopyLangevin(**(SMALL | {"d_model": 6})), "softmax", "copy", 0)
     with pytest.raises(ValueError, match="loss"):
         TransformerConfig(vocab_size=4, loss="hinge")
+
+
+def test_figure_numbers_and_draw_from_tiny_sweeps(tmp_path):
+    """fig_transformer_onehot from 20-step sweeps of the four presets: per start and P the final
+    observables, beta = P / (d sigma^2), and the model's predictions (softmax beta_c inside its
+    spinodals; linear onset before the steepest copy rise, in the mean channel)."""
+    from grokphase.paper_figs import FIGURES
+    from grokphase.paper_figs import fig_transformer_onehot as F
+
+    res = {n: presets.plan(n, overrides=["steps=20", "record_every=10", "P=[16, 32]"]).run() for n in F.PLANS}
+    d = F.numbers(res, theory_betas=([17.3125, 24.0], [0.1, 0.5]))
+    s = d["transformer-onehot-softmax"]
+    assert s["P"] == [16, 32] and s["beta"] == pytest.approx([1.0, 2.0]) and len(s["copy"]["c_final"]) == 2
+    assert d["transformer-onehot-linear"]["beta"] == pytest.approx([16 / 320, 32 / 320])
+    t = d["theory"]
+    assert t["softmax"]["beta_spinodal"][0] < t["softmax"]["beta_c"] < t["softmax"]["beta_spinodal"][1]
+    assert t["softmax"]["c_copy"][0] > t["softmax"]["c_uniform"][0]            # two branches at beta_c
+    assert t["linear"]["onset_channel"] == "mean" and t["linear"]["beta_c"] < t["linear"]["beta_steepest"]
+    assert t["linear"]["w_c"][0] == 0.0 and t["linear"]["w_m"][1] > t["linear"]["w_c"][1] > 0
+    paths = F.draw(d, tmp_path / "f.png")
+    assert [p.suffix for p in paths] == [".png", ".pdf", ".json"] and "fig_transformer_onehot" in FIGURES
