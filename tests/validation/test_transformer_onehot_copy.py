@@ -156,7 +156,8 @@ def test_onehot_presets_bracket_the_predicted_transitions():
 
 
 @pytest.mark.parametrize("field, value", [("loss", "l2"), ("sigma2", 0.0), ("optimizer", "sgd"), ("lr", -1.0),
-                                          ("train_mlp", "no"), ("copy_logit", 0.0), ("V", 1), ("d_model", 0)])
+                                          ("train_mlp", "no"), ("copy_logit", 0.0), ("V", 1), ("d_model", 0),
+                                          ("eta_P0", -1.0)])
 def test_invalid_design_raises_naming_the_field(field, value):
     with pytest.raises(ValueError, match=field):
         E.CopyLangevin(**{field: value})
@@ -195,3 +196,10 @@ def test_figure_numbers_and_draw_from_tiny_sweeps(tmp_path):
     assert t["linear"]["w_c"][0] == 0.0 and t["linear"]["w_m"][1] > t["linear"]["w_c"][1] > 0
     paths = F.draw(d, tmp_path / "f.png")
     assert [p.suffix for p in paths] == [".png", ".pdf", ".json"] and "fig_transformer_onehot" in FIGURES
+
+
+def test_sgld_step_shrinks_beyond_eta_P0():
+    """eta min(1, eta_P0 / P_eff) with P_eff = P / sigma^2 for the Gaussian likelihood."""
+    d = E.CopyLangevin(**(SMALL | {"steps": 1}), sigma2=0.5, eta=1e-4, eta_P0=8.0)
+    assert E.point(d, "softmax", 2, 0)["step_size"] == pytest.approx(1e-4)
+    assert E.point(d, "softmax", 16, 0)["step_size"] == pytest.approx(1e-4 * 8 / 32)

@@ -15,9 +15,9 @@ Energy (negative log posterior, up to a constant) of the sampled parameters thet
   model's control parameter is beta = alpha / sigma^2 = P / (d_model sigma^2) (:func:`beta`).
 
 SGLD (``optimizer='sgld'``, full batch, temperature 1): theta <- theta - eta grad U + sqrt(2 eta) xi
-with eta = eta0 min(1, 16 / P_eff), P_eff = P (ce) or P / sigma^2 (mse): a fixed step up to
-P_eff = 16, then shrinking so that eta times the data curvature stays bounded (linear attention
-diverges otherwise).  ``optimizer='adam'``: Adam (``optim.AdamW`` without weight decay; the prior
+with eta = eta0 min(1, P0 / P_eff), P_eff = P (ce) or P / sigma^2 (mse), P0 = ``eta_P0`` (16 by
+default): a fixed step up to P_eff = P0, then shrinking so that eta times the data curvature stays
+bounded (the runs diverge otherwise).  ``optimizer='adam'``: Adam (``optim.AdamW`` without weight decay; the prior
 is in U) on U, i.e. gradient descent to a MAP point.  ``train_mlp=False`` holds the MLP at zero
 (its weights are neither sampled nor in the prior), leaving embedding + attention + unembedding
 with the residual (direct) path E W_U, which the model of the docs lacks.
@@ -125,7 +125,7 @@ class CopyLangevin:
     prior_std : float
         Gaussian prior standard deviation s of every trained weight (> 0).
     eta : float
-        SGLD step up to P_eff = 16 (> 0); eta 16/P_eff beyond.
+        SGLD step up to P_eff = eta_P0 (> 0); eta eta_P0/P_eff beyond.
     steps : int
         SGLD or Adam steps (>= 1).
     record_every : int
@@ -146,6 +146,8 @@ class CopyLangevin:
         Standard deviation of the initial weights (> 0).
     copy_logit : float
         Planted score on the previous position of the softmax 'copy' start (> 0; linear: 1).
+    eta_P0 : float
+        P_eff beyond which the SGLD step shrinks like 1/P_eff (> 0).
     """
 
     V: int = 8
@@ -163,6 +165,7 @@ class CopyLangevin:
     train_mlp: bool = True
     init_std: float = 0.1
     copy_logit: float = 6.0
+    eta_P0: float = 16.0
 
     VERSION: ClassVar[int] = 2
     LABELS: ClassVar[dict] = {
@@ -173,14 +176,14 @@ class CopyLangevin:
         "c_final": {"long_name": "mean copy weight over the last third"},
         "w_c": {"long_name": "copy channel g kappa"}, "w_m": {"long_name": "mean channel a m (attention path)"},
         "test_acc": {"long_name": "held-out copy accuracy"}, "train_loss": {"long_name": "final training loss"},
-        "step_size": {"long_name": "SGLD step (Adam: learning rate)"},
+        "step_size": {"long_name": "SGLD step eta min(1, eta_P0/P_eff) (Adam: learning rate)"},
         "beta": {"long_name": "beta = P / (d_model sigma^2) (mse)"}}
 
     def __post_init__(self):
         chk.integer("V", self.V, 2)
         chk.integer("L", self.L, 2)
         chk.integer("d_model", self.d_model, 1)
-        for name in ("prior_std", "eta", "sigma2", "lr", "init_std", "copy_logit"):
+        for name in ("prior_std", "eta", "sigma2", "lr", "init_std", "copy_logit", "eta_P0"):
             chk.positive(name, getattr(self, name))
         for name in ("steps", "record_every", "n_test"):
             chk.integer(name, getattr(self, name), 1)
@@ -275,7 +278,7 @@ def point(design: CopyLangevin, kind: str, P: int, seed: int, start: str = "unif
     tok, tg, mask = copy_batch(rng, P, d.L, d.V)
     test = copy_batch(np.random.default_rng(10**6 + seed), d.n_test, d.L, d.V)
     P_eff = P if d.loss == "ce" else P / d.sigma2
-    step_size = d.eta * min(1.0, 16.0 / P_eff) if d.optimizer == "sgld" else d.lr
+    step_size = d.eta * min(1.0, d.eta_P0 / P_eff) if d.optimizer == "sgld" else d.lr
     keys = trained(d, model)
     adam = AdamW({k: model.params[k] for k in keys}, lr=d.lr, weight_decay=0.0) if d.optimizer == "adam" else None
     rec, steps = {k: [] for k in OBSERVABLES}, []
