@@ -146,8 +146,8 @@ def test_sgld_point_records_every_observable():
 def test_onehot_presets_bracket_the_predicted_transitions():
     """beta = P / (d sigma^2) of the presets: softmax through beta_c = 17.31, linear through the onset
     0.215 and the steepest copy rise 0.401 (docs/attention_onehot.md §9)."""
-    for name, lo, hi, mid in (("transformer-onehot-softmax", 2.0, 34.0, 17.3121),
-                              ("transformer-onehot-linear", 0.05, 1.0, 0.215064)):
+    for name, lo, hi, mid in (("transformer-onehot-softmax", 0.125, 34.0, 17.3121),
+                              ("transformer-onehot-linear", 0.00625, 1.0, 0.215064)):
         p = presets.PRESETS[name]
         betas = [E.beta(p.design, P) for P in dict(p.axes)["P"]]
         assert betas[0] == pytest.approx(lo) and betas[-1] == pytest.approx(hi) and min(betas) < mid < max(betas)

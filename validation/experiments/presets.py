@@ -24,8 +24,8 @@ _ONEHOT_TF = dict(V=4, L=8, d_model=64, loss="mse", train_mlp=False, prior_std=0
                   lr=3e-3)
 _ONEHOT_TF_KIND = {"softmax": dict(sigma2=0.25, eta=4e-5, eta_P0=1024.0),   # SGLD steps that stay stable
                    "linear": dict(sigma2=5.0, eta=8e-5, eta_P0=64.0)}
-_ONEHOT_TF_P = {"softmax": (32, 64, 128, 192, 277, 384, 544),      # beta = P / 16: 2 .. 34
-                "linear": (16, 32, 64, 96, 128, 192, 320)}        # beta = P / 320: 0.05 .. 1.0
+_ONEHOT_TF_P = {"softmax": (2, 4, 8, 16, 32, 64, 128, 192, 277, 384, 544),   # beta = P / 16: 0.125 .. 34
+                "linear": (2, 4, 8, 16, 32, 64, 96, 128, 192, 320)}         # beta = P / 320: 0.00625 .. 1.0
 
 PRESETS: dict[str, Plan] = {
     "hysteresis": Plan(hysteresis.point, hysteresis.Hysteresis(),
