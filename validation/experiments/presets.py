@@ -53,7 +53,7 @@ PRESETS: dict[str, Plan] = {
     "transformer-copy-langevin": Plan(copy_langevin.point, copy_langevin.CopyLangevin(),
                                       (("kind", ("softmax", "linear")), ("P", (1, 2, 3, 4, 5, 6, 8, 12, 16, 32, 64)),
                                        ("start", ("uniform",)), ("seed", (0, 1, 2)))),
-    # the transformer on one-hot copy data against docs/attention_onehot.md (issue 17 item 4): Gaussian
+    # the transformer on one-hot copy data against docs/attention_onehot.md §8: Gaussian
     # likelihood, MLP held at zero, d = 64, P through beta = P / (d sigma^2) around the model's softmax
     # beta_c = 17.31 and the linear onset 0.2151 / steepest copy rise 0.4013, both starts, SGLD or Adam (MAP)
     **{f"transformer-onehot-{kind}{tag}": Plan(copy_langevin.point, copy_langevin.CopyLangevin(
