@@ -203,3 +203,13 @@ def test_sgld_step_shrinks_beyond_eta_P0():
     d = E.CopyLangevin(**(SMALL | {"steps": 1}), sigma2=0.5, eta=1e-4, eta_P0=8.0)
     assert E.point(d, "softmax", 2, 0)["step_size"] == pytest.approx(1e-4)
     assert E.point(d, "softmax", 16, 0)["step_size"] == pytest.approx(1e-4 * 8 / 32)
+
+
+def test_figure_redraws_from_the_committed_numbers(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from grokphase.paper_figs import fig_transformer_onehot as F
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])  # stored_numbers reads figures/<name>.json
+    paths = F.main(["--out", str(tmp_path / "fig_transformer_onehot.png"), "--runs", str(tmp_path / "no-runs")])
+    assert [p.suffix for p in paths] == [".png", ".pdf", ".json"] and not (tmp_path / "no-runs").exists()
