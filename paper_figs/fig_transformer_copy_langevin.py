@@ -32,7 +32,8 @@ def compute(runs="runs", *, recompute: bool = False, executor=None, progress=Non
 
 
 def numbers(ds) -> dict:
-    """{"P": [...], kind: {"c_final", "test_acc": (seeds, P)}} from the sweep's Dataset."""
+    """{"P": [...], kind: {"c_final", "test_acc": (seeds, P)}} from the sweep's Dataset (the uniform start)."""
+    ds = ds.sel(start="uniform") if "start" in ds.dims else ds
     return {"P": ds.P.values.tolist(),
             **{kind: {k: ds[k].sel(kind=kind).transpose("seed", "P").values.tolist() for k in ("c_final", "test_acc")}
                for kind in ds.kind.values.tolist()}}

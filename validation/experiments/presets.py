@@ -20,6 +20,13 @@ from grokphase.validation.experiments import attention_map_training as map_train
 from grokphase.validation.experiments import attention_onehot_finite_n as onehot
 from grokphase.validation.experiments import transformer_copy_langevin as copy_langevin
 
+_ONEHOT_TF = dict(V=4, L=8, d_model=64, loss="mse", train_mlp=False, prior_std=0.3, record_every=100,
+                  lr=3e-3)
+_ONEHOT_TF_KIND = {"softmax": dict(sigma2=0.25, eta=4e-5, eta_P0=1024.0),   # SGLD steps that stay stable
+                   "linear": dict(sigma2=5.0, eta=8e-5, eta_P0=64.0)}
+_ONEHOT_TF_P = {"softmax": (2, 4, 8, 16, 32, 64, 128, 192, 277, 384, 544),   # beta = P / 16: 0.125 .. 34
+                "linear": (2, 4, 8, 16, 32, 64, 96, 128, 192, 320)}         # beta = P / 320: 0.00625 .. 1.0
+
 PRESETS: dict[str, Plan] = {
     "hysteresis": Plan(hysteresis.point, hysteresis.Hysteresis(),
                        (("N", (64, 128, 256, 512, 1024)), ("seed", (0,)))),
@@ -45,7 +52,14 @@ PRESETS: dict[str, Plan] = {
                            ("seed", (0,)))),
     "transformer-copy-langevin": Plan(copy_langevin.point, copy_langevin.CopyLangevin(),
                                       (("kind", ("softmax", "linear")), ("P", (1, 2, 3, 4, 5, 6, 8, 12, 16, 32, 64)),
-                                       ("seed", (0, 1, 2)))),
+                                       ("start", ("uniform",)), ("seed", (0, 1, 2)))),
+    # the transformer on one-hot copy data against docs/attention_onehot.md §8: Gaussian
+    # likelihood, MLP held at zero, d = 64, P through beta = P / (d sigma^2) around the model's softmax
+    # beta_c = 17.31 and the linear onset 0.2151 / steepest copy rise 0.4013, both starts, SGLD or Adam (MAP)
+    **{f"transformer-onehot-{kind}{tag}": Plan(copy_langevin.point, copy_langevin.CopyLangevin(
+        **(_ONEHOT_TF | _ONEHOT_TF_KIND[kind] | {"optimizer": opt, "steps": 2000 if opt == "adam" else 4000})),
+        (("kind", (kind,)), ("P", _ONEHOT_TF_P[kind]), ("start", copy_langevin.STARTS), ("seed", (0,))))
+       for kind in ("softmax", "linear") for opt, tag in (("sgld", ""), ("adam", "-adam"))},
 }
 
 

@@ -44,13 +44,16 @@ from ._workspace import Workspace
 from .attention import attention_backward, attention_forward
 from .layers import (dropout_backward, dropout_forward, embedding_backward, embedding_forward,
                      layernorm_backward, layernorm_forward, mlp_backward, mlp_forward, rope_tables, wgrad)
+from .loss import mse_one_hot
 
 
 @dataclass(frozen=True)
 class TransformerConfig:
     """Architecture and initialisation.  ``n_out`` defaults to vocab_size (the output classes);
     ``position_only`` makes the attention scores depend on positions only (q, k from the learned
-    positional embedding; needs pos_embed).  ``mlp_bias``: biases in the MLP (Nanda: yes)."""
+    positional embedding; needs pos_embed).  ``mlp_bias``: biases in the MLP (Nanda: yes).
+    ``loss``: 'ce' (cross-entropy, float64) or 'mse' (squared error against the one-hot target,
+    averaged over the M selected positions and the n_out outputs, as ``nn.loss.mse_one_hot``)."""
 
     vocab_size: int
     d_model: int = 128
@@ -71,6 +74,7 @@ class TransformerConfig:
     mlp_bias: bool = True
     init_std: float | None = None
     scale_residual: bool = False
+    loss: str = "ce"
 
     def __post_init__(self):
         for name in ("vocab_size", "d_model", "n_layers", "n_heads", "d_mlp", "max_len"):
@@ -83,6 +87,7 @@ class TransformerConfig:
             raise ValueError("rope needs an even head dimension d_model / n_heads")
         chk.choice("attention", self.attention, ("softmax", "linear"))
         chk.choice("dtype", self.dtype, ("float32", "float64"))
+        chk.choice("loss", self.loss, ("ce", "mse"))
         chk.real("dropout", self.dropout, 0.0, 1.0, hi_open=True)
         if self.init_std is not None:
             chk.positive("init_std", self.init_std, note="or None: 1/sqrt(d_model)")
@@ -412,7 +417,8 @@ class Transformer:
 
     @_parallel.blas_single
     def loss_and_grad(self, tokens, targets, mask=None, *, rng: np.random.Generator | None = None, head_mask=None):
-        """Mean cross-entropy over the positions where ``mask`` (B, T) is True, and its gradient.
+        """Mean loss (``config.loss``: cross-entropy, or squared error over the M selected positions
+        times n_out outputs) over the positions where ``mask`` (B, T) is True, and its gradient.
 
         tokens (B, T) int; targets (B, T) int (ignored where mask is False); mask None: all
         positions.  Returns (loss, grads) with grads a dict keyed like ``params`` (new arrays).
@@ -442,7 +448,11 @@ class Transformer:
         logits = ws("logits", (sel.shape[0], W_U.shape[1]), self.dtype)
         _parallel.matmul(sel, W_U, logits)
         lap("unembed", 2.0 * sel.shape[0] * W_U.shape[0] * W_U.shape[1])
-        loss = K.cross_entropy_fwd_bwd(logits, tg, logits)            # logits now hold dloss/dlogits
+        if c.loss == "ce":
+            loss = K.cross_entropy_fwd_bwd(logits, tg, logits)        # logits now hold dloss/dlogits
+        else:
+            loss, d, _ = mse_one_hot(logits, tg)
+            logits[...] = d
         lap("loss")
         grads = {}
         if c.pos_embed:
