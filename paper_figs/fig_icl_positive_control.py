@@ -2,7 +2,8 @@
 alpha 0.6, n_ctx 8, 2 layers, d 64, 4 heads, AdamW lr 3e-3 cosine, wd 0.1, 45k steps, balanced
 batches of 160 = 4 input sequences x 40 tasks): final-z accuracy on 64 fresh input sequences x
 all tasks of each split against the training step, one thin line per seed and the median, with
-chance (1/p) and the ratio-matching ceiling of each split's evaluation set.
+chance (1/p) and the ratio-matching ceiling of each split's evaluation set (of the lowest seed: each
+seed draws its own sets; ID-train can pass it, its tasks being learned).
 
 Criterion (fixed before the runs): OOD-train accuracy >= 0.4 at the last step in >= 2 of 3 seeds.
 Runs: ``grokphase train icl --preset positive-control --seed S --run-dir runs/icl_positive_seedS``
