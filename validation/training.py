@@ -64,7 +64,7 @@ import numpy as np
 
 from grokphase._checks import integer, positive
 from grokphase._io import atomic_path, atomic_write_json, atomic_write_text, dumps_strict, read_npz, strict_json_value
-from grokphase.sweep.design import config_diff, design_config
+from grokphase.sweep.design import config_diff, design_config, resolved_config
 from grokphase.sweep.store import identity_key
 from grokphase.validation.optim import clip_grad_norm
 from grokphase.validation.run_metrics import read_rows
@@ -145,7 +145,7 @@ def run_identity(model, optimizer, cfg: TrainConfig, schedule, config: Mapping |
             raise ValueError(f"config[{key!r}] = {config[key]!r} differs from the TrainConfig's {key} = "
                              f"{getattr(cfg, key)!r}")
     return strict_json_value({"run": run,
-                              "model": design_config(model_cfg) if dataclasses.is_dataclass(model_cfg) else None,
+                              "model": resolved_config(model_cfg) if dataclasses.is_dataclass(model_cfg) else None,
                               "optimizer": optimizer.config(), "schedule": sched, "train": cfg.identity()})
 
 

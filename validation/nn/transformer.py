@@ -31,11 +31,12 @@ their results over without copies.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from grokphase import _checks as chk
+from grokphase.sweep.design import OMIT_DEFAULT
 
 from . import _kernels as K
 from . import _parallel
@@ -74,7 +75,7 @@ class TransformerConfig:
     mlp_bias: bool = True
     init_std: float | None = None
     scale_residual: bool = False
-    loss: str = "ce"
+    loss: str = field(default="ce", metadata={OMIT_DEFAULT: True})   # run identities predating it keep their hash
 
     def __post_init__(self):
         for name in ("vocab_size", "d_model", "n_layers", "n_heads", "d_mlp", "max_len"):
