@@ -53,3 +53,21 @@ def stored_numbers(out, name: str) -> dict | None:
         if path.exists():
             return json.loads(path.read_text())
     return None
+
+
+def sweep_figure_main(argv, name: str, doc: str, compute, draw, cost: str) -> list[Path]:
+    """``main`` of a figure drawn from sweep stores: ``--out`` (default figures/<name>.png), ``--runs``
+    (parent folder of the stores) and ``--recompute`` (run the missing points; ``cost`` says how long);
+    without results it redraws the stored numbers (:func:`stored_numbers`), else FigureUnavailable."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--out", default=f"figures/{name}.png")
+    ap.add_argument("--runs", default="runs", help="parent folder of the presets' sweep stores")
+    ap.add_argument("--recompute", action="store_true", help=f"run the missing sweep points ({cost})")
+    args = ap.parse_args(argv)
+    data = compute(args.runs, recompute=args.recompute) or stored_numbers(args.out, name)
+    if not data:
+        raise FigureUnavailable(f"{name}: cannot draw, no sweep results in {args.runs} and no stored numbers "
+                                "(see the module docstring)")
+    return draw(data, args.out)

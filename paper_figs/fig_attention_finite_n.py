@@ -16,12 +16,11 @@ figure is drawn from complete stores, else from the committed numbers (the JSON 
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 
-from grokphase.paper_figs._output import FigureUnavailable, save_figure, script_main, stored_numbers
+from grokphase.paper_figs._output import save_figure, script_main, sweep_figure_main
 
 from grokphase import attention
 
@@ -138,18 +137,7 @@ def draw(data: dict, path) -> list[Path]:
 
 
 def main(argv=None) -> list[Path]:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default="figures/fig_attention_finite_n.png")
-    ap.add_argument("--runs", default="runs", help="parent folder of the presets' sweep stores")
-    ap.add_argument("--recompute", action="store_true", help="run the missing sweep points (hours)")
-    args = ap.parse_args(argv)
-    data = compute(args.runs, recompute=args.recompute)
-    if not data:  # no runs here: redraw the committed numbers
-        data = stored_numbers(args.out, "fig_attention_finite_n") or {}
-    if not data:
-        raise FigureUnavailable(f"fig_attention_finite_n: cannot draw, no runs under {args.runs}/attention_* and no "
-                                "stored numbers (see the module docstring)")
-    return draw(data, args.out)
+    return sweep_figure_main(argv, "fig_attention_finite_n", __doc__, compute, draw, "hours")
 
 
 if __name__ == "__main__":

@@ -11,12 +11,11 @@ from a complete store, else from the committed numbers.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 
-from grokphase.paper_figs._output import FigureUnavailable, save_figure, script_main, stored_numbers
+from grokphase.paper_figs._output import save_figure, script_main, sweep_figure_main
 
 
 PLAN = "transformer-copy-langevin"
@@ -67,16 +66,7 @@ def draw(data: dict, path) -> list[Path]:
 
 
 def main(argv=None) -> list[Path]:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default="figures/fig_transformer_copy_langevin.png")
-    ap.add_argument("--runs", default="runs", help="parent folder of the preset's sweep store")
-    ap.add_argument("--recompute", action="store_true", help="run the missing sweep points (about 20 minutes)")
-    args = ap.parse_args(argv)
-    data = compute(args.runs, recompute=args.recompute) or stored_numbers(args.out, "fig_transformer_copy_langevin")
-    if data:
-        return draw(data, args.out)
-    raise FigureUnavailable(f"fig_transformer_copy_langevin: cannot draw, no sweep results in {args.runs} and no "
-                            "stored numbers (see the module docstring)")
+    return sweep_figure_main(argv, "fig_transformer_copy_langevin", __doc__, compute, draw, "about 20 minutes")
 
 
 if __name__ == "__main__":

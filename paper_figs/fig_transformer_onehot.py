@@ -20,12 +20,10 @@ otherwise the figure is drawn from complete stores, else from the committed numb
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-import numpy as np
 
-from grokphase.paper_figs._output import FigureUnavailable, save_figure, script_main, stored_numbers
+from grokphase.paper_figs._output import save_figure, script_main, sweep_figure_main
 
 PLANS = ("transformer-onehot-softmax", "transformer-onehot-softmax-adam", "transformer-onehot-linear",
          "transformer-onehot-linear-adam")
@@ -126,16 +124,7 @@ def draw(data: dict, path) -> list[Path]:
 
 
 def main(argv=None) -> list[Path]:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default="figures/fig_transformer_onehot.png")
-    ap.add_argument("--runs", default="runs", help="parent folder of the presets' sweep stores")
-    ap.add_argument("--recompute", action="store_true", help="run the missing sweep points (about 25 minutes)")
-    args = ap.parse_args(argv)
-    data = compute(args.runs, recompute=args.recompute) or stored_numbers(args.out, "fig_transformer_onehot")
-    if data:
-        return draw(data, args.out)
-    raise FigureUnavailable(f"fig_transformer_onehot: cannot draw, no sweep results in {args.runs} and no "
-                            "stored numbers (see the module docstring)")
+    return sweep_figure_main(argv, "fig_transformer_onehot", __doc__, compute, draw, "about 25 minutes")
 
 
 if __name__ == "__main__":
