@@ -44,8 +44,8 @@ from ._profile import lap
 from ._workspace import Workspace
 from .attention import attention_backward, attention_forward
 from .layers import (dropout_backward, dropout_forward, embedding_backward, embedding_forward,
-                     layernorm_backward, layernorm_forward, mlp_backward, mlp_forward, rope_tables, wgrad)
-from .loss import mse_one_hot
+                     layernorm_backward, layernorm_forward, mlp_backward, mlp_forward, rope_tables)
+from .output_head import unembed_loss_backward
 
 
 @dataclass(frozen=True)
@@ -446,26 +446,18 @@ class Transformer:
         sel = x.reshape(B * R, D) if every else x[mask_r]              # (M, D)
         tg = np.ascontiguousarray(targets[mask], dtype=np.int64)
         W_U = self._unembed()
-        logits = ws("logits", (sel.shape[0], W_U.shape[1]), self.dtype)
-        _parallel.matmul(sel, W_U, logits)
-        lap("unembed", 2.0 * sel.shape[0] * W_U.shape[0] * W_U.shape[1])
-        if c.loss == "ce":
-            loss = K.cross_entropy_fwd_bwd(logits, tg, logits)        # logits now hold dloss/dlogits
-        else:
-            loss, d, _ = mse_one_hot(logits, tg)
-            logits[...] = d
-        lap("loss")
+        dsel = ws("d_final", (B, R, D), self.dtype).reshape(B * R, D) if every else None
+        loss, dsel, dW_U = unembed_loss_backward(sel, W_U, tg, c.loss, dsel)
+        lap("unembed+loss", 6.0 * sel.shape[0] * W_U.shape[0] * W_U.shape[1])
         grads = {}
         if c.pos_embed:
             grads["pos_embed"] = np.zeros_like(p["pos_embed"])
-        dW_U = wgrad(sel, logits)
-        dx = ws("d_final", (B, R, D), self.dtype)
         if every:
-            _parallel.matmul(logits, W_U.T, dx.reshape(B * R, D))
+            dx = dsel.reshape(B, R, D)
         else:
+            dx = ws("d_final", (B, R, D), self.dtype)
             dx[...] = 0.0
-            dx[mask_r] = logits @ W_U.T
-        lap("unembed.bwd", 4.0 * sel.shape[0] * W_U.shape[0] * W_U.shape[1])
+            dx[mask_r] = dsel
         dx = self._backward(dx, state, grads, ws)
         if c.pos_embed and not c.position_only:
             grads["pos_embed"][:tokens.shape[1]] += dx.sum(axis=0)
