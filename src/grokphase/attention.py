@@ -117,6 +117,193 @@ def _V(name: str, V) -> float:
     return chk.real(name, V, *V_RANGE, note="vocabulary size, may be non-integer; the resolved domain")
 
 
+class _GaussianTokens:
+    """Gaussian tokens (``docs/attention_copy.md``): the token model behind a ``Variant`` with
+    tokens='gaussian'.  Each method takes the variant; a token model holds no state.  Adding a token
+    model = one class like this one (and ``_OneHotTokens``) registered in ``_TOKEN_MODELS``, its
+    theory module, kernel bundle, numerics and finite-N module."""
+
+    def check(self, v):
+        if v.V is not None:
+            raise ValueError(f"V: the vocabulary size applies only to tokens='onehot' (leave V=None for "
+                             f"Gaussian tokens); got V={v.V!r}")
+        if v.score_prior != "product":
+            raise ValueError(f"score_prior must be 'product' with tokens='gaussian' (Gaussian logits are "
+                             f"implemented for tokens='onehot'); got {v.score_prior!r}")
+
+    def theory(self, v):
+        from grokphase.theory import attention_copy as T
+        return T
+
+    def free_energy(self, v):
+        return self.theory(v).free_energy(v.kind)
+
+    def kernels(self, v):
+        from grokphase.numerics import _attention_kernels as K
+        return K
+
+    def order_parameters(self, v):
+        return ("kappa", "g")
+
+    def finite_n(self, v):
+        from grokphase.validation import copy_attention as M
+        return M
+
+    def finite_n_model(self, v, L, N, s_qk, s_uv, sigma2):
+        s_q, s_u = math.sqrt(chk.positive("s_qk", s_qk)), math.sqrt(chk.positive("s_uv", s_uv))
+        return v.finite_n.CopyModel(L=L, N=N, kind=v.kind, s_q=s_q, s_k=s_q, s_u=s_u, s_v=s_u, sigma2=sigma2)
+
+    def finite_n_data(self, v, L, P, rng):
+        return v.finite_n.data_statistic(L, P, rng)
+
+    def finite_n_start(self, v, model, n, rng, state):
+        return v.finite_n.copy_start(model, n, rng, state.kappa, state.g)
+
+    def copy_profile(self, v, beta, L, s_qk, s_uv):
+        return lambda k, g: _sd.free_energy(_sd.SOFTMAX, k, g, beta, float(L), s_qk, s_uv)
+
+    def L(self, v, name, L):
+        return _L(name, L)
+
+    def axes(self, v):
+        return ("L", "s_qk")
+
+    def transition(self, v, L, s_qk, s_uv):
+        return _pd.analyse(v.code, L, s_qk, s_uv)
+
+    def solve(self, v, beta, L, s_qk, s_uv, init, tol, max_iter):
+        return _solve_gaussian(v.code, beta, L, s_qk, s_uv, init, tol, max_iter)
+
+    def end_point(self, v, s_qk, s_uv, vary, L, bracket, fit_exponents):
+        if v.kind != "softmax":
+            raise ValueError(f"kind: only softmax attention on Gaussian tokens has a critical end point "
+                             f"(linear has a tricritical point: s_qk s_uv = (1 + L) / (2 sqrt L)); got "
+                             f"{v.kind!r}")
+        return _pd.critical_end_point(vary, L, s_qk, s_uv, bracket, fit_exponents)
+
+    def default_bracket(self, v, vary):
+        return (2.0, 64.0) if vary == "L" else (1e-2, 10.0)
+
+    def phase_diagram_row(self, v, s_uv):
+        return lambda betas, L, s_qk: _pd.gaussian_row(v.code, betas, L, s_qk, s_uv)
+
+    def phase_diagram_fixed(self, v, L, s_qk):
+        return dict(s_qk=s_qk, L=L)
+
+    def attrs(self, v):
+        return {}                                   # the default model: results keep their earlier attributes
+
+    def task(self, v):
+        return "copy task"
+
+    def need_V(self, v, V_varied):
+        return None
+
+
+class _OneHotTokens:
+    """i.i.d. one-hot tokens over V symbols (``docs/attention_onehot.md``): the token model behind a
+    ``Variant`` with tokens='onehot' (methods as ``_GaussianTokens``)."""
+
+    def check(self, v):
+        if v.V is not None:
+            object.__setattr__(v, "V", _V("V", v.V))
+
+    def theory(self, v):
+        from grokphase.theory import attention_onehot as T
+        return T
+
+    def free_energy(self, v):
+        return self.theory(v).free_energy(v.kind, v.score_prior)
+
+    def kernels(self, v):
+        from grokphase.numerics import _attention_onehot_kernels as K
+        return K
+
+    def order_parameters(self, v):
+        return ("kappa", "g", "m") if v.kind == "softmax" else ("kappa", "a", "g", "m")
+
+    def finite_n(self, v):
+        from grokphase.validation import onehot_attention as M
+        return M
+
+    def _integer_V(self, v):
+        return chk.integer("V", self.need_V(v, False), 2, note="vocabulary size of the finite-N one-hot model")
+
+    def finite_n_model(self, v, L, N, s_qk, s_uv, sigma2):
+        return v.finite_n.OneHotModel.from_products(L, self._integer_V(v), N, kind=v.kind, s_qk=s_qk,
+                                                          s_uv=s_uv, sigma2=sigma2)
+
+    def finite_n_data(self, v, L, P, rng):
+        return v.finite_n.count_tensor(L, self._integer_V(v), P, rng)
+
+    def finite_n_start(self, v, model, n, rng, state):
+        extra = (state.a,) if v.kind == "linear" else ()
+        return v.finite_n.ansatz_start(model, n, rng, state.kappa, state.g, state.m, *extra)
+
+    def copy_profile(self, v, beta, L, s_qk, s_uv):
+        p, V = _oh.PRIOR_CODES[v.score_prior], float(self.need_V(v, False))
+        return lambda k, g: _oh.softmax_f(p, k, g, beta, float(L), V, s_qk, s_uv)
+
+    def L(self, v, name, L):
+        return chk.real(name, L, 2.0, ONEHOT_L_MAX, note="sequence length; the resolved domain of one-hot tokens")
+
+    def axes(self, v):
+        return ("L", "s_qk", "V")
+
+    def transition(self, v, L, s_qk, s_uv):
+        fn = _oh.softmax_transition if v.kind == "softmax" else _oh.linear_transition
+        return fn(L, self.need_V(v, False), s_qk, s_uv, v.score_prior)
+
+    def solve(self, v, beta, L, s_qk, s_uv, init, tol, max_iter):
+        if not (isinstance(init, str) and init in ("uniform", "copy")):
+            raise ValueError(f"init must be 'uniform' or 'copy' with tokens='onehot' (explicit starts are "
+                             f"for Gaussian tokens); got {init!r}")
+        V = self.need_V(v, False)
+        if v.kind == "linear":
+            return _oh.linear_state(beta, L, V, s_qk, s_uv, v.score_prior, init, tol, max_iter)
+        states = _oh.softmax_stable_states(beta, L, V, s_qk, s_uv, v.score_prior)
+        st = states[0] if init == "uniform" else states[-1]
+        return replace(st, converged=bool(st.residual <= tol))
+
+    def end_point(self, v, s_qk, s_uv, vary, L, bracket, fit_exponents):
+        if vary != "L":
+            raise ValueError(f"vary must be 'L' with tokens='onehot' (the end points L_c(V), L_c2(V)); got {vary!r}")
+        return _pd.onehot_end_point(v.kind, self.need_V(v, False), s_qk, s_uv, v.score_prior, bracket,
+                                    fit_exponents)
+
+    def default_bracket(self, v, vary):
+        return (2.5, 64.0) if v.kind == "softmax" else (8.0, 512.0)
+
+    def phase_diagram_row(self, v, s_uv):
+        fn = _pd.onehot_row if v.kind == "softmax" else _pd.onehot_linear_row
+        return lambda betas, L, s_qk, V: fn(betas, L, V, s_qk, s_uv, v.score_prior)
+
+    def phase_diagram_fixed(self, v, L, s_qk):
+        return dict(s_qk=s_qk, L=L, V=v.V)
+
+    def attrs(self, v):
+        return dict(tokens=v.tokens, score_prior=v.score_prior)
+
+    def task(self, v):
+        return "copy task with one-hot tokens"
+
+    def need_V(self, v, V_varied):
+        """V, which a one-hot call needs, except as the varied axis of a phase diagram (then None)."""
+        if V_varied:
+            if v.V is not None:
+                raise ValueError(f"V: with vary='V' the V values are the second argument; leave V=None; "
+                                 f"got V={v.V!r}")
+            return None
+        if v.V is None:
+            raise ValueError(f"V: tokens='onehot' needs the vocabulary size V, a real in [{V_RANGE[0]:g}, "
+                             f"{V_RANGE[1]:g}]; got None")
+        return v.V
+
+
+_TOKEN_MODELS = {"gaussian": _GaussianTokens(), "onehot": _OneHotTokens()}
+assert tuple(_TOKEN_MODELS) == TOKENS
+
+
 @dataclass(frozen=True)
 class Variant:
     """One model variant of the attention copy task and what the stack needs of it.
@@ -169,15 +356,12 @@ class Variant:
         chk.choice("kind", self.kind, ("softmax", "linear"))
         chk.choice("tokens", self.tokens, TOKENS)
         chk.choice("score_prior", self.score_prior, SCORE_PRIORS)
-        if self.tokens == "gaussian":
-            if self.V is not None:
-                raise ValueError(f"V: the vocabulary size applies only to tokens='onehot' (leave V=None for "
-                                 f"Gaussian tokens); got V={self.V!r}")
-            if self.score_prior != "product":
-                raise ValueError(f"score_prior must be 'product' with tokens='gaussian' (Gaussian logits are "
-                                 f"implemented for tokens='onehot'); got {self.score_prior!r}")
-        elif self.V is not None:
-            object.__setattr__(self, "V", _V("V", self.V))
+        self._model.check(self)
+
+    @property
+    def _model(self):
+        """The token model (``_TOKEN_MODELS``) that implements this variant's methods."""
+        return _TOKEN_MODELS[self.tokens]
 
     @property
     def onehot(self) -> bool:
@@ -190,70 +374,42 @@ class Variant:
 
     @property
     def theory(self):
-        if self.onehot:
-            from grokphase.theory import attention_onehot as T
-        else:
-            from grokphase.theory import attention_copy as T
-        return T
+        return self._model.theory(self)
 
     def free_energy(self):
         """The reduced large-N free energy of this variant, a SymPy expression (§4 of either doc)."""
-        if self.onehot:
-            return self.theory.free_energy(self.kind, self.score_prior)
-        return self.theory.free_energy(self.kind)
+        return self._model.free_energy(self)
 
     @property
     def kernels(self):
-        if self.onehot:
-            from grokphase.numerics import _attention_onehot_kernels as K
-        else:
-            from grokphase.numerics import _attention_kernels as K
-        return K
+        return self._model.kernels(self)
 
     @property
     def order_parameters(self) -> tuple[str, ...]:
-        if not self.onehot:
-            return ("kappa", "g")
-        return ("kappa", "g", "m") if self.kind == "softmax" else ("kappa", "a", "g", "m")
+        return self._model.order_parameters(self)
 
     @property
     def finite_n(self):
         if self.score_prior != "product":
             raise ValueError(f"score_prior: the finite-N posterior is implemented for the product prior "
                              f"Q K^T / N; got {self.score_prior!r}")
-        if self.onehot:
-            from grokphase.validation import onehot_attention as M
-        else:
-            from grokphase.validation import copy_attention as M
-        return M
+        return self._model.finite_n(self)
 
     def finite_n_model(self, L: int, N: int, *, s_qk: float = 0.25, s_uv: float = 9.0, sigma2: float = 1.0):
         """The finite-N model (sizes and priors, equal factor scales s_q = s_k = sqrt(s_qk),
         s_u = s_v = sqrt(s_uv)) for ``finite_n``; one-hot tokens need an integer V."""
-        M = self.finite_n
-        if self.onehot:
-            V = chk.integer("V", self._need_V(), 2, note="vocabulary size of the finite-N one-hot model")
-            return M.OneHotModel.from_products(L, V, N, kind=self.kind, s_qk=s_qk, s_uv=s_uv, sigma2=sigma2)
-        s_q, s_u = math.sqrt(chk.positive("s_qk", s_qk)), math.sqrt(chk.positive("s_uv", s_uv))
-        return M.CopyModel(L=L, N=N, kind=self.kind, s_q=s_q, s_k=s_q, s_u=s_u, s_v=s_u, sigma2=sigma2)
+        return self._model.finite_n_model(self, L, N, s_qk, s_uv, sigma2)
 
     def finite_n_data(self, L: int, P: int, rng=None):
         """The data statistic of P sequences for ``finite_n.neg_log_posterior``: whitened (rng None)
         or random; C (L, L) for Gaussian tokens, the count tensor (L, L, V, V) for one-hot tokens."""
-        if self.onehot:
-            V = chk.integer("V", self._need_V(), 2, note="vocabulary size of the finite-N one-hot model")
-            return self.finite_n.count_tensor(L, V, P, rng)
-        return self.finite_n.data_statistic(L, P, rng)
+        return self._model.finite_n_data(self, L, P, rng)
 
     def finite_n_start(self, model, n: int, rng, state):
         """n chains of ``model`` started on a large-N state (of ``solve`` or ``transition``):
         Gaussian tokens the copy start (``copy_start``: kappa_hat ~ kappa, g), one-hot tokens the
         exact ansatz (``ansatz_start``: kappa, g, m and, for linear attention, a)."""
-        M = self.finite_n
-        if not self.onehot:
-            return M.copy_start(model, n, rng, state.kappa, state.g)
-        extra = (state.a,) if self.kind == "linear" else ()
-        return M.ansatz_start(model, n, rng, state.kappa, state.g, state.m, *extra)
+        return self._model.finite_n_start(self, model, n, rng, state)
 
     def copy_profile(self, beta: float, L: float, s_qk: float, s_uv: float):
         """f(kappa, g) of softmax attention at beta: the reduced free energy on the copy ansatz
@@ -266,82 +422,49 @@ class Variant:
         """
         if self.kind != "softmax":
             raise ValueError(f"kind: the copy profile is that of softmax attention; got {self.kind!r}")
-        if self.onehot:
-            p, V = _oh.PRIOR_CODES[self.score_prior], float(self._need_V())
-            return lambda k, g: _oh.softmax_f(p, k, g, beta, float(L), V, s_qk, s_uv)
-        return lambda k, g: _sd.free_energy(_sd.SOFTMAX, k, g, beta, float(L), s_qk, s_uv)
+        return self._model.copy_profile(self, beta, L, s_qk, s_uv)
 
-    def _need_V(self) -> float:
-        if self.V is None:
-            raise ValueError(f"V: tokens='onehot' needs the vocabulary size V, a real in [{V_RANGE[0]:g}, "
-                             f"{V_RANGE[1]:g}]; got None")
-        return self.V
+    def need_V(self, V_varied: bool = False) -> float | None:
+        """V as a call needs it: one-hot tokens need it (ValueError if None), except as the varied
+        axis of a phase diagram (``V_varied``: then it must be None); Gaussian tokens: None."""
+        return self._model.need_V(self, V_varied)
 
     def L(self, name: str, L) -> float:
-        if not self.onehot:
-            return _L(name, L)
-        return chk.real(name, L, 2.0, ONEHOT_L_MAX, note="sequence length; the resolved domain of one-hot tokens")
+        return self._model.L(self, name, L)
 
     def axes(self) -> tuple[str, ...]:
         """The parameters a phase diagram may vary."""
-        return ("L", "s_qk", "V") if self.onehot else ("L", "s_qk")
+        return self._model.axes(self)
 
     def transition(self, L, s_qk, s_uv):
-        if self.onehot:
-            fn = _oh.softmax_transition if self.kind == "softmax" else _oh.linear_transition
-            return fn(L, self._need_V(), s_qk, s_uv, self.score_prior)
-        return _pd.analyse(self.code, L, s_qk, s_uv)
+        return self._model.transition(self, L, s_qk, s_uv)
 
     def solve(self, beta, L, s_qk, s_uv, init, tol, max_iter):
-        if not self.onehot:
-            return _solve_gaussian(self.code, beta, L, s_qk, s_uv, init, tol, max_iter)
-        if not (isinstance(init, str) and init in ("uniform", "copy")):
-            raise ValueError(f"init must be 'uniform' or 'copy' with tokens='onehot' (explicit starts are "
-                             f"for Gaussian tokens); got {init!r}")
-        V = self._need_V()
-        if self.kind == "linear":
-            return _oh.linear_state(beta, L, V, s_qk, s_uv, self.score_prior, init, tol, max_iter)
-        states = _oh.softmax_stable_states(beta, L, V, s_qk, s_uv, self.score_prior)
-        st = states[0] if init == "uniform" else states[-1]
-        return replace(st, converged=bool(st.residual <= tol))
+        return self._model.solve(self, beta, L, s_qk, s_uv, init, tol, max_iter)
 
     def end_point(self, s_qk, s_uv, vary, L, bracket, fit_exponents):
-        if not self.onehot:
-            if self.kind != "softmax":
-                raise ValueError(f"kind: only softmax attention on Gaussian tokens has a critical end point "
-                                 f"(linear has a tricritical point: s_qk s_uv = (1 + L) / (2 sqrt L)); got "
-                                 f"{self.kind!r}")
-            return _pd.critical_end_point(vary, L, s_qk, s_uv, bracket, fit_exponents)
-        if vary != "L":
-            raise ValueError(f"vary must be 'L' with tokens='onehot' (the end points L_c(V), L_c2(V)); got {vary!r}")
-        return _pd.onehot_end_point(self.kind, self._need_V(), s_qk, s_uv, self.score_prior, bracket,
-                                    fit_exponents)
+        return self._model.end_point(self, s_qk, s_uv, vary, L, bracket, fit_exponents)
 
     def default_bracket(self, vary) -> tuple[float, float]:
-        if self.onehot:
-            return (2.5, 64.0) if self.kind == "softmax" else (8.0, 512.0)
-        return (2.0, 64.0) if vary == "L" else (1e-2, 10.0)
+        return self._model.default_bracket(self, vary)
 
     def phase_diagram_row(self, s_uv: float):
         """The row of ``numerics.attention_phase_diagram.compute_phase_diagram`` for this variant:
         ``row(betas, L, s_qk)`` (Gaussian tokens) or ``row(betas, L, s_qk, V)`` (one-hot tokens)."""
-        if not self.onehot:
-            return lambda betas, L, s_qk: _pd.gaussian_row(self.code, betas, L, s_qk, s_uv)
-        fn = _pd.onehot_row if self.kind == "softmax" else _pd.onehot_linear_row
-        return lambda betas, L, s_qk, V: fn(betas, L, V, s_qk, s_uv, self.score_prior)
+        return self._model.phase_diagram_row(self, s_uv)
 
     def phase_diagram_fixed(self, L: float, s_qk: float) -> dict:
         """The fixed parameters of a phase-diagram row (V: None when it is the varied axis)."""
-        return dict(s_qk=s_qk, L=L, V=self.V) if self.onehot else dict(s_qk=s_qk, L=L)
+        return self._model.phase_diagram_fixed(self, L, s_qk)
 
     @property
     def attrs(self) -> dict:
         """Attributes naming the variant in its results (none for the default Gaussian tokens, as before)."""
-        return dict(tokens=self.tokens, score_prior=self.score_prior) if self.onehot else {}
+        return self._model.attrs(self)
 
     @property
     def task(self) -> str:
-        return "copy task with one-hot tokens" if self.onehot else "copy task"
+        return self._model.task(self)
 
 
 def _variant(kind, tokens, V, score_prior, *, V_varied: bool = False) -> Variant:
@@ -355,11 +478,7 @@ def _variant(kind, tokens, V, score_prior, *, V_varied: bool = False) -> Variant
         v = kind
     else:
         v = Variant(chk.choice("kind", kind, ("softmax", "linear")), tokens, V, score_prior)
-    if v.onehot:
-        if V_varied and v.V is not None:
-            raise ValueError(f"V: with vary='V' the V values are the second argument; leave V=None; got V={v.V!r}")
-        if not V_varied:
-            v._need_V()
+    v.need_V(V_varied)
     return v
 
 
