@@ -136,3 +136,31 @@ def test_icl_sweeps_and_their_figures(tmp_path):
                                                                      for s in ("id_train", "ood_val")}}
     cell["sets"] |= {"id_val": cell["sets"]["id_train"], "ood_train": cell["sets"]["ood_val"]}
     assert all(p.stat().st_size > 1000 for p in fig_icl_diversity.draw({"cells": [cell]}, tmp_path / "b.png"))
+
+
+def test_context_sweeps_read_the_positive_control_runs(tmp_path):
+    """base='positive-control': the AdamW diversity run at T = 40, alpha 0.6 with the given steps is
+    swept, on the splits asked for; the study runs are not looked at; bad options are refused."""
+    from grokphase.validation.experiments.uncertainty_runs import (ContextSweeps, context_noise_sweeps,
+                                                                   diversity_run)
+    from grokphase.validation.experiments.uncertainty_study import icl_setup
+    from grokphase.validation.nn import Transformer
+
+    run, run_dir = diversity_run(10, 0.6, 0, tmp_path, steps=500, base="positive-control")
+    params = Transformer(icl_setup(run).config).params
+    (run_dir / "snapshots").mkdir(parents=True)
+    for step in (0, 500):
+        np.savez(run_dir / "snapshots" / f"step_{step:08d}.npz", step=np.asarray(step),
+                 **{"param/" + k: v + np.float32(0.01 * step / 500) for k, v in params.items()})
+    assert context_noise_sweeps((0,), tmp_path, samples=2, ks=(1,), noises=(0.0,))["runs"] == []   # no study runs
+    res = context_noise_sweeps((0,), tmp_path, samples=2, ks=(0, 2), noises=(0.0, 1.0), base="positive-control",
+                               steps=500, splits=("ood_train",))
+    (r,) = res["runs"]
+    assert (r["optimizer"], r["seed"], r["step"]) == ("adamw", 0, 500)
+    assert set(r["sets"]) == {"ood_train/k0", "ood_train/k2", "ood_train/noise0", "ood_train/noise1"}
+    assert 0.0 <= r["sets"]["ood_train/k2"]["acc"] <= 1.0 and r["sets"]["ood_train/k2"]["laplace"]["eu"] >= 0.0
+    assert context_noise_sweeps((0,), tmp_path, samples=2, base="positive-control", steps=400)["runs"] == []
+    with pytest.raises(ValueError, match="base"):
+        ContextSweeps(base="pc")
+    with pytest.raises(ValueError, match="splits"):
+        ContextSweeps(splits=("ood",))

@@ -44,7 +44,7 @@ import numpy as np
 
 from grokphase._checks import choice, integer
 from grokphase.sweep import Grid, run_sweep
-from grokphase.sweep.design import design_from_config
+from grokphase.sweep.design import OMIT_DEFAULT, design_from_config
 from grokphase.sweep.store import identity_key, sweep_identity
 from grokphase.validation.experiments import icl_training, modular_grokking
 from grokphase.validation.experiments.uncertainty_study import (evaluate_final, evaluated, file_step,
@@ -382,11 +382,16 @@ SWEEP_SPLITS = ("id_train", "ood_val")
 
 @dataclass(frozen=True)
 class ContextSweeps:
-    """Design: accuracy and TU/AU/EU at the last snapshot of an in-context study run under ``root``
+    """Design: accuracy and TU/AU/EU at the last snapshot of an in-context run under ``root``
     (:func:`context_point`) against the number of context examples ``ks`` (None: 0..n_ctx-1) and
     the context-noise probabilities ``noises``, on ``n_seqs`` (>= 64) fresh input sequences x all
-    tasks per set of each split of ``SWEEP_SPLITS``, ``samples`` posterior samples per estimator,
-    SWAG from the last ``swag_window`` snapshots."""
+    tasks per set of each split of ``splits``, ``samples`` posterior samples per estimator,
+    SWAG from the last ``swag_window`` snapshots.
+
+    ``base`` (:data:`CONTEXT_BASES`) says which runs: 'study' - the in-context study runs (both
+    optimisers); 'positive-control' - the AdamW runs of the positive-control settings at T = 40,
+    alpha 0.6 with snapshots (:func:`diversity_run` with n_task 10 and ``steps``; None: the
+    preset's), the runs that learn in context."""
 
     root: str = "runs/study"
     samples: int = 8
@@ -394,6 +399,9 @@ class ContextSweeps:
     swag_window: int = 8
     ks: tuple[int, ...] | None = None
     noises: tuple[float, ...] = NOISES
+    base: str = dataclasses.field(default="study", metadata={OMIT_DEFAULT: True})
+    steps: int | None = dataclasses.field(default=None, metadata={OMIT_DEFAULT: True})
+    splits: tuple[str, ...] = dataclasses.field(default=SWEEP_SPLITS, metadata={OMIT_DEFAULT: True})
 
     VERSION: ClassVar[int] = 1
     LABELS: ClassVar[dict] = _labels("_k", "_noise")
@@ -402,23 +410,59 @@ class ContextSweeps:
         integer("samples", self.samples, 2)
         integer("n_seqs", self.n_seqs, 64, note="fresh input sequences per set (x all tasks of the split)")
         integer("swag_window", self.swag_window, 1)
+        choice("base", self.base, CONTEXT_BASES)
+        if self.steps is not None:
+            integer("steps", self.steps, 1)
+        object.__setattr__(self, "splits", tuple(self.splits))
+        for sp in self.splits:
+            choice("splits", sp, SPLITS)
 
 
-def _sweep_names(ks, noises) -> tuple[np.ndarray, np.ndarray]:
+CONTEXT_BASES = ("study", "positive-control")
+"""Runs the context sweeps read (:class:`ContextSweeps`)."""
+
+POSITIVE_CONTROL_N_TASK, POSITIVE_CONTROL_ALPHA = 10, 0.6
+"""The positive control's grid cell: T = 40 tasks, training fraction 0.6."""
+
+
+def _context_run(design: ContextSweeps, optimizer: str, seed: int):
+    """(run, run folder) of one run the context sweeps read."""
+    if design.base == "study":
+        return study_run("icl", optimizer, seed, design.root)
+    if optimizer != "adamw":
+        raise ValueError(f"optimizer must be 'adamw' for the positive-control runs, got {optimizer!r}")
+    steps = design.steps or icl_training.PRESETS["positive-control"].steps
+    return diversity_run(POSITIVE_CONTROL_N_TASK, POSITIVE_CONTROL_ALPHA, seed, design.root, steps=steps,
+                         base="positive-control")
+
+
+def _context_runs(design: ContextSweeps, seeds) -> list[tuple[str, int, object, Path]]:
+    """(optimizer, seed, run, run folder) of the runs of ``design`` that have snapshots."""
+    opts = OPTIMIZERS if design.base == "study" else ("adamw",)
+    out = []
+    for opt in opts:
+        for seed in seeds:
+            run, run_dir = _context_run(design, opt, seed)
+            if (run_dir / "snapshots").exists():
+                out.append((opt, int(seed), run, run_dir))
+    return out
+
+
+def _sweep_names(ks, noises, splits=SWEEP_SPLITS) -> tuple[np.ndarray, np.ndarray]:
     """Set names (split, k) and (split, p_noise) of ``uncertainty_study.icl_sweep_sets``."""
-    return (np.array([[f"{sp}/k{k}" for k in ks] for sp in SWEEP_SPLITS], dtype=object),
-            np.array([[f"{sp}/noise{p:g}" for p in noises] for sp in SWEEP_SPLITS], dtype=object))
+    return (np.array([[f"{sp}/k{k}" for k in ks] for sp in splits], dtype=object),
+            np.array([[f"{sp}/noise{p:g}" for p in noises] for sp in splits], dtype=object))
 
 
 def context_point(design: ContextSweeps, optimizer: str, seed: int, run_id: str, step: int) -> dict:
-    """The context-length and context-noise sweeps of one in-context study run at its last
-    snapshot, which must be ``step`` (``uncertainty_study.evaluate_final`` on ``icl_sweep_sets``).
+    """The context-length and context-noise sweeps of one in-context run at its last snapshot,
+    which must be ``step`` (``uncertainty_study.evaluate_final`` on ``icl_sweep_sets``).
 
     Parameters
     ----------
     design : ContextSweeps
     optimizer : str
-        'adamw' or 'ivon'.
+        'adamw' or 'ivon' ('adamw' only for the positive-control runs).
     seed : int
         The run's seed (also of the posterior draws).
     run_id : str
@@ -432,30 +476,34 @@ def context_point(design: ContextSweeps, optimizer: str, seed: int, run_id: str,
         ``acc_k`` (split, k), ``tu_k``, ``au_k``, ``eu_k``, ``pred_acc_k`` (split, k, estimator);
         the same with suffix ``_noise`` over (split, p_noise[, estimator]).
     """
-    run, run_dir = _study_run_checked("icl", optimizer, seed, design.root, run_id)
+    run, run_dir = _context_run(design, optimizer, seed)
+    if _run_id(run_dir) != run_id:
+        raise ValueError(f"run icl/{optimizer}/seed {seed}: the configuration hash is {_run_id(run_dir)}, the "
+                         f"grid point's {run_id}")
     ks = list(range(run.n_ctx)) if design.ks is None else list(design.ks)
     noises = list(design.noises)
-    sets = icl_sweep_sets(run, splits=SWEEP_SPLITS, ks=ks, noises=noises, n_seqs=design.n_seqs)
+    splits = list(design.splits)
+    sets = icl_sweep_sets(run, splits=splits, ks=ks, noises=noises, n_seqs=design.n_seqs)
     res = evaluate_final(_setup("icl", run), run_dir, sets, samples=design.samples, swag_window=design.swag_window,
                          seed=seed)
     if res["step"] != step:
         raise ValueError(f"{run_dir}: the last snapshot is at step {res['step']}, the grid point's at {step}")
-    kn, nn = _sweep_names(ks, noises)
-    return {**result_arrays(res, kn, ("split", "k"), {"split": list(SWEEP_SPLITS), "k": ks}, "_k"),
-            **result_arrays(res, nn, ("split", "p_noise"), {"split": list(SWEEP_SPLITS), "p_noise": noises},
+    kn, nn = _sweep_names(ks, noises, splits)
+    return {**result_arrays(res, kn, ("split", "k"), {"split": splits, "k": ks}, "_k"),
+            **result_arrays(res, nn, ("split", "p_noise"), {"split": splits, "p_noise": noises},
                             "_noise")}
 
 
 def context_noise_dataset(seeds=(0, 1, 2), root="runs/study", *, samples: int = 8, n_seqs: int = 64, ks=None,
-                          noises=NOISES,
+                          noises=NOISES, base: str = "study", steps: int | None = None, splits=SWEEP_SPLITS,
                           executor=None, progress: bool | None = None, store=True):
-    """:func:`context_point` for every in-context study run with snapshots, through
+    """:func:`context_point` for every in-context run of ``base`` with snapshots, through
     ``grokphase.sweep.run_sweep``.
 
     Parameters
     ----------
     seeds : sequence of int
-        Seeds of the runs (both optimisers each).
+        Seeds of the runs (both optimisers each for the study runs).
     root : path-like
         Parent folder of the run folders.
     samples : int
@@ -466,6 +514,12 @@ def context_noise_dataset(seeds=(0, 1, 2), root="runs/study", *, samples: int = 
         Context examples (default 0..n_ctx-1).
     noises : sequence of float
         Context-noise probabilities (default ``NOISES``).
+    base : str
+        'study' or 'positive-control' (:class:`ContextSweeps`).
+    steps : int, optional
+        Steps of the positive-control runs (None: the preset's).
+    splits : sequence of str
+        Prompt splits swept (default ``SWEEP_SPLITS``).
     executor, progress
         As for ``grokphase.sweep.run_sweep``.
     store : bool or path-like
@@ -475,13 +529,13 @@ def context_noise_dataset(seeds=(0, 1, 2), root="runs/study", *, samples: int = 
     -------
     xarray.Dataset or None
         Over ``run`` (coordinates optimizer, seed, run_id, step) x split x k / p_noise [x estimator]
-        (CF labels); None when no in-context run has snapshots.
+        (CF labels); None when no such run has snapshots.
     """
-    runs = _runs_with_snapshots("icl", seeds, root)
+    design = ContextSweeps(str(root), samples, n_seqs, ks=None if ks is None else tuple(int(k) for k in ks),
+                           noises=tuple(float(x) for x in noises), base=base, steps=steps, splits=tuple(splits))
+    runs = _context_runs(design, seeds)
     if not runs:
         return None
-    design = ContextSweeps(str(root), samples, n_seqs, ks=None if ks is None else tuple(int(k) for k in ks),
-                           noises=tuple(float(x) for x in noises))
     grid = Grid.zip(dim="run", optimizer=[r[0] for r in runs], seed=[r[1] for r in runs],
                     run_id=[_run_id(r[3]) for r in runs], step=[file_step(snapshot_files(r[3])[-1]) for r in runs])
     return run_sweep(context_point, grid, design=design, store=_store(root, "context_sweeps", context_point, design,
@@ -490,13 +544,13 @@ def context_noise_dataset(seeds=(0, 1, 2), root="runs/study", *, samples: int = 
 
 
 def context_noise_sweeps(seeds=(0, 1, 2), root="runs/study", *, samples: int = 8, n_seqs: int = 64, ks=None,
-                         noises=NOISES, executor=None,
-                         progress: bool | None = None, store=True) -> dict:
+                         noises=NOISES, base: str = "study", steps: int | None = None, splits=SWEEP_SPLITS,
+                         executor=None, progress: bool | None = None, store=True) -> dict:
     """The sweeps of :func:`context_noise_dataset` as the figure's JSON.
 
     Parameters
     ----------
-    seeds, root, samples, n_seqs, ks, noises, executor, progress, store
+    seeds, root, samples, n_seqs, ks, noises, base, steps, splits, executor, progress, store
         As for :func:`context_noise_dataset`.
 
     Returns
@@ -505,11 +559,11 @@ def context_noise_sweeps(seeds=(0, 1, 2), root="runs/study", *, samples: int = 8
         ``{"runs": [{"optimizer", "seed", "step", "sets": {"{split}/k{k}" | "{split}/noise{p:g}":
         {"acc", estimator: {"tu", "au", "eu", "acc"}}}}]}`` (estimators that apply only).
     """
-    ds = context_noise_dataset(seeds, root, samples=samples, n_seqs=n_seqs, ks=ks, noises=noises, executor=executor,
-                               progress=progress, store=store)
+    ds = context_noise_dataset(seeds, root, samples=samples, n_seqs=n_seqs, ks=ks, noises=noises, base=base,
+                               steps=steps, splits=splits, executor=executor, progress=progress, store=store)
     if ds is None:
         return {"runs": []}
-    kn, nn = _sweep_names(ds.k.values.tolist(), ds.p_noise.values.tolist())
+    kn, nn = _sweep_names(ds.k.values.tolist(), ds.p_noise.values.tolist(), ds.split.values.tolist())
     out = []
     for j in range(ds.sizes["run"]):
         c = ds.isel(run=j)

@@ -46,6 +46,12 @@ def add_parser(sub) -> None:
     q.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     q.add_argument("--root", default="runs/study", help="parent folder of the run folders")
     q.add_argument("--samples", type=int, default=8, help="posterior samples per estimator (>= 2)")
+    q.add_argument("--base", choices=["study", "positive-control"], default="study",
+                   help="which runs: the study runs, or the positive-control runs at T = 40, alpha 0.6 "
+                        "(trained by `uncertainty diversity --base positive-control --n-task 10 --alpha 0.6`)")
+    q.add_argument("--steps", type=int, help="steps of the positive-control runs (default: the preset's)")
+    q.add_argument("--splits", nargs="+", default=["id_train", "ood_val"],
+                   choices=["id_train", "id_val", "ood_train", "ood_val"], help="prompt splits swept")
     _executor_options(q)
     q.add_argument("--out", help="write the results as JSON here")
     add_json(q)
@@ -161,7 +167,8 @@ def run(args) -> int:
         emit(summary if args.json else {k: v for k, v in summary.items() if k != "run"}, args)
         return 0
     if args.uncertainty_command == "sweeps":
-        res = ur.context_noise_sweeps(tuple(args.seeds), args.root, samples=args.samples, executor=_executor(args),
+        res = ur.context_noise_sweeps(tuple(args.seeds), args.root, samples=args.samples, base=args.base,
+                                      steps=args.steps, splits=tuple(args.splits), executor=_executor(args),
                                       progress=progress)
     elif args.uncertainty_command == "diversity":
         res = ur.diversity_grid(tuple(args.n_task), tuple(args.alpha), args.seed, args.root, steps=args.steps,
