@@ -160,6 +160,15 @@ def test_context_sweeps_read_the_positive_control_runs(tmp_path):
     assert set(r["sets"]) == {"ood_train/k0", "ood_train/k2", "ood_train/noise0", "ood_train/noise1"}
     assert 0.0 <= r["sets"]["ood_train/k2"]["acc"] <= 1.0 and r["sets"]["ood_train/k2"]["laplace"]["eu"] >= 0.0
     assert context_noise_sweeps((0,), tmp_path, samples=2, base="positive-control", steps=400)["runs"] == []
+    from grokphase.paper_figs import fig_icl_context_noise as fcn
+
+    data = {"base": "positive-control", "splits": ["ood_train"], "ks": [0, 2], "noises": [0.0, 1.0], **res}
+    v = fcn.verdict(data)
+    assert set(v["claim3"]["ood_train"]) == {"acc_rises", "laplace", "swag"} and set(v["claim4"]) == {"ood_train"}
+    sets = r["sets"]
+    assert v["claim4"]["ood_train"]["laplace"]["au_rises"] == (sets["ood_train/noise1"]["laplace"]["au"]
+                                                               > sets["ood_train/noise0"]["laplace"]["au"])
+    assert all(p.stat().st_size > 1000 for p in fcn.draw(data, tmp_path / "cn.png"))
     with pytest.raises(ValueError, match="base"):
         ContextSweeps(base="pc")
     with pytest.raises(ValueError, match="splits"):
