@@ -195,14 +195,16 @@ def plot_phase_diagram(pd, path, end_point=None) -> list[Path]:
 
     d = _diagram(pd, end_point)
     fig, ax = plt.subplots(figsize=(6.5, 5.0), constrained_layout=True)
-    ylabel = r"sequence length $L$" if d["axis"] == "L" else r"query-key prior scale $s_{qk}$"
+    ylabel = {"L": r"sequence length $L$", "s_qk": r"query-key prior scale $s_{qk}$",
+              "V": r"vocabulary size $V$"}[d["axis"]]
     kind = d["params"]["kind"]
     field = "c" if kind == "softmax" else "w"  # linear: the sign-invariant amplitude w = g kappa
     im = _panel_diagram(ax, d, ylabel, Normalize(0.0, 1.0), plt.get_cmap("viridis"), field=field)
     ax.legend(fontsize=7, loc="lower right", facecolor="0.25", labelcolor="white", framealpha=0.8)
     label = "copy weight $c$" if kind == "softmax" else r"copy amplitude $w = g\kappa$"
     fig.colorbar(im, ax=ax).set_label(f"equilibrium {label}")
-    fixed = ", ".join(f"{k} = {v:g}" for k, v in d["params"].items() if k not in ("kind", d["axis"]))
+    fixed = ", ".join(f"{k} = {v:g}" if isinstance(v, (int, float)) else f"{k} {v}"
+                      for k, v in d["params"].items() if k not in ("kind", d["axis"]))
     ax.set_title(f"{kind} attention, {fixed}", loc="left", fontsize=10)
     return save_figure(fig, d, path)
 

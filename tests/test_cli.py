@@ -76,6 +76,32 @@ def test_attention_phase_diagram_plot_and_save(tmp_path, capsys):
     assert flag_labels(back.order).values.tolist() == out["order"] and back.L.values.tolist() == out["x"]
 
 
+def test_attention_onehot_options_match_api(tmp_path, capsys):
+    """--tokens onehot --V: the one-hot transition (spec §9 anchor beta_c = 17.3121 at L 8, V 4), its
+    end point L_c(V) and a (beta, V) phase diagram; Gaussian tokens refuse --V and --vary V."""
+    from grokphase import attention
+
+    assert main(["attention", "transition", "--tokens", "onehot", "--V", "4", "--L", "8", "--end-point",
+                 "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    t = attention.transition(L=8, s_qk=0.25, s_uv=9.0, tokens="onehot", V=4)
+    assert out["transitions"][0]["beta_c"] == pytest.approx(t.beta_c, rel=1e-14) and round(t.beta_c, 4) == 17.3121
+    assert out["critical_end_point"]["x_c"] == pytest.approx(
+        attention.critical_end_point(s_qk=0.25, s_uv=9.0, tokens="onehot", V=4).x_c, rel=1e-12)
+    assert main(["attention", "transition", "--tokens", "onehot", "--V", "4", "--kind", "linear", "--L", "8"]) == 0
+    assert "mean" in capsys.readouterr().out                       # the onset channel of linear attention
+    assert main(["attention", "phase-diagram", "--tokens", "onehot", "--vary", "V", "--x-min", "2", "--x-max", "8",
+                 "--n-x", "3", "--n-beta", "20", "--plot", str(tmp_path / "v.png"), "--json"]) == 0
+    pd = json.loads(capsys.readouterr().out)
+    assert pd["axis"] == "V" and pd["x"] == [2.0, 5.0, 8.0] and pd["params"]["tokens"] == "onehot"
+    assert (tmp_path / "v.png").stat().st_size > 1000
+    for argv, name in ((["attention", "transition", "--V", "4"], "--V"),
+                       (["attention", "phase-diagram", "--vary", "V"], "--vary V")):
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        assert e.value.code == 2 and name in capsys.readouterr().err
+
+
 def test_attention_bad_parameter_exits_2(capsys):
     assert main(["attention", "transition", "--L", "1.5"]) == 2
     assert "L must be a finite number in [2, 1e+10]" in capsys.readouterr().err

@@ -10,33 +10,43 @@ def add_parser(sub) -> None:
     """Add the ``attention`` subcommand group (transition, phase-diagram, validate) to ``sub``."""
     p = sub.add_parser("attention", help="Bayesian attention on a copy task: transitions and phase diagrams",
                        description="Large-N saddle points of single-layer softmax/linear attention "
-                                   "(docs/attention_copy.md).")
+                                   "(docs/attention_copy.md; one-hot tokens: --tokens onehot --V V, "
+                                   "docs/attention_onehot.md).")
     asub = p.add_subparsers(dest="attention_command", required=True)
 
     def common(q):
         q.add_argument("--kind", choices=("softmax", "linear"), default="softmax", help="attention type")
         q.add_argument("--s-qk", type=float, default=0.25, help="query-key prior scale s_q s_k > 0 (default 0.25)")
         q.add_argument("--s-uv", type=float, default=9.0, help="value prior scale s_u s_v > 0 (default 9)")
+        q.add_argument("--tokens", choices=("gaussian", "onehot"), default="gaussian",
+                       help="token model: Gaussian (docs/attention_copy.md, default) or one-hot over V symbols "
+                            "(docs/attention_onehot.md)")
+        q.add_argument("--V", type=float, help="vocabulary size of the one-hot model, in [2, 1e8] (needs --tokens onehot)")
+        q.add_argument("--score-prior", choices=("product", "gaussian"), default="product",
+                       help="prior of the attention scores: the product Q K^T / N (default) or Gaussian logits "
+                            "(one-hot tokens only)")
         add_json(q)
 
     q = asub.add_parser("transition", help="order, beta_c, spinodals, jumps, exponents",
                         description="Classify and locate the transition for one or more L.")
     q.add_argument("--L", type=float, nargs="+", default=[8.0], help="sequence length(s) >= 2 (default 8)")
     q.add_argument("--end-point", action="store_true",
-                   help="also locate the critical end point in L (softmax only)")
+                   help="also locate the end point in L: Gaussian tokens, the critical end point of softmax; "
+                        "one-hot tokens, L_c(V) (softmax) or L_c2(V) (linear)")
     common(q)
     q.set_defaults(func=transition, parser=q)
 
     q = asub.add_parser("phase-diagram", help="order parameters on a (beta, L) or (beta, s_qk) grid",
                         description="Equilibrium order parameters, spinodals and beta_c on a grid.")
-    q.add_argument("--vary", choices=("L", "s_qk"), default="L", help="second axis (default L)")
-    q.add_argument("--x-min", type=float, default=2.0, help="smallest L (or s_qk) (default 2)")
-    q.add_argument("--x-max", type=float, default=24.0, help="largest L (or s_qk) (default 24)")
+    q.add_argument("--vary", choices=("L", "s_qk", "V"), default="L",
+                   help="second axis (default L; V with --tokens onehot, then leave --V out)")
+    q.add_argument("--x-min", type=float, default=2.0, help="smallest L (or s_qk, V) (default 2)")
+    q.add_argument("--x-max", type=float, default=24.0, help="largest L (or s_qk, V) (default 24)")
     q.add_argument("--n-x", type=int, default=89, help="points on the second axis (default 89)")
     q.add_argument("--beta-min", type=float, help="smallest beta (default 0.5 softmax, 0.01 linear)")
     q.add_argument("--beta-max", type=float, help="largest beta (default 40 softmax, 1 linear)")
     q.add_argument("--n-beta", type=int, default=200, help="points in beta (default 200)")
-    q.add_argument("--L", type=float, help="fixed L (only with --vary s_qk; default 8)")
+    q.add_argument("--L", type=float, help="fixed L (only with --vary s_qk or V; default 8)")
     q.add_argument("--save", metavar="PATH", help="save the labelled Dataset as netCDF (.nc, atomic; "
                    "read it with grokphase.results.load_dataset)")
     q.add_argument("--plot", metavar="PATH", help="draw the diagram to PATH (PNG; PDF and JSON beside it)")
@@ -73,36 +83,73 @@ VALIDATE_PRESETS = ("hysteresis", "equilibrium", "linear", "dynamics-softmax", "
                     "transformer-onehot-linear", "transformer-onehot-softmax-adam", "transformer-onehot-linear-adam")
 
 
+def _tokens(args) -> dict:
+    """The token-model keywords of the facade from ``--tokens``, ``--V``, ``--score-prior``."""
+    if args.tokens == "gaussian":
+        if args.V is not None:
+            reject(args, "--V", "with --tokens gaussian (V is the vocabulary size of --tokens onehot)")
+        if args.score_prior != "product":
+            reject(args, "--score-prior", "gaussian with --tokens gaussian (Gaussian logits need --tokens onehot)")
+    return dict(tokens=args.tokens, V=args.V, score_prior=args.score_prior)
+
+
+def _transition_rows(rows: list, onehot: bool, kind: str) -> list[str]:
+    """Text table of ``attention.transition`` results (as dicts)."""
+    nan = float("nan")
+    if onehot and kind == "linear":
+        out = [f"{'L':>8} {'V':>6} {'beta_c':>10} {'primary':>8} {'onset':>6} {'secondary':>13} {'beta_c2':>10} "
+               f"{'beta_steep':>10}"]
+        for r in rows:
+            out.append(f"{r['L']:>8g} {r['V']:>6g} {r['beta_c']:>10.6f} {r['primary_order']:>8} {r['onset_channel']:>6} "
+                       f"{r['secondary']:>13} {r['beta_c2'] if r['beta_c2'] is not None else nan:>10.5g} "
+                       f"{r['beta_steepest'] if r['beta_steepest'] is not None else nan:>10.5g}")
+        return out
+    head = f"{'L':>6} {'order':>11} {'beta_c':>10} {'beta_sp_lo':>10} {'beta_sp_hi':>10}"
+    if onehot:
+        out = [f"{head} {'V':>6} {'dc':>8}"]
+        for r in rows:
+            sp = r["beta_spinodal"] or (nan, nan)
+            out.append(f"{r['L']:>6g} {r['order']:>11} {r['beta_c']:>10.6f} {sp[0]:>10.6f} {sp[1]:>10.6f} {r['V']:>6g} "
+                       f"{r['copy']['c'] - r['uniform']['c']:>8.4f}")
+        return out
+    out = [f"{head} {'dc':>8} {'dg':>8} {'deps':>8} {'exponent':>8}"]
+    for r in rows:
+        sp = r["beta_spinodal"] or (nan, nan)
+        jump = r["jump"] or (nan,) * 3
+        ex = r["exponent"] if r["exponent"] is not None else nan
+        out.append(f"{r['L']:>6g} {r['order']:>11} {r['beta_c']:>10.6f} {sp[0]:>10.6f} {sp[1]:>10.6f} "
+                   f"{jump[0]:>8.4f} {jump[1]:>8.4f} {jump[2]:>8.4f} {ex:>8.4f}")
+    return out
+
+
 def transition(args) -> int:
-    """``attention transition``: one row per ``--L``; with ``--end-point`` also the critical end point."""
+    """``attention transition``: one row per ``--L``; with ``--end-point`` also the end point in L."""
     from dataclasses import asdict
 
     from grokphase import attention
 
-    if args.end_point and args.kind != "softmax":
-        reject(args, "--end-point", f"to --kind {args.kind} (only softmax attention has a critical end point)")
+    tok = _tokens(args)
+    onehot = args.tokens == "onehot"
+    if args.end_point and args.kind != "softmax" and not onehot:
+        reject(args, "--end-point", f"to --kind {args.kind} with Gaussian tokens (only softmax attention has a "
+                                    "critical end point there)")
     rows = []
     for L in args.L:
-        t = attention.transition(L=L, kind=args.kind, s_qk=args.s_qk, s_uv=args.s_uv)
+        t = attention.transition(L=L, kind=args.kind, s_qk=args.s_qk, s_uv=args.s_uv, **tok)
         rows.append(asdict(t))
     if args.end_point:
-        cep = attention.critical_end_point(s_qk=args.s_qk, s_uv=args.s_uv)
+        cep = attention.critical_end_point(kind=args.kind, s_qk=args.s_qk, s_uv=args.s_uv, **tok)
         out = {"transitions": rows, "critical_end_point": asdict(cep)}
     else:
         out = {"transitions": rows}
     if args.json:
         emit(out, args)
         return 0
-    print(f"{'L':>6} {'order':>11} {'beta_c':>10} {'beta_sp_lo':>10} {'beta_sp_hi':>10} {'dc':>8} {'dg':>8} {'deps':>8} {'exponent':>8}")
-    for r in rows:
-        sp = r["beta_spinodal"] or (float("nan"),) * 2
-        jump = r["jump"] or (float("nan"),) * 3
-        ex = r["exponent"] if r["exponent"] is not None else float("nan")
-        print(f"{r['L']:>6g} {r['order']:>11} {r['beta_c']:>10.6f} {sp[0]:>10.6f} {sp[1]:>10.6f} "
-              f"{jump[0]:>8.4f} {jump[1]:>8.4f} {jump[2]:>8.4f} {ex:>8.4f}")
+    print("\n".join(_transition_rows(rows, onehot, args.kind)))
     if "critical_end_point" in out:
         c = out["critical_end_point"]
-        print(f"critical end point: L_c = {c['x_c']:.6f}, beta* = {c['beta_star']:.6f} "
+        name = "L_c2 (secondary jump exists above)" if onehot and args.kind == "linear" else "L_c"
+        print(f"end point: {name} = {c['x_c']:.6f}, beta* = {c['beta_star']:.6f} "
               f"(jump exponent {c['jump_exponent']:.3f}, spinodal-width exponent {c['width_exponent']:.3f})")
     return 0
 
@@ -114,8 +161,11 @@ def phase_diagram(args) -> int:
     from grokphase import _checks as chk
     from grokphase import attention
 
+    tok = _tokens(args)
     if args.L is not None and args.vary == "L":
         reject(args, "--L", "with --vary L (L is the second axis: use --x-min/--x-max/--n-x)")
+    if args.vary == "V" and args.tokens != "onehot":
+        reject(args, "--vary V", "with --tokens gaussian (the vocabulary size is an axis of --tokens onehot)")
     args.L = 8.0 if args.L is None else args.L
     lo, hi = (0.5, 40.0) if args.kind == "softmax" else (0.01, 1.0)
     args.beta_min = chk.nonnegative("--beta-min", lo if args.beta_min is None else args.beta_min)
@@ -124,16 +174,18 @@ def phase_diagram(args) -> int:
     chk.real("--x-max", args.x_max, args.x_min, note="at least --x-min")
     chk.integer("--n-x", args.n_x, 1)
     chk.integer("--n-beta", args.n_beta, 1)
+    check_axis = {"L": attention._L, "s_qk": attention._scale, "V": attention._V}[args.vary]
     for name, value in (("--x-min", args.x_min), ("--x-max", args.x_max)):  # the facade's range of the axis
-        (attention._L if args.vary == "L" else attention._scale)(f"{name} ({args.vary})", value)
+        check_axis(f"{name} ({args.vary})", value)
     betas = np.linspace(args.beta_min, args.beta_max, args.n_beta)
     xs = np.linspace(args.x_min, args.x_max, args.n_x)
     pd = attention.phase_diagram(betas, xs, kind=args.kind, s_qk=args.s_qk, s_uv=args.s_uv,
-                                 vary=args.vary, L=args.L)
+                                 vary=args.vary, L=args.L, **tok)
     from grokphase.results import flag_labels, save_dataset
 
     axis, converged = pd.attrs["varied"], pd.attrs["converged"]
-    out = {"axis": axis, "params": {k: v for k, v in pd.attrs.items() if k in ("kind", "s_qk", "s_uv", "L")},
+    out = {"axis": axis, "params": {k: v for k, v in pd.attrs.items()
+                                    if k in ("kind", "s_qk", "s_uv", "L", "V", "tokens", "score_prior")},
            "converged": converged, "x": pd[axis].values.tolist(), "order": flag_labels(pd.order).values.tolist(),
            **{k: pd[k].values.tolist() for k in ("beta_c", "beta_sp_lo", "beta_sp_hi")}}
     if args.save:
@@ -145,7 +197,7 @@ def phase_diagram(args) -> int:
         from grokphase.paper_figs import fig_attention_phase_diagram as fig
 
         cep = None
-        if args.kind == "softmax" and {"first", "crossover"} <= set(out["order"]):
+        if (args.kind == "softmax" and args.tokens == "gaussian" and {"first", "crossover"} <= set(out["order"])):
             cep = attention.critical_end_point(s_qk=args.s_qk, s_uv=args.s_uv, vary=args.vary, L=args.L,
                                                bracket=(args.x_min, args.x_max), fit_exponents=False)
             out["critical_end_point"] = {"x_c": cep.x_c, "beta_star": cep.beta_star}
@@ -155,7 +207,9 @@ def phase_diagram(args) -> int:
         return 0
     first = [i for i, o in enumerate(out["order"]) if o == "first"]
     x, bc, lo_, hi_ = (out[k] for k in ("x", "beta_c", "beta_sp_lo", "beta_sp_hi"))
-    print(f"{args.kind} attention, {axis} in [{args.x_min}, {args.x_max}] ({args.n_x}) x beta in "
+    what = f"{args.kind} attention" + (f" on one-hot tokens ({args.score_prior} score prior)" if args.tokens == "onehot"
+                                       else "")
+    print(f"{what}, {axis} in [{args.x_min}, {args.x_max}] ({args.n_x}) x beta in "
           f"[{args.beta_min}, {args.beta_max}] ({args.n_beta}); all points converged: {converged}")
     for i in sorted({first[0], first[-1]} if first else set()):
         print(f"first order on grid {axis} in [{x[first[0]]:.4g}, {x[first[-1]]:.4g}]; at {axis} = "
