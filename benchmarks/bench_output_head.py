@@ -6,7 +6,8 @@ Workload: the LM configuration of ``bench_transformer.py`` at the head: M = 4096
 x 64 positions), D = 128, V = 2500, float32, tied embeddings (W_U = E^T), cross-entropy.
 Unfused route: logits = h W_U (rows split over the threads), the float64-accumulated cross-entropy
 kernel over all rows in chunks, dh = G W_U^T and dW_U = h^T G (the model's ``wgrad``) - the step
-as it was before the head was fused.  Each variant: the median of ``--repeats`` calls after one
+as it was before the head was fused, except that both routes use today's loss kernel (float32
+exponentials), so the ratio is that of the fusion alone.  Each variant: the median of ``--repeats`` calls after one
 discarded call, BLAS held to one thread per pool thread as in the model.
 
 Run:  python benchmarks/bench_output_head.py [--threads N] [--repeats R] [--json PATH]

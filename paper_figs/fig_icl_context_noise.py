@@ -13,13 +13,13 @@ IVON runs; accuracy at the trained weights.  Without the run folders the script 
 ``--base positive-control`` draws the same sweeps on the AdamW runs of the positive-control settings at
 T = 40, alpha 0.6 (the runs that learn in context; ``grokphase uncertainty diversity --base
 positive-control --n-task 10 --alpha 0.6 --steps S --train --root R``), on the splits ID-train,
-OOD-train and OOD-val: ``--root R --steps S --out figures/fig_icl_context_noise_positive_control.png``.
+OOD-train and OOD-val: ``--root R --steps S`` (written to ``figures/fig_icl_context_noise_positive_control.png``).
 
 Verdicts (rules fixed before the positive-control runs; per split and estimator, :func:`verdict`):
-claim 3 - accuracy rises with the context examples (last k minus k = 0 above 0.05), AU falls (last
-below first), EU is non-monotone (an interior value beyond both end values by more than 10% of the
-EU range over k); claim 4 - noise 1 against noise 0: accuracy lower by more than 0.05, AU and EU
-higher.
+claim 3 - accuracy (per optimiser) rises with the context examples (last k minus k = 0 above
+0.05), AU falls (last below first), EU is non-monotone (an interior value beyond both end values by
+more than 10% of the EU range over k); claim 4 - noise 1 against noise 0: accuracy lower by more
+than 0.05, AU and EU higher.
 """
 
 from __future__ import annotations
@@ -70,20 +70,27 @@ def _non_monotone(seq) -> bool:
 
 
 def verdict(data: dict) -> dict:
-    """Claims 3 and 4 per (split, estimator) on the seed-mean curves: ``{"claim3": {split: {"acc_rises",
-    est: {"au_falls", "eu_non_monotone"}}}, "claim4": {split: {"acc_falls", est: {"au_rises", "eu_rises"}}}}``
-    (rules in the module docstring)."""
+    """Claims 3 and 4 per split on the seed-mean curves, accuracy per optimiser and AU / EU per
+    estimator: ``{"claim3": {split: {"acc_rises": {optimizer: bool}, est: {"au_falls",
+    "eu_non_monotone"}}}, "claim4": {split: {"acc_falls": {optimizer: bool}, est: {"au_rises",
+    "eu_rises"}}}}`` (rules in the module docstring; claim 4 compares the noise values 0 and 1 and
+    is left out when either is missing; a run lacking an estimator's entry is left out of its mean).
+    """
     out = {"claim3": {}, "claim4": {}}
+    noise_ends = [x for x in (0.0, 1.0) if x in data["noises"]]
     for split in data.get("splits", list(SPLIT_STYLES)):
-        for claim, xs, tag in (("claim3", data["ks"], "k{}"), ("claim4", data["noises"], "noise{:g}")):
+        for claim, xs, tag in (("claim3", data["ks"], "k{}"), ("claim4", noise_ends, "noise{:g}")):
             names = [f"{split}/{tag.format(x)}" for x in xs]
-            if not all(n in r["sets"] for r in data["runs"] for n in names):
+            runs = [r for r in data["runs"] if all(n in r["sets"] for n in names)]
+            if len(xs) < 2 or not runs:
                 continue
-            acc = np.mean([[r["sets"][n]["acc"] for n in names] for r in data["runs"]], axis=0)
-            entry = ({"acc_rises": _rises(acc, ACC_MARGIN)} if claim == "claim3"
-                     else {"acc_falls": _rises(-acc, ACC_MARGIN)})
+            acc_key = "acc_rises" if claim == "claim3" else "acc_falls"
+            entry = {acc_key: {}}
+            for opt in sorted({r["optimizer"] for r in runs}):
+                acc = np.mean([[r["sets"][n]["acc"] for n in names] for r in runs if r["optimizer"] == opt], axis=0)
+                entry[acc_key][opt] = _rises(acc if claim == "claim3" else -acc, ACC_MARGIN)
             for est, (opt, _) in EST.items():
-                rows = [[r["sets"][n].get(est) for n in names] for r in data["runs"] if r["optimizer"] == opt]
+                rows = [[r["sets"][n].get(est) for n in names] for r in runs if r["optimizer"] == opt]
                 rows = [row for row in rows if all(v and v.get("eu") is not None for v in row)]
                 if not rows:
                     continue
@@ -140,11 +147,14 @@ def draw(data: dict, path) -> list[Path]:
 
 def main(argv=None) -> list[Path]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default=f"figures/{NAME}.png", help="output PNG (PDF, JSON beside)")
+    ap.add_argument("--out", help=f"output PNG (PDF, JSON beside; default figures/{NAME}.png, with "
+                                  f"--base positive-control figures/{NAME}_positive_control.png)")
     ap.add_argument("--root", default="runs/study", help="parent folder of the run folders")
     ap.add_argument("--base", choices=sorted(BASE_SPLITS), default="study", help="which runs (module docstring)")
     ap.add_argument("--steps", type=int, help="steps of the positive-control runs (default: the preset's)")
     args = ap.parse_args(argv)
+    if args.out is None:
+        args.out = f"figures/{NAME}{'_positive_control' if args.base == 'positive-control' else ''}.png"
     data = compute(args.root, args.base, args.steps)
     if not data["runs"]:
         stored = stored_numbers(args.out, NAME)

@@ -69,8 +69,8 @@ def verdict(cells: list) -> dict:
            "transition_seen": bool(acc and acc[0] < LOW and acc[-1] >= HIGH), "claim1": {}}
     for e in estimators(cells):
         eu = [_value(c, "ood_train", e, "eu") for c in cells]
-        low = [u for u, a in zip(eu, acc) if a < LOW and np.isfinite(u)]
-        high = [u for u, a in zip(eu, acc) if a >= HIGH and np.isfinite(u)]
+        low = [u for u, a in zip(eu, acc) if a < LOW and not np.isnan(u)]       # inf counts: it is a value
+        high = [u for u, a in zip(eu, acc) if a >= HIGH and not np.isnan(u)]
         out["claim1"][e] = ("untestable" if not low or not high else
                             "holds" if max(high) < min(low) else "fails")
     return out

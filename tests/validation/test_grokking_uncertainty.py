@@ -138,6 +138,16 @@ def test_icl_sweeps_and_their_figures(tmp_path):
     assert all(p.stat().st_size > 1000 for p in fig_icl_diversity.draw({"cells": [cell]}, tmp_path / "b.png"))
 
 
+def test_context_sweep_store_key_of_the_study_is_unchanged():
+    """The fields added for the positive-control runs (base, steps, splits: OMIT_DEFAULT) leave the
+    study design's store identity as it was before them (key recorded then)."""
+    from grokphase.sweep.store import identity_key, sweep_identity
+    from grokphase.validation.experiments.uncertainty_runs import ContextSweeps, context_point
+
+    assert identity_key(sweep_identity(context_point, ContextSweeps()), 8) == "5e4aa505"
+    assert identity_key(sweep_identity(context_point, ContextSweeps(base="positive-control")), 8) != "5e4aa505"
+
+
 def test_context_sweeps_read_the_positive_control_runs(tmp_path):
     """base='positive-control': the AdamW diversity run at T = 40, alpha 0.6 with the given steps is
     swept, on the splits asked for; the study runs are not looked at; bad options are refused."""
@@ -165,11 +175,17 @@ def test_context_sweeps_read_the_positive_control_runs(tmp_path):
     data = {"base": "positive-control", "splits": ["ood_train"], "ks": [0, 2], "noises": [0.0, 1.0], **res}
     v = fcn.verdict(data)
     assert set(v["claim3"]["ood_train"]) == {"acc_rises", "laplace", "swag"} and set(v["claim4"]) == {"ood_train"}
+    assert set(v["claim3"]["ood_train"]["acc_rises"]) == {"adamw"}
     sets = r["sets"]
     assert v["claim4"]["ood_train"]["laplace"]["au_rises"] == (sets["ood_train/noise1"]["laplace"]["au"]
                                                                > sets["ood_train/noise0"]["laplace"]["au"])
     assert all(p.stat().st_size > 1000 for p in fcn.draw(data, tmp_path / "cn.png"))
     with pytest.raises(ValueError, match="base"):
         ContextSweeps(base="pc")
+    with pytest.raises(ValueError, match="steps applies only"):
+        ContextSweeps(steps=100)
+    with pytest.raises(ValueError, match="distinct"):
+        ContextSweeps(splits=("ood_val", "ood_val"))
+    assert ContextSweeps(base="positive-control").steps == 45000
     with pytest.raises(ValueError, match="splits"):
         ContextSweeps(splits=("ood",))

@@ -32,7 +32,8 @@ def test_fused_head_equals_unfused_float64(loss, M, V, D, seed):
 
 
 def test_many_blocks_and_chunks_are_all_counted():
-    """M = 3000 rows of V = 1500 float64 logits: 349-row blocks, three per chunk of 750 rows (2 threads)."""
+    """M = 3000 rows of V = 1500 float64 logits: 349-row blocks, several per chunk (chunks of 750 rows
+    with 2 threads, 1500 with 1)."""
     assert block_rows(1500, 8) == 349
     rng = np.random.default_rng(1)
     h, W, t = rng.standard_normal((3000, 8)), rng.standard_normal((8, 1500)), rng.integers(0, 1500, 3000)
@@ -70,6 +71,14 @@ def test_cross_entropy_rows_of_confident_logits_match_float64():
     np.testing.assert_allclose(d32, d64, rtol=1e-5, atol=0)
 
 
-def test_unknown_loss_is_refused():
+def test_bad_arguments_are_refused():
+    h, W, t = np.ones((2, 2)), np.ones((2, 3)), np.zeros(2, np.int64)
     with pytest.raises(ValueError, match="loss must be one of"):
-        unembed_loss_backward(np.ones((2, 2)), np.ones((2, 3)), np.zeros(2, np.int64), "hinge")
+        unembed_loss_backward(h, W, t, "hinge")
+    for bad in (np.array([0, 3]), np.array([-1, 0]), np.zeros(3, np.int64), np.zeros(2, np.int32)):
+        with pytest.raises(ValueError, match=r"targets must be int64 of shape \(M,\) = \(2,\) with classes in \[0, V = 3\)"):
+            unembed_loss_backward(h, W, bad)
+    with pytest.raises(ValueError, match="M >= 1"):
+        unembed_loss_backward(np.ones((0, 2)), W, np.zeros(0, np.int64))
+    with pytest.raises(ValueError, match="W_U must be"):
+        unembed_loss_backward(h, np.ones((3, 3)), t)

@@ -187,28 +187,38 @@ def _store(root, name: str, point, design, store):
     return None if store is None or store is False else Path(store)
 
 
-def _runs_with_snapshots(task: str, seeds, root) -> list[tuple[str, int, object, Path]]:
-    """(optimizer, seed, run config, run folder) of the study runs of ``task`` that have snapshots."""
+def _with_snapshots(find, optimizers, seeds) -> list[tuple[str, int, object, Path]]:
+    """(optimizer, seed, run config, run folder) of the runs ``find(optimizer, seed)`` -> (run,
+    folder) that have snapshots."""
     out = []
-    for opt in OPTIMIZERS:
+    for opt in optimizers:
         for seed in seeds:
-            run, run_dir = study_run(task, opt, seed, root)
+            run, run_dir = find(opt, seed)
             if (run_dir / "snapshots").exists():
                 out.append((opt, int(seed), run, run_dir))
     return out
+
+
+def _runs_with_snapshots(task: str, seeds, root) -> list[tuple[str, int, object, Path]]:
+    """(optimizer, seed, run config, run folder) of the study runs of ``task`` that have snapshots."""
+    return _with_snapshots(lambda opt, seed: study_run(task, opt, seed, root), OPTIMIZERS, seeds)
 
 
 def _run_id(run_dir: Path) -> str:
     return run_dir.name.rsplit("_", 1)[1]
 
 
+def _checked(found, label: str, run_id: str):
+    """(run, folder) ``found``, checked against the configuration hash the grid point was made for."""
+    run, run_dir = found
+    if _run_id(run_dir) != run_id:
+        raise ValueError(f"run {label}: the configuration hash is {_run_id(run_dir)}, the grid point's {run_id}")
+    return run, run_dir
+
+
 def _study_run_checked(task: str, optimizer: str, seed: int, root, run_id: str):
     """study_run, checked against the configuration hash the grid point was made for."""
-    run, run_dir = study_run(task, optimizer, seed, root)
-    if _run_id(run_dir) != run_id:
-        raise ValueError(f"run {task}/{optimizer}/seed {seed}: the preset's configuration hash is "
-                         f"{_run_id(run_dir)}, the grid point's {run_id}")
-    return run, run_dir
+    return _checked(study_run(task, optimizer, seed, root), f"{task}/{optimizer}/seed {seed}", run_id)
 
 
 @functools.lru_cache(maxsize=8)
@@ -388,10 +398,11 @@ class ContextSweeps:
     tasks per set of each split of ``splits``, ``samples`` posterior samples per estimator,
     SWAG from the last ``swag_window`` snapshots.
 
-    ``base`` (:data:`CONTEXT_BASES`) says which runs: 'study' - the in-context study runs (both
-    optimisers); 'positive-control' - the AdamW runs of the positive-control settings at T = 40,
-    alpha 0.6 with snapshots (:func:`diversity_run` with n_task 10 and ``steps``; None: the
-    preset's), the runs that learn in context."""
+    ``base`` (:data:`DIVERSITY_BASES`) says which runs: 'study' - the in-context study runs (both
+    optimisers; ``steps`` must stay None); 'positive-control' - the AdamW runs of the
+    positive-control settings at T = 40, alpha 0.6 with snapshots (:func:`diversity_run` with n_task
+    10 and ``steps``; None is resolved to the preset's 45,000), the runs that learn in context.
+    ``splits``: distinct prompt splits, at least one."""
 
     root: str = "runs/study"
     samples: int = 8
@@ -410,16 +421,19 @@ class ContextSweeps:
         integer("samples", self.samples, 2)
         integer("n_seqs", self.n_seqs, 64, note="fresh input sequences per set (x all tasks of the split)")
         integer("swag_window", self.swag_window, 1)
-        choice("base", self.base, CONTEXT_BASES)
-        if self.steps is not None:
-            integer("steps", self.steps, 1)
+        choice("base", self.base, DIVERSITY_BASES)
+        if self.base == "study":
+            if self.steps is not None:
+                raise ValueError(f"steps applies only to base='positive-control' (the study runs are the "
+                                 f"presets'); got steps={self.steps!r}")
+        else:
+            steps = icl_training.PRESETS["positive-control"].steps if self.steps is None else self.steps
+            object.__setattr__(self, "steps", integer("steps", steps, 1))
         object.__setattr__(self, "splits", tuple(self.splits))
         for sp in self.splits:
             choice("splits", sp, SPLITS)
-
-
-CONTEXT_BASES = ("study", "positive-control")
-"""Runs the context sweeps read (:class:`ContextSweeps`)."""
+        if not self.splits or len(set(self.splits)) != len(self.splits):
+            raise ValueError(f"splits must be distinct prompt splits of {SPLITS}, at least one; got {self.splits!r}")
 
 POSITIVE_CONTROL_N_TASK, POSITIVE_CONTROL_ALPHA = 10, 0.6
 """The positive control's grid cell: T = 40 tasks, training fraction 0.6."""
@@ -431,21 +445,14 @@ def _context_run(design: ContextSweeps, optimizer: str, seed: int):
         return study_run("icl", optimizer, seed, design.root)
     if optimizer != "adamw":
         raise ValueError(f"optimizer must be 'adamw' for the positive-control runs, got {optimizer!r}")
-    steps = design.steps or icl_training.PRESETS["positive-control"].steps
-    return diversity_run(POSITIVE_CONTROL_N_TASK, POSITIVE_CONTROL_ALPHA, seed, design.root, steps=steps,
+    return diversity_run(POSITIVE_CONTROL_N_TASK, POSITIVE_CONTROL_ALPHA, seed, design.root, steps=design.steps,
                          base="positive-control")
 
 
 def _context_runs(design: ContextSweeps, seeds) -> list[tuple[str, int, object, Path]]:
     """(optimizer, seed, run, run folder) of the runs of ``design`` that have snapshots."""
-    opts = OPTIMIZERS if design.base == "study" else ("adamw",)
-    out = []
-    for opt in opts:
-        for seed in seeds:
-            run, run_dir = _context_run(design, opt, seed)
-            if (run_dir / "snapshots").exists():
-                out.append((opt, int(seed), run, run_dir))
-    return out
+    return _with_snapshots(lambda opt, seed: _context_run(design, opt, seed),
+                           OPTIMIZERS if design.base == "study" else ("adamw",), seeds)
 
 
 def _sweep_names(ks, noises, splits=SWEEP_SPLITS) -> tuple[np.ndarray, np.ndarray]:
@@ -476,10 +483,8 @@ def context_point(design: ContextSweeps, optimizer: str, seed: int, run_id: str,
         ``acc_k`` (split, k), ``tu_k``, ``au_k``, ``eu_k``, ``pred_acc_k`` (split, k, estimator);
         the same with suffix ``_noise`` over (split, p_noise[, estimator]).
     """
-    run, run_dir = _context_run(design, optimizer, seed)
-    if _run_id(run_dir) != run_id:
-        raise ValueError(f"run icl/{optimizer}/seed {seed}: the configuration hash is {_run_id(run_dir)}, the "
-                         f"grid point's {run_id}")
+    run, run_dir = _checked(_context_run(design, optimizer, seed), f"{design.base} icl/{optimizer}/seed {seed}",
+                            run_id)
     ks = list(range(run.n_ctx)) if design.ks is None else list(design.ks)
     noises = list(design.noises)
     splits = list(design.splits)
@@ -517,7 +522,7 @@ def context_noise_dataset(seeds=(0, 1, 2), root="runs/study", *, samples: int = 
     base : str
         'study' or 'positive-control' (:class:`ContextSweeps`).
     steps : int, optional
-        Steps of the positive-control runs (None: the preset's).
+        Steps of the positive-control runs (None: the preset's; must be None for the study runs).
     splits : sequence of str
         Prompt splits swept (default ``SWEEP_SPLITS``).
     executor, progress

@@ -1,6 +1,7 @@
 """Fused Numba kernels of the transformer's step (forward and hand-written backward).
 
-Each kernel ``k(c, lo, hi, ...)`` does rows [lo, hi) of its parallel dimension (chunk c of
+Each kernel ``k(c, lo, hi, ...)`` (all but the cross-entropy, which does one block of rows in the
+calling thread for ``output_head``) does rows [lo, hi) of its parallel dimension (chunk c of
 ``_parallel.run``; reductions over rows write partial sums into row c of a float64 array) and
 writes into arrays the caller owns, so buffers are reused across steps and no NumPy temporaries
 appear.  They keep the dtype of their array arguments (float32 or float64: one compiled signature

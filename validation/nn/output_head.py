@@ -27,9 +27,11 @@ from . import _parallel
 LOSSES = ("ce", "mse")
 
 BLOCK_BYTES = 1 << 22
-"""Bytes of one block of logits: 4 MiB, an eighth of the 32 MiB L3 cache per thread here.  Measured
+"""Bytes of one block of logits: 4 MiB, an eighth of the 32 MiB L3 cache per thread here (larger
+blocks measured 5-10% faster, within the run-to-run noise, but their scratch grows with V).  Measured
 with ``python benchmarks/bench_output_head.py --threads 2`` (the LM benchmark's head: M 4096, D 128,
-V 2500, float32; ``benchmarks/results/bench_output_head.json``): unfused 103 ms; fused with blocks
+V 2500, float32; ``benchmarks/results/bench_output_head.json``; both routes with the same loss
+kernel, whose float32 exponentials took it from 56 to 16 ms on one thread): unfused 103 ms; fused with blocks
 of 512 KiB 91 ms, 1-4 MiB 85-87 ms, 8-16 MiB 79-82 ms (1.13-1.30x; the run-to-run noise is ~10%)."""
 
 
@@ -70,6 +72,7 @@ def _chunk(c, lo, hi, h, W_U, targets, inv_m, loss, scratch, dh, dW_parts, dW_bl
     losses[c] = total
 
 
+@_parallel.blas_single
 def unembed_loss_backward(h: np.ndarray, W_U: np.ndarray, targets: np.ndarray, loss: str = "ce",
                           dh: np.ndarray | None = None):
     """Mean loss of the logits h W_U over the M rows of h, and its gradients.
@@ -93,14 +96,22 @@ def unembed_loss_backward(h: np.ndarray, W_U: np.ndarray, targets: np.ndarray, l
     """
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    if h.ndim != 2 or h.shape[0] < 1 or not h.flags.c_contiguous:
+        raise ValueError(f"h must be a C-contiguous (M, D) array with M >= 1 rows, got shape {h.shape}")
     M, D = h.shape
+    if W_U.ndim != 2 or W_U.shape[0] != D or W_U.dtype != h.dtype:
+        raise ValueError(f"W_U must be a (D = {D}, V) array of h's dtype {h.dtype}, got shape {W_U.shape} and "
+                         f"dtype {W_U.dtype}")
     V = W_U.shape[1]
+    if targets.shape != (M,) or targets.dtype != np.int64 or targets.min() < 0 or targets.max() >= V:
+        raise ValueError(f"targets must be int64 of shape (M,) = ({M},) with classes in [0, V = {V}), got dtype "
+                         f"{targets.dtype}, shape {targets.shape}, range [{targets.min()}, {targets.max()}]")
     if dh is None:
         dh = np.empty((M, D), h.dtype)
     work = 3 * M * D * V
     k = _parallel.n_chunks(M, work, per_thread=2)
     rows = block_rows(V, h.dtype.itemsize)
-    scratch = np.empty((k, min(rows, M), V), h.dtype)
+    scratch = np.empty((k, min(rows, -(-M // k)), V), h.dtype)   # a block is at most a chunk
     dW_parts, dW_block = np.zeros((k, D, V), h.dtype), np.empty((k, D, V), h.dtype)
     losses = np.zeros(k)
     _parallel.run(_chunk, M, work, h, W_U, targets, 1.0 / M, loss, scratch, dh, dW_parts, dW_block, losses,

@@ -48,8 +48,9 @@ def add_parser(sub) -> None:
     q.add_argument("--samples", type=int, default=8, help="posterior samples per estimator (>= 2)")
     q.add_argument("--base", choices=["study", "positive-control"], default="study",
                    help="which runs: the study runs, or the positive-control runs at T = 40, alpha 0.6 "
-                        "(trained by `uncertainty diversity --base positive-control --n-task 10 --alpha 0.6`)")
-    q.add_argument("--steps", type=int, help="steps of the positive-control runs (default: the preset's)")
+                        "(trained by `uncertainty diversity --base positive-control --n-task 10 --alpha 0.6 "
+                        "--steps S --train`: give the same --steps here)")
+    q.add_argument("--steps", type=int, help="steps of the positive-control runs (default: the preset's 45000)")
     q.add_argument("--splits", nargs="+", default=["id_train", "ood_val"],
                    choices=["id_train", "id_val", "ood_train", "ood_val"], help="prompt splits swept")
     _executor_options(q)
@@ -170,6 +171,10 @@ def run(args) -> int:
         res = ur.context_noise_sweeps(tuple(args.seeds), args.root, samples=args.samples, base=args.base,
                                       steps=args.steps, splits=tuple(args.splits), executor=_executor(args),
                                       progress=progress)
+        if not res["runs"]:
+            raise ValueError(f"--root: no {args.base} in-context runs with snapshots under {args.root!r} for seeds "
+                             f"{args.seeds}" + (f" and --steps {args.steps}" if args.steps else "")
+                             + " (train them first; see --help)")
     elif args.uncertainty_command == "diversity":
         res = ur.diversity_grid(tuple(args.n_task), tuple(args.alpha), args.seed, args.root, steps=args.steps,
                                 train=args.train, samples=args.samples, base=args.base, executor=_executor(args),

@@ -16,7 +16,8 @@ A design may say which of its fields do not apply to it (a method ``inapplicable
 A field added to a design after runs were recorded can keep their identities: declared with
 ``dataclasses.field(default=..., metadata={OMIT_DEFAULT: True})`` it is left out of
 :func:`resolved_config` while it holds its default (so the recorded configurations, which lack it,
-still describe those runs), and recorded like any other field otherwise.
+still describe those runs), and recorded like any other field otherwise; a top-level such field of
+a sweep design is likewise left out of its store identity (:func:`identity_config`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import tomllib
 import types
 import typing
 
-__all__ = ["OMIT_DEFAULT", "qualified_name", "design_config", "resolved_config", "design_from_config", "design_of", "config_diff",
+__all__ = ["OMIT_DEFAULT", "qualified_name", "design_config", "identity_config", "resolved_config", "design_from_config", "design_of", "config_diff",
            "parse_value", "parse_assignments", "read_toml", "write_toml"]
 
 OMIT_DEFAULT = "omit_default"
@@ -110,6 +111,24 @@ def inapplicable(design) -> dict[str, str]:
     """
     method = getattr(design, "inapplicable", None)
     return dict(method()) if callable(method) else {}
+
+
+def identity_config(design) -> dict:
+    """:func:`design_config` without the top-level fields marked :data:`OMIT_DEFAULT` that hold
+    their default: what identifies a design's results (its sweep store key), so that a field added
+    later with its old behaviour as the default keeps the stores made before it.
+
+    Parameters
+    ----------
+    design : frozen dataclass instance
+
+    Returns
+    -------
+    dict
+    """
+    skip = {f.name for f in dataclasses.fields(design) if f.metadata.get(OMIT_DEFAULT)
+            and f.default is not dataclasses.MISSING and getattr(design, f.name) == f.default}
+    return {k: v for k, v in design_config(design).items() if k not in skip}
 
 
 def resolved_config(design) -> dict:

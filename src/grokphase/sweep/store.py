@@ -24,7 +24,7 @@ import xarray as xr
 
 from grokphase._io import atomic_write_json, dumps_strict
 from grokphase.results import load_dataset, save_dataset
-from grokphase.sweep.design import config_diff, design_config, qualified_name
+from grokphase.sweep.design import config_diff, identity_config, qualified_name
 
 __all__ = ["StoreError", "PointStore", "FORMAT", "sweep_identity", "identity_key"]
 
@@ -45,10 +45,11 @@ def sweep_identity(point, design) -> dict:
     -------
     dict
         ``{"format", "design", "version", "point_function", "config"}``: store format, design
-        class, its ``VERSION`` (default 0), point function and the design's configuration.
+        class, its ``VERSION`` (default 0), point function and the design's configuration
+        (``design.identity_config``: fields added later with OMIT_DEFAULT count only when set).
     """
     return {"format": FORMAT, "design": qualified_name(design), "version": getattr(design, "VERSION", 0),
-            "point_function": qualified_name(point), "config": design_config(design)}
+            "point_function": qualified_name(point), "config": identity_config(design)}
 
 
 def identity_key(identity: dict, n: int = 16) -> str:
