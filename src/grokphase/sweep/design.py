@@ -144,9 +144,7 @@ def resolved_config(design) -> dict:
     dict
     """
     skip = set(inapplicable(design))
-    skip |= {f.name for f in dataclasses.fields(design) if f.metadata.get(OMIT_DEFAULT)
-             and f.default is not dataclasses.MISSING and getattr(design, f.name) == f.default}
-    return {k: v for k, v in design_config(design).items() if k not in skip}
+    return {k: v for k, v in identity_config(design).items() if k not in skip}
 
 
 def _nest(config: dict) -> dict:
