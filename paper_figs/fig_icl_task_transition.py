@@ -10,6 +10,10 @@ lr 3e-3 cosine over 30k steps, wd 0.1, balanced batches of ~160 rows: every task
 sequence), evaluated at the last snapshot on 64 fresh input sequences x all tasks of each split.
 T values whose run does not exist are left out (the title lists the T drawn).
 
+A fourth panel shows OOD-train (and, dotted, ID-train) accuracy through training, read from the
+runs' metrics (the evaluation sets of the training log): a run can generalise to unseen tasks early
+and lose it while it memorises its tasks, so the verdict also lists each run's peak.
+
 Criteria (fixed before the runs):
 - the transition is seen when OOD-train accuracy is < 0.25 at the smallest T drawn and >= 0.4 at
   the largest (chance 1/7 = 0.143);
@@ -66,6 +70,7 @@ def verdict(cells: list) -> dict:
     cells = sorted(cells, key=lambda c: c["T"])
     acc = [c["sets"]["ood_train"]["acc"] for c in cells]
     out = {"T": [c["T"] for c in cells], "ood_train_acc": acc,
+           "ood_train_peak": [peak(c) for c in cells],
            "transition_seen": bool(acc and acc[0] < LOW and acc[-1] >= HIGH), "claim1": {}}
     for e in estimators(cells):
         eu = [_value(c, "ood_train", e, "eu") for c in cells]
@@ -76,13 +81,34 @@ def verdict(cells: list) -> dict:
     return out
 
 
+TRAJECTORY = ("id_train_acc", "ood_train_acc", "ood_val_acc")
+
+
 def compute(root="runs/study_pc") -> dict:
-    from grokphase.validation.experiments.uncertainty_runs import diversity_grid
+    from grokphase.validation.experiments.uncertainty_runs import diversity_grid, diversity_run
+    from grokphase.validation.training import read_metrics
 
     data = diversity_grid(N_TASKS, (ALPHA,), 0, root, steps=STEPS, base="positive-control")
+    for c in data["cells"]:
+        rows = read_metrics(diversity_run(c["T"] // 4, ALPHA, 0, root, steps=STEPS, base="positive-control")[1])
+        rows = [r for r in rows if all(r.get(k) is not None for k in TRAJECTORY)]
+        c["trajectory"] = {"step": [r["step"] for r in rows], **{k: [r[k] for r in rows] for k in TRAJECTORY}}
     if data["cells"]:
         data["verdict"] = verdict(data["cells"])
     return data
+
+
+def peak(cell: dict) -> tuple[float, int] | None:
+    """(max OOD-train accuracy over the logged steps, its step) of a cell with a trajectory.
+
+    >>> peak({"trajectory": {"step": [0, 500, 1000], "ood_train_acc": [0.1, 0.6, 0.3]}})
+    (0.6, 500)
+    """
+    tr = cell.get("trajectory")
+    if not tr or not tr["step"]:
+        return None
+    i = int(np.argmax(tr["ood_train_acc"]))
+    return float(tr["ood_train_acc"][i]), int(tr["step"][i])
 
 
 def draw(data: dict, path) -> list[Path]:
@@ -93,7 +119,8 @@ def draw(data: dict, path) -> list[Path]:
     cells = sorted(data["cells"], key=lambda c: c["T"])
     Ts = [c["T"] for c in cells]
     est = estimators(cells)
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4), sharex=True, constrained_layout=True)
+    with_traj = any(c.get("trajectory") for c in cells)
+    fig, axes = plt.subplots(1, 4 if with_traj else 3, figsize=(17 if with_traj else 13, 4), constrained_layout=True)
     ax = axes[0]
     for split in SPLITS:
         ax.plot(Ts, [c["sets"][split]["acc"] for c in cells], "o-", label=split.replace("_", "-"))
@@ -110,9 +137,22 @@ def draw(data: dict, path) -> list[Path]:
         if q == "eu":
             ax.set_yscale("log")
         ax.legend(fontsize=7)
-    for ax in axes:
+    for ax in axes[:3]:
         ax.set_xlabel("pretraining tasks T")
         ax.set_xticks(Ts)
+    if with_traj:
+        ax = axes[3]
+        for i, c in enumerate(cells):
+            tr = c.get("trajectory")
+            if tr:
+                col = plt.get_cmap("viridis")(i / max(1, len(cells) - 1))
+                ax.plot(tr["step"], tr["ood_train_acc"], color=col, lw=1.2, label=f"T = {c['T']}: OOD-train")
+                ax.plot(tr["step"], tr["id_train_acc"], color=col, lw=0.7, ls=":")
+        ax.axhline(1 / P, color="k", ls=":", lw=1)
+        ax.set_xlabel("training step")
+        ax.set_ylabel("final-z accuracy (dotted: ID-train)")
+        ax.set_ylim(0, 1)
+        ax.legend(fontsize=7)
     v = data.get("verdict") or verdict(cells)
     fig.suptitle(f"In-context arithmetic, p = {P}, alpha {ALPHA}, {STEPS:,} steps, seed 0 (T = {Ts}): transition "
                  f"{'seen' if v['transition_seen'] else 'not seen'}; claim 1 per estimator: "

@@ -23,5 +23,8 @@ def test_verdict_and_figure(tmp_path):
     cells[0]["sets"]["ood_train"]["laplace"]["eu"] = 0.9         # EU above a pre-transition value
     assert ftt.verdict(cells)["claim1"]["laplace"] == "fails"
     assert not ftt.verdict([_cell(8, 0.3, 0.1), _cell(40, 0.5, 0.05)])["transition_seen"]
+    cells[1]["trajectory"] = {"step": [0, 500, 1000], "id_train_acc": [0.1, 0.8, 1.0], "ood_train_acc": [0.14, 0.5, 0.2],
+                              "ood_val_acc": [0.14, 0.15, 0.14]}
+    assert ftt.verdict(cells)["ood_train_peak"] == [(0.5, 500), None, None, None]
     paths = ftt.draw({"cells": cells}, tmp_path / "f.png")
     assert [p.suffix for p in paths] == [".png", ".pdf", ".json"] and all(p.stat().st_size > 1000 for p in paths)
