@@ -40,3 +40,12 @@ def test_validate_config_round_trip(tmp_path, capsys):
     assert main(["attention", "validate", "hysteresis", "--config", str(cfg), "--runs", str(tmp_path), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["plan"]["design"]["alphas"] == [11.0, 13.0] and out["plan"]["design"]["n_iter"] == 30
+
+
+def test_validate_choices_are_the_presets():
+    """The command line's preset names (kept literal so that --help does not import the experiments)
+    are exactly the presets' names."""
+    from grokphase.cli.attention import VALIDATE_PRESETS
+    from grokphase.validation.experiments import presets
+
+    assert sorted(VALIDATE_PRESETS) == sorted(presets.PRESETS)

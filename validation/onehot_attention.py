@@ -137,6 +137,39 @@ def _batched(C: np.ndarray) -> np.ndarray:
     return C[None] if C.ndim == 4 else C
 
 
+def data_term(A: np.ndarray, W: np.ndarray, C: np.ndarray):
+    """The data sum D = sum_l tr C_ll - 2 <A, Pi T1> + <A^T A, T2> of §2 (the squared error summed
+    over sequences and positions) and its gradients dD/dA = 2 (A T2 - Pi T1), dD/dW = 2 (W G2 - G1).
+
+    Parameters
+    ----------
+    A : ndarray, shape (n, L, L)
+        Attention weights.
+    W : ndarray, shape (n, V, V)
+        Value path.
+    C : ndarray, shape (L, L, V, V) or (n, L, L, V, V)
+        Pair-count tensor (C = :func:`pair_moment` gives the population loss per sequence l(A, W)).
+
+    Returns
+    -------
+    D : ndarray, shape (n,)
+    dD_dA : ndarray, shape (n, L, L)
+    dD_dW : ndarray, shape (n, V, V)
+    """
+    Cb = _batched(C)
+    Pi = shift_matrix(A.shape[-1])
+    M = W.swapaxes(-1, -2) @ W
+    T1 = np.einsum("...nmij,...ij->...nm", Cb, W)
+    T2 = np.einsum("...nmij,...ij->...nm", Cb, M)
+    PiT1 = Pi @ T1
+    AT2 = A @ T2
+    trC = np.einsum("...nnii->...", Cb)
+    D = trC - 2 * np.einsum("cij,cij->c", A, PiT1) + np.einsum("cij,cij->c", AT2, A)
+    G1 = np.einsum("...nmij,...nm->...ij", Cb, Pi.T @ A)
+    G2 = np.einsum("...nmij,...nm->...ij", Cb, A.swapaxes(-1, -2) @ A)
+    return D, 2 * (AT2 - PiT1), 2 * (W @ G2 - G1)
+
+
 def neg_log_posterior(model: OneHotModel, theta, C, with_grad: bool = True):
     """-log p of the module docstring (§2) for batched theta = (Q, K, O, U).
 
@@ -156,27 +189,16 @@ def neg_log_posterior(model: OneHotModel, theta, C, with_grad: bool = True):
     """
     Q, K, O, U = theta
     s_q, s_k, s_o, s_v = model.scales
-    N, L = model.N, model.L
-    Cb = _batched(C)
-    Pi = shift_matrix(L)
+    N = model.N
     S, A = attention(model, Q, K)
     W = value_path(model, O, U)
-    M = W.swapaxes(-1, -2) @ W
-    T1 = np.einsum("...nmij,...ij->...nm", Cb, W)
-    T2 = np.einsum("...nmij,...ij->...nm", Cb, M)
-    PiT1 = Pi @ T1
-    AT2 = A @ T2
-    trC = np.einsum("...nnii->...", Cb)
-    data = trC - 2 * np.einsum("cij,cij->c", A, PiT1) + np.einsum("cij,cij->c", AT2, A)
+    data, dD_dA, dD_dW = data_term(A, W, C)
     prior = (_sq(Q) / (2 * s_q**2) + _sq(K) / (2 * s_k**2) + _sq(O) / (2 * s_o**2) + _sq(U) / (2 * s_v**2))
     E = prior + data / (2 * model.sigma2)
     if not with_grad:
         return E, None
-    dA = (AT2 - PiT1) / model.sigma2
-    dS = attention_backward(KIND_CODES[model.kind], A, dA)
-    G1 = np.einsum("...nmij,...nm->...ij", Cb, Pi.T @ A)
-    G2 = np.einsum("...nmij,...nm->...ij", Cb, A.swapaxes(-1, -2) @ A)
-    dW = (W @ G2 - G1) / model.sigma2
+    dS = attention_backward(KIND_CODES[model.kind], A, dD_dA / (2 * model.sigma2))
+    dW = dD_dW / (2 * model.sigma2)
     dQ = dS @ K / N + Q / s_q**2
     dK = dS.swapaxes(-1, -2) @ Q / N + K / s_k**2
     dO = dW @ U / N + O / s_o**2

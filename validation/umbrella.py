@@ -29,7 +29,7 @@ from grokphase.validation.copy_attention import OBSERVABLE_NAMES, umbrella_bias
 from grokphase.validation.samplers import HMCResult, hmc
 
 
-def _variant(V) -> attention.Variant:
+def softmax_variant(V) -> attention.Variant:
     """The softmax model of the windows: Gaussian tokens (V None) or one-hot tokens with vocabulary V."""
     return attention.Variant("softmax") if V is None else attention.Variant("softmax", tokens="onehot", V=V)
 
@@ -40,7 +40,7 @@ def profile_curvature_bound(L=8, s_qk=0.25, s_uv=9.0, beta=None, V=None) -> floa
     Gaussian tokens."""
     from scipy.optimize import minimize_scalar
 
-    v = _variant(V)
+    v = softmax_variant(V)
     if beta is None:
         beta = attention.transition(L=L, kind=v, s_qk=s_qk, s_uv=s_uv).beta_c
     ks = np.linspace(0.0, 2.5, 501)
@@ -131,7 +131,7 @@ def sample_windows(N: int, *, alpha0=None, kappa0=None, k_b=None, chains_per=1, 
     UmbrellaRun
         The biased run (``equal_mass_point`` takes it); K x chains_per chains.
     """
-    v = _variant(V)
+    v = softmax_variant(V)
     t = attention.transition(L=L, kind=v, s_qk=s_qk, s_uv=s_uv)
     if t.order != "first":
         raise ValueError(f"L, s_qk, s_uv = {L}, {s_qk}, {s_uv}: the transition is {t.order!r}; umbrella "

@@ -29,14 +29,36 @@ def test_mbar_recovers_free_energies_of_gaussian_windows(rng):
     assert f_t - f[0] == pytest.approx(0.5 * math.log(2), abs=0.03)
 
 
-def test_gram_free_energy_gradient(rng):
-    Fg = GramFreeEnergy(3, 5.0, 0.25, 9.0)
-    w = Fg.ansatz(0.7, 1.5, 0.25, 9.0)
+@pytest.mark.parametrize("V", [None, 3])
+def test_gram_free_energy_gradient(rng, V):
+    Fg = GramFreeEnergy(3, 5.0, 0.25, 9.0, V)
+    w = Fg.state_point(0.7, 1.5, 0.9)
     w = w + 0.01 * rng.standard_normal(w.size)
     F, G = Fg.value_grad(w)
     h = 1e-6
     num = [(Fg.value_grad(w + h * e)[0] - Fg.value_grad(w - h * e)[0]) / (2 * h) for e in np.eye(w.size)]
     np.testing.assert_allclose(num, G, atol=1e-7)
+
+
+def test_gram_point_at_zero_is_the_prior():
+    """S = 0, W = 0: Omega = Lam (t = 1), and the loss is L per sequence (both token models)."""
+    for V in (None, 4):
+        Fg = GramFreeEnergy(5, 2.0, 0.25, 9.0, V)
+        O = Fg.omega(Fg.state_point(0.0, 0.0, 0.0))
+        np.testing.assert_allclose(O, np.diag(1 / Fg.lam_inv))
+        assert Fg.loss(np.zeros((5, 5)), np.zeros((Fg.nv, Fg.nv)))[0] == pytest.approx(5.0)
+
+
+def test_one_hot_gram_loss_is_the_population_loss(rng):
+    """The Gram route's one-hot loss (count-tensor data term at the pair moment) equals the closed
+    form l(A, W) of docs/attention_onehot.md §3 (an independent formula) at random S, W."""
+    from grokphase.numerics.copy_loss import SOFTMAX, attention_weights
+    from grokphase.validation.onehot_attention import population_loss
+
+    Fg = GramFreeEnergy(6, 1.0, 0.25, 9.0, V=5)
+    S, W = rng.standard_normal((6, 6)), rng.standard_normal((5, 5))
+    A = attention_weights(SOFTMAX, S[None])
+    assert Fg.loss(S, W)[0] == pytest.approx(population_loss(A, W[None])[0], rel=1e-12)
 
 
 def test_one_loop_basins_are_the_reduced_minima():
@@ -47,6 +69,17 @@ def test_one_loop_basins_are_the_reduced_minima():
     # the copy basin is narrower (delta < 0), so finite N needs more data: alpha_c(N) > beta_c
     assert r["delta"] < 0 and r["a1"] > 0
     assert r["a1"] == pytest.approx(13.53, abs=0.05)
+
+
+def test_one_loop_one_hot_basins_are_the_reduced_minima():
+    """One-hot tokens (V = 4, REF): the Gram minima from the §4-form points are the solver's
+    states (F - F(Lam) = f to 1e-9, positive definite Hessians over all 300 Gram entries), and the
+    shift has the Gaussian-token sign: alpha_c(N) > beta_c."""
+    r = one_loop_shift(V=4)
+    for b in ("uniform", "copy"):
+        assert abs(r[b]["F_minus_reduced"]) < 1e-9
+        assert r[b]["min_eig_H"] > 0 and r[b]["grad_norm"] < 1e-8
+    assert r["delta"] < 0 and r["a1"] == pytest.approx(19.447, abs=0.01)
 
 
 def test_onset_detector():

@@ -31,6 +31,8 @@ PRESETS: dict[str, Plan] = {
     "hysteresis": Plan(hysteresis.point, hysteresis.Hysteresis(),
                        (("N", (64, 128, 256, 512, 1024)), ("seed", (0,)))),
     "equilibrium": Plan(equilibrium.point, equilibrium.Equilibrium(), (("N", (64, 128, 256, 512)), ("seed", (0,)))),
+    "onehot-equilibrium": Plan(equilibrium.point, equilibrium.Equilibrium(V=4, n_iter=1000),
+                               (("N", (32, 64, 128, 256)), ("seed", (0, 1, 2)))),
     "linear": Plan(linear.point, linear.LinearFiniteN(),
                    (("N", (64, 128, 64, 128, 256, 1024, 4096)), ("sampler", ("hmc",) * 2 + ("reduced",) * 5),
                     ("seed", (0,))), zipped=("N", "sampler")),
