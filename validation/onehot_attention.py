@@ -137,7 +137,7 @@ def _batched(C: np.ndarray) -> np.ndarray:
     return C[None] if C.ndim == 4 else C
 
 
-def data_term(A: np.ndarray, W: np.ndarray, C: np.ndarray):
+def data_term(A: np.ndarray, W: np.ndarray, C: np.ndarray, with_grad: bool = True):
     """The data sum D = sum_l tr C_ll - 2 <A, Pi T1> + <A^T A, T2> of §2 (the squared error summed
     over sequences and positions) and its gradients dD/dA = 2 (A T2 - Pi T1), dD/dW = 2 (W G2 - G1).
 
@@ -149,12 +149,14 @@ def data_term(A: np.ndarray, W: np.ndarray, C: np.ndarray):
         Value path.
     C : ndarray, shape (L, L, V, V) or (n, L, L, V, V)
         Pair-count tensor (C = :func:`pair_moment` gives the population loss per sequence l(A, W)).
+    with_grad : bool
+        False: the gradients are not computed (returned as None).
 
     Returns
     -------
     D : ndarray, shape (n,)
-    dD_dA : ndarray, shape (n, L, L)
-    dD_dW : ndarray, shape (n, V, V)
+    dD_dA : ndarray, shape (n, L, L), or None
+    dD_dW : ndarray, shape (n, V, V), or None
     """
     Cb = _batched(C)
     Pi = shift_matrix(A.shape[-1])
@@ -165,6 +167,8 @@ def data_term(A: np.ndarray, W: np.ndarray, C: np.ndarray):
     AT2 = A @ T2
     trC = np.einsum("...nnii->...", Cb)
     D = trC - 2 * np.einsum("cij,cij->c", A, PiT1) + np.einsum("cij,cij->c", AT2, A)
+    if not with_grad:
+        return D, None, None
     G1 = np.einsum("...nmij,...nm->...ij", Cb, Pi.T @ A)
     G2 = np.einsum("...nmij,...nm->...ij", Cb, A.swapaxes(-1, -2) @ A)
     return D, 2 * (AT2 - PiT1), 2 * (W @ G2 - G1)
@@ -192,7 +196,7 @@ def neg_log_posterior(model: OneHotModel, theta, C, with_grad: bool = True):
     N = model.N
     S, A = attention(model, Q, K)
     W = value_path(model, O, U)
-    data, dD_dA, dD_dW = data_term(A, W, C)
+    data, dD_dA, dD_dW = data_term(A, W, C, with_grad)
     prior = (_sq(Q) / (2 * s_q**2) + _sq(K) / (2 * s_k**2) + _sq(O) / (2 * s_o**2) + _sq(U) / (2 * s_v**2))
     E = prior + data / (2 * model.sigma2)
     if not with_grad:
