@@ -2,13 +2,14 @@
 claim with honest errors passes; a wrong limit or slope, a model missing a 1/N^2 term, or standard
 errors too small for the scatter fail."""
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
 from scipy import stats
 
-from grokphase.testing import assert_finite_size_scaling, assert_statistically_equal
+from grokphase.testing import assert_finite_size_scaling, assert_statistically_equal, finite_size_fit
 
 NS = np.array([32.0, 64.0, 128.0, 256.0, 512.0])
 
@@ -73,6 +74,22 @@ def test_fss_without_degrees_of_freedom_and_malformed_input():
         kw = dict(Ns=NS, estimates=y, stderr=se, limit=2.0) | bad
         with pytest.raises(ValueError):
             assert_finite_size_scaling(**kw)
+
+
+def test_finite_size_fit_reports_what_the_assertion_rejects():
+    """finite_size_fit returns the assertion's fit without raising: a wrong claim shows as a small
+    p_claim, too small errors as a small p_fit; the fit is the weighted polyfit's."""
+    y, se = _estimates(0)
+    good = finite_size_fit(NS, y, se, 2.0, 3.0)
+    np.testing.assert_equal(dataclasses.astuple(good), dataclasses.astuple(assert_finite_size_scaling(NS, y, se, 2.0, 3.0)))
+    (a1, limit), cov = np.polyfit(1 / NS, y, 1, w=1 / se, cov="unscaled")
+    assert (good.limit, good.a1) == pytest.approx((limit, a1), rel=1e-12)
+    assert (good.limit_se, good.a1_se) == pytest.approx((np.sqrt(cov[1, 1]), np.sqrt(cov[0, 0])), rel=1e-10)
+    wrong = finite_size_fit(NS, y, se, 2.0 + 5 * good.limit_se)
+    assert wrong.p_claim < 1e-3 and wrong.z_limit == pytest.approx(-5.0 + good.z_limit, abs=1e-9)
+    assert finite_size_fit(NS, y, se / 10, 2.0).p_fit < 1e-3
+    with pytest.raises(ValueError, match="estimates must be finite"):
+        finite_size_fit(NS, np.r_[y[:-1], np.nan], se, 2.0)
 
 
 def test_statistically_equal_from_a_sample():

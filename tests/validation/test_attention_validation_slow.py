@@ -64,6 +64,5 @@ def test_one_hot_equal_mass_point_has_the_one_loop_shift(tmp_path):
 
     ds = presets.plan("onehot-equilibrium", overrides=["N=[32, 64, 128]"]).run(store=tmp_path)
     r = E.summarize(ds)
-    mean = ds.alpha_c.mean("seed")
-    se = ds.alpha_c.std("seed", ddof=1) / np.sqrt(ds.sizes["seed"])
-    assert_finite_size_scaling(ds.N.values, mean.values, se.values, float(r["beta_c"]), a1=float(r["a1_one_loop"]))
+    assert_finite_size_scaling(ds.N.values, r.alpha_c_seed_mean.values, r.alpha_c_seed_se.values, float(r["beta_c"]),
+                               a1=float(r["a1_one_loop"]))

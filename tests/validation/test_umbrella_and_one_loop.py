@@ -96,3 +96,37 @@ def test_transformer_copy_langevin_learns_the_copy_at_moderate_data():
 
     r = E.point(E.CopyLangevin(steps=2000), kind="softmax", P=16, seed=0)
     assert r["c_final"] > 0.5 and r["test_acc"] > 0.9
+
+
+def test_equilibrium_summary_pools_the_seeds(rng):
+    """attention_equilibrium.summarize on synthetic alpha_c(N) = beta_c + a1/N + noise (three seeds,
+    one-hot V = 4): the pooled fit uses the seed means and between-seed errors and recovers the
+    planted limit and slope; the per-seed fits use the bootstrap errors."""
+    import json
+
+    import xarray as xr
+
+    from grokphase.sweep.design import design_config, qualified_name
+    from grokphase.validation.experiments import attention_equilibrium as E
+
+    design = E.Equilibrium(V=4.0)
+    assert design.V == 4 and isinstance(design.V, int)
+    with pytest.raises(ValueError, match="V must be an integer >= 2"):
+        E.Equilibrium(V=1)
+    Ns = np.array([32, 64, 128, 256])
+    beta_c, a1 = 17.3121, 19.45
+    ac = beta_c + a1 / Ns[:, None] + 0.02 * rng.standard_normal((4, 3))
+    ds = xr.Dataset({"alpha_c": (("N", "seed"), ac), "alpha_c_se": (("N", "seed"), np.full((4, 3), 0.02))},
+                    coords={"N": Ns, "seed": [0, 1, 2]},
+                    attrs={"design": qualified_name(design), "design_config": json.dumps(design_config(design))})
+    r = E.summarize(ds)
+    assert float(r.beta_c) == pytest.approx(beta_c, abs=1e-3) and float(r.a1_one_loop) == pytest.approx(a1, abs=0.01)
+    np.testing.assert_allclose(r.alpha_c_seed_mean, ac.mean(1))
+    np.testing.assert_allclose(r.alpha_c_seed_se, ac.std(1, ddof=1) / np.sqrt(3))
+    limit, se = float(r.pooled_alpha_c_extrapolated), float(r.pooled_alpha_c_extrapolated_se)
+    assert abs(limit - beta_c) < 4 * se and int(r.pooled_dof) == 2 and 0 < float(r.pooled_p_claim) <= 1
+    (slope, icpt), _ = np.polyfit(1 / Ns, ac[:, 1], 1, w=np.full(4, 50.0), cov="unscaled")
+    assert float(r.alpha_c_extrapolated.sel(seed=1)) == pytest.approx(icpt, rel=1e-12)
+    assert float(r.a1_fit.sel(seed=1)) == pytest.approx(slope, rel=1e-10)
+    single = E.summarize(ds.isel(seed=[0]))
+    assert "pooled_a1_fit" not in single and single.sizes["seed"] == 1

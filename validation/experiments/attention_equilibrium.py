@@ -3,7 +3,7 @@ docs/attention_onehot.md §8): alpha_c(N) from umbrella sampling + MBAR, its fit
 alpha_c(N) = alpha_c + a1/N, the one-loop a1 (``validation.one_loop``) and the barrier per N.
 
 Design :class:`Equilibrium`, point :func:`point` (one width N and seed), swept over ``N x seed``;
-:func:`summarize` fits alpha_c(N) over N for each seed.
+:func:`summarize` fits alpha_c(N) over N for each seed and for the seed means.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from typing import ClassVar
 import numpy as np
 import xarray as xr
 
-from grokphase import attention
+from grokphase import _checks, attention
 from grokphase.sweep.design import OMIT_DEFAULT, design_of
+from grokphase.testing.statistics import finite_size_fit
 from grokphase.validation.one_loop import one_loop_shift
 from grokphase.validation.umbrella import equal_mass_point, sample_windows, softmax_variant
 
@@ -68,8 +69,8 @@ class Equilibrium:
         if self.n_iter < 20 or self.chains_per < 1 or self.n_boot < 2:
             raise ValueError(f"need n_iter >= 20, chains_per >= 1, n_boot >= 2; got {self.n_iter}, "
                              f"{self.chains_per}, {self.n_boot}")
-        if self.V is not None and not (isinstance(self.V, int) and self.V >= 2):
-            raise ValueError(f"V must be None (Gaussian tokens) or an integer >= 2, got {self.V!r}")
+        if self.V is not None:
+            object.__setattr__(self, "V", _checks.integer("V", self.V, lo=2, note="None: Gaussian tokens"))
 
     @property
     def variant(self) -> attention.Variant:
@@ -94,28 +95,45 @@ def point(design: Equilibrium, N: int, seed: int) -> xr.Dataset:
 
 
 def summarize(ds: xr.Dataset) -> xr.Dataset:
-    """Per seed: weighted least squares alpha_c(N) = alpha_c + a1/N (weights 1/se^2 from the
-    bootstrap when all are positive) with standard errors, against the large-N beta_c, the one-loop a1 and its
-    prediction beta_c + a1/N; the large-N barrier."""
+    """The fits alpha_c(N) = alpha_c + a1/N against the large-N beta_c and the one-loop a1
+    (``testing.finite_size_fit``, weighted least squares).
+
+    * Per seed (dimension ``seed``): weights from the block-bootstrap standard errors
+      ``alpha_c_se``: ``alpha_c_extrapolated`` (+ ``_se``), ``a1_fit`` (+ ``_se``),
+      ``rel_err_extrapolation``.
+    * Pooled over seeds (with >= 2 seeds): per N the seed mean ``alpha_c_seed_mean`` and the
+      between-seed standard error ``alpha_c_seed_se`` (std / sqrt(n_seeds)), and the fit weighted by
+      them: ``pooled_alpha_c_extrapolated`` (+ ``_se``), ``pooled_a1_fit`` (+ ``_se``),
+      ``pooled_chi2``, ``pooled_dof``, ``pooled_p_fit`` (goodness of fit), ``pooled_z_limit``,
+      ``pooled_z_a1`` and ``pooled_p_claim`` (joint Wald test of beta_c and the one-loop a1).  Use
+      these: the bootstrap errors of one run are too small for the seed-to-seed scatter
+      (docs/attention_onehot.md §8).
+
+    Also the one-loop a1 and delta, its prediction beta_c + a1/N, beta_c and the large-N barrier.
+    Needs >= 2 widths N and bootstrap errors that are finite and > 0 (ValueError otherwise).
+    """
     d = design_of(ds)
     t = attention.transition(L=d.L, kind=d.variant, s_qk=d.s_qk, s_uv=d.s_uv)
-    inv = 1.0 / ds.N.values
-    fits = []
-    for seed in ds.seed.values:
-        ac, se = ds.alpha_c.sel(seed=seed).values, ds.alpha_c_se.sel(seed=seed).values
-        w = 1.0 / se if np.all(np.isfinite(se)) and np.all(se > 0) else None
-        if len(inv) > 2:
-            (a1, ainf), cov = np.polyfit(inv, ac, 1, w=w, cov="unscaled" if w is not None else True)
-        else:
-            (a1, ainf), cov = np.polyfit(inv, ac, 1), np.full((2, 2), np.nan)
-        fits.append((ainf, a1, np.sqrt(cov[1, 1]), np.sqrt(cov[0, 0])))
-    ainf, a1, ainf_se, a1_se = np.array(fits).T
-    seed = ("seed",)
     ol = one_loop_shift(d.L, d.s_qk, d.s_uv, d.V)
-    return xr.Dataset({"alpha_c_extrapolated": (seed, ainf), "alpha_c_extrapolated_se": (seed, ainf_se),
-                       "a1_fit": (seed, a1), "a1_fit_se": (seed, a1_se),
-                       "rel_err_extrapolation": (seed, ainf / t.beta_c - 1),
-                       "one_loop_prediction": ("N", t.beta_c + ol["a1"] * inv),
-                       "beta_c": t.beta_c, "a1_one_loop": ol["a1"], "delta_one_loop": ol["delta"],
-                       "barrier_large_n": t.barrier},
-                      coords={"seed": ds.seed.values, "N": ds.N.values}, attrs=ds.attrs)
+    Ns = ds.N.values
+    fits = [finite_size_fit(Ns, ds.alpha_c.sel(seed=seed).values, ds.alpha_c_se.sel(seed=seed).values,
+                            t.beta_c, ol["a1"]) for seed in ds.seed.values]
+    seed = ("seed",)
+    out = {"alpha_c_extrapolated": (seed, [f.limit for f in fits]),
+           "alpha_c_extrapolated_se": (seed, [f.limit_se for f in fits]),
+           "a1_fit": (seed, [f.a1 for f in fits]), "a1_fit_se": (seed, [f.a1_se for f in fits]),
+           "rel_err_extrapolation": (seed, [f.limit / t.beta_c - 1 for f in fits]),
+           "one_loop_prediction": ("N", t.beta_c + ol["a1"] / Ns),
+           "beta_c": t.beta_c, "a1_one_loop": ol["a1"], "delta_one_loop": ol["delta"], "barrier_large_n": t.barrier}
+    n_seeds = ds.sizes["seed"]
+    if n_seeds >= 2:
+        mean = ds.alpha_c.mean("seed")
+        se = ds.alpha_c.std("seed", ddof=1) / np.sqrt(n_seeds)
+        f = finite_size_fit(Ns, mean.values, se.values, t.beta_c, ol["a1"])
+        out |= {"alpha_c_seed_mean": mean, "alpha_c_seed_se": se,
+                "pooled_alpha_c_extrapolated": f.limit, "pooled_alpha_c_extrapolated_se": f.limit_se,
+                "pooled_a1_fit": f.a1, "pooled_a1_fit_se": f.a1_se, "pooled_chi2": f.chi2, "pooled_dof": f.dof,
+                "pooled_z_limit": f.z_limit, "pooled_z_a1": f.z_a1, "pooled_p_claim": f.p_claim}
+        if f.dof > 0:
+            out["pooled_p_fit"] = f.p_fit
+    return xr.Dataset(out, coords={"seed": ds.seed.values, "N": Ns}, attrs=ds.attrs)

@@ -8,6 +8,7 @@ assert_rate(xs, values, limit, order)                      |v - limit| ~ C x^-or
 assert_power_law(xs, ys, exponent)                         y ~ C x^exponent over a reported window
 assert_finite_size_scaling(Ns, estimates, stderr, limit)   weighted fit limit + a1/N (+ a2/N^2), chi^2
 assert_statistically_equal(sample_or_mean, stderr, value)  Monte-Carlo agreement within z stderr
+finite_size_fit(Ns, estimates, stderr, limit)              the same fit, chi^2 and claim test, not asserted
 
 Strategies (need the ``test`` extra: hypothesis; imported on first use)
 -----------------------------------------------------------------------
@@ -42,7 +43,8 @@ import importlib
 
 from grokphase.testing.asymptotics import (PowerLawCheck, RateCheck, assert_power_law, assert_rate,
                                            assert_ratio_tends_to, assert_tends_to)
-from grokphase.testing.statistics import FiniteSizeFit, assert_finite_size_scaling, assert_statistically_equal
+from grokphase.testing.statistics import (FiniteSizeFit, assert_finite_size_scaling, assert_statistically_equal,
+                                         finite_size_fit)
 
 _STRATEGIES = {
     "vi_strategies": ("aspect_ratios", "n_over_sigma2s", "prior_precisions", "thresholds", "linear_vi_models",
@@ -59,7 +61,7 @@ _STRATEGIES = {
 _WHERE = {name: module for module, names in _STRATEGIES.items() for name in names}
 
 __all__ = ["assert_tends_to", "assert_ratio_tends_to", "assert_rate", "assert_power_law",
-           "assert_finite_size_scaling", "assert_statistically_equal", "RateCheck", "PowerLawCheck",
+           "assert_finite_size_scaling", "assert_statistically_equal", "finite_size_fit", "RateCheck", "PowerLawCheck",
            "FiniteSizeFit", *_WHERE]
 
 

@@ -14,12 +14,12 @@ from scipy import stats
 
 from grokphase.testing._report import table
 
-__all__ = ["assert_finite_size_scaling", "assert_statistically_equal", "FiniteSizeFit"]
+__all__ = ["assert_finite_size_scaling", "assert_statistically_equal", "finite_size_fit", "FiniteSizeFit"]
 
 
 @dataclass(frozen=True)
 class FiniteSizeFit:
-    """The weighted fit y(N) = limit + a1/N (+ a2/N^2) of ``assert_finite_size_scaling``.
+    """The weighted fit y(N) = limit + a1/N (+ a2/N^2) of :func:`finite_size_fit`.
 
     limit, a1, a2 (nan without the 1/N^2 term) with their standard errors from the stated stderr
     (covariance (X^T W X)^{-1}, not rescaled by the fit); chi2 and dof of the fit and its p-value
@@ -40,47 +40,39 @@ class FiniteSizeFit:
     p_claim: float
 
 
-def assert_finite_size_scaling(Ns, estimates, stderr, limit: float, a1: float | None = None, *,
-                               corrections: int = 1, significance: float = 1e-3) -> FiniteSizeFit:
-    r"""Assert that finite-size estimates y_i +- s_i extrapolate to ``limit`` as y(N) = limit + a1/N (+ a2/N^2).
+def finite_size_fit(Ns, estimates, stderr, limit: float, a1: float | None = None, *,
+                    corrections: int = 1) -> FiniteSizeFit:
+    r"""Weighted least-squares fit y(N) = limit + a1/N (+ a2/N^2) of estimates y_i +- s_i, with its
+    goodness of fit and the test of a claimed limit (and a1); nothing is asserted.
 
-    Weighted least squares with design X_i = (1, 1/N_i[, 1/N_i^2]) and weights W = diag(s_i^-2):
-    theta = (X^T W X)^{-1} X^T W y, Cov(theta) = (X^T W X)^{-1}.  Two tests at level ``significance``:
-
-    1. Goodness of fit: chi^2 = sum_i ((y_i - X_i theta) / s_i)^2 follows chi^2 with
-       n - (1 + corrections) degrees of freedom if the model is right and the s_i are honest; the
-       claim fails when P(chi^2_dof >= chi^2) < significance (standard errors too small for the
-       scatter, or corrections beyond the fitted powers of 1/N).  Skipped when dof = 0.
-    2. The claim: with d = theta_c - claimed over the claimed parameters c (the limit, and a1 when
-       given), the Wald statistic d^T Cov_cc^{-1} d follows chi^2 with |c| degrees of freedom;
-       the claim fails when its p-value is below ``significance`` (for the limit alone:
-       |z| = |limit_fit - limit| / se > the two-sided normal quantile, 3.29 at 1e-3).
+    Design X_i = (1, 1/N_i[, 1/N_i^2]), weights W = diag(s_i^-2): theta = (X^T W X)^{-1} X^T W y,
+    Cov(theta) = (X^T W X)^{-1} (not rescaled by the fit).  chi^2 = sum_i ((y_i - X_i theta)/s_i)^2 on
+    n - 1 - corrections degrees of freedom (p_fit nan when dof = 0); with d = theta_c - claimed over
+    the claimed parameters c, the Wald statistic d^T Cov_cc^{-1} d on |c| degrees of freedom gives
+    p_claim.
 
     Parameters
     ----------
     Ns : array_like, shape (n,)
         System sizes (> 0, at least 1 + corrections distinct values).
     estimates, stderr : array_like, shape (n,)
-        The estimates and their standard errors (> 0).
+        The estimates (finite) and their standard errors (finite, > 0).
     limit : float
         The claimed N -> infinity limit.
     a1 : float, optional
         The claimed coefficient of 1/N.
     corrections : {1, 2}
         Fit limit + a1/N (1) or limit + a1/N + a2/N^2 (2).
-    significance : float
-        Level of both tests, in (0, 1).
 
     Returns
     -------
     FiniteSizeFit
-
-    Raises
-    ------
-    AssertionError
-        When the fit is bad or the claim is inconsistent with it; the message lists N, y, s and
-        the fitted curve with its normalised residuals.
     """
+    return _fit(Ns, estimates, stderr, limit, a1, corrections)[0]
+
+
+def _fit(Ns, estimates, stderr, limit, a1, corrections):
+    """The FiniteSizeFit and the table columns and fitted-curve text of the failure messages."""
     N = np.asarray(Ns, dtype=np.float64)
     y = np.asarray(estimates, dtype=np.float64)
     s = np.asarray(stderr, dtype=np.float64)
@@ -92,10 +84,8 @@ def assert_finite_size_scaling(Ns, estimates, stderr, limit: float, a1: float | 
         raise ValueError(f"Ns must be finite, > 0, with at least {1 + corrections} distinct values, got {N}")
     if not (np.all(np.isfinite(s)) and np.all(s > 0)):
         raise ValueError(f"stderr must be finite and > 0, got {s}")
-    if not 0.0 < significance < 1.0:
-        raise ValueError(f"significance must be in (0, 1), got {significance}")
     if not np.all(np.isfinite(y)):
-        raise AssertionError("non-finite estimates:\n" + table(N=N, estimate=y, stderr=s))
+        raise ValueError("estimates must be finite:\n" + table(N=N, estimate=y, stderr=s))
     X = np.stack([N ** -k for k in range(corrections + 1)], axis=1)
     Xw, yw = X / s[:, None], y / s
     theta = np.linalg.lstsq(Xw, yw, rcond=None)[0]
@@ -104,29 +94,68 @@ def assert_finite_size_scaling(Ns, estimates, stderr, limit: float, a1: float | 
     resid = yw - Xw @ theta
     chi2, dof = float(resid @ resid), int(N.size - corrections - 1)
     p_fit = float(stats.chi2.sf(chi2, dof)) if dof > 0 else float("nan")
-    cols = dict(N=N, estimate=y, stderr=s, fit=X @ theta, residual_over_se=resid)
-    terms = "limit + a1/N" + (" + a2/N^2" if corrections == 2 else "")
-    fitted = (f"fit {terms}: limit = {theta[0]:.8g} +- {se[0]:.3g}, a1 = {theta[1]:.6g} +- {se[1]:.3g}"
-              + (f", a2 = {theta[2]:.6g} +- {se[2]:.3g}" if corrections == 2 else "")
-              + f"; chi^2 = {chi2:.4g} on {dof} dof (p = {p_fit:.3g})")
-    if dof > 0 and p_fit < significance:
-        raise AssertionError(f"{terms} does not fit the estimates within their standard errors ({fitted}): "
-                             f"stderr too small, or corrections beyond the fitted powers of 1/N:\n" + table(**cols))
     idx = [0] if a1 is None else [0, 1]
     d = theta[idx] - np.array([limit] + ([] if a1 is None else [a1]), dtype=np.float64)
     wald = float(d @ np.linalg.solve(cov[np.ix_(idx, idx)], d))
-    p_claim = float(stats.chi2.sf(wald, len(idx)))
     z = d / se[idx]
-    z_a1 = float(z[1]) if a1 is not None else float("nan")
-    if p_claim < significance:
+    nan = float("nan")
+    fit = FiniteSizeFit(limit=float(theta[0]), limit_se=float(se[0]), a1=float(theta[1]), a1_se=float(se[1]),
+                        a2=float(theta[2]) if corrections == 2 else nan, a2_se=float(se[2]) if corrections == 2 else nan,
+                        chi2=chi2, dof=dof, p_fit=p_fit, z_limit=float(z[0]),
+                        z_a1=float(z[1]) if a1 is not None else nan, p_claim=float(stats.chi2.sf(wald, len(idx))))
+    terms = "limit + a1/N" + (" + a2/N^2" if corrections == 2 else "")
+    fitted = (f"fit {terms}: limit = {fit.limit:.8g} +- {fit.limit_se:.3g}, a1 = {fit.a1:.6g} +- {fit.a1_se:.3g}"
+              + (f", a2 = {fit.a2:.6g} +- {fit.a2_se:.3g}" if corrections == 2 else "")
+              + f"; chi^2 = {chi2:.4g} on {dof} dof (p = {p_fit:.3g})")
+    cols = dict(N=N, estimate=y, stderr=s, fit=X @ theta, residual_over_se=resid)
+    return fit, terms, fitted, cols, z
+
+
+def assert_finite_size_scaling(Ns, estimates, stderr, limit: float, a1: float | None = None, *,
+                               corrections: int = 1, significance: float = 1e-3) -> FiniteSizeFit:
+    r"""Assert that finite-size estimates y_i +- s_i extrapolate to ``limit`` as y(N) = limit + a1/N (+ a2/N^2).
+
+    The fit is :func:`finite_size_fit`'s.  Two tests at level ``significance``:
+
+    1. Goodness of fit: chi^2 follows chi^2 with n - (1 + corrections) degrees of freedom if the
+       model is right and the s_i are honest; the claim fails when p_fit < significance (standard
+       errors too small for the scatter, or corrections beyond the fitted powers of 1/N).  Skipped
+       when dof = 0.
+    2. The claim: the Wald test of the claimed parameters (the limit, and a1 when given); the claim
+       fails when p_claim < significance (for the limit alone: |z| = |limit_fit - limit| / se > the
+       two-sided normal quantile, 3.29 at 1e-3).
+
+    Parameters
+    ----------
+    Ns, estimates, stderr, limit, a1, corrections
+        As in :func:`finite_size_fit`.
+    significance : float
+        Level of both tests, in (0, 1).
+
+    Returns
+    -------
+    FiniteSizeFit
+
+    Raises
+    ------
+    AssertionError
+        When an estimate is not finite, the fit is bad or the claim is inconsistent with it; the
+        message lists N, y, s and the fitted curve with its normalised residuals.
+    """
+    if not 0.0 < significance < 1.0:
+        raise ValueError(f"significance must be in (0, 1), got {significance}")
+    if not np.all(np.isfinite(np.asarray(estimates, dtype=np.float64))):
+        raise AssertionError("non-finite estimates:\n" + table(N=Ns, estimate=estimates, stderr=stderr))
+    fit, terms, fitted, cols, z = _fit(Ns, estimates, stderr, limit, a1, corrections)
+    if fit.dof > 0 and fit.p_fit < significance:
+        raise AssertionError(f"{terms} does not fit the estimates within their standard errors ({fitted}): "
+                             f"stderr too small, or corrections beyond the fitted powers of 1/N:\n" + table(**cols))
+    if fit.p_claim < significance:
         claim = f"limit = {limit:.8g}" + ("" if a1 is None else f", a1 = {a1:.6g}")
         raise AssertionError(f"the claim {claim} is inconsistent with the {fitted} (z = "
-                             f"{np.array2string(z, precision=3)}, joint p = {p_claim:.3g} < {significance:g}):\n"
+                             f"{np.array2string(z, precision=3)}, joint p = {fit.p_claim:.3g} < {significance:g}):\n"
                              + table(**cols))
-    nan = float("nan")
-    return FiniteSizeFit(limit=float(theta[0]), limit_se=float(se[0]), a1=float(theta[1]), a1_se=float(se[1]),
-                         a2=float(theta[2]) if corrections == 2 else nan, a2_se=float(se[2]) if corrections == 2 else nan,
-                         chi2=chi2, dof=dof, p_fit=p_fit, z_limit=float(z[0]), z_a1=z_a1, p_claim=p_claim)
+    return fit
 
 
 def assert_statistically_equal(sample_or_mean, stderr, value, *, z: float = 4.0, value_stderr=0.0):
