@@ -11,7 +11,8 @@ FIGURES = ("fig_linear_vi", "fig_attention_branches", "fig_attention_phase_diagr
            "fig_icl_context_noise", "fig_icl_diversity", "fig_uniformity_fourier", "fig_uniformity_splits",
            "fig_uniformity_measures", "fig_uniformity_weight_decay", "fig_uniformity_ablations",
            "fig_uniformity_quadratic", "fig_uniformity_polygon", "fig_lm_exposure", "fig_attention_onehot",
-           "fig_icl_positive_control", "fig_transformer_onehot", "fig_icl_task_transition")
+           "fig_icl_positive_control", "fig_transformer_onehot", "fig_icl_task_transition",
+           "fig_attention_onehot_finite_n")
 
 
 def load(name: str):

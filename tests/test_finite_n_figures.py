@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grokphase.paper_figs import fig_attention_dynamics, fig_attention_finite_n, fig_transformer_copy_langevin
+from grokphase.paper_figs import (fig_attention_dynamics, fig_attention_finite_n, fig_attention_onehot_finite_n,
+                                  fig_transformer_copy_langevin)
 from grokphase.validation.experiments import presets
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,6 +46,30 @@ def test_dynamics_and_copy_figures_from_sweeps(tmp_path):
     d = fig_transformer_copy_langevin.numbers(c)
     assert d["P"] == [2, 4] and np.array(d["linear"]["test_acc"]).shape == (3, 2)
     _strict(fig_transformer_copy_langevin.draw(d, tmp_path / "c.png")[2])
+
+
+def test_onehot_finite_n_figure_from_sweeps(tmp_path):
+    tiny = ["n_iter=40", "chains_per=2", "N=[12, 16]"]
+    h = presets.plan("onehot-hysteresis", overrides=[*tiny, "beta=[15.0, 21.0]"]).run(progress=False)
+    r = presets.plan("onehot-hysteresis-random", overrides=[*tiny, "beta=[15.0, 21.0]"]).run(progress=False)
+    lin = presets.plan("onehot-linear", overrides=[*tiny, "beta=[0.5, 1.0]"]).run(progress=False)
+    e = presets.plan("onehot-equilibrium", overrides=["n_iter=60", "n_boot=3", "N=[12, 16]", "seed=[0, 1]"]).run(
+        progress=False)
+    d = fig_attention_onehot_finite_n.numbers(h, r, lin, e)
+    assert [x["N"] for x in d["hysteresis"]] == [12, 16] and d["hysteresis"][0]["n_points"] == 4
+    row = d["hysteresis_random"][1]["rows"][3]
+    assert (row["start"], row["beta"]) == ("copy", 21.0)
+    assert row["c"] == pytest.approx(float(r.c.sel(N=16, start="copy", beta=21.0).isel(seed=0)))
+    assert d["equilibrium"]["alpha_c_seed_mean"] == pytest.approx(e.alpha_c.mean("seed").values)
+    assert [x["beta"] for x in d["linear"]["rows"]] == [0.5, 1.0] and len(d["linear"]["rows"][0]["w_c"]) == 2
+    # the large-N branches: two stable states only between the spinodals
+    g, cu, cc = (np.array(d[k], float) if k == "theory_grid" else np.array(d["theory_c"][k], float)
+                 for k in ("theory_grid", "uniform", "copy"))
+    both = np.isfinite(cu) & np.isfinite(cc)
+    lo, hi = d["beta_sp"]
+    assert g[both].min() >= lo - 0.05 and g[both].max() <= hi + 0.05 and np.all(cc[both] > cu[both])
+    paths = fig_attention_onehot_finite_n.draw(d, tmp_path / "o.png")
+    assert _strict(paths[2])["beta_c"] == pytest.approx(17.3121, abs=1e-4)
 
 
 @pytest.mark.parametrize("fig", [fig_attention_finite_n, fig_attention_dynamics, fig_transformer_copy_langevin])

@@ -20,6 +20,8 @@ from grokphase.validation.experiments import attention_map_training as map_train
 from grokphase.validation.experiments import attention_onehot_finite_n as onehot
 from grokphase.validation.experiments import transformer_copy_langevin as copy_langevin
 
+#: one-hot softmax hysteresis: below, at and above the spinodals 16.37, 19.05 and beta_c = 17.31 (L = 8, V = 4)
+_ONEHOT_HYSTERESIS_BETA = (15.0, 16.8, 17.3121, 18.5, 21.0)
 _ONEHOT_TF = dict(V=4, L=8, d_model=64, loss="mse", train_mlp=False, prior_std=0.3, record_every=100,
                   lr=3e-3)
 _ONEHOT_TF_KIND = {"softmax": dict(sigma2=0.25, eta=4e-5, eta_P0=1024.0),   # SGLD steps that stay stable
@@ -46,11 +48,15 @@ PRESETS: dict[str, Plan] = {
                  ("seed", (0,)))),
     # one-hot tokens (docs/attention_onehot.md): softmax branches on both sides of beta_c = 17.31 (spinodals
     # 16.37, 19.05 at L = 8, V = 4) from both starts; linear order parameters around beta_c = 0.2151
+    # (whitened count tensor, and P random sequences drawn per point)
     "onehot-hysteresis": Plan(onehot.point, onehot.OneHotFiniteN(),
-                              (("N", (64, 128, 256)), ("beta", (15.0, 16.8, 17.3121, 18.5, 21.0)),
+                              (("N", (64, 128, 256, 512, 1024)), ("beta", _ONEHOT_HYSTERESIS_BETA),
                                ("start", onehot.STARTS), ("seed", (0,)))),
+    "onehot-hysteresis-random": Plan(onehot.point, onehot.OneHotFiniteN(whitened=False),
+                                     (("N", (64, 128, 256, 512)), ("beta", _ONEHOT_HYSTERESIS_BETA),
+                                      ("start", onehot.STARTS), ("seed", (0,)))),
     "onehot-linear": Plan(onehot.point, onehot.OneHotFiniteN(kind="linear", sigma2=10.0, chains_per=4),
-                          (("N", (128, 512, 1024)), ("beta", (0.1, 0.3, 0.5, 1.0)), ("start", ("copy",)),
+                          (("N", (128, 512, 1024, 2048)), ("beta", (0.1, 0.3, 0.5, 1.0)), ("start", ("copy",)),
                            ("seed", (0,)))),
     "transformer-copy-langevin": Plan(copy_langevin.point, copy_langevin.CopyLangevin(),
                                       (("kind", ("softmax", "linear")), ("P", (1, 2, 3, 4, 5, 6, 8, 12, 16, 32, 64)),

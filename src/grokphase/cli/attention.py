@@ -79,7 +79,8 @@ def add_parser(sub) -> None:
 
 
 VALIDATE_PRESETS = ("hysteresis", "equilibrium", "linear", "dynamics-softmax", "dynamics-linear", "map",
-                    "transformer-copy-langevin", "onehot-hysteresis", "onehot-linear", "onehot-equilibrium",
+                    "transformer-copy-langevin", "onehot-hysteresis", "onehot-hysteresis-random",
+                    "onehot-linear", "onehot-equilibrium",
                     "transformer-onehot-softmax",
                     "transformer-onehot-linear", "transformer-onehot-softmax-adam", "transformer-onehot-linear-adam")
 
