@@ -503,3 +503,10 @@ def test_unrestricted_linear_minima_are_ansatz_states():
                 pytest.approx(o.fun, rel=1e-11)
             kinds.add("anti-aligned")
     assert "aligned" in kinds
+
+
+def test_one_list_of_score_priors():
+    """The derivation's priors are the solver's and the facade's (the generated kernels are indexed by them)."""
+    from grokphase import attention
+
+    assert T.PRIORS == N.PRIORS and attention.SCORE_PRIORS is N.PRIORS

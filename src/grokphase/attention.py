@@ -67,7 +67,7 @@ SCALE_RANGE = (1e-8, 1e8)
 #: Token models: Gaussian tokens (docs/attention_copy.md) or one-hot tokens (docs/attention_onehot.md).
 TOKENS = ("gaussian", "onehot")
 #: Score priors: the product Q K^T / N, or Gaussian logits (one-hot tokens only).
-SCORE_PRIORS = ("product", "gaussian")
+SCORE_PRIORS = _oh.PRIORS
 #: Resolved vocabulary sizes of the one-hot model (V may be non-integer) and its largest L (the
 #: range its large-L laws are checked on).
 V_RANGE = (2.0, 1e8)
