@@ -27,10 +27,10 @@ from typing import ClassVar
 import numpy as np
 import xarray as xr
 
+from grokphase import attention
 from grokphase.numerics import attention_onehot as oh_n
 from grokphase.results import flag_array
 from grokphase.sweep import point_rng
-from grokphase.validation import onehot_attention as oh
 from grokphase.validation.samplers import hmc
 
 STARTS = ("uniform", "copy")
@@ -91,6 +91,11 @@ class OneHotFiniteN:
         if self.chains_per < 2 or self.n_iter < 20:
             raise ValueError(f"chains_per must be >= 2 and n_iter >= 20, got {self.chains_per}, {self.n_iter}")
 
+    @property
+    def variant(self) -> attention.Variant:
+        """The model sampled: one-hot tokens over V symbols, this attention kind, product score prior."""
+        return attention.Variant(self.kind, tokens="onehot", V=self.V)
+
     def warmup(self) -> None:
         """Load the large-N solver's compiled kernels (Numba cache) in this process."""
         if self.kind == "softmax":
@@ -115,14 +120,15 @@ def theory_states(design: OneHotFiniteN, beta: float) -> dict:
 
 
 def _start(design: OneHotFiniteN, model, start: str, beta: float, rng):
-    d, n = design, design.chains_per
+    """``design.chains_per`` chains: prior draws ('uniform') or the exact ansatz on the large-N copy
+    state ('copy': at beta_c for softmax, the copy-side ordered state at beta for linear)."""
+    d, v = design, design.variant
     if start == "uniform":
-        return oh.prior_draw(model, n, rng)
-    if d.kind == "softmax":
-        s = oh_n.softmax_transition(d.L, d.V, d.s_qk, d.s_uv).copy
-        return oh.ansatz_start(model, n, rng, s.kappa, s.g, s.m)
-    s = oh_n.linear_state(beta, d.L, d.V, d.s_qk, d.s_uv, init="copy")
-    return oh.ansatz_start(model, n, rng, s.kappa, s.g, s.m, s.a)
+        return v.finite_n.prior_draw(model, d.chains_per, rng)
+    params = dict(L=d.L, kind=v, s_qk=d.s_qk, s_uv=d.s_uv)
+    state = (attention.transition(**params).copy if d.kind == "softmax"
+             else attention.solve(beta, **params, init="copy"))
+    return v.finite_n_start(model, d.chains_per, rng, state)
 
 
 def point(design: OneHotFiniteN, N: int, beta: float, start: str, seed: int) -> xr.Dataset:
@@ -138,10 +144,10 @@ def point(design: OneHotFiniteN, N: int, beta: float, start: str, seed: int) -> 
     d = design
     if start not in STARTS:
         raise ValueError(f"start must be one of {STARTS}, got {start!r}")
-    model = oh.OneHotModel.from_products(L=d.L, V=d.V, N=N, kind=d.kind, s_qk=d.s_qk, s_uv=d.s_uv, sigma2=d.sigma2)
+    model = d.variant.finite_n_model(d.L, N, s_qk=d.s_qk, s_uv=d.s_uv, sigma2=d.sigma2)
     rng = point_rng(seed, N, beta, start)
     P = int(round(beta * d.sigma2 * N))
-    C = oh.count_tensor(d.L, d.V, P, None if d.whitened else rng)
+    C = d.variant.finite_n_data(d.L, P, None if d.whitened else rng)
     res = hmc(model, _start(d, model, start, beta, rng), C, rng, n_iter=d.n_iter, progress=False)
     obs = OBSERVABLES[d.kind]
     out = {"acceptance": float(res.acceptance.mean())}
