@@ -5,8 +5,8 @@ REF priors (s_qk = 0.25, s_uv = 9), L = 8, V = 4; beta = alpha / sigma^2:
 (a) softmax hysteresis: HMC posterior means of the copy weight c from the prior-draw ('uniform',
     filled) and the large-N copy-state start (open) for N = 64 ... 1024 (whitened count tensor),
     on the large-N stable branches (spinodals dotted, beta_c dash-dotted);
-(b) rms |c_HMC - c_theory| over the settled points against N, whitened data and P random
-    sequences per point, with 1/N and 1/sqrt(N) guides;
+(b) rms |c_HMC - c_theory| over all points and over the settled ones (split R-hat < 1.1) against
+    N, whitened data and P random sequences per point, with 1/N and 1/sqrt(N) guides;
 (c) umbrella + MBAR beta_c(N): seed means with between-seed errors against 1/N, the weighted fit
     beta_c + a1/N and the one-loop prediction (``validation.one_loop``);
 (d) linear attention (sigma^2 = 10): w_c, w_a, w_m at beta = 0.5 and 1.0 against 1/N with the
@@ -48,12 +48,13 @@ def _nan_none(x) -> list:
 
 
 def _hysteresis(ds) -> list[dict]:
-    """Per N: the points (start, beta, c, c_se, c_theory, branch) and the summary of
-    ``attention_onehot_finite_n.summarize``."""
+    """Per N: the points (start, beta, c, c_se, c_theory, branch, c_rhat) and the summary of
+    ``attention_onehot_finite_n.summarize`` over the settled points (split R-hat < 1.1) and, as
+    ``*_all``, over every point."""
     from grokphase.results import flag_labels
     from grokphase.validation.experiments import attention_onehot_finite_n as E
 
-    s = E.summarize(ds)
+    s, everything = E.summarize(ds), E.summarize(ds, rhat_max=np.inf)
     d = ds.isel(seed=0)
     labels = flag_labels(d.branch)
     out = []
@@ -61,11 +62,14 @@ def _hysteresis(ds) -> list[dict]:
         rows = [{"start": str(st), "beta": float(b), "c": float(d.c.sel(N=N, start=st, beta=b)),
                  "c_se": float(d.c_se.sel(N=N, start=st, beta=b)),
                  "c_theory": float(d.c_theory.sel(N=N, start=st, beta=b)),
+                 "c_rhat": float(d.c_rhat.sel(N=N, start=st, beta=b)),
                  "branch": str(labels.sel(N=N, start=st, beta=b).item())}
                 for st in d.start.values for b in d.beta.values]
         out.append({"N": int(N), "rows": rows,
                     **{k: float(s[k].sel(N=N)) for k in ("rms_dc", "max_abs_dc", "rms_dg", "rms_deps")},
-                    "n_settled": int(s.n_settled.sel(N=N)), "n_points": len(rows)})
+                    **{k + "_all": float(everything[k].sel(N=N)) for k in ("rms_dc", "max_abs_dc", "rms_dg")},
+                    "n_settled": int(s.n_settled.sel(N=N)), "n_points": len(rows),
+                    "c_rhat_max": float(d.c_rhat.sel(N=N).max())})
     return out
 
 
@@ -129,11 +133,14 @@ def draw(data: dict, path) -> list[Path]:
     ax[0].set(xlabel=r"$\beta$", ylabel="copy weight c",
               title="(a) one-hot softmax: HMC from prior (filled) / copy (open)")
     ax[0].legend(fontsize=7)
-    for key, mk, lab in (("hysteresis", "o-", "whitened C"), ("hysteresis_random", "s--", "random sequences")):
+    for i, (key, mk, lab) in enumerate((("hysteresis", "o", "whitened C"), ("hysteresis_random", "s", "random sequences"))):
         rs = data[key]
-        ax[1].loglog([r["N"] for r in rs], [r["rms_dc"] for r in rs], mk, label=lab)
+        Ns = [r["N"] for r in rs]
+        ax[1].loglog(Ns, np.array([r["rms_dc_all"] for r in rs], float), mk + "-", color=f"C{i}", label=f"{lab}: all points")
+        ax[1].loglog(Ns, np.array([r["rms_dc"] for r in rs], float), mk + ":", color=f"C{i}", mfc="none",
+                     label=r"settled ($\hat R$ < 1.1)")
     n0 = np.array([64.0, 1024.0])
-    ref = data["hysteresis"][0]["rms_dc"]
+    ref = data["hysteresis"][0]["rms_dc_all"]
     ax[1].loglog(n0, ref * 64 / n0, ":", color="0.4", lw=0.8, label=r"$\propto 1/N$")
     ax[1].loglog(n0, ref * np.sqrt(64 / n0), "-.", color="0.6", lw=0.8, label=r"$\propto N^{-1/2}$")
     ax[1].set(xlabel="N", ylabel=r"rms $|c_{HMC} - c_{theory}|$", title="(b) branch means vs large N")
