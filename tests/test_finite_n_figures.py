@@ -72,7 +72,8 @@ def test_onehot_finite_n_figure_from_sweeps(tmp_path):
     assert _strict(paths[2])["beta_c"] == pytest.approx(17.3121, abs=1e-4)
 
 
-@pytest.mark.parametrize("fig", [fig_attention_finite_n, fig_attention_dynamics, fig_transformer_copy_langevin])
+@pytest.mark.parametrize("fig", [fig_attention_finite_n, fig_attention_dynamics, fig_transformer_copy_langevin,
+                                 fig_attention_onehot_finite_n])
 def test_without_stores_the_committed_numbers_redraw(fig, tmp_path, monkeypatch):
     name = fig.__name__.rsplit(".", 1)[1]
     monkeypatch.chdir(ROOT)  # stored_numbers reads figures/<name>.json
