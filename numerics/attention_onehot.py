@@ -34,6 +34,8 @@ from scipy.optimize import brentq, minimize_scalar
 from grokphase import _checks
 from grokphase.numerics import _attention_kernels as KG
 from grokphase.numerics import _attention_onehot_kernels as K
+from grokphase.numerics.attention_branches import COLUMNS
+from grokphase.numerics.attention_phase_diagram import CriticalEndPoint, fit_end_point_exponents, jump_width_of
 from grokphase.numerics.errors import ConvergenceError
 
 PRIORS = ("product", "gaussian")
@@ -972,3 +974,131 @@ def linear_state(beta, L, V, s_qk, s_uv, prior: str = "product", init: str = "co
     states = linear_stable_states(beta, L, V, s_qk, s_uv, prior, tol, max_iter) \
         if init == "copy" and beta > 0.0 else []
     return states[-1] if states else linear_origin(beta, L, V, s_qk, s_uv, prior)
+
+
+# --------------------------------------------------------------------------- phase-diagram rows and end points
+# (the one-hot rows of ``attention_phase_diagram.compute_phase_diagram`` and the end points of the facade)
+
+def diagram_end_point(kind: str, V: float, s_qk: float, s_uv: float, prior: str, bracket: tuple[float, float],
+                     fit_exponents: bool) -> CriticalEndPoint:
+    """The end point in L of the one-hot model (``attention_onehot``) as a ``CriticalEndPoint``:
+    softmax, L_c(V) where the first-order line ends (first order above); linear, L_c2(V) above which
+    the secondary jump of w_c exists (x_c = L_c2, beta_star = beta at the merging folds, kappa_star the
+    copy score there).  Exponents: of the softmax jump of c, or of the secondary jump of w_c, and of
+    the (secondary) spinodal width."""
+    if kind == "softmax":
+        e = softmax_end_point(V, s_qk, s_uv, prior, bracket)
+        jump_width = lambda L: jump_width_of(softmax_transition(L, V, s_qk, s_uv, prior))  # noqa: E731
+    else:
+        e = linear_end_point(V, s_qk, s_uv, prior, bracket)
+
+        def jump_width(L):
+            t = linear_transition(L, V, s_qk, s_uv, prior)
+            if t.secondary != "jump":
+                raise ConvergenceError(f"linear: no secondary jump resolved at L={L!r} above L_c2")
+            return t.jump_w_c, t.beta_spinodal2[1] - t.beta_spinodal2[0]
+    out = dict(vary="L", x_c=e.value, beta_star=e.beta, kappa_star=e.kappa, converged=bool(e.converged),
+               iterations=int(e.iterations), residual=float(e.residual))
+    if fit_exponents:
+        out.update(fit_end_point_exponents(jump_width, e.value, 1.0))
+    return CriticalEndPoint(**out)
+
+
+def softmax_diagram_row(betas: np.ndarray, L: float, V: float, s_qk: float, s_uv: float, prior: str):
+    """``attention_phase_diagram.gaussian_row`` for softmax attention on one-hot tokens (§5): the transition and,
+    at each beta, the global minimum (uniform branch below beta_c, copy branch above; 'crossover'
+    without spinodals) and the metastable copy weight between the spinodals.  Same columns and
+    return value as ``gaussian_row``; kappa, g, c, w = g c from the one-hot solver, eps its per-position MSE,
+    free_energy f_s (mean part included)."""
+    t = softmax_transition(L, V, s_qk, s_uv, prior)
+    nb = len(betas)
+    eq = np.full((nb, len(COLUMNS)), np.nan)
+    c_meta = np.full(nb, np.nan)
+    branch = np.empty(nb, dtype="U16")
+    lo, hi = t.beta_spinodal or (np.inf, np.inf)
+    for j, b in enumerate(betas):
+        states = softmax_stable_states(float(b), L, V, s_qk, s_uv, prior)
+        if t.order != "first":
+            pick, name = states[-1], "crossover"
+        else:
+            named = dict(zip(("uniform", "copy"), states)) if len(states) == 2 else \
+                {("uniform" if b < lo else "copy"): states[0]}
+            name = "uniform" if ("uniform" in named and b < t.beta_c) or "copy" not in named else "copy"
+            pick = named[name]
+            other = named.get("copy" if name == "uniform" else "uniform")
+            c_meta[j] = other.c if other is not None else np.nan
+        eq[j] = [pick.kappa, pick.g, pick.c, pick.eps, pick.w, pick.free_energy, pick.min_hessian_eig,
+                 pick.residual, 0.0]
+        branch[j] = name
+    return t.order, t.beta_c, t.beta_spinodal or (np.nan, np.nan), eq, c_meta, branch
+
+
+#: Extra variables of the one-hot linear-attention diagram (§6 of docs/attention_onehot.md).
+SECONDARY = ("crossover", "jump", "not_analysed")
+_LINEAR_GRID = {
+    "a": "mean-channel score a (S = kappa (Pi - J/L) + a J/L) at the global minimum",
+    "m": "mean gain m (W = g (I - J/V) + m J/V) at the global minimum",
+    "w_c": "copy order parameter w_c = g kappa at the global minimum",
+    "w_a": "mean-channel order parameter w_a = g a at the global minimum",
+    "w_m": "mean-channel order parameter w_m = a m at the global minimum",
+    "w_c_metastable": "w_c of the other (metastable) local minimum; nan where there is none",
+}
+_LINEAR_X = {
+    "beta_c2": "secondary first-order point of w_c (equal free energy); nan without a secondary jump",
+    "beta_sp2_lo": "lower secondary spinodal (nan without a secondary jump)",
+    "beta_sp2_hi": "upper secondary spinodal (nan without a secondary jump)",
+    "beta_steepest": "steepest point of w_c (max dw_c / d ln beta) of a secondary crossover; nan otherwise",
+}
+
+
+_LINEAR_LABELS = _LINEAR_GRID | _LINEAR_X
+
+
+def linear_diagram_row(betas: np.ndarray, L: float, V: float, s_qk: float, s_uv: float, prior: str):
+    """``attention_phase_diagram.gaussian_row`` for linear attention on one-hot tokens (§6), with a 7th
+    element: the extras ``_LINEAR_GRID`` (grid) / ``_LINEAR_X`` (per x), the ``secondary``
+    label, their long names ``labels`` and the flag values ``secondary_values`` (``SECONDARY``).
+
+    Primary onset: order 'second' (beta_c the pitchfork) or 'first' (beta_c = beta_c1, spinodals
+    (beta_spinodal1, pitchfork)).  Global minimum: the symmetric point ('trivial') below beta_c, then
+    the ordered state ('copy'); with a secondary jump, its low state below beta_c2 and its high state
+    above.  c = A_{l,l-1} = kappa (1 - 1/L) + a / L, w = g c; eps, free_energy f_l."""
+    t = linear_transition(L, V, s_qk, s_uv, prior)
+    nb = len(betas)
+    eq = np.full((nb, len(COLUMNS)), np.nan)
+    extra = {n: np.full(nb, np.nan) for n in _LINEAR_GRID}
+    c_meta = np.full(nb, np.nan)
+    branch = np.empty(nb, dtype="U16")
+    pos = betas > 0
+    grid = linear_states_on_grid(betas[pos], L, V, s_qk, s_uv, prior) if pos.any() else []
+    states_at = iter(grid)
+    beta_c = t.beta_onset
+    jump = t.secondary == "jump"
+    for j, b in enumerate(betas):
+        states = next(states_at) if b > 0 else []
+        origin = linear_origin(float(b), L, V, s_qk, s_uv, prior)
+        if b < beta_c or not states:
+            pick, others, name = origin, states[-1:], "trivial"
+        elif jump and len(states) == 2:
+            lo_first = b < t.beta_c2
+            pick, others, name = states[0 if lo_first else 1], [states[1 if lo_first else 0]], "copy"
+        else:
+            pick, others, name = states[-1], ([origin] if origin.stable else []), "copy"
+        c = pick.kappa * (1 - 1 / L) + pick.a / L
+        eq[j] = [pick.kappa, pick.g, c, pick.eps, pick.g * c, pick.free_energy, pick.min_hessian_eig,
+                 pick.residual, 0.0]
+        for n in ("a", "m", "w_c", "w_a", "w_m"):
+            extra[n][j] = getattr(pick, n)
+        if others:
+            o = others[0]
+            c_meta[j] = o.kappa * (1 - 1 / L) + o.a / L
+            extra["w_c_metastable"][j] = o.w_c
+        branch[j] = name
+    sp = (t.beta_spinodal1, t.beta_c) if t.order == "first" else (np.nan, np.nan)
+    sp2 = t.beta_spinodal2 or (np.nan, np.nan)
+    per_x = dict(beta_c2=t.beta_c2 if jump else np.nan, beta_sp2_lo=sp2[0], beta_sp2_hi=sp2[1],
+                 beta_steepest=t.beta_steepest if t.secondary == "crossover" else np.nan)
+    label = t.secondary.replace(" ", "_")
+    return t.order, beta_c, sp, eq, c_meta, branch, dict(grid=extra, per_x=per_x, secondary=label, labels=_LINEAR_LABELS,
+                                                         secondary_values=SECONDARY)
+

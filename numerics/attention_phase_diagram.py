@@ -79,11 +79,11 @@ def critical_end_point(vary: str, L: float, s_qk: float, s_uv: float, bracket: t
                iterations=info.iterations, residual=abs(slope))
     if fit_exponents:
         side = 1.0 if m_hi < 0 else -1.0  # the first-order side
-        out.update(fit_end_point_exponents(lambda x: _jump_width(analyse_softmax(*params(x))), xc, side))
+        out.update(fit_end_point_exponents(lambda x: jump_width_of(analyse_softmax(*params(x))), xc, side))
     return CriticalEndPoint(**out)
 
 
-def _jump_width(t) -> tuple[float, float]:
+def jump_width_of(t) -> tuple[float, float]:
     """(jump of c, spinodal width) of a first-order softmax transition (either token model)."""
     return t.jump[0], t.beta_spinodal[1] - t.beta_spinodal[0]
 
@@ -96,33 +96,6 @@ def fit_end_point_exponents(jump_width, x_c: float, side: float) -> dict:
     jumps, widths = np.array([jump_width(x_c + side * di) for di in d]).T
     return dict(jump_exponent=float(np.polyfit(np.log(d), np.log(jumps), 1)[0]),
                 width_exponent=float(np.polyfit(np.log(d), np.log(widths), 1)[0]))
-
-
-def onehot_end_point(kind: str, V: float, s_qk: float, s_uv: float, prior: str, bracket: tuple[float, float],
-                     fit_exponents: bool) -> CriticalEndPoint:
-    """The end point in L of the one-hot model (``attention_onehot``) as a ``CriticalEndPoint``:
-    softmax, L_c(V) where the first-order line ends (first order above); linear, L_c2(V) above which
-    the secondary jump of w_c exists (x_c = L_c2, beta_star = beta at the merging folds, kappa_star the
-    copy score there).  Exponents: of the softmax jump of c, or of the secondary jump of w_c, and of
-    the (secondary) spinodal width."""
-    from grokphase.numerics import attention_onehot as oh
-
-    if kind == "softmax":
-        e = oh.softmax_end_point(V, s_qk, s_uv, prior, bracket)
-        jump_width = lambda L: _jump_width(oh.softmax_transition(L, V, s_qk, s_uv, prior))  # noqa: E731
-    else:
-        e = oh.linear_end_point(V, s_qk, s_uv, prior, bracket)
-
-        def jump_width(L):
-            t = oh.linear_transition(L, V, s_qk, s_uv, prior)
-            if t.secondary != "jump":
-                raise ConvergenceError(f"linear: no secondary jump resolved at L={L!r} above L_c2")
-            return t.jump_w_c, t.beta_spinodal2[1] - t.beta_spinodal2[0]
-    out = dict(vary="L", x_c=e.value, beta_star=e.beta, kappa_star=e.kappa, converged=bool(e.converged),
-               iterations=int(e.iterations), residual=float(e.residual))
-    if fit_exponents:
-        out.update(fit_end_point_exponents(jump_width, e.value, 1.0))
-    return CriticalEndPoint(**out)
 
 
 def _column(a: np.ndarray, name: str) -> np.ndarray:
@@ -193,104 +166,6 @@ _AXIS = {"L": "sequence length L (continuous)", "s_qk": "query-key prior scale s
          "V": "vocabulary size V (continuous)"}
 
 
-def onehot_row(betas: np.ndarray, L: float, V: float, s_qk: float, s_uv: float, prior: str):
-    """``gaussian_row`` for softmax attention on one-hot tokens (``attention_onehot``, §5): the transition and,
-    at each beta, the global minimum (uniform branch below beta_c, copy branch above; 'crossover'
-    without spinodals) and the metastable copy weight between the spinodals.  Same columns and
-    return value as ``gaussian_row``; kappa, g, c, w = g c from the one-hot solver, eps its per-position MSE,
-    free_energy f_s (mean part included)."""
-    from grokphase.numerics import attention_onehot as oh
-
-    t = oh.softmax_transition(L, V, s_qk, s_uv, prior)
-    nb = len(betas)
-    eq = np.full((nb, len(COLUMNS)), np.nan)
-    c_meta = np.full(nb, np.nan)
-    branch = np.empty(nb, dtype="U16")
-    lo, hi = t.beta_spinodal or (np.inf, np.inf)
-    for j, b in enumerate(betas):
-        states = oh.softmax_stable_states(float(b), L, V, s_qk, s_uv, prior)
-        if t.order != "first":
-            pick, name = states[-1], "crossover"
-        else:
-            named = dict(zip(("uniform", "copy"), states)) if len(states) == 2 else \
-                {("uniform" if b < lo else "copy"): states[0]}
-            name = "uniform" if ("uniform" in named and b < t.beta_c) or "copy" not in named else "copy"
-            pick = named[name]
-            other = named.get("copy" if name == "uniform" else "uniform")
-            c_meta[j] = other.c if other is not None else np.nan
-        eq[j] = [pick.kappa, pick.g, pick.c, pick.eps, pick.w, pick.free_energy, pick.min_hessian_eig,
-                 pick.residual, 0.0]
-        branch[j] = name
-    return t.order, t.beta_c, t.beta_spinodal or (np.nan, np.nan), eq, c_meta, branch
-
-
-#: Extra variables of the one-hot linear-attention diagram (§6 of docs/attention_onehot.md).
-SECONDARY = ("crossover", "jump", "not_analysed")
-_ONEHOT_LINEAR_GRID = {
-    "a": "mean-channel score a (S = kappa (Pi - J/L) + a J/L) at the global minimum",
-    "m": "mean gain m (W = g (I - J/V) + m J/V) at the global minimum",
-    "w_c": "copy order parameter w_c = g kappa at the global minimum",
-    "w_a": "mean-channel order parameter w_a = g a at the global minimum",
-    "w_m": "mean-channel order parameter w_m = a m at the global minimum",
-    "w_c_metastable": "w_c of the other (metastable) local minimum; nan where there is none",
-}
-_ONEHOT_LINEAR_X = {
-    "beta_c2": "secondary first-order point of w_c (equal free energy); nan without a secondary jump",
-    "beta_sp2_lo": "lower secondary spinodal (nan without a secondary jump)",
-    "beta_sp2_hi": "upper secondary spinodal (nan without a secondary jump)",
-    "beta_steepest": "steepest point of w_c (max dw_c / d ln beta) of a secondary crossover; nan otherwise",
-}
-
-
-def onehot_linear_row(betas: np.ndarray, L: float, V: float, s_qk: float, s_uv: float, prior: str):
-    """``gaussian_row`` for linear attention on one-hot tokens (``attention_onehot``, §6), with the extras of
-    ``_ONEHOT_LINEAR_GRID`` / ``_ONEHOT_LINEAR_X`` and the ``secondary`` label as a 7th element.
-
-    Primary onset: order 'second' (beta_c the pitchfork) or 'first' (beta_c = beta_c1, spinodals
-    (beta_spinodal1, pitchfork)).  Global minimum: the symmetric point ('trivial') below beta_c, then
-    the ordered state ('copy'); with a secondary jump, its low state below beta_c2 and its high state
-    above.  c = A_{l,l-1} = kappa (1 - 1/L) + a / L, w = g c; eps, free_energy f_l."""
-    from grokphase.numerics import attention_onehot as oh
-
-    t = oh.linear_transition(L, V, s_qk, s_uv, prior)
-    nb = len(betas)
-    eq = np.full((nb, len(COLUMNS)), np.nan)
-    extra = {n: np.full(nb, np.nan) for n in _ONEHOT_LINEAR_GRID}
-    c_meta = np.full(nb, np.nan)
-    branch = np.empty(nb, dtype="U16")
-    pos = betas > 0
-    grid = oh.linear_states_on_grid(betas[pos], L, V, s_qk, s_uv, prior) if pos.any() else []
-    states_at = iter(grid)
-    beta_c = t.beta_onset
-    jump = t.secondary == "jump"
-    for j, b in enumerate(betas):
-        states = next(states_at) if b > 0 else []
-        origin = oh.linear_origin(float(b), L, V, s_qk, s_uv, prior)
-        if b < beta_c or not states:
-            pick, others, name = origin, states[-1:], "trivial"
-        elif jump and len(states) == 2:
-            lo_first = b < t.beta_c2
-            pick, others, name = states[0 if lo_first else 1], [states[1 if lo_first else 0]], "copy"
-        else:
-            pick, others, name = states[-1], ([origin] if origin.stable else []), "copy"
-        c = pick.kappa * (1 - 1 / L) + pick.a / L
-        eq[j] = [pick.kappa, pick.g, c, pick.eps, pick.g * c, pick.free_energy, pick.min_hessian_eig,
-                 pick.residual, 0.0]
-        for n in ("a", "m", "w_c", "w_a", "w_m"):
-            extra[n][j] = getattr(pick, n)
-        if others:
-            o = others[0]
-            c_meta[j] = o.kappa * (1 - 1 / L) + o.a / L
-            extra["w_c_metastable"][j] = o.w_c
-        branch[j] = name
-    sp = (t.beta_spinodal1, t.beta_c) if t.order == "first" else (np.nan, np.nan)
-    sp2 = t.beta_spinodal2 or (np.nan, np.nan)
-    per_x = dict(beta_c2=t.beta_c2 if jump else np.nan, beta_sp2_lo=sp2[0], beta_sp2_hi=sp2[1],
-                 beta_steepest=t.beta_steepest if t.secondary == "crossover" else np.nan)
-    label = t.secondary.replace(" ", "_")
-    return t.order, beta_c, sp, eq, c_meta, branch, dict(grid=extra, per_x=per_x, secondary=label)
-
-
 def compute_phase_diagram(kind: int, betas, xs, *, axis: str, row, fixed: dict, s_uv: float,
                           model_attrs: dict | None = None, task: str = "copy task") -> xr.Dataset:
     """Phase diagram over ``xs`` x ``betas`` with ``axis`` varying.
@@ -304,8 +179,10 @@ def compute_phase_diagram(kind: int, betas, xs, *, axis: str, row, fixed: dict, 
         Values of ``axis`` (a key of ``fixed``).
     row : callable
         ``row(betas, **params)`` with params = ``fixed`` and ``{axis: x}``: the row tuple of
-        ``gaussian_row`` (Gaussian tokens), ``onehot_row`` or ``onehot_linear_row`` (one-hot tokens;
-        the latter with its extras); the model variant chooses it.
+        ``gaussian_row`` (Gaussian tokens), ``attention_onehot.softmax_diagram_row`` or
+        ``attention_onehot.linear_diagram_row`` (one-hot tokens; the latter with a 7th element, its
+        extras: ``grid`` and ``per_x`` arrays, the ``secondary`` label, ``labels`` (long names) and
+        ``secondary_values`` (flag values)); the model variant chooses it.
     fixed : dict
         The fixed parameters of the row (L, s_qk and, for one-hot tokens, V; s_uv is bound in ``row``);
         those not varied become attributes.
@@ -326,9 +203,9 @@ def compute_phase_diagram(kind: int, betas, xs, *, axis: str, row, fixed: dict, 
         fixed ``s_uv`` and ``s_qk`` (axis 'L') or ``L`` (axis 's_qk'), ``residual_tol`` and
         ``converged`` (every grid point has residual <= residual_tol).  One-hot tokens add the
         attributes ``tokens = 'onehot'``, ``score_prior`` and the fixed ``V`` (axis not 'V'); with
-        axis 'V' the fixed ``L`` and ``s_qk`` are attributes.  One-hot linear attention
-        (``onehot_linear_row``) adds, on the grid, ``a, m, w_c, w_a, w_m, w_c_metastable`` and, per x,
-        ``secondary`` (flag: ``SECONDARY``), ``beta_c2``, ``beta_sp2_lo/hi`` and ``beta_steepest``.
+        axis 'V' the fixed ``L`` and ``s_qk`` are attributes.  A row with extras (one-hot linear
+        attention) adds its grid variables (``a, m, w_c, w_a, w_m, w_c_metastable``), its per-x ones
+        (``beta_c2``, ``beta_sp2_lo/hi``, ``beta_steepest``) and ``secondary`` (a flag).
     """
     betas = np.asarray(betas, dtype=np.float64)
     xs = np.asarray(xs, dtype=np.float64)
@@ -344,18 +221,21 @@ def compute_phase_diagram(kind: int, betas, xs, *, axis: str, row, fixed: dict, 
         for n in COLUMNS[:-1]:
             grids[n][i] = _column(eq, n)
         grids["c_metastable"][i] = c_meta
-        if len(r) > 6:   # one-hot linear attention: its own order parameters and secondary transition
-            for n, v in r[6]["grid"].items():
+        if len(r) > 6:   # a variant's own order parameters and secondary transition (labels in the row)
+            extras = r[6]
+            for n, v in extras["grid"].items():
                 extra_grid.setdefault(n, np.full((nx, nb), np.nan))[i] = v
-            for n, v in r[6]["per_x"].items():
+            for n, v in extras["per_x"].items():
                 extra_x.setdefault(n, np.full(nx, np.nan))[i] = v
-            secondary.append(r[6]["secondary"])
+            secondary.append(extras["secondary"])
     one = {"units": "1"}
     data = {n: ((axis, "beta"), v, {"long_name": _GRID[n], **one}) for n, v in grids.items()}
-    data.update({n: ((axis, "beta"), v, {"long_name": _ONEHOT_LINEAR_GRID[n], **one}) for n, v in extra_grid.items()})
-    data.update({n: (axis, v, {"long_name": _ONEHOT_LINEAR_X[n], **one}) for n, v in extra_x.items()})
     if secondary:
-        data["secondary"] = flag_array(secondary, SECONDARY, axis, long_name="what follows the onset of w_c")
+        labels = extras["labels"]
+        data.update({n: ((axis, "beta"), v, {"long_name": labels[n], **one}) for n, v in extra_grid.items()})
+        data.update({n: (axis, v, {"long_name": labels[n], **one}) for n, v in extra_x.items()})
+        data["secondary"] = flag_array(secondary, extras["secondary_values"], axis,
+                                       long_name="what follows the onset of w_c")
     data.update(
         order=flag_array(order, ORDERS, axis, long_name="order of the transition at this " + axis),
         beta_c=(axis, beta_c, {"long_name": "transition point beta_c (first order: equal free energy)", **one}),

@@ -268,14 +268,14 @@ class _OneHotTokens:
     def end_point(self, v, s_qk, s_uv, vary, L, bracket, fit_exponents):
         if vary != "L":
             raise ValueError(f"vary must be 'L' with tokens='onehot' (the end points L_c(V), L_c2(V)); got {vary!r}")
-        return _pd.onehot_end_point(v.kind, self.need_V(v, False), s_qk, s_uv, v.score_prior, bracket,
+        return _oh.diagram_end_point(v.kind, self.need_V(v, False), s_qk, s_uv, v.score_prior, bracket,
                                     fit_exponents)
 
     def default_bracket(self, v, vary):
         return (2.5, 64.0) if v.kind == "softmax" else (8.0, 512.0)
 
     def phase_diagram_row(self, v, s_uv):
-        fn = _pd.onehot_row if v.kind == "softmax" else _pd.onehot_linear_row
+        fn = _oh.softmax_diagram_row if v.kind == "softmax" else _oh.linear_diagram_row
         return lambda betas, L, s_qk, V: fn(betas, L, V, s_qk, s_uv, v.score_prior)
 
     def phase_diagram_fixed(self, v, L, s_qk):

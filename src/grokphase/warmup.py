@@ -127,10 +127,10 @@ def _workload() -> None:
         attention.map_state(30.0, L=8, kind=kind, **ref)
         attention.map_transition(L=8, kind=kind, **ref)
     K.cramer_hpp(0.5, 1.0), K.linear_s_tc(8.0)          # generated kernels that no solver calls yet
-    from grokphase.numerics import attention_onehot as onehot
-    for prior in onehot.PRIORS:                            # the one-hot model (docs/attention_onehot.md)
-        onehot.softmax_transition(8, 4, prior=prior, **ref)
-        onehot.linear_transition(8, 4, prior=prior, **ref)
+    for tokens in attention.TOKENS[1:]:                    # the other token models, every score prior
+        for prior in attention.SCORE_PRIORS:
+            for kind in ("softmax", "linear"):
+                attention.transition(L=8, kind=attention.Variant(kind, tokens=tokens, V=4, score_prior=prior), **ref)
 
 
 def warm_kernels() -> WarmupResult:
