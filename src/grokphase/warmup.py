@@ -17,8 +17,9 @@ __all__ = ["WarmupResult", "warm_kernels", "kernel_dispatchers"]
 
 log = logging.getLogger("grokphase.warmup")
 
-# Modules of grokphase.numerics that hold no kernels run by the package (a code generator).
-_NOT_RUNTIME = ("attention_codegen", "attention_onehot_codegen")
+# Modules of grokphase.numerics that hold no kernels run by the package: the code generators
+# (``*_codegen``), which import SymPy.
+_NOT_RUNTIME_SUFFIX = "_codegen"
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ def kernel_dispatchers() -> dict:
 
     found = {}
     for info in pkgutil.iter_modules(pkg.__path__):
-        if info.name in _NOT_RUNTIME:
+        if info.name.endswith(_NOT_RUNTIME_SUFFIX):
             continue
         module = importlib.import_module(f"{pkg.__name__}.{info.name}")
         for obj in vars(module).values():
