@@ -53,7 +53,7 @@ PRESETS: dict[str, Plan] = {
                               (("N", (64, 128, 256, 512, 1024)), ("beta", _ONEHOT_HYSTERESIS_BETA),
                                ("start", onehot.STARTS), ("seed", (0,)))),
     "onehot-hysteresis-random": Plan(onehot.point, onehot.OneHotFiniteN(whitened=False),
-                                     (("N", (64, 128, 256, 512)), ("beta", _ONEHOT_HYSTERESIS_BETA),
+                                     (("N", (64, 128, 256, 512, 1024)), ("beta", _ONEHOT_HYSTERESIS_BETA),
                                       ("start", onehot.STARTS), ("seed", (0,)))),
     "onehot-linear": Plan(onehot.point, onehot.OneHotFiniteN(kind="linear", sigma2=10.0, chains_per=4),
                           (("N", (128, 512, 1024, 2048)), ("beta", (0.1, 0.3, 0.5, 1.0)), ("start", ("copy",)),
