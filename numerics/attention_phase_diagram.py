@@ -214,7 +214,7 @@ def compute_phase_diagram(kind: int, betas, xs, *, axis: str, row, fixed: dict, 
     branch = np.empty((nx, nb), dtype="U16")
     order = np.empty(nx, dtype="U16")
     beta_c, lo, hi = np.empty(nx), np.empty(nx), np.empty(nx)
-    extra_grid, extra_x, secondary = {}, {}, []
+    extra_grid, extra_x, secondary, meta = {}, {}, [], {}
     for i, x in enumerate(xs):
         r = row(betas, **(fixed | {axis: float(x)}))
         order[i], beta_c[i], (lo[i], hi[i]), eq, c_meta, branch[i] = r[:6]
@@ -228,13 +228,14 @@ def compute_phase_diagram(kind: int, betas, xs, *, axis: str, row, fixed: dict, 
             for n, v in extras["per_x"].items():
                 extra_x.setdefault(n, np.full(nx, np.nan))[i] = v
             secondary.append(extras["secondary"])
+            meta = {k: extras[k] for k in ("labels", "secondary_values")}
     one = {"units": "1"}
     data = {n: ((axis, "beta"), v, {"long_name": _GRID[n], **one}) for n, v in grids.items()}
     if secondary:
-        labels = extras["labels"]
+        labels = meta["labels"]
         data.update({n: ((axis, "beta"), v, {"long_name": labels[n], **one}) for n, v in extra_grid.items()})
         data.update({n: (axis, v, {"long_name": labels[n], **one}) for n, v in extra_x.items()})
-        data["secondary"] = flag_array(secondary, extras["secondary_values"], axis,
+        data["secondary"] = flag_array(secondary, meta["secondary_values"], axis,
                                        long_name="what follows the onset of w_c")
     data.update(
         order=flag_array(order, ORDERS, axis, long_name="order of the transition at this " + axis),

@@ -102,6 +102,33 @@ def test_attention_onehot_options_match_api(tmp_path, capsys):
         assert e.value.code == 2 and name in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("tokens, kind", [("gaussian", "softmax"), ("gaussian", "linear"),
+                                          ("onehot", "softmax"), ("onehot", "linear")])
+def test_attention_transition_text_table_has_every_scalar_field(tokens, kind, capsys):
+    """The text table is generic over the variant: each scalar field of the API result is one line,
+    its value in the column of its L (no per-token-model table in the CLI)."""
+    from dataclasses import asdict
+
+    from grokphase import attention
+    from grokphase.cli._output import _scalars
+
+    extra = ["--tokens", tokens] + (["--V", "4"] if tokens == "onehot" else [])
+    assert main(["attention", "transition", "--kind", kind, "--L", "8", "16", *extra]) == 0
+    lines = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()[1:]}
+    rows = [asdict(attention.transition(L=L, kind=kind, s_qk=0.25, s_uv=9.0, tokens=tokens,
+                                        V=4 if tokens == "onehot" else None)) for L in (8, 16)]
+    shown = 0
+    for name in rows[0]:
+        values = [r[name] for r in rows]
+        if any(isinstance(x, dict) for x in values) or all(x is None for x in values):
+            continue
+        if any(isinstance(x, tuple) for x in values):
+            continue                                     # split into name[i]; checked through beta_c etc.
+        assert lines[name] == [_scalars(x) if x is not None else "-" for x in values], name
+        shown += 1
+    assert shown >= 8 and "beta_c" in lines
+
+
 def test_attention_bad_parameter_exits_2(capsys):
     assert main(["attention", "transition", "--L", "1.5"]) == 2
     assert "L must be a finite number in [2, 1e+10]" in capsys.readouterr().err

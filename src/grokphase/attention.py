@@ -174,8 +174,11 @@ class _GaussianTokens:
     def solve(self, v, beta, L, s_qk, s_uv, init, tol, max_iter):
         return _solve_gaussian(v.code, beta, L, s_qk, s_uv, init, tol, max_iter)
 
+    def end_point_axes(self, v):
+        return ("L", "s_qk") if v.kind == "softmax" else ()
+
     def end_point(self, v, s_qk, s_uv, vary, L, bracket, fit_exponents):
-        if v.kind != "softmax":
+        if vary not in self.end_point_axes(v):
             raise ValueError(f"kind: only softmax attention on Gaussian tokens has a critical end point "
                              f"(linear has a tricritical point: s_qk s_uv = (1 + L) / (2 sqrt L)); got "
                              f"{v.kind!r}")
@@ -265,8 +268,11 @@ class _OneHotTokens:
         st = states[0] if init == "uniform" else states[-1]
         return replace(st, converged=bool(st.residual <= tol))
 
+    def end_point_axes(self, v):
+        return ("L",)
+
     def end_point(self, v, s_qk, s_uv, vary, L, bracket, fit_exponents):
-        if vary != "L":
+        if vary not in self.end_point_axes(v):
             raise ValueError(f"vary must be 'L' with tokens='onehot' (the end points L_c(V), L_c2(V)); got {vary!r}")
         return _oh.diagram_end_point(v.kind, self.need_V(v, False), s_qk, s_uv, v.score_prior, bracket,
                                     fit_exponents)
@@ -444,6 +450,11 @@ class Variant:
 
     def end_point(self, s_qk, s_uv, vary, L, bracket, fit_exponents):
         return self._model.end_point(self, s_qk, s_uv, vary, L, bracket, fit_exponents)
+
+    def end_point_axes(self) -> tuple[str, ...]:
+        """The parameters along which ``end_point`` (``critical_end_point``) finds an end point of a
+        first-order line; empty if this variant has none."""
+        return self._model.end_point_axes(self)
 
     def default_bracket(self, vary) -> tuple[float, float]:
         return self._model.default_bracket(self, vary)

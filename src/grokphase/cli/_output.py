@@ -49,6 +49,34 @@ def format_text(obj, indent: int = 0) -> str:
     return pad + _scalars(obj)
 
 
+def field_table(records: list[dict]) -> str:
+    """Records (dicts of results) side by side: one line per field, one column per record.
+
+    Scalar fields only (nested records such as branch states are in the ``--json`` output); a
+    tuple field is split into ``name[i]``; a field a record does not have, or has as None, is ``-``.
+
+    >>> print(field_table([{"L": 8.0, "order": "first", "sp": (1.5, 2.25), "s": {"c": 1}},
+    ...                    {"L": 16.0, "order": "crossover", "sp": None}]))
+    L      8      16
+    order  first  crossover
+    sp[0]  1.5    -
+    sp[1]  2.25   -
+    """
+    cols: dict[str, list[str]] = {}
+    for j, rec in enumerate(records):
+        for key, value in rec.items():
+            if isinstance(value, dict) or value is None:
+                continue
+            parts = (list(zip((f"{key}[{i}]" for i in range(len(value))), value))
+                     if isinstance(value, (list, tuple)) else [(key, value)])
+            for name, x in parts:
+                cols.setdefault(name, ["-"] * len(records))[j] = _scalars(x)
+    width = [max(map(len, col)) for col in zip(*cols.values())] if cols else []
+    name_w = max(map(len, cols), default=0)
+    return "\n".join(f"{name:<{name_w}}  " + "  ".join(f"{x:<{w}}" for x, w in zip(col, width)).rstrip()
+                     for name, col in cols.items())
+
+
 def _is_nested(v) -> bool:
     return (isinstance(v, dict) and bool(v)) or (isinstance(v, (list, tuple)) and any(
         isinstance(x, (dict, list, tuple)) for x in v))

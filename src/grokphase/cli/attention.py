@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 from grokphase.cli._args import add_json, reject
-from grokphase.cli._output import emit
+from grokphase.cli._output import emit, field_table
 
 
 def add_parser(sub) -> None:
@@ -18,13 +20,13 @@ def add_parser(sub) -> None:
         q.add_argument("--kind", choices=("softmax", "linear"), default="softmax", help="attention type")
         q.add_argument("--s-qk", type=float, default=0.25, help="query-key prior scale s_q s_k > 0 (default 0.25)")
         q.add_argument("--s-uv", type=float, default=9.0, help="value prior scale s_u s_v > 0 (default 9)")
-        q.add_argument("--tokens", choices=("gaussian", "onehot"), default="gaussian",
-                       help="token model: Gaussian (docs/attention_copy.md, default) or one-hot over V symbols "
-                            "(docs/attention_onehot.md)")
+        q.add_argument("--tokens", default="gaussian",
+                       help="token model, one of grokphase.attention.TOKENS: gaussian (default, "
+                            "docs/attention_copy.md) or onehot over V symbols (docs/attention_onehot.md)")
         q.add_argument("--V", type=float, help="vocabulary size of the one-hot model, in [2, 1e8] (needs --tokens onehot)")
-        q.add_argument("--score-prior", choices=("product", "gaussian"), default="product",
-                       help="prior of the attention scores: the product Q K^T / N (default) or Gaussian logits "
-                            "(one-hot tokens only)")
+        q.add_argument("--score-prior", default="product",
+                       help="prior of the attention scores, one of grokphase.attention.SCORE_PRIORS: product "
+                            "Q K^T / N (default) or gaussian logits (one-hot tokens only)")
         add_json(q)
 
     q = asub.add_parser("transition", help="order, beta_c, spinodals, jumps, exponents",
@@ -85,74 +87,47 @@ VALIDATE_PRESETS = ("hysteresis", "equilibrium", "linear", "dynamics-softmax", "
                     "transformer-onehot-linear", "transformer-onehot-softmax-adam", "transformer-onehot-linear-adam")
 
 
-def _tokens(args) -> dict:
-    """The token-model keywords of the facade from ``--tokens``, ``--V``, ``--score-prior``."""
-    if args.tokens == "gaussian":
-        if args.V is not None:
-            reject(args, "--V", "with --tokens gaussian (V is the vocabulary size of --tokens onehot)")
-        if args.score_prior != "product":
-            reject(args, "--score-prior", "gaussian with --tokens gaussian (Gaussian logits need --tokens onehot)")
-    return dict(tokens=args.tokens, V=args.V, score_prior=args.score_prior)
+#: Variant fields and the options that set them.
+_OPTIONS = {"V": "--V", "score_prior": "--score-prior"}
 
 
-def _transition_rows(rows: list, onehot: bool, kind: str) -> list[str]:
-    """Text table of ``attention.transition`` results (as dicts)."""
-    nan = float("nan")
-    if onehot and kind == "linear":
-        out = [f"{'L':>8} {'V':>6} {'beta_c':>10} {'primary':>8} {'onset':>6} {'secondary':>13} {'beta_c2':>10} "
-               f"{'beta_steep':>10}"]
-        for r in rows:
-            out.append(f"{r['L']:>8g} {r['V']:>6g} {r['beta_c']:>10.6f} {r['primary_order']:>8} {r['onset_channel']:>6} "
-                       f"{r['secondary']:>13} {r['beta_c2'] if r['beta_c2'] is not None else nan:>10.5g} "
-                       f"{r['beta_steepest'] if r['beta_steepest'] is not None else nan:>10.5g}")
-        return out
-    head = f"{'L':>6} {'order':>11} {'beta_c':>10} {'beta_sp_lo':>10} {'beta_sp_hi':>10}"
-    if onehot:
-        out = [f"{head} {'V':>6} {'dc':>8}"]
-        for r in rows:
-            sp = r["beta_spinodal"] or (nan, nan)
-            out.append(f"{r['L']:>6g} {r['order']:>11} {r['beta_c']:>10.6f} {sp[0]:>10.6f} {sp[1]:>10.6f} {r['V']:>6g} "
-                       f"{r['copy']['c'] - r['uniform']['c']:>8.4f}")
-        return out
-    out = [f"{head} {'dc':>8} {'dg':>8} {'deps':>8} {'exponent':>8}"]
-    for r in rows:
-        sp = r["beta_spinodal"] or (nan, nan)
-        jump = r["jump"] or (nan,) * 3
-        ex = r["exponent"] if r["exponent"] is not None else nan
-        out.append(f"{r['L']:>6g} {r['order']:>11} {r['beta_c']:>10.6f} {sp[0]:>10.6f} {sp[1]:>10.6f} "
-                   f"{jump[0]:>8.4f} {jump[1]:>8.4f} {jump[2]:>8.4f} {ex:>8.4f}")
-    return out
+def _variant(args):
+    """The model variant (``grokphase.attention.Variant``) of ``--kind``, ``--tokens``, ``--V``,
+    ``--score-prior``; an option that does not apply to the token model is a usage error."""
+    from grokphase import attention
+
+    try:
+        return attention.Variant(args.kind, tokens=args.tokens, V=args.V, score_prior=args.score_prior)
+    except ValueError as err:
+        option = _OPTIONS.get(re.match(r"\w*", str(err)).group())
+        if option is None:                       # an invalid value (kind, tokens), not an inapplicable option
+            raise
+        reject(args, option, f"with --tokens {args.tokens} ({err})")
 
 
 def transition(args) -> int:
-    """``attention transition``: one row per ``--L``; with ``--end-point`` also the end point in L."""
+    """``attention transition``: one column per ``--L``; with ``--end-point`` also the end point in L."""
     from dataclasses import asdict
 
     from grokphase import attention
 
-    tok = _tokens(args)
-    onehot = args.tokens == "onehot"
-    if args.end_point and args.kind != "softmax" and not onehot:
-        reject(args, "--end-point", f"to --kind {args.kind} with Gaussian tokens (only softmax attention has a "
-                                    "critical end point there)")
-    rows = []
-    for L in args.L:
-        t = attention.transition(L=L, kind=args.kind, s_qk=args.s_qk, s_uv=args.s_uv, **tok)
-        rows.append(asdict(t))
+    v = _variant(args)
+    if args.end_point and "L" not in v.end_point_axes():
+        reject(args, "--end-point", f"to --kind {args.kind} with --tokens {args.tokens} (this variant has no end "
+                                    "point of a first-order line in L)")
+    rows = [asdict(attention.transition(L=L, kind=v, s_qk=args.s_qk, s_uv=args.s_uv)) for L in args.L]
+    out = {"transitions": rows}
     if args.end_point:
-        cep = attention.critical_end_point(kind=args.kind, s_qk=args.s_qk, s_uv=args.s_uv, **tok)
-        out = {"transitions": rows, "critical_end_point": asdict(cep)}
-    else:
-        out = {"transitions": rows}
+        out["critical_end_point"] = asdict(attention.critical_end_point(kind=v, s_qk=args.s_qk, s_uv=args.s_uv))
     if args.json:
         emit(out, args)
         return 0
-    print("\n".join(_transition_rows(rows, onehot, args.kind)))
+    print(f"{args.kind} attention, {v.task}" + ("" if args.score_prior == "product" else
+                                                f", {args.score_prior} score prior"))
+    print(field_table(rows))
     if "critical_end_point" in out:
-        c = out["critical_end_point"]
-        name = "L_c2 (secondary jump exists above)" if onehot and args.kind == "linear" else "L_c"
-        print(f"end point: {name} = {c['x_c']:.6f}, beta* = {c['beta_star']:.6f} "
-              f"(jump exponent {c['jump_exponent']:.3f}, spinodal-width exponent {c['width_exponent']:.3f})")
+        print("end point in L (critical_end_point):")
+        print(field_table([out["critical_end_point"]]))
     return 0
 
 
@@ -163,11 +138,11 @@ def phase_diagram(args) -> int:
     from grokphase import _checks as chk
     from grokphase import attention
 
-    tok = _tokens(args)
+    v = _variant(args)
     if args.L is not None and args.vary == "L":
         reject(args, "--L", "with --vary L (L is the second axis: use --x-min/--x-max/--n-x)")
-    if args.vary == "V" and args.tokens != "onehot":
-        reject(args, "--vary V", "with --tokens gaussian (the vocabulary size is an axis of --tokens onehot)")
+    if args.vary not in v.axes():
+        reject(args, f"--vary {args.vary}", f"with --tokens {args.tokens} (its axes: {', '.join(v.axes())})")
     args.L = 8.0 if args.L is None else args.L
     lo, hi = (0.5, 40.0) if args.kind == "softmax" else (0.01, 1.0)
     args.beta_min = chk.nonnegative("--beta-min", lo if args.beta_min is None else args.beta_min)
@@ -181,8 +156,7 @@ def phase_diagram(args) -> int:
         check_axis(f"{name} ({args.vary})", value)
     betas = np.linspace(args.beta_min, args.beta_max, args.n_beta)
     xs = np.linspace(args.x_min, args.x_max, args.n_x)
-    pd = attention.phase_diagram(betas, xs, kind=args.kind, s_qk=args.s_qk, s_uv=args.s_uv,
-                                 vary=args.vary, L=args.L, **tok)
+    pd = attention.phase_diagram(betas, xs, kind=v, s_qk=args.s_qk, s_uv=args.s_uv, vary=args.vary, L=args.L)
     from grokphase.results import flag_labels, save_dataset
 
     axis, converged = pd.attrs["varied"], pd.attrs["converged"]
@@ -199,8 +173,8 @@ def phase_diagram(args) -> int:
         from grokphase.paper_figs import fig_attention_phase_diagram as fig
 
         cep = None
-        if (args.kind == "softmax" and args.tokens == "gaussian" and {"first", "crossover"} <= set(out["order"])):
-            cep = attention.critical_end_point(s_qk=args.s_qk, s_uv=args.s_uv, vary=args.vary, L=args.L,
+        if args.vary in v.end_point_axes() and {"first", "crossover"} <= set(out["order"]):
+            cep = attention.critical_end_point(kind=v, s_qk=args.s_qk, s_uv=args.s_uv, vary=args.vary, L=args.L,
                                                bracket=(args.x_min, args.x_max), fit_exponents=False)
             out["critical_end_point"] = {"x_c": cep.x_c, "beta_star": cep.beta_star}
         out["figure"] = [str(p) for p in fig.plot_phase_diagram(pd, args.plot, cep)]
@@ -209,8 +183,8 @@ def phase_diagram(args) -> int:
         return 0
     first = [i for i, o in enumerate(out["order"]) if o == "first"]
     x, bc, lo_, hi_ = (out[k] for k in ("x", "beta_c", "beta_sp_lo", "beta_sp_hi"))
-    what = f"{args.kind} attention" + (f" on one-hot tokens ({args.score_prior} score prior)" if args.tokens == "onehot"
-                                       else "")
+    what = f"{args.kind} attention, {v.task}" + ("" if args.score_prior == "product" else
+                                                 f", {args.score_prior} score prior")
     print(f"{what}, {axis} in [{args.x_min}, {args.x_max}] ({args.n_x}) x beta in "
           f"[{args.beta_min}, {args.beta_max}] ({args.n_beta}); all points converged: {converged}")
     for i in sorted({first[0], first[-1]} if first else set()):
