@@ -32,3 +32,11 @@ def test_run_and_table(tmp_path, capsys):
 def test_bad_override(capsys):
     assert main(["uniformity", "table", "uniformity-strip", "--set", "widht=3"]) == 2
     assert "widht" in capsys.readouterr().err
+
+
+def test_repeated_set_options_accumulate(capsys):
+    """``--set a --set b`` applies both (argparse's nargs='+' alone would keep only the last one)."""
+    assert main(["uniformity", "table", "uniformity-strip", "--set", "k=[40]", "--set", "seed=[1]", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["points"] == 1                # not 4 k x 1 seed, nor 1 k x 3 seeds
+    assert main(["uniformity", "table", "uniformity-strip", "--set", "k=[40]", "--set", "k=[50]"]) == 2
+    assert "twice" in capsys.readouterr().err

@@ -21,14 +21,15 @@ def add_parser(sub) -> None:
                        description=__doc__)
     usub = p.add_subparsers(dest="uniformity_command", required=True)
     q = usub.add_parser("list", help="the presets and their finished runs")
-    q.add_argument("--set", nargs="+", default=(), metavar="KEY=VALUE", help="overrides applied to every preset")
+    q.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
+                   help="overrides applied to every preset (repeatable)")
     add_json(q)
     q.set_defaults(func=list_presets, parser=q)
     for name, func, hlp in (("run", run, "sweep one preset (resumable)"),
                             ("table", table, "tables of a preset's finished runs")):
         r = usub.add_parser(name, help=hlp)
         r.add_argument("preset", help="preset name (see `grokphase uniformity list`)")
-        r.add_argument("--set", nargs="+", default=(), metavar="KEY=VALUE",
+        r.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
                        help="override design fields or grid axes (TOML values)")
         r.add_argument("--root", default="runs", help="folder of the point stores (default runs)")
         if name == "run":
