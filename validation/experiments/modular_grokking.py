@@ -20,9 +20,11 @@ Seeds: ``seed`` is the data seed (the train/test split, the loop's generator: dr
 draws) and, unless ``init_seed`` is set, also the seed of the initial weights; ``init_seed`` seeds
 the initial weights alone, so runs that differ only in it see the same split and the same (full)
 batches (deep-ensemble members).  ``dropout`` (rate on the attention and MLP outputs, training only)
-makes MC-dropout posteriors apply (preset ``grok97-dropout``).  Both fields are left out of the
-run's identity at their defaults (``OMIT_DEFAULT``), so runs recorded before they existed keep
-their configuration hashes.
+makes MC-dropout posteriors apply (preset ``grok97-dropout``).  ``ess_scale`` multiplies IVON's
+effective sample size (default: the number of training pairs; larger: less posterior noise; the
+delay search of ``ivon_delay_search``).  These three fields are left out of the run's identity at
+their defaults (``OMIT_DEFAULT``), so runs recorded before they existed keep their configuration
+hashes.
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ class ModularRun:
     snapshots: bool = False
     init_seed: int | None = field(default=None, metadata={OMIT_DEFAULT: True})
     dropout: float = field(default=0.0, metadata={OMIT_DEFAULT: True})
+    ess_scale: float = field(default=1.0, metadata={OMIT_DEFAULT: True})
 
     def __post_init__(self):
         if self.optimizer not in ("adamw", "ivon"):
@@ -86,6 +89,7 @@ class ModularRun:
         if self.init_seed is not None:
             integer("init_seed", self.init_seed, 0, note="seed of the initial weights (None: seed)")
         real("dropout", self.dropout, 0.0, 1.0, hi_open=True)
+        positive("ess_scale", self.ess_scale)
         if not (0.0 < self.frac < 1.0):
             raise ValueError(f"frac must be in (0, 1), got {self.frac}")
         for name, low in (("seed", 0), ("steps", 1), ("d_model", 1), ("n_layers", 1), ("n_heads", 1),
@@ -104,7 +108,9 @@ class ModularRun:
         """{field: why it does not apply to this run}."""
         out = ({"lr": "optimizer is 'ivon', whose learning rate is ivon.lr",
                 "betas": "optimizer is 'ivon', whose momenta are ivon.beta1 and ivon.beta2"}
-               if self.optimizer == "ivon" else {"ivon": "optimizer is 'adamw' (IVON settings need optimizer='ivon')"})
+               if self.optimizer == "ivon" else
+               {"ivon": "optimizer is 'adamw' (IVON settings need optimizer='ivon')",
+                "ess_scale": "optimizer is 'adamw' (the effective sample size is IVON's)"})
         if self.split == "random":
             out["k"] = "split is 'random' (k sizes the held-out block of the 'strip' and 'rectangle' splits)"
         return out
@@ -161,8 +167,8 @@ def _build(run: ModularRun):
     ds = modular_dataset(run.p, run.op, run.frac, seed=run.seed, split=run.split, k=run.k, offset=run.offset)
     model = Transformer(model_config(run, ds.vocab_size))
     tok, lab = ds.split("train")
-    if run.optimizer == "ivon":  # ess = number of training pairs; prior precision = weight decay
-        opt = IVON(model.params, ess=len(lab), weight_decay=run.weight_decay, **asdict(run.ivon))
+    if run.optimizer == "ivon":  # ess = ess_scale x number of training pairs; prior precision = weight decay
+        opt = IVON(model.params, ess=run.ess_scale * len(lab), weight_decay=run.weight_decay, **asdict(run.ivon))
     else:
         opt = AdamW(model.params, lr=run.lr, betas=run.betas, weight_decay=run.weight_decay)
     targets = np.zeros_like(tok)

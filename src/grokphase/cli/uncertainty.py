@@ -4,6 +4,7 @@ ensembles, checkpoint SWAG) and its timing table."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from grokphase.cli._args import add_json, reject, show_progress
 from grokphase.cli._output import emit
@@ -108,6 +109,19 @@ def add_parser(sub) -> None:
     q.add_argument("--samples", type=int, default=16, help="dropout passes (>= 2)")
     _timing_options(q, 1, "evaluate every k-th snapshot and the last")
     q.set_defaults(func=run, parser=q)
+    q = usub.add_parser("ivon-search", help="IVON settings that keep a delay on mod 97: runs over ess scale x "
+                                            "prior precision, memorisation / grokking times (resumable)")
+    q.add_argument("--ess-scale", type=float, nargs="+", help="IVON ess / number of training pairs "
+                   "(default 1 10 100)")
+    q.add_argument("--weight-decay", type=float, nargs="+", help="IVON prior precision (default 1e-3 3e-3)")
+    q.add_argument("--seeds", type=int, nargs="+", help="data seeds (default 0)")
+    q.add_argument("--steps", type=int, help="override the preset's steps (3500)")
+    q.add_argument("--min-delay", type=float, default=3.0, help="qualifying delay, in logging intervals")
+    q.add_argument("--root", default="runs/study", help="parent folder of the run folders")
+    _executor_options(q)
+    q.add_argument("--out", help="write the table as JSON here")
+    add_json(q)
+    q.set_defaults(func=run, parser=q)
     q = usub.add_parser("timing", help="timing table of the study's runs: memorisation / grokking times, delay "
                                        "filter, EU-peak lead, collapse factor, monitor detection")
     q.add_argument("task", choices=("modular", "icl"))
@@ -157,6 +171,8 @@ def run(args) -> int:
     progress = show_progress(args)
     if args.uncertainty_command in ("ensemble", "checkpoint-swag", "mc-dropout", "timing"):
         return _posthoc(args, progress)
+    if args.uncertainty_command == "ivon-search":
+        return _ivon_search(args, progress)
     if args.uncertainty_command == "study":
         ur.run_full_study(args.root, executor=_executor(args), progress=progress)
         from grokphase.cli import figs
@@ -192,6 +208,22 @@ def run(args) -> int:
     table = [{"optimizer": r["optimizer"], "seed": r["seed"], **{k: v for k, v in r["summary"].items() if k != "estimators"},
               "estimators": r["summary"]["estimators"]} for r in res["runs"]]
     emit(table, args)
+    return 0
+
+
+def _ivon_search(args, progress) -> int:
+    from grokphase.validation.experiments import ivon_delay_search as ids
+
+    grid = dict(ids.GRID)
+    for key, value in (("ess_scale", args.ess_scale), ("weight_decay", args.weight_decay), ("seed", args.seeds)):
+        if value is not None:
+            grid[key] = tuple(value)
+    design = ids.IVONDelaySearch(steps=args.steps, min_delay=args.min_delay, root=args.root)
+    ds = ids.search(design, grid, executor=_executor(args), progress=progress)
+    rows = ds.to_dataframe().reset_index().to_dict(orient="records")
+    res = {"design": dataclasses.asdict(design), "runs": rows}
+    _write(args, res)
+    emit(res, args)
     return 0
 
 

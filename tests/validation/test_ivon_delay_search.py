@@ -1,0 +1,65 @@
+"""The IVON delay search: a tiny IVON preset (p = 11) through the search design; its times agree with a
+direct reading of the run's metrics, ess_scale reaches the optimizer, reruns read the finished runs."""
+
+import dataclasses
+import json
+import math
+
+import numpy as np
+import pytest
+
+from grokphase.validation.experiments import ivon_delay_search as ids
+from grokphase.validation.experiments import modular_grokking as mg
+from grokphase.validation.training import read_metrics
+
+
+@pytest.fixture
+def tiny(monkeypatch):
+    run = dataclasses.replace(mg.PRESETS["grok97-ivon"], p=11, frac=0.5, steps=60, d_model=16, d_mlp=32, n_heads=2,
+                              log_every=10, checkpoint_every=30, snapshots=False)
+    monkeypatch.setitem(mg.PRESETS, "tiny-ivon", run)
+    return run
+
+
+def _first(steps, acc, chance, min_gain):
+    acc = np.asarray(acc)
+    gain = acc[-1] - chance
+    return steps[int(np.flatnonzero(acc >= chance + 0.5 * gain)[0])] if gain > min_gain else math.nan
+
+
+def test_search_times_match_the_metrics(tiny, tmp_path):
+    design = ids.IVONDelaySearch(base="tiny-ivon", root=str(tmp_path))
+    ds = ids.search(design, {"ess_scale": (1.0, 100.0), "weight_decay": (1e-3,), "seed": (0,)})
+    assert ds.sizes == {"ess_scale": 2, "weight_decay": 1, "seed": 1}
+    for e in (1.0, 100.0):
+        r = ds.sel(ess_scale=e, weight_decay=1e-3, seed=0)
+        rows = read_metrics(str(r.run_dir.values))
+        steps = [x["step"] for x in rows]
+        min_gain = 3 * math.sqrt((1 / 11) * (10 / 11) / round(0.5 * 121))
+        mem = _first(steps, [x["train_acc"] for x in rows], 1 / 11, min_gain)
+        assert float(r.memorisation_time) == mem or (math.isnan(mem) and math.isnan(float(r.memorisation_time)))
+        assert float(r.final_test_acc) == rows[-1]["test_acc"]
+        grok, delay = float(r.grokking_time), float(r.delay)
+        assert math.isnan(delay) or delay == grok - mem
+        qualified = (not math.isnan(delay)) and delay / 10 >= 3 and float(r.final_test_acc) >= 0.95
+        assert bool(r.qualified) == qualified
+        config = json.loads((tmp_path / r.run_dir.values.item().split("/")[-1] / "config.json").read_text())
+        assert config["config"]["run"]["ess_scale"] == e if e != 1.0 else "ess_scale" not in config["config"]["run"]
+    files = {d: (d / "metrics.jsonl").read_bytes() for d in tmp_path.iterdir()}
+    again = ids.search(design, {"ess_scale": (1.0, 100.0), "weight_decay": (1e-3,), "seed": (0,)})
+    assert {d: (d / "metrics.jsonl").read_bytes() for d in tmp_path.iterdir()} == files   # read back, not retrained
+    assert np.array_equal(again.memorisation_time.values, ds.memorisation_time.values, equal_nan=True)
+
+
+def test_ess_scale_reaches_ivon_and_adamw_refuses_it(tiny):
+    model, opt, *_ = mg._build(dataclasses.replace(tiny, ess_scale=10.0))
+    base = mg._build(tiny)[1]
+    assert opt.ess == pytest.approx(10.0 * base.ess)
+    assert "ess_scale" in mg.PRESETS["grok97-adamw"].inapplicable()
+    with pytest.raises(ValueError, match="ess_scale"):
+        dataclasses.replace(tiny, ess_scale=-1.0)
+
+
+def test_design_refuses_a_non_ivon_base():
+    with pytest.raises(ValueError, match="base must be an IVON preset"):
+        ids.IVONDelaySearch(base="grok97-adamw")
