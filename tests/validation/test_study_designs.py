@@ -68,3 +68,23 @@ def test_diversity_run_positive_control_base(tmp_path):
         ur.diversity_run(2, 0.6, 1, tmp_path, base="nope")
     with pytest.raises(ValueError, match="base"):
         ur.DiversityGrid(base="nope")
+
+
+def test_p11_base_and_the_cli_offer_the_same_bases(tmp_path):
+    """positive-control-p11: p = 11, 16 context examples, the positive control's optimiser; the
+    command line's --base choices are DIVERSITY_BASES; context sweeps refuse the p = 11 base (their
+    T = 40 cell is a p = 7 cell)."""
+    from grokphase.cli import build_parser
+    from grokphase.validation.experiments import icl_training
+
+    run, _ = ur.diversity_run(24, 0.6, 0, tmp_path, steps=30000, base="positive-control-p11")
+    pc = icl_training.PRESETS["positive-control"]
+    assert (run.p, run.n_ctx, run.n_task, run.batch) == (11, 16, 24, 192)
+    assert (run.lr, run.weight_decay, run.warmup, run.alpha) == (pc.lr, pc.weight_decay, pc.warmup, pc.alpha)
+    parser = build_parser()
+    args = parser.parse_args(["uncertainty", "diversity", "--base", "positive-control-p11"])
+    assert args.base == "positive-control-p11"
+    action = next(a for a in args.parser._actions if a.dest == "base")
+    assert tuple(action.choices) == ur.DIVERSITY_BASES
+    with pytest.raises(ValueError, match="base"):
+        ur.ContextSweeps(base="positive-control-p11")

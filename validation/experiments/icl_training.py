@@ -129,6 +129,11 @@ PRESETS = {
     # 4 sequences x 40 tasks, 45k steps
     "positive-control": ICLRun(alpha=0.6, batch=160, steps=45000, lr=3e-3, warmup=200, log_every=500,
                                checkpoint_every=2500),
+    # the p = 11 step of the task-diversity study (docs/icl_grokking.md §5): T = 96 tasks, 16 context
+    # examples, balanced batches of 2 sequences x 96 tasks, otherwise the positive control's settings;
+    # measured 0.82 s/step on one core of the shared 2-core machine (30k steps: ~7 CPU-hours)
+    "positive-control-p11": ICLRun(p=11, n_task=24, n_ctx=16, alpha=0.6, batch=192, steps=30000, lr=3e-3,
+                                   warmup=200, log_every=500, checkpoint_every=2500),
     "smoke": ICLRun(p=5, n_task=4, n_ctx=4, d_model=32, n_layers=1, batch=64, steps=300, warmup=20,
                     log_every=50),
 }

@@ -398,7 +398,7 @@ class ContextSweeps:
     tasks per set of each split of ``splits``, ``samples`` posterior samples per estimator,
     SWAG from the last ``swag_window`` snapshots.
 
-    ``base`` (:data:`DIVERSITY_BASES`) says which runs: 'study' - the in-context study runs (both
+    ``base`` (:data:`CONTEXT_BASES`) says which runs: 'study' - the in-context study runs (both
     optimisers; ``steps`` must stay None); 'positive-control' - the AdamW runs of the
     positive-control settings at T = 40, alpha 0.6 with snapshots (:func:`diversity_run` with n_task
     10 and ``steps``; None is resolved to the preset's 45,000), the runs that learn in context.
@@ -421,7 +421,7 @@ class ContextSweeps:
         integer("samples", self.samples, 2)
         integer("n_seqs", self.n_seqs, 64, note="fresh input sequences per set (x all tasks of the split)")
         integer("swag_window", self.swag_window, 1)
-        choice("base", self.base, DIVERSITY_BASES)
+        choice("base", self.base, CONTEXT_BASES)
         if self.base == "study":
             if self.steps is not None:
                 raise ValueError(f"steps applies only to base='positive-control' (the study runs are the "
@@ -577,10 +577,13 @@ def context_noise_sweeps(seeds=(0, 1, 2), root="runs/study", *, samples: int = 8
     return {"runs": out}
 
 
-DIVERSITY_BASES = ("study", "positive-control")
-"""Presets a diversity grid varies: the in-context AdamW study preset (``study-p7-adamw``) or
-``positive-control`` (the settings that learn in context: ``icl_training.PRESETS``), the latter
-with snapshots on so that the posteriors apply at the end."""
+DIVERSITY_BASES = ("study", "positive-control", "positive-control-p11")
+CONTEXT_BASES = DIVERSITY_BASES[:2]
+"""The runs the context sweeps read: the study runs or the p = 7 positive control (T = 40)."""
+"""Presets a diversity grid varies: the in-context AdamW study preset (``study-p7-adamw``),
+``positive-control`` (p = 7: the settings that learn in context) or ``positive-control-p11``
+(the same at p = 11, n_ctx 16; ``icl_training.PRESETS``), the latter two with snapshots on so that
+the posteriors apply at the end."""
 
 
 def diversity_run(n_task: int, alpha: float, seed: int, root="runs/study", *, steps: int = 6000,
@@ -598,7 +601,7 @@ def diversity_run(n_task: int, alpha: float, seed: int, root="runs/study", *, st
     root : path-like
     steps : int
     base : str
-        'study' or 'positive-control'.
+        'study', 'positive-control' or 'positive-control-p11'.
 
     Returns
     -------
@@ -766,7 +769,7 @@ def diversity_dataset(n_tasks=(2, 6, 10), alphas=(0.5, 0.8), seeds=(0,), root="r
     samples : int
         Posterior samples per estimator (>= 2).
     base : str
-        The preset varied: 'study' or 'positive-control' (:data:`DIVERSITY_BASES`).
+        The preset varied: 'study', 'positive-control' or 'positive-control-p11' (:data:`DIVERSITY_BASES`).
     executor, progress
         As for ``grokphase.sweep.run_sweep``.
 

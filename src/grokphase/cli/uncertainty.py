@@ -63,8 +63,9 @@ def add_parser(sub) -> None:
     q.add_argument("--alpha", type=float, nargs="+", default=[0.5, 0.8], help="training fractions of the pairs")
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--steps", type=int, default=6000, help="steps per grid run")
-    q.add_argument("--base", choices=["study", "positive-control"], default="study",
-                   help="the preset varied (positive-control: the settings that learn in context)")
+    q.add_argument("--base", choices=["study", "positive-control", "positive-control-p11"], default="study",
+                   help="the preset varied (positive-control: the settings that learn in context at p = 7; "
+                        "positive-control-p11: the same at p = 11, n_ctx 16)")
     q.add_argument("--train", action="store_true", help="train missing grid runs first (resumable)")
     _executor_options(q)
     q.add_argument("--root", default="runs/study", help="parent folder of the run folders")
