@@ -107,15 +107,13 @@ def test_attention_onehot_options_match_api(tmp_path, capsys):
 def test_attention_transition_text_table_has_every_scalar_field(tokens, kind, capsys):
     """The text table is generic over the variant: each scalar field of the API result is one line,
     its value in the column of its L (no per-token-model table in the CLI)."""
-    from dataclasses import asdict
-
     from grokphase import attention
-    from grokphase.cli._output import _scalars
+    from grokphase.cli._output import _scalars, record
 
     extra = ["--tokens", tokens] + (["--V", "4"] if tokens == "onehot" else [])
     assert main(["attention", "transition", "--kind", kind, "--L", "8", "16", *extra]) == 0
     lines = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()[1:]}
-    rows = [asdict(attention.transition(L=L, kind=kind, s_qk=0.25, s_uv=9.0, tokens=tokens,
+    rows = [record(attention.transition(L=L, kind=kind, s_qk=0.25, s_uv=9.0, tokens=tokens,
                                         V=4 if tokens == "onehot" else None)) for L in (8, 16)]
     shown = 0
     for name in rows[0]:
@@ -127,6 +125,20 @@ def test_attention_transition_text_table_has_every_scalar_field(tokens, kind, ca
         assert lines[name] == [_scalars(x) if x is not None else "-" for x in values], name
         shown += 1
     assert shown >= 8 and "beta_c" in lines
+    if (tokens, kind) != ("gaussian", "linear"):                 # the jump (a property of one-hot softmax)
+        assert ("jump[0]" in lines) == (kind == "softmax") and ("order" in lines)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--tokens", "onehot", "--V", "1"], "V must be a finite number in [2, 1e+08]"),
+    (["--score-prior", "foo"], "--score-prior must be one of 'product', 'gaussian'"),
+    (["--tokens", "foo"], "--tokens must be one of 'gaussian', 'onehot'"),
+])
+def test_attention_invalid_token_options_name_the_option_and_range(argv, message, capsys):
+    """An invalid value is an error naming it and the valid values (status 2), not a 'does not apply'."""
+    assert main(["attention", "transition", "--L", "8", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "does not apply" not in err
 
 
 def test_attention_bad_parameter_exits_2(capsys):

@@ -118,21 +118,25 @@ def event_times(steps, train_acc, test_acc, chance: float, *, fraction: float = 
         Chance accuracy.
     fraction : float
         Fraction of the final gain above chance that marks the event (``threshold_time``).
-    min_gain : float
-        A final gain above chance <= min_gain (e.g. 3 binomial sd of the set) gives no event.
+    min_gain : float or (float, float)
+        A final gain above chance <= min_gain (e.g. 3 binomial sd of the set) gives no event; a
+        pair gives the training set's and the held-out set's.
 
     Returns
     -------
     dict
         ``{"memorisation_time", "grokking_time", "delay"}``: steps (type of ``steps``) or None.
     """
-    min_gain = chk.nonnegative("min_gain", min_gain)
+    gains = tuple(min_gain) if isinstance(min_gain, (tuple, list)) else (min_gain, min_gain)
+    if len(gains) != 2:
+        raise ValueError(f"min_gain must be a number >= 0 or a pair (train, test) of them; got {min_gain!r}")
+    gains = tuple(chk.nonnegative(f"min_gain[{i}]", g) for i, g in enumerate(gains))
 
-    def event(acc):
+    def event(acc, gain):
         acc = chk.array("acc", acc, ndim=1)
-        return threshold_time(steps, acc, chance, fraction) if acc[-1] - chance > min_gain else None
+        return threshold_time(steps, acc, chance, fraction) if acc[-1] - chance > gain else None
 
-    mem, grok = event(train_acc), event(test_acc)
+    mem, grok = event(train_acc, gains[0]), event(test_acc, gains[1])
     return {"memorisation_time": mem, "grokking_time": grok,
             "delay": None if mem is None or grok is None else grok - mem}
 

@@ -6,7 +6,8 @@ apart from memorisation.  This search trains IVON runs with the preset's setting
 effective sample size (``ess_scale`` x the number of training pairs: less posterior noise, so the
 training set can be fitted before the rule is found) and the prior precision (``weight_decay``,
 IVON's decay lr delta / (h + delta) per step), and reports for each run its memorisation and
-grokking times (half the final accuracy gain above chance, ``grokking_times.event_times``) and
+grokking times (half the final accuracy gain above chance, ``grokking_times.event_times``; no
+event unless that gain exceeds 3 binomial sd of the set's accuracy) and
 whether the delay reaches ``min_delay`` logging intervals with the test accuracy above
 ``min_test_acc`` at the end: the criterion was fixed before the runs.
 
@@ -28,6 +29,7 @@ from grokphase._checks import integer, real
 from grokphase.sweep import Grid, run_sweep
 from grokphase.validation.bayes.grokking_times import event_times
 from grokphase.validation.experiments import modular_grokking as mg
+from grokphase.validation.tasks import modular_dataset
 from grokphase.validation.training import read_metrics
 
 __all__ = ["IVONDelaySearch", "GRID", "search_run", "point", "search"]
@@ -91,11 +93,14 @@ def point(design: IVONDelaySearch, ess_scale: float, weight_decay: float, seed: 
     run, run_dir = search_run(design, ess_scale, weight_decay, seed)
     summary = mg.run_modular(run, run_dir, progress=False)
     rows = [r for r in read_metrics(run_dir) if "test_acc" in r]
+    if not rows:
+        raise ValueError(f"run_dir: {run_dir} has no evaluated metrics rows (train_acc, test_acc)")
     steps = [r["step"] for r in rows]
-    n_test = round((1.0 - run.frac) * run.p ** 2)
+    ds = modular_dataset(run.p, run.op, run.frac, seed=run.seed, split=run.split, k=run.k, offset=run.offset)
     chance = 1.0 / run.p
+    noise = tuple(3.0 * math.sqrt(chance * (1.0 - chance) / len(ds.split(s)[1])) for s in ("train", "test"))
     times = event_times(steps, [r["train_acc"] for r in rows], [r["test_acc"] for r in rows], chance,
-                        min_gain=3.0 * math.sqrt(chance * (1.0 - chance) / n_test))
+                        min_gain=noise)
     delay = times["delay"]
     final_test = float(rows[-1]["test_acc"])
     intervals = math.nan if delay is None else delay / run.log_every

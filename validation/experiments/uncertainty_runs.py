@@ -578,12 +578,12 @@ def context_noise_sweeps(seeds=(0, 1, 2), root="runs/study", *, samples: int = 8
 
 
 DIVERSITY_BASES = ("study", "positive-control", "positive-control-p11")
-CONTEXT_BASES = DIVERSITY_BASES[:2]
-"""The runs the context sweeps read: the study runs or the p = 7 positive control (T = 40)."""
 """Presets a diversity grid varies: the in-context AdamW study preset (``study-p7-adamw``),
 ``positive-control`` (p = 7: the settings that learn in context) or ``positive-control-p11``
 (the same at p = 11, n_ctx 16; ``icl_training.PRESETS``), the latter two with snapshots on so that
 the posteriors apply at the end."""
+CONTEXT_BASES = ("study", "positive-control")
+"""The runs the context sweeps read: the study runs or the p = 7 positive control (T = 40)."""
 
 
 def diversity_run(n_task: int, alpha: float, seed: int, root="runs/study", *, steps: int = 6000,

@@ -69,7 +69,8 @@ class EvalSet:
 class StudySetup:
     """What the posteriors need about a run: model config, evaluation sets, Laplace training
     inputs (tokens, mask) with the number of points they stand for (ess), the weight decay (prior
-    precision), Laplace structure, target split, unlabeled set name, chance accuracy and the training split."""
+    precision), Laplace structure, target split, unlabeled set name, chance accuracy and the training
+    split; ``ivon_ess`` the effective sample size IVON trained with (None: ``ess``)."""
 
     config: object
     sets: dict
@@ -82,12 +83,13 @@ class StudySetup:
     unlabeled: str
     chance: float
     train_split: str
+    ivon_ess: float | None = None
 
 
 def modular_setup(run) -> StudySetup:
     """The study's view of a mod-p run: evaluation sets 'train' (up to 1,000 training pairs) and
     'test' (up to 2,000 held-out pairs; target and unlabeled set), KFAC Laplace over all training
-    pairs (ess = their number), chance 1/p.
+    pairs (ess = their number; IVON's sigma uses the run's ess_scale x that), chance 1/p.
 
     Parameters
     ----------
@@ -112,7 +114,7 @@ def modular_setup(run) -> StudySetup:
     mask = np.zeros(tok.shape, bool)
     mask[:, -1] = True
     return StudySetup(model_config(run, ds.vocab_size), sets, tok, mask, float(len(lab)), run.weight_decay, "kfac", "test", "test", 1.0 / run.p,
-                      "train")
+                      "train", ivon_ess=run.ess_scale * len(lab))
 
 
 def _icl_set(tasks, split: str, n_ctx: int, rng: np.random.Generator, n_seqs: int = 64, **kw) -> EvalSet:
@@ -215,7 +217,8 @@ def predictive(setup: StudySetup, params: dict, opt: dict, swag_hist: list[dict]
         out[name] = {n: post.predictive_samples(f, rng, samples) for n, f in feats.items()}
     draws = {}
     if opt:
-        sig = {k: ivon_sigma(opt["h/" + k].astype(np.float64), setup.ess, setup.weight_decay) for k in params}
+        ess = setup.ess if setup.ivon_ess is None else setup.ivon_ess
+        sig = {k: ivon_sigma(opt["h/" + k].astype(np.float64), ess, setup.weight_decay) for k in params}
         draws["ivon"] = [{k: (v + rng.standard_normal(v.shape) * sig[k]).astype(v.dtype) for k, v in params.items()}
                          for _ in range(samples)]
     if len(swag_hist) >= 2:

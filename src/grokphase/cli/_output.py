@@ -49,11 +49,36 @@ def format_text(obj, indent: int = 0) -> str:
     return pad + _scalars(obj)
 
 
+def record(result) -> dict:
+    """A result dataclass as a dict: its fields (``dataclasses.asdict``) and its public properties
+    (derived values such as a transition's ``jump``), so that ``--json`` and the text tables show both.
+
+    >>> from dataclasses import dataclass
+    >>> @dataclass
+    ... class R:
+    ...     a: float
+    ...     @property
+    ...     def twice(self):
+    ...         return 2 * self.a
+    >>> record(R(1.5))
+    {'a': 1.5, 'twice': 3.0}
+    """
+    import dataclasses
+    import inspect
+
+    out = dataclasses.asdict(result)
+    for name, _ in inspect.getmembers(type(result), lambda a: isinstance(a, property)):
+        if not name.startswith("_"):
+            out[name] = getattr(result, name)
+    return out
+
+
 def field_table(records: list[dict]) -> str:
     """Records (dicts of results) side by side: one line per field, one column per record.
 
     Scalar fields only (nested records such as branch states are in the ``--json`` output); a
-    tuple field is split into ``name[i]``; a field a record does not have, or has as None, is ``-``.
+    tuple field is split into ``name[i]``; a field a record does not have, or has as None, is ``-``,
+    and a field that is None in every record is left out.
 
     >>> print(field_table([{"L": 8.0, "order": "first", "sp": (1.5, 2.25), "s": {"c": 1}},
     ...                    {"L": 16.0, "order": "crossover", "sp": None}]))

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
 from grokphase.cli._args import add_json, reject
-from grokphase.cli._output import emit, field_table
+from grokphase.cli._output import emit, field_table, record
 
 
 def add_parser(sub) -> None:
@@ -87,38 +85,43 @@ VALIDATE_PRESETS = ("hysteresis", "equilibrium", "linear", "dynamics-softmax", "
                     "transformer-onehot-linear", "transformer-onehot-softmax-adam", "transformer-onehot-linear-adam")
 
 
-#: Variant fields and the options that set them.
-_OPTIONS = {"V": "--V", "score_prior": "--score-prior"}
-
-
 def _variant(args):
     """The model variant (``grokphase.attention.Variant``) of ``--kind``, ``--tokens``, ``--V``,
-    ``--score-prior``; an option that does not apply to the token model is a usage error."""
+    ``--score-prior``.  An invalid value is a ValueError naming the option; an option the token
+    model does not have (a vocabulary size, another score prior) is a usage error."""
+    from grokphase import _checks as chk
     from grokphase import attention
 
-    try:
-        return attention.Variant(args.kind, tokens=args.tokens, V=args.V, score_prior=args.score_prior)
-    except ValueError as err:
-        option = _OPTIONS.get(re.match(r"\w*", str(err)).group())
-        if option is None:                       # an invalid value (kind, tokens), not an inapplicable option
-            raise
-        reject(args, option, f"with --tokens {args.tokens} ({err})")
+    chk.choice("--tokens", args.tokens, attention.TOKENS)
+    chk.choice("--score-prior", args.score_prior, attention.SCORE_PRIORS)
+
+    def applies(**kw) -> bool:
+        try:
+            attention.Variant(args.kind, tokens=args.tokens, **kw)
+        except ValueError:
+            return False
+        return True
+
+    if args.V is not None and not applies(V=attention.V_RANGE[0]):
+        reject(args, "--V", f"with --tokens {args.tokens} (this token model has no vocabulary size)")
+    if args.score_prior != "product" and not applies(score_prior=args.score_prior):
+        reject(args, "--score-prior", f"{args.score_prior} with --tokens {args.tokens} (this token model has "
+                                      "only the product prior)")
+    return attention.Variant(args.kind, tokens=args.tokens, V=args.V, score_prior=args.score_prior)
 
 
 def transition(args) -> int:
     """``attention transition``: one column per ``--L``; with ``--end-point`` also the end point in L."""
-    from dataclasses import asdict
-
     from grokphase import attention
 
     v = _variant(args)
     if args.end_point and "L" not in v.end_point_axes():
         reject(args, "--end-point", f"to --kind {args.kind} with --tokens {args.tokens} (this variant has no end "
                                     "point of a first-order line in L)")
-    rows = [asdict(attention.transition(L=L, kind=v, s_qk=args.s_qk, s_uv=args.s_uv)) for L in args.L]
+    rows = [record(attention.transition(L=L, kind=v, s_qk=args.s_qk, s_uv=args.s_uv)) for L in args.L]
     out = {"transitions": rows}
     if args.end_point:
-        out["critical_end_point"] = asdict(attention.critical_end_point(kind=v, s_qk=args.s_qk, s_uv=args.s_uv))
+        out["critical_end_point"] = record(attention.critical_end_point(kind=v, s_qk=args.s_qk, s_uv=args.s_uv))
     if args.json:
         emit(out, args)
         return 0
