@@ -34,7 +34,7 @@ def compute(runs) -> dict:
     table = []
     for run, got in finished(runs, load_run):
         for row in compare_run(got["rows"]):
-            table.append({"run": config_key(run).rsplit("_", 1)[0], **row})
+            table.append({"run": config_key(run).rsplit("_", 1)[0].replace("_kNone", ""), **row})
     return {"table": table, "measures": list(MEASURES)}
 
 
@@ -52,15 +52,19 @@ def draw(data: dict, path: str | os.PathLike) -> list[Path]:
             if t[key] is not None:
                 g[runs.index(t["run"]), meas.index(t["measure"])] = t[key]
         grids[key] = g
-    fig, axes = plt.subplots(1, 2, figsize=(2 + 1.3 * len(meas) * 2, 1.5 + 0.35 * len(runs)), constrained_layout=True)
+    # the two maps stacked, cells about 0.75 x 0.32 in, so the figure stays a column or page wide
+    fig, axes = plt.subplots(2, 1, figsize=(2.5 + 0.75 * len(meas), 2 * (1.6 + 0.32 * len(runs))),
+                             constrained_layout=True)
     lead_max = np.nanmax(np.abs(grids["lead_half"])) if np.isfinite(grids["lead_half"]).any() else 1.0
     for ax, (key, g), (vmin, vmax, cmap) in zip(axes, grids.items(), ((-1, 1, "RdBu_r"), (-lead_max, lead_max, "PuOr"))):
         im = ax.imshow(g, vmin=vmin, vmax=vmax, cmap=cmap, aspect="auto")
         for (i, j), v in np.ndenumerate(g):
             if np.isfinite(v):
-                ax.text(j, i, f"{v:.2f}" if key == "correlation" else f"{v:.0f}", ha="center", va="center", fontsize=6)
+                dark = abs(v) / vmax > 0.6                   # white text on the saturated cells
+                ax.text(j, i, f"{v:.2f}" if key == "correlation" else f"{v:.0f}", ha="center", va="center",
+                        fontsize=7, color="white" if dark else "black")
         ax.set_xticks(range(len(meas)), meas, rotation=45, ha="right", fontsize=7)
-        ax.set_yticks(range(len(runs)), runs, fontsize=6)
+        ax.set_yticks(range(len(runs)), runs, fontsize=7)
         ax.set_title({"correlation": "(a) correlation with log test loss (after memorisation)",
                       "lead_half": "(b) lead time of the half-change (steps)"}[key], loc="left", fontsize=9)
         fig.colorbar(im, ax=ax, shrink=0.8)

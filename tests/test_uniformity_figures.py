@@ -64,7 +64,18 @@ def test_measures_figure_table(tmp_path, runs):
     assert all(t["run"].startswith("quadratic") for t in table)    # the only run that memorised
 
 
-def test_figures_skip_without_runs(tmp_path):
+def test_figures_skip_without_runs(tmp_path, monkeypatch):
+    """No finished runs: redrawn from the stored numbers (figures/<name>.json) if there are any,
+    else skipped."""
     missing = [SplitRun(**TINY, split="random", k=None, offset=0, run_root=str(tmp_path / "none"))]
+    work = tmp_path / "work"
+    (work / "figures").mkdir(parents=True)
+    monkeypatch.chdir(work)                          # no committed figures/<name>.json here
     assert fig_uniformity_weight_decay.main(["--out", str(tmp_path / "x.png")], runs=missing) == []
     assert not (tmp_path / "x.png").exists()
+    stored = {"runs": [{"label": "wd 1, seed 0", "weight_decay": 1.0, "summary": {},
+                        "curves": {"step": [1, 10], **{k: [0.5, 0.4] for k in fig_uniformity_weight_decay.KEYS}}}]}
+    (work / "figures" / "fig_uniformity_weight_decay.json").write_text(json.dumps(stored))
+    drawn = fig_uniformity_weight_decay.main(["--out", str(tmp_path / "y.png")], runs=missing)
+    assert (tmp_path / "y.png").exists() and json.loads((tmp_path / "y.json").read_text())["runs"] == stored["runs"]
+    assert len(drawn) == 3
