@@ -73,3 +73,35 @@ def test_float32_training_follows_float64_within_rounding():
     assert rel.max() < 1e-4
     assert rel.max() > 1e-9                          # float32 arithmetic really happened
     assert all(v.dtype == np.float32 for v in m32.params.values())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cross_entropy_gradients_have_no_subnormals(dtype):
+    """A confident model's softmax gradient would be subnormal (exp(-90) / M in float32): both
+    cross-entropies write 0 there (subnormal GEMM operands cost many-fold on x86), and every normal
+    entry is unchanged."""
+    from grokphase.validation.nn import _kernels as K
+    from grokphase.validation.nn.loss import cross_entropy
+
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((64, 97)).astype(dtype)
+    targets = rng.integers(0, 97, 64)
+    z[np.arange(64), targets] += 90.0 if dtype == np.float32 else 712.0    # p(wrong) / 64 below the normal range
+    tiny = np.finfo(dtype).tiny
+    z64 = z.astype(np.float64)
+    ref = np.exp(z64 - z64.max(1, keepdims=True))
+    ref /= ref.sum(1, keepdims=True)
+    ref[np.arange(64), targets] -= 1.0
+    ref /= 64
+    assert np.any((ref != 0) & (np.abs(ref) < tiny))           # the case exists: these would be subnormal
+    normal = np.abs(ref) >= 2 * tiny
+    for grad in (cross_entropy(z, targets)[1], _ce_rows(K, z, targets)):
+        assert grad.dtype == dtype
+        assert not np.any((grad != 0) & (np.abs(grad) < tiny))
+        np.testing.assert_allclose(grad[normal], ref[normal], rtol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+def _ce_rows(K, z, targets):
+    out = np.empty_like(z)
+    K.cross_entropy_rows(z.copy(), targets, 1.0 / len(z), out)
+    return out

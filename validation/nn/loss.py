@@ -10,7 +10,8 @@ def cross_entropy(logits: np.ndarray, targets: np.ndarray, float64: bool = True)
 
     Computed in float64 when ``float64`` (Nanda et al. do this: float32 log-softmax of confident
     logits causes loss spikes late in grokking runs).  Returns (loss: float, dlogits (M, V) in the
-    dtype of ``logits``, probabilities (M, V) float64-or-input dtype, correct (M,) bool)."""
+    dtype of ``logits``, probabilities (M, V) float64-or-input dtype, correct (M,) bool).  Entries of
+    dlogits below the dtype's smallest normal number are 0 (flush to zero)."""
     z = logits.astype(np.float64) if float64 else logits
     z = z - z.max(axis=-1, keepdims=True)
     lse = np.log(np.exp(z).sum(axis=-1, keepdims=True))
@@ -22,6 +23,8 @@ def cross_entropy(logits: np.ndarray, targets: np.ndarray, float64: bool = True)
     d = probs.copy()
     d[rows, targets] -= 1.0
     d /= M
+    # no subnormals in dlogits: they slow the GEMMs that read it (see _kernels.cross_entropy_rows)
+    d[np.abs(d) < np.finfo(logits.dtype).tiny] = 0.0
     return loss, d.astype(logits.dtype, copy=False), probs, logits.argmax(axis=-1) == targets
 
 
