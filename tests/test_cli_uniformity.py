@@ -3,8 +3,6 @@ table read back from the finished run, overrides that are not fields refused, re
 
 import json
 
-import pytest
-
 from grokphase.cli import main
 
 
